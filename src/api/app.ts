@@ -1,0 +1,87 @@
+// The HTTP API as a Hono app, built apart from any server so tests and
+// runtimes can serve it as they like (server.ts does it for Node).
+
+import { Hono, type Context } from 'hono';
+import type { Logger } from '../log/logger.ts';
+import type { Supervisor } from '../supervisor/supervisor.ts';
+import { StartBlockedError } from '../supervisor/supervisor.ts';
+import { ApiError, errorBody } from './errors.ts';
+
+/** A component reported in /health; `failed` turns the manager `degraded`. */
+export interface ComponentStatus {
+  readonly state: string;
+}
+
+export interface ApiDeps {
+  readonly name: string;
+  readonly supervisor: Supervisor;
+  readonly log: Logger;
+  readonly keystoreStatus?: () => ComponentStatus;
+  readonly certificatesStatus?: () => ComponentStatus;
+}
+
+type Handler = (c: Context) => Response | Promise<Response>;
+
+export function createApi(deps: ApiDeps): Hono {
+  const { supervisor } = deps;
+  const app = new Hono();
+  const json = (c: Context, status: 200 | 202 | 503, body: unknown) => c.json(body, status);
+
+  const routes: Record<string, { method: 'GET' | 'POST'; handler: Handler }> = {
+    '/health': { method: 'GET', handler: (c) => health(c) },
+    [`/${deps.name}/status`]: { method: 'GET', handler: (c) => json(c, 200, supervisor.status()) },
+    [`/${deps.name}/start`]: { method: 'POST', handler: (c) => start(c) },
+    [`/${deps.name}/stop`]: { method: 'POST', handler: async (c) => (await supervisor.stop(), json(c, 200, supervisor.status())) },
+    [`/${deps.name}/kill`]: { method: 'POST', handler: async (c) => (await supervisor.kill(), json(c, 200, supervisor.status())) },
+    [`/${deps.name}/restart`]: { method: 'POST', handler: (c) => restart(c) },
+    '/keystore/status': { method: 'GET', handler: (c) => keystoreStatus(c) },
+  };
+
+  const health = (c: Context) => {
+    const keystore = deps.keystoreStatus?.() ?? null;
+    const certificates = deps.certificatesStatus?.() ?? null;
+    const process = supervisor.status();
+    const failed = process.state === 'failed' || keystore?.state === 'failed' || certificates?.state === 'failed';
+    const body = { status: failed ? 'degraded' : 'ok', process, keystore, certificates };
+    return json(c, supervisor.isShuttingDown() ? 503 : 200, supervisor.isShuttingDown() ? { ...body, status: 'shutting_down' } : body);
+  };
+
+  const start = async (c: Context) => {
+    const outcome = await supervisor.start().catch(rethrowBlocked);
+    if (outcome.kind === 'spawnFailed') throw new ApiError(500, 'spawn_exception', outcome.reason);
+    return json(c, outcome.kind === 'alreadyRunning' ? 200 : 202, supervisor.status());
+  };
+
+  const restart = async (c: Context) => {
+    const outcome = await supervisor.restart().catch(rethrowBlocked);
+    if (outcome.kind === 'spawnFailed') throw new ApiError(500, 'spawn_exception', outcome.reason);
+    return json(c, 202, supervisor.status());
+  };
+
+  const keystoreStatus = (c: Context) => {
+    if (!deps.keystoreStatus) throw new ApiError(404, 'resource_not_found_exception', 'the keystore updater is disabled');
+    return c.json(deps.keystoreStatus(), 200);
+  };
+
+  for (const [path, route] of Object.entries(routes)) {
+    app.on(route.method, path, route.handler);
+    app.all(path, () => {
+      throw new ApiError(405, 'method_not_allowed_exception', `${path} accepts ${route.method} only`, { Allow: route.method });
+    });
+  }
+  app.notFound((c) => c.json(errorBody(404, 'resource_not_found_exception', `no route ${c.req.method} ${c.req.path}`), 404));
+  app.onError((error, c) => {
+    if (error instanceof ApiError) {
+      for (const [header, value] of Object.entries(error.headers)) c.header(header, value);
+      return c.json(errorBody(error.status, error.type, error.message), error.status);
+    }
+    deps.log.error(`request ${c.req.method} ${c.req.path} failed: ${(error as Error).stack}`, { 'event.action': 'api-error' });
+    return c.json(errorBody(500, 'internal_error', 'internal error; see the manager log'), 500);
+  });
+  return app;
+}
+
+function rethrowBlocked(error: unknown): never {
+  if (error instanceof StartBlockedError) throw new ApiError(503, 'start_blocked_exception', error.message);
+  throw error;
+}

@@ -1,0 +1,37 @@
+import { KEYSTORE_VARIABLES, type KeystoreVariable } from './keystore-env.ts';
+import { envNameOf, OPTIONS, type OptionSpec } from './options.ts';
+
+declare const __PM_VERSION__: string | undefined;
+
+/** Replaced at bundle time; a run from source (deno run, tsx) says so. */
+export const VERSION: string = typeof __PM_VERSION__ === 'string' ? __PM_VERSION__ : '0.0.0-source';
+
+export function helpText(): string {
+  const options = Object.values(OPTIONS as Record<string, OptionSpec>).map((spec) => {
+    const head = `  ${spec.flag} ${spec.metavar}`;
+    const defaultText = spec.defaultText ? ` (default: ${spec.defaultText})` : '';
+    return `${head.padEnd(32)} ${spec.help}${defaultText}\n${''.padEnd(33)}env ${envNameOf(spec)}`;
+  });
+  const variables = Object.values(KEYSTORE_VARIABLES as Record<string, KeystoreVariable>).map((v) => {
+    const names = v.alias ? `${v.name} | ${v.alias}` : v.name;
+    const defaultText = v.defaultValue ? ` (default: ${v.defaultValue})` : '';
+    return `  ${names.padEnd(46)} ${v.help}${defaultText}`;
+  });
+  return `process-manager ${VERSION}: PID 1 and process manager for an Elasticsearch container
+
+Usage:
+  process-manager [options] [-- ARG...]   supervise --cmd (ARGs are passed to it)
+  process-manager install DIR             copy this executable into DIR, mode 0755
+  process-manager --help | --version
+
+Options (each also read from the environment variable shown; the flag wins;
+durations accept 500ms, 5s, 2m or plain seconds):
+${options.join('\n')}
+
+Keystore updater (environment only):
+${variables.join('\n')}
+
+Exit status: the process's last status (its code, or 128+signal); 0 when it was
+not running; 64 usage error; 78 configuration error; 70 internal error.
+`;
+}

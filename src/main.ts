@@ -1,0 +1,92 @@
+// Wires the capabilities together; each lives in its own folder and knows
+// nothing of the others.
+
+import { createApi } from './api/app.ts';
+import { createCertInitializer } from './certs/index.ts';
+import { createKeystoreUpdater } from './keystore/index.ts';
+import { serveApi } from './api/server.ts';
+import { installExecutable } from './cli/install.ts';
+import type { Config } from './config/config.ts';
+import { configError, StartupError } from './config/errors.ts';
+import { helpText, VERSION } from './config/help.ts';
+import { EXIT } from './config/options.ts';
+import { parseCommandLine } from './config/parse-command-line.ts';
+import { createLogger, type Logger } from './log/logger.ts';
+import { handOverPid1 } from './pid1/handoff.ts';
+import { handleManagerSignals } from './supervisor/manager-signals.ts';
+import { createSupervisor } from './supervisor/supervisor.ts';
+
+async function main(log: Logger): Promise<number> {
+  const command = parseCommandLine(process.argv.slice(2), process.env, process.execPath);
+  switch (command.kind) {
+    case 'help':
+      process.stdout.write(helpText());
+      return EXIT.OK;
+    case 'version':
+      process.stdout.write(`process-manager ${VERSION}\n`);
+      return EXIT.OK;
+    case 'install':
+      log.info(`installed ${await installExecutable(command.dir)}`, { 'event.action': 'install' });
+      return EXIT.OK;
+    case 'run':
+      log.setLevel(command.config.logLevel);
+      await handOverPid1(log);
+      return run(command.config, log);
+  }
+}
+
+async function run(config: Config, log: Logger): Promise<number> {
+  let exitWith: (status: number) => void = () => {};
+  const exited = new Promise<number>((resolve) => (exitWith = resolve));
+
+  const supervisor = createSupervisor(config, { log, onExitRequested: exitWith });
+  const shouldStart = supervisor.restoreFromStateFile();
+  const keystore = await createKeystoreUpdater(config.keystore, { log, isProcessStarted: () => supervisor.status().state === 'started' });
+  const certs = config.certInitializer && (await createCertInitializer(config.certInitializer, { log }));
+  if (certs) supervisor.holdStartsWhile(() => certs.blockedReason());
+  const app = createApi({ name: config.name, supervisor, log, keystoreStatus: keystore?.status, certificatesStatus: certs?.status });
+  const server = await serveApi(app, { host: config.httpHost, port: config.httpPort }).catch((error: Error) => {
+    throw configError(`--http-host ${config.httpHost} --http-port ${config.httpPort}: cannot listen: ${error.message}`);
+  });
+  log.info(`API listening on ${config.httpHost}:${server.port}`, { 'event.action': 'api-listening', 'server.address': config.httpHost, 'server.port': server.port });
+
+  handleManagerSignals(
+    {
+      terminate: () => void supervisor.shutdown().then(exitWith),
+      terminateNow: () => supervisor.killNow(),
+      reloadTls: () => {},
+      forward: (signal) => supervisor.forwardSignal(signal),
+    },
+    log,
+  );
+  // Elasticsearch boots with its certificate and the right keystore, or not at all.
+  const boot = async (): Promise<void> => {
+    await certs?.ready;
+    await keystore?.firstSync();
+    if (shouldStart) await supervisor.start('boot');
+  };
+  void boot().catch((error: Error) => {
+    if (error instanceof StartupError) {
+      log.error(error.message, { 'event.action': 'boot' });
+      exitWith(error.exitCode);
+    } else log.warn(`not started at boot: ${error.message}`, { 'event.action': 'boot' });
+  });
+
+  const status = await exited;
+  await Promise.all([server.close(), keystore?.close(), certs?.close()]);
+  log.info(`exiting with status ${status}`, { 'event.action': 'manager-exit', 'process.exit_code': status });
+  return status;
+}
+
+const log = createLogger();
+main(log).then(
+  (status) => process.exit(status),
+  (error: unknown) => {
+    if (error instanceof StartupError) {
+      process.stderr.write(`process-manager: ${error.message}\n`);
+      process.exit(error.exitCode);
+    }
+    log.error(`internal error: ${(error as Error).stack ?? String(error)}`, { 'event.action': 'internal-error' });
+    process.exit(EXIT.INTERNAL);
+  },
+);

@@ -1,0 +1,20 @@
+// The helper's bytes travel inside the single executable as a SEA asset
+// (build.mjs puts them there). A run from source has none.
+
+export const HELPER_ASSET = 'pm-helper';
+
+interface SeaModule {
+  isSea(): boolean;
+  getRawAsset(key: string): ArrayBuffer;
+}
+
+export async function loadHelperBinary(): Promise<Uint8Array | undefined> {
+  let sea: SeaModule;
+  try {
+    sea = (await import('node:sea')) as unknown as SeaModule;
+  } catch {
+    return undefined; // Deno, or a Node without SEA support
+  }
+  if (!sea.isSea()) return undefined;
+  return new Uint8Array(sea.getRawAsset(HELPER_ASSET));
+}

@@ -1,0 +1,176 @@
+// Runs the built executable for a test and gives it eyes and hands: its log
+// lines, its API, and a clean teardown that kills everything it started.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const EXECUTABLE = process.env.PM_EXECUTABLE ?? path.join(ROOT, process.env.BUILD_DIR ?? 'dist', 'process-manager');
+export const FAKE_ES = path.join(ROOT, 'test/fixtures/es/fake-es');
+
+export interface LogRecord {
+  readonly message: string;
+  readonly 'event.action'?: string;
+  readonly [field: string]: unknown;
+}
+
+export interface RunningManager {
+  readonly child: ChildProcess;
+  readonly logs: LogRecord[];
+  /** Whatever stdout/stderr carried that is not a JSON log line (the supervised process's output, errors). */
+  readonly output: string[];
+  port: number;
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  request(method: string, route: string, body?: string): Promise<{ status: number; headers: Headers; json: any; text: string }>;
+  waitForLog(predicate: (record: LogRecord) => boolean, what: string, timeoutMs?: number): Promise<LogRecord>;
+  status(): Promise<any>;
+}
+
+export interface StartOptions {
+  readonly args?: readonly string[];
+  readonly env?: Record<string, string | undefined>;
+  /** Wrap the command, e.g. ['unshare', '--pid', '--fork', '--mount-proc']. */
+  readonly wrapper?: readonly string[];
+  /** Resolve without waiting for the API (tests of start-up failures). */
+  readonly waitForApi?: boolean;
+}
+
+const running = new Set<ChildProcess>();
+
+/** A fresh temporary directory removed when the process exits. */
+export function tempDir(prefix = 'pm-test-'): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+export async function startManager(options: StartOptions = {}): Promise<RunningManager> {
+  const argv = [...(options.wrapper ?? []), EXECUTABLE, '--http-port', '0', ...(options.args ?? [])];
+  // A non-interactive shell starts background jobs with SIGINT ignored; a container runtime does not.
+  const child = spawn(argv[0], argv.slice(1), { env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  running.add(child);
+  const logs: LogRecord[] = [];
+  const output: string[] = [];
+  const waiters = new Set<() => void>();
+  const onLine = (line: string): void => {
+    if (line.startsWith('{"@timestamp"')) logs.push(JSON.parse(line));
+    else if (line !== '') output.push(line);
+    for (const wake of waiters) wake();
+  };
+  for (const stream of [child.stdout!, child.stderr!]) {
+    let pending = '';
+    stream.setEncoding('utf8').on('data', (chunk: string) => {
+      const lines = (pending + chunk).split('\n');
+      pending = lines.pop() ?? '';
+      lines.forEach(onLine);
+    });
+  }
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => {
+      running.delete(child);
+      setImmediate(() => {
+        resolve({ code, signal });
+        for (const wake of waiters) wake();
+      });
+    }),
+  );
+  let exitedYet = false;
+  void exited.then(() => (exitedYet = true));
+
+  const manager: RunningManager = {
+    child,
+    logs,
+    output,
+    port: 0,
+    exited,
+    async request(method, route, body) {
+      const response = await fetch(`http://127.0.0.1:${manager.port}${route}`, { method, body, signal: AbortSignal.timeout(60_000) });
+      const text = await response.text();
+      let json: unknown;
+      try {
+        json = JSON.parse(text);
+      } catch {
+        json = undefined;
+      }
+      return { status: response.status, headers: response.headers, json, text };
+    },
+    waitForLog(predicate, what, timeoutMs = 20_000) {
+      return new Promise((resolve, reject) => {
+        const check = (): void => {
+          const found = logs.find(predicate);
+          if (found) return finish(() => resolve(found));
+          if (exitedYet) return finish(() => reject(new Error(`manager exited before: ${what}\n${dump()}`)));
+        };
+        const timer = setTimeout(() => finish(() => reject(new Error(`timed out waiting for: ${what}\n${dump()}`))), timeoutMs);
+        const finish = (settle: () => void): void => {
+          clearTimeout(timer);
+          waiters.delete(check);
+          settle();
+        };
+        waiters.add(check);
+        check();
+      });
+    },
+    async status() {
+      return (await manager.request('GET', '/es/status')).json;
+    },
+  };
+  const dump = (): string => [...logs.map((l) => JSON.stringify(l)), ...output].join('\n');
+  if (options.waitForApi !== false) {
+    const listening = await manager.waitForLog((r) => r['event.action'] === 'api-listening', 'the API to listen');
+    manager.port = listening['server.port'] as number;
+  }
+  return manager;
+}
+
+/** Polls cond until it returns a truthy value; all waiting in tests goes through here. */
+export async function waitFor<T>(cond: () => T | Promise<T>, what: string, timeoutMs = 20_000, intervalMs = 20): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await cond();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}
+
+/** True while the pid exists and is not a zombie. */
+export function isAlive(pid: number): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return state !== 'Z' && state !== 'X';
+  } catch {
+    return false;
+  }
+}
+
+/** The polite teardown: SIGTERM (the manager stops its process), then SIGKILL if it hangs. */
+export async function stopManager(manager: RunningManager, timeoutMs = 30_000): Promise<void> {
+  if (manager.child.exitCode !== null || manager.child.signalCode !== null) return;
+  manager.child.kill('SIGTERM');
+  const timer = setTimeout(() => {
+    try {
+      process.kill(-manager.child.pid!, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
+  }, timeoutMs);
+  await manager.exited;
+  clearTimeout(timer);
+}
+
+/** Kill every manager a test left running, with everything in its process group. */
+export function killAllManagers(): void {
+  for (const child of running) {
+    try {
+      process.kill(-child.pid!, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
+  }
+}
+process.on('exit', killAllManagers);
