@@ -21,10 +21,9 @@ const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'))
 
 // Flags measured in ../shared/notes/packaging.md: they keep anonymous memory
 // flat under load and none of them invalidates the code cache.
-const V8_FLAGS = [
-  // SIGUSR1 is ours to forward to Elasticsearch, not a request to open the inspector.
-  '--disable-sigusr1',
- '--max-old-space-size=32', '--max-semi-space-size=1', '--v8-pool-size=1', '--no-concurrent-recompilation'];
+// (No --disable-sigusr1: it makes Node drop SIGUSR1 before our listener sees
+// it; a listener alone already keeps the inspector closed.)
+const V8_FLAGS = ['--max-old-space-size=32', '--max-semi-space-size=1', '--v8-pool-size=1', '--no-concurrent-recompilation'];
 const SEA_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
 
 function log(step, started) {

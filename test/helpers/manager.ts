@@ -8,7 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-export const EXECUTABLE = process.env.PM_EXECUTABLE ?? path.join(ROOT, process.env.BUILD_DIR ?? 'dist', 'process-manager');
+export const EXECUTABLE = process.env.PM_EXECUTABLE ?? path.resolve(ROOT, process.env.BUILD_DIR ?? 'dist', 'process-manager');
 export const FAKE_ES = path.join(ROOT, 'test/fixtures/es/fake-es');
 
 export interface LogRecord {
@@ -23,6 +23,8 @@ export interface RunningManager {
   /** Whatever stdout/stderr carried that is not a JSON log line (the supervised process's output, errors). */
   readonly output: string[];
   port: number;
+  /** How the polite teardown asks it to end; a test running it in a namespace points this at PID 1. */
+  terminate: () => void;
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   request(method: string, route: string, body?: string): Promise<{ status: number; headers: Headers; json: any; text: string }>;
   waitForLog(predicate: (record: LogRecord) => boolean, what: string, timeoutMs?: number): Promise<LogRecord>;
@@ -40,10 +42,13 @@ export interface StartOptions {
 
 const running = new Set<ChildProcess>();
 
-/** A fresh temporary directory removed when the process exits. */
+const temporaryDirs: string[] = [];
+process.on('exit', () => temporaryDirs.forEach((dir) => fs.rmSync(dir, { recursive: true, force: true })));
+
+/** A fresh temporary directory removed when the test process exits. */
 export function tempDir(prefix = 'pm-test-'): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-  process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+  temporaryDirs.push(dir);
   return dir;
 }
 
@@ -85,6 +90,7 @@ export async function startManager(options: StartOptions = {}): Promise<RunningM
     logs,
     output,
     port: 0,
+    terminate: () => child.kill('SIGTERM'),
     exited,
     async request(method, route, body) {
       const response = await fetch(`http://127.0.0.1:${manager.port}${route}`, { method, body, signal: AbortSignal.timeout(60_000) });
@@ -151,7 +157,7 @@ export function isAlive(pid: number): boolean {
 /** The polite teardown: SIGTERM (the manager stops its process), then SIGKILL if it hangs. */
 export async function stopManager(manager: RunningManager, timeoutMs = 30_000): Promise<void> {
   if (manager.child.exitCode !== null || manager.child.signalCode !== null) return;
-  manager.child.kill('SIGTERM');
+  manager.terminate();
   const timer = setTimeout(() => {
     try {
       process.kill(-manager.child.pid!, 'SIGKILL');
