@@ -53,7 +53,9 @@ export function tempDir(prefix = 'pm-test-'): string {
 }
 
 export async function startManager(options: StartOptions = {}): Promise<RunningManager> {
-  const argv = [...(options.wrapper ?? []), EXECUTABLE, '--http-port', '0', ...(options.args ?? [])];
+  // A wrapper that ends in a program of its own (deno run -A src/main.ts) replaces the executable.
+  const wrapped = options.wrapper?.some((word) => word.endsWith('.ts')) ? [...options.wrapper] : [...(options.wrapper ?? []), EXECUTABLE];
+  const argv = [...wrapped, '--http-port', '0', ...(options.args ?? [])];
   // A non-interactive shell starts background jobs with SIGINT ignored; a container runtime does not.
   const child = spawn(argv[0], argv.slice(1), { env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   running.add(child);

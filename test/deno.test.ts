@@ -1,0 +1,39 @@
+// The same source runs under Deno (deno from npm), straight from src/.
+
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import t from 'tap';
+import { ROOT, startManager, stopManager, tempDir } from './helpers/manager.ts';
+
+const DENO = path.join(ROOT, 'node_modules/.bin/deno');
+const MAIN = path.join(ROOT, 'src/main.ts');
+
+t.test('deno run -A src/main.ts --help', async (t) => {
+  const result = spawnSync(DENO, ['run', '-A', MAIN, '--help'], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
+  t.equal(result.status, 0, result.stderr);
+  t.match(result.stdout, /^process-manager 0\.0\.0-source: PID 1 and process manager/);
+  t.match(result.stdout, /--stop-timeout D/);
+});
+
+t.test('deno run: a usage error exits 64', async (t) => {
+  const result = spawnSync(DENO, ['run', '-A', MAIN, '--bogus'], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
+  t.equal(result.status, 64);
+  t.match(result.stderr, /unknown option '--bogus'/);
+});
+
+t.test('deno run: supervise a process, serve the API, stop it, exit with its status', async (t) => {
+  const dir = tempDir();
+  const manager = await startManager({
+    wrapper: [DENO, 'run', '-A', MAIN],
+    args: ['--cmd', '/bin/sh', '--state-file', path.join(dir, 's.json'), '--', '-c', 'trap "exit 3" TERM; sleep 100000 & wait'],
+  });
+  t.teardown(() => stopManager(manager));
+  t.equal((await manager.request('GET', '/health')).status, 200);
+  const started = await manager.status();
+  t.equal(started.state, 'started');
+  const stopped = await manager.request('POST', '/es/stop');
+  t.match(stopped.json, { state: 'stopped', lastExit: { code: 3, signal: null } });
+  t.equal((await manager.request('POST', '/es/start')).status, 202);
+  manager.child.kill('SIGTERM');
+  t.equal((await manager.exited).code, 3, 'SIGTERM: stop, then exit with the process status');
+});

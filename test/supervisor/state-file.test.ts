@@ -1,0 +1,70 @@
+// The state file: atomic, validated, kept aside when corrupt, and its
+// transitional states resolved at boot.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import t from 'tap';
+import { startOnFakeEs } from '../helpers/fake-es.ts';
+import { stopManager, tempDir } from '../helpers/manager.ts';
+
+const VALID = { version: 1, name: 'es', lastExit: null, restarts: 0, updatedAt: '2026-01-01T00:00:00.000Z' };
+
+for (const [what, content] of [
+  ['truncated', '{"version":1,"name":"es","desired":"sto'],
+  ['garbage', '\u0000\u0001 not json at all'],
+  ['wrong shape', JSON.stringify({ ...VALID, desired: 'paused', state: 'stopped' })],
+  ['empty', ''],
+] as const) {
+  t.test(`a ${what} state file is kept aside and treated as absent: the process starts`, async (t) => {
+    const dir = tempDir();
+    fs.writeFileSync(path.join(dir, 'state.json'), content);
+    const run = await startOnFakeEs({ dir });
+    t.teardown(() => stopManager(run.manager));
+    await run.pids();
+    t.equal((await run.manager.status()).state, 'started');
+    const kept = fs.readdirSync(dir).filter((name) => name.startsWith('state.json.corrupt-'));
+    t.equal(kept.length, 1, 'the bad file is kept under another name');
+    t.equal(fs.readFileSync(path.join(dir, kept[0]), 'utf8'), content, 'byte for byte');
+    t.ok(run.manager.logs.some((r) => r['log.level'] === 'warn' && /ignoring the state file/.test(r.message)));
+    const rewritten = JSON.parse(fs.readFileSync(path.join(dir, 'state.json'), 'utf8'));
+    t.match(rewritten, { version: 1, state: 'started', desired: 'started' }, 'a valid file replaced it');
+  });
+}
+
+t.test('a state file left in stopping by an API stop resolves to stopped, and nothing starts', async (t) => {
+  const dir = tempDir();
+  fs.writeFileSync(path.join(dir, 'state.json'), JSON.stringify({ ...VALID, desired: 'stopped', state: 'stopping' }));
+  const run = await startOnFakeEs({ dir });
+  t.teardown(() => stopManager(run.manager));
+  t.match(await run.manager.status(), { state: 'stopped', desired: 'stopped' });
+  t.equal((await run.manager.request('POST', '/es/start')).status, 202, 'and it can be started');
+});
+
+t.test('a state file left in killing resolves to killed', async (t) => {
+  const dir = tempDir();
+  fs.writeFileSync(path.join(dir, 'state.json'), JSON.stringify({ ...VALID, desired: 'stopped', state: 'killing' }));
+  const run = await startOnFakeEs({ dir });
+  t.teardown(() => stopManager(run.manager));
+  t.match(await run.manager.status(), { state: 'killed', desired: 'stopped' });
+});
+
+t.test('a state file left in stopping by a shutdown (desired started) starts the process', async (t) => {
+  const dir = tempDir();
+  fs.writeFileSync(path.join(dir, 'state.json'), JSON.stringify({ ...VALID, desired: 'started', state: 'stopping', restarts: 4 }));
+  const run = await startOnFakeEs({ dir });
+  t.teardown(() => stopManager(run.manager));
+  const [launcher] = await run.pids();
+  t.match(await run.manager.status(), { state: 'started', pid: launcher, restarts: 5 });
+});
+
+t.test('the file is replaced atomically: no temporary file remains and every version parses', async (t) => {
+  const dir = tempDir();
+  const run = await startOnFakeEs({ dir });
+  t.teardown(() => stopManager(run.manager));
+  await run.pids();
+  for (const route of ['/es/stop', '/es/start', '/es/restart', '/es/kill']) {
+    await run.manager.request('POST', route);
+    t.doesNotThrow(() => JSON.parse(fs.readFileSync(path.join(dir, 'state.json'), 'utf8')), `valid after ${route}`);
+  }
+  t.same(fs.readdirSync(dir).filter((name) => name.includes('.tmp')), []);
+});

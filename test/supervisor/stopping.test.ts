@@ -1,0 +1,72 @@
+// How stops end: SIGTERM per --stop-scope, SIGKILL to the group after
+// --stop-timeout, and SIGKILL at once for whatever outlives the main process.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import t from 'tap';
+import { startOnFakeEs } from '../helpers/fake-es.ts';
+import { isAlive, startManager, stopManager, tempDir, waitFor } from '../helpers/manager.ts';
+
+t.test('a fake ES that ignores SIGTERM is SIGKILLed after --stop-timeout, and stop says so', async (t) => {
+  const run = await startOnFakeEs({ args: ['--stop-timeout', '1s'], env: { FAKE_ES_ON_TERM: 'ignore' } });
+  t.teardown(() => stopManager(run.manager));
+  const pids = await run.pids();
+  const began = Date.now();
+  const stop = await run.manager.request('POST', '/es/stop');
+  const took = Date.now() - began;
+  t.equal(stop.status, 200);
+  t.match(stop.json, { state: 'stopped', lastExit: { code: null, signal: 'SIGKILL' } });
+  t.ok(took >= 1000, `waited the stop timeout first (${took} ms)`);
+  t.notOk(pids.some(isAlive), 'the whole group is gone');
+  t.ok(run.manager.logs.some((r) => r['process.signal'] === 'SIGKILL' && /still running 1000 ms after SIGTERM/.test(r.message)), 'the escalation is logged');
+});
+
+t.test('a child that survives its parent is gone when stop answers, without waiting for the timeout', async (t) => {
+  const run = await startOnFakeEs({ args: ['--stop-timeout', '30s'], env: { FAKE_ES_RESILIENT_CHILD: '1' } });
+  t.teardown(() => stopManager(run.manager));
+  const [launcher, server, controller] = await run.pids();
+  const began = Date.now();
+  const stop = await run.manager.request('POST', '/es/stop');
+  t.equal(stop.status, 200);
+  t.match(stop.json, { state: 'stopped', lastExit: { code: 143, signal: null } }, 'the launcher itself exited on SIGTERM');
+  t.ok(Date.now() - began < 10_000, 'the leftovers were killed at once, not after the 30 s timeout');
+  t.notOk([launcher, server, controller].some(isAlive), 'the resilient child is gone');
+});
+
+// elastic#38783: a group-wide SIGTERM reaches the ML controller before ES has shut it down.
+for (const [scope, expected] of [
+  ['process', ['parent-term']],
+  ['group', ['child-term', 'parent-term']],
+] as const) {
+  t.test(`--stop-scope ${scope}: SIGTERM reaches ${scope === 'process' ? 'only the main process' : 'the whole group'}`, async (t) => {
+    const dir = tempDir();
+    const record = path.join(dir, 'record');
+    const script = `sh -c 'trap "echo child-term >> ${record}; exit 0" TERM; sleep 100000 & wait' & trap 'sleep 0.2; echo parent-term >> ${record}; exit 143' TERM; echo ready > ${record}.ready; wait`;
+    const manager = await startManager({ args: ['--cmd', '/bin/sh', '--stop-scope', scope, '--state-file', path.join(dir, 'state.json'), '--', '-c', script] });
+    t.teardown(() => stopManager(manager));
+    await waitFor(() => fs.existsSync(`${record}.ready`), 'the script to be ready');
+    await new Promise((resolve) => setTimeout(resolve, 100)); // let the inner shell install its trap
+    const stop = await manager.request('POST', '/es/stop');
+    t.equal(stop.json.state, 'stopped');
+    t.same(fs.readFileSync(record, 'utf8').trim().split('\n').sort(), [...expected].sort());
+  });
+}
+
+t.test('a stop that lasts longer than the HTTP call still completes, and SIGTERM to the manager waits for --shutdown-timeout', async (t) => {
+  const run = await startOnFakeEs({ args: ['--shutdown-timeout', '1s'], env: { FAKE_ES_ON_TERM: 'ignore' } });
+  const pids = await run.pids();
+  const began = Date.now();
+  run.manager.child.kill('SIGTERM');
+  const exit = await run.manager.exited;
+  t.ok(Date.now() - began >= 1000, 'waited --shutdown-timeout before SIGKILL');
+  t.equal(exit.code, 137, 'the manager exits with the status of the process: 128 + SIGKILL');
+  t.notOk(pids.some(isAlive), 'nothing left behind');
+});
+
+t.test('SIGTERM to a manager whose process is stopped: exit 0 at once', async (t) => {
+  const run = await startOnFakeEs();
+  await run.pids();
+  await run.manager.request('POST', '/es/stop');
+  run.manager.child.kill('SIGTERM');
+  t.equal((await run.manager.exited).code, 0);
+});
