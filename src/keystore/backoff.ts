@@ -1,0 +1,40 @@
+// Exponential back-off with jitter for sync and reload retries: 1 s doubling
+// to 5 min. The jitter keeps a fleet of pods that failed together (ES down
+// during a rolling restart) from retrying in lockstep.
+
+export const FIRST_RETRY_MS = 1_000;
+export const LONGEST_RETRY_MS = 5 * 60_000;
+/** Each wait is its nominal value times a factor in [1 - JITTER, 1 + JITTER]. */
+const JITTER = 0.2;
+
+/** The wait before retry number `failures` (1 after the first failure). */
+export function retryDelayMs(failures: number, random: () => number = Math.random): number {
+  const nominal = Math.min(LONGEST_RETRY_MS, FIRST_RETRY_MS * 2 ** Math.max(0, failures - 1));
+  const jittered = nominal * (1 - JITTER + 2 * JITTER * random());
+  return Math.round(Math.min(LONGEST_RETRY_MS, Math.max(FIRST_RETRY_MS, jittered)));
+}
+
+/** One pending retry at a time; scheduling again replaces it. */
+export function createRetryTimer(run: () => void) {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let dueAt: number | null = null;
+  return {
+    schedule(delayMs: number): void {
+      clearTimeout(timer);
+      dueAt = Date.now() + delayMs;
+      timer = setTimeout(() => {
+        timer = undefined;
+        dueAt = null;
+        run();
+      }, delayMs);
+    },
+    cancel(): void {
+      clearTimeout(timer);
+      timer = undefined;
+      dueAt = null;
+    },
+    /** Wall-clock time of the pending retry, for the status; null when none. */
+    dueAt: (): string | null => (dueAt === null ? null : new Date(dueAt).toISOString()),
+    isPending: (): boolean => timer !== undefined,
+  };
+}

@@ -1,0 +1,89 @@
+// The updater's status as /keystore/status and /health show it: one state
+// and a reason a human can act on, derived from what the sync and reload
+// loops know. Setting names only, never values.
+
+import type { IgnoredEntry } from './scan-source.ts';
+
+export type KeystoreState = 'syncing' | 'synced' | 'reloading' | 'reloaded' | 'waiting' | 'failed';
+
+export interface SyncFacts {
+  readonly isSyncing: boolean;
+  /** What the running sync writes, e.g. "add a, change b, remove c". */
+  readonly syncingWhat: string | null;
+  readonly error: string | null;
+  readonly consecutiveFailures: number;
+  readonly nextRetryAt: string | null;
+  readonly settings: readonly string[];
+  readonly ignored: readonly IgnoredEntry[];
+  readonly revision: string | null;
+  readonly lastScanAt: string | null;
+  readonly lastSyncAt: string | null;
+  readonly lastChangeAt: string | null;
+  readonly cliSupportsMultiPair: boolean | null;
+  readonly scans: number;
+  readonly syncs: number;
+  readonly syncFailures: number;
+  readonly cliCalls: number;
+}
+
+export interface ReloadFacts {
+  readonly isReloading: boolean;
+  readonly isPending: boolean;
+  readonly isWaitingForProcess: boolean;
+  readonly error: { readonly kind: string; readonly reason: string; readonly isTransient: boolean } | null;
+  readonly consecutiveFailures: number;
+  readonly nextRetryAt: string | null;
+  readonly lastReloadAt: string | null;
+  readonly reloads: number;
+  readonly reloadFailures: number;
+}
+
+export function describeStatus(sync: SyncFacts, reload: ReloadFacts | undefined, paths: { sourceDir: string; keystorePath: string }) {
+  const { state, reason } = deriveState(sync, reload);
+  return {
+    state,
+    reason,
+    settings: sync.settings,
+    ignored: sync.ignored,
+    secretRevision: sync.revision,
+    sourceDir: paths.sourceDir,
+    keystorePath: paths.keystorePath,
+    lastScanAt: sync.lastScanAt,
+    lastSyncAt: sync.lastSyncAt,
+    lastChangeAt: sync.lastChangeAt,
+    lastReloadAt: reload?.lastReloadAt ?? null,
+    consecutiveFailures: sync.error !== null ? sync.consecutiveFailures : (reload?.consecutiveFailures ?? 0),
+    nextRetryAt: sync.error !== null ? sync.nextRetryAt : (reload?.nextRetryAt ?? null),
+    reload: reload
+      ? { enabled: true, pending: reload.isPending, failure: reload.error?.kind ?? null, consecutiveFailures: reload.consecutiveFailures }
+      : { enabled: false, pending: false, failure: null, consecutiveFailures: 0 },
+    cliSupportsMultiPair: sync.cliSupportsMultiPair,
+    counters: {
+      scans: sync.scans,
+      syncs: sync.syncs,
+      syncFailures: sync.syncFailures,
+      cliCalls: sync.cliCalls,
+      reloads: reload?.reloads ?? 0,
+      reloadFailures: reload?.reloadFailures ?? 0,
+    },
+  };
+}
+
+function deriveState(sync: SyncFacts, reload: ReloadFacts | undefined): { state: KeystoreState; reason: string } {
+  if (sync.isSyncing) return { state: 'syncing', reason: sync.syncingWhat ? `updating the keystore: ${sync.syncingWhat}` : 'reading SOURCE_DIR' };
+  if (sync.error !== null) return { state: 'failed', reason: `${sync.error}${retrying(sync.nextRetryAt)}` };
+  if (reload) {
+    if (reload.isReloading) return { state: 'reloading', reason: 'asking Elasticsearch to reload secure settings' };
+    if (reload.isPending && reload.isWaitingForProcess) return { state: 'waiting', reason: 'keystore updated; waiting for the process to start before reloading secure settings' };
+    if (reload.isPending && reload.error) {
+      return { state: reload.error.isTransient ? 'waiting' : 'failed', reason: `reloading secure settings failed: ${reload.error.reason}${retrying(reload.nextRetryAt)}` };
+    }
+    if (reload.isPending) return { state: 'reloading', reason: 'keystore updated; reloading secure settings' };
+    if (reload.lastReloadAt !== null) return { state: 'reloaded', reason: 'keystore matches SOURCE_DIR and Elasticsearch reloaded it' };
+  }
+  return { state: 'synced', reason: 'keystore matches SOURCE_DIR' };
+}
+
+function retrying(at: string | null): string {
+  return at ? `; retrying at ${at}` : '';
+}

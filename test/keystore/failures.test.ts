@@ -1,0 +1,127 @@
+// What goes wrong becomes a clear reason in the status; the manager and its
+// process keep running; the keystore is never half-applied; and the updater
+// recovers by itself once the cause is gone.
+
+import t, { type Test } from 'tap';
+import fs from 'node:fs';
+import path from 'node:path';
+import { startManager, stopManager, waitFor, type RunningManager } from '../helpers/manager.ts';
+import { cliCalls, KEYSTORE_CLI, keystoreLayout, keystoreStatus, settingsOf, writeSecret } from '../helpers/keystore.ts';
+
+async function statusWhere(manager: RunningManager, predicate: (status: any) => boolean, what: string, timeoutMs = 20_000): Promise<any> {
+  return waitFor(async () => {
+    const status = await keystoreStatus(manager);
+    return predicate(status) ? status : undefined;
+  }, what, timeoutMs);
+}
+
+async function assertStillServing(t: Test, manager: RunningManager): Promise<void> {
+  const health = await manager.request('GET', '/health');
+  t.equal(health.status, 200, 'the manager still answers');
+  t.equal(health.json.status, 'degraded', '/health says degraded while the keystore updater failed');
+  t.equal(health.json.keystore.state, 'failed');
+  t.equal(health.json.process.state, 'started', 'the process was started anyway');
+  t.equal(manager.child.exitCode, null, 'the manager is running');
+}
+
+t.test('a missing binary', async (t) => {
+  const layout = keystoreLayout();
+  writeSecret(layout.sourceDir, { a: 'A1' });
+  const manager = await startManager({ args: layout.args, env: { ...layout.env, KEYSTORE_BINARY: path.join(layout.root, 'no-such-elasticsearch-keystore') } });
+  t.teardown(() => stopManager(manager));
+  const status = await statusWhere(manager, (s) => s.state === 'failed' && s.consecutiveFailures >= 2, 'a failed status, retried');
+  t.match(status.reason, /KEYSTORE_BINARY .*no-such-elasticsearch-keystore not found/);
+  t.ok(status.nextRetryAt, 'a retry is scheduled');
+  t.same(status.settings, [], 'nothing was applied');
+  await waitFor(async () => (await manager.status()).state === 'started', 'the process to start after the failed first sync');
+  await assertStillServing(t, manager);
+  t.equal(fs.existsSync(layout.keystorePath), false, 'no keystore was made');
+});
+
+t.test('a failing CLI: nothing half-applied, then recovery', async (t) => {
+  const layout = keystoreLayout();
+  // A wrapper that fails add-file and remove (as a simulated IOException, before touching the keystore) while a flag file exists.
+  const flag = path.join(layout.root, 'fail-now');
+  const wrapper = path.join(layout.root, 'elasticsearch-keystore');
+  fs.writeFileSync(wrapper, `#!/bin/sh\n[ -e '${flag}' ] && export FAKE_KEYSTORE_FAIL=add-file,remove\nexec '${KEYSTORE_CLI}' "$@"\n`, { mode: 0o755 });
+  writeSecret(layout.sourceDir, { a: 'A1', b: 'B1' });
+  const manager = await startManager({ args: layout.args, env: { ...layout.env, KEYSTORE_BINARY: wrapper } });
+  t.teardown(() => stopManager(manager));
+  await statusWhere(manager, (s) => s.state === 'synced' && s.settings.length === 2, 'the first sync');
+  t.same(settingsOf(layout.keystorePath), { a: 'A1', b: 'B1' });
+
+  fs.writeFileSync(flag, '');
+  writeSecret(layout.sourceDir, { a: 'A2', c: 'C1' });
+  const failed = await statusWhere(manager, (s) => s.state === 'failed' && s.consecutiveFailures >= 2, 'the sync to fail twice');
+  t.match(failed.reason, /elasticsearch-keystore add-file failed with exit code 74: java\.io\.IOException: simulated I\/O failure/);
+  t.same(failed.settings, ['a', 'b'], 'the status still lists what is applied');
+  t.same(settingsOf(layout.keystorePath), { a: 'A1', b: 'B1' }, 'the keystore is exactly as before: nothing half-applied');
+  await assertStillServing(t, manager);
+  const failures = manager.logs.filter((r) => r['event.action'] === 'keystore-sync' && r['event.outcome'] === 'failure' && r['log.level'] === 'error');
+  t.equal(failures.length, 1, 'the same failure is logged once, not at every retry');
+
+  fs.rmSync(flag);
+  const recovered = await statusWhere(manager, (s) => s.state === 'synced', 'recovery on the next retry', 20_000);
+  t.same(settingsOf(layout.keystorePath), { a: 'A2', c: 'C1' }, 'the retry applied the whole update');
+  t.same(recovered.settings, ['a', 'c']);
+  t.equal(recovered.consecutiveFailures, 0);
+  t.equal(recovered.counters.syncs, 2, 'counters: two updates written (the first sync and the recovery)');
+  t.ok(recovered.counters.syncFailures >= 2, `counters: ${recovered.counters.syncFailures} failed attempts`);
+  const after = cliCalls(layout.cliLog).filter((c) => c.exit === 0).slice(-2).map((c) => c.argv[0]);
+  t.same(after, ['add-file', 'remove'], 'the recovering sync took one add-file and one remove');
+});
+
+t.test('an unreadable entry blocks the update until it is fixed; a directory entry is only ignored', async (t) => {
+  const layout = keystoreLayout();
+  fs.mkdirSync(layout.sourceDir);
+  fs.writeFileSync(path.join(layout.sourceDir, 'a'), 'A1');
+  const manager = await startManager({ args: layout.args, env: layout.env });
+  t.teardown(() => stopManager(manager));
+  await statusWhere(manager, (s) => s.state === 'synced' && s.settings.length === 1, 'the first sync');
+
+  // Tests run as root, so chmod 000 would not stop a read: a symlink to nothing cannot be read by anyone.
+  fs.symlinkSync(path.join(layout.root, 'nowhere'), path.join(layout.sourceDir, 'broken'));
+  fs.mkdirSync(path.join(layout.sourceDir, 'a-directory'));
+  fs.writeFileSync(path.join(layout.sourceDir, 'a'), 'A2');
+  const failed = await statusWhere(manager, (s) => s.state === 'failed', 'the scan to fail');
+  t.match(failed.reason, /cannot read .*\/broken: it is a dangling symlink/);
+  t.same(settingsOf(layout.keystorePath), { a: 'A1' }, 'no part of that directory state was applied');
+  await assertStillServing(t, manager);
+
+  fs.rmSync(path.join(layout.sourceDir, 'broken'));
+  const fixed = await statusWhere(manager, (s) => s.state === 'synced', 'recovery once the link is gone');
+  t.same(settingsOf(layout.keystorePath), { a: 'A2' });
+  t.same(fixed.ignored, [{ name: 'a-directory', reason: 'not a regular file (a directory)' }], 'the directory entry is listed as ignored');
+});
+
+t.test('KEYSTORE_UPDATER=true and a missing directory: failed until it appears', async (t) => {
+  const layout = keystoreLayout();
+  const manager = await startManager({ args: layout.args, env: { ...layout.env, KEYSTORE_UPDATER: 'true' } });
+  t.teardown(() => stopManager(manager));
+  const status = await statusWhere(manager, (s) => s.state === 'failed' && s.consecutiveFailures >= 2, 'a failed status, retried');
+  t.equal(status.reason.startsWith(`SOURCE_DIR ${layout.sourceDir} does not exist`), true, status.reason);
+  await waitFor(async () => (await manager.status()).state === 'started', 'the process to start anyway');
+  await assertStillServing(t, manager);
+
+  // The parent is watched meanwhile, then the directory itself once it exists. The next
+  // back-off retry is >= 1.6 s away (after the second failure), so only the watch can be this quick.
+  writeSecret(layout.sourceDir, { late: 'L1' });
+  await statusWhere(manager, (s) => s.state === 'synced', 'the directory to be picked up by the watch on its parent', 1_200);
+  t.same(settingsOf(layout.keystorePath), { late: 'L1' });
+  writeSecret(layout.sourceDir, { late: 'L2' });
+  await waitFor(() => settingsOf(layout.keystorePath)?.late === 'L2', 'later changes to be seen: the watch moved into the directory');
+});
+
+t.test('disabled: KEYSTORE_UPDATER=false, or auto without the directory', async (t) => {
+  for (const [what, mode, makeDir] of [['auto without SOURCE_DIR', 'auto', false], ['false with SOURCE_DIR', 'false', true]] as const) {
+    const layout = keystoreLayout();
+    if (makeDir) writeSecret(layout.sourceDir, { a: 'A1' });
+    const manager = await startManager({ args: layout.args, env: { ...layout.env, KEYSTORE_UPDATER: mode } });
+    await waitFor(async () => (await manager.status()).state === 'started', 'the process to start');
+    const response = await manager.request('GET', '/keystore/status');
+    t.equal(response.status, 404, `${what}: /keystore/status is 404`);
+    t.equal((await manager.request('GET', '/health')).json.keystore, null, `${what}: /health has keystore null`);
+    t.equal(fs.existsSync(layout.keystorePath), false, `${what}: the keystore is not touched`);
+    await stopManager(manager);
+  }
+});
