@@ -4,7 +4,7 @@
 import { createApi } from './api/app.ts';
 import { createCertInitializer } from './certs/index.ts';
 import { createKeystoreUpdater } from './keystore/index.ts';
-import { serveApi } from './api/server.ts';
+import { serveApi, type ApiServer } from './api/server.ts';
 import { installExecutable } from './cli/install.ts';
 import type { Config } from './config/config.ts';
 import { configError, StartupError } from './config/errors.ts';
@@ -41,24 +41,37 @@ async function run(config: Config, log: Logger): Promise<number> {
 
   const supervisor = createSupervisor(config, { log, onExitRequested: exitWith });
   const shouldStart = supervisor.restoreFromStateFile();
-  const keystore = await createKeystoreUpdater(config.keystore, { log, isProcessStarted: () => supervisor.status().state === 'started' });
-  const certs = config.certInitializer && (await createCertInitializer(config.certInitializer, { log }));
-  if (certs) supervisor.holdStartsWhile(() => certs.blockedReason());
-  const app = createApi({ name: config.name, supervisor, log, keystoreStatus: keystore?.status, certificatesStatus: certs?.status });
-  const server = await serveApi(app, { host: config.httpHost, port: config.httpPort }).catch((error: Error) => {
-    throw configError(`--http-host ${config.httpHost} --http-port ${config.httpPort}: cannot listen: ${error.message}`);
-  });
-  log.info(`API listening on ${config.httpHost}:${server.port}`, { 'event.action': 'api-listening', 'server.address': config.httpHost, 'server.port': server.port });
-
+  // Before anything that takes time: a default SIGHUP or SIGTERM would kill the manager outright.
+  let server: ApiServer | undefined;
   handleManagerSignals(
     {
       terminate: () => void supervisor.shutdown().then(exitWith),
       terminateNow: () => supervisor.killNow(),
-      reloadTls: () => {},
+      reloadTls: () => server?.reloadTls(),
       forward: (signal) => supervisor.forwardSignal(signal),
     },
     log,
   );
+  const keystore = await createKeystoreUpdater(config.keystore, { log, isProcessStarted: () => supervisor.status().state === 'started' });
+  const certs = config.certInitializer && (await createCertInitializer(config.certInitializer, { log }));
+  if (certs) supervisor.holdStartsWhile(() => certs.blockedReason());
+  const app = createApi({
+    name: config.name,
+    supervisor,
+    log,
+    keystoreStatus: keystore?.status,
+    keystoreMetrics: keystore?.metrics,
+    certificatesStatus: certs?.status,
+    requireClientCertificates: !!config.tls?.clientCaFile,
+  });
+  server = await serveApi(app, { host: config.httpHost, port: config.httpPort, tls: config.tls }, log).catch((error: Error) => {
+    throw configError(`--http-host ${config.httpHost} --http-port ${config.httpPort}: cannot listen: ${error.message}`);
+  });
+  if (!config.tls?.clientCaFile && !isLoopback(config.httpHost)) {
+    log.warn(`the API on ${config.httpHost} lets anyone who can reach it stop Elasticsearch: give --tls-client-ca to require client certificates`, { 'event.action': 'api-exposed' });
+  }
+  log.info(`API listening on ${config.httpHost}:${server.port}`, { 'event.action': 'api-listening', 'server.address': config.httpHost, 'server.port': server.port });
+
   // Elasticsearch boots with its certificate and the right keystore, or not at all.
   const boot = async (): Promise<void> => {
     await certs?.ready;
@@ -76,6 +89,10 @@ async function run(config: Config, log: Logger): Promise<number> {
   await Promise.all([server.close(), keystore?.close(), certs?.close()]);
   log.info(`exiting with status ${status}`, { 'event.action': 'manager-exit', 'process.exit_code': status });
   return status;
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\./.test(host);
 }
 
 const log = createLogger();

@@ -5,7 +5,9 @@ import { Hono, type Context } from 'hono';
 import type { Logger } from '../log/logger.ts';
 import type { Supervisor } from '../supervisor/supervisor.ts';
 import { StartBlockedError } from '../supervisor/supervisor.ts';
+import { requireClientCertificate } from './client-auth.ts';
 import { ApiError, errorBody } from './errors.ts';
+import { renderMetrics, type KeystoreMetrics } from './metrics.ts';
 
 /** A component reported in /health; `failed` turns the manager `degraded`. */
 export interface ComponentStatus {
@@ -17,8 +19,14 @@ export interface ApiDeps {
   readonly supervisor: Supervisor;
   readonly log: Logger;
   readonly keystoreStatus?: () => ComponentStatus;
+  readonly keystoreMetrics?: () => KeystoreMetrics;
   readonly certificatesStatus?: () => ComponentStatus;
+  /** Mutual TLS is on: every route but GET /health needs a valid client certificate. */
+  readonly requireClientCertificates?: boolean;
 }
+
+/** The API takes no request bodies; this much is tolerated from clients that always send one ("{}"). */
+const BODY_LIMIT_BYTES = 1024;
 
 type Handler = (c: Context) => Response | Promise<Response>;
 
@@ -35,6 +43,10 @@ export function createApi(deps: ApiDeps): Hono {
     [`/${deps.name}/kill`]: { method: 'POST', handler: async (c) => (await supervisor.kill(), json(c, 200, supervisor.status())) },
     [`/${deps.name}/restart`]: { method: 'POST', handler: (c) => restart(c) },
     '/keystore/status': { method: 'GET', handler: (c) => keystoreStatus(c) },
+    '/metrics': {
+      method: 'GET',
+      handler: (c) => c.text(renderMetrics(deps.name, supervisor, deps.keystoreMetrics?.()), 200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8' }),
+    },
   };
 
   const health = (c: Context) => {
@@ -63,6 +75,15 @@ export function createApi(deps: ApiDeps): Hono {
     return c.json(deps.keystoreStatus(), 200);
   };
 
+  app.use(async function refuseBodies(c, next) {
+    const length = Number(c.req.header('content-length') ?? 0);
+    if (length > BODY_LIMIT_BYTES || c.req.header('transfer-encoding')) {
+      // Close: whatever of the body is still on its way must not be read as the next request.
+      throw new ApiError(413, 'request_entity_too_large_exception', `this API takes no request body (at most ${BODY_LIMIT_BYTES} bytes are tolerated)`, { Connection: 'close' });
+    }
+    return next();
+  });
+  if (deps.requireClientCertificates) app.use(requireClientCertificate());
   for (const [path, route] of Object.entries(routes)) {
     app.on(route.method, path, route.handler);
     app.all(path, () => {

@@ -4,7 +4,7 @@
 
 export class ApiError extends Error {
   constructor(
-    readonly status: 400 | 404 | 405 | 409 | 413 | 500 | 503,
+    readonly status: 400 | 401 | 403 | 404 | 405 | 409 | 413 | 500 | 503,
     readonly type: string,
     reason: string,
     readonly headers: Readonly<Record<string, string>> = {},

@@ -1,17 +1,59 @@
-// Serves the API app over HTTP with Node's server (Deno runs it through its
-// node:http compatibility).
+// Serves the API app over HTTP or HTTPS with Node's server (Deno runs it
+// through its node:http compatibility). Everything that protects the manager
+// from its clients lives here: timeouts, a connection cap, TLS and its reload.
 
 import { createAdaptorServer } from '@hono/node-server';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Hono } from 'hono';
+import type { TlsConfig } from '../config/config.ts';
+import type { Logger } from '../log/logger.ts';
+import { readTlsMaterial, watchTlsFiles } from './tls-material.ts';
 
 export interface ApiServer {
   readonly port: number;
+  /** Re-reads the TLS files; a bad set is logged and the previous one stays in use. */
+  reloadTls(): void;
   close(): Promise<void>;
 }
 
-export async function serveApi(app: Hono, options: { host: string; port: number }): Promise<ApiServer> {
-  const server = createAdaptorServer({ fetch: app.fetch, hostname: options.host, port: options.port });
+export interface ServeOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly tls?: TlsConfig;
+}
+
+// The API is a handful of tiny requests from an operator and a kubelet: anything
+// slower or larger than this is a broken or hostile client.
+const HEADERS_TIMEOUT_MS = 10_000;
+const REQUEST_TIMEOUT_MS = 30_000;
+const KEEP_ALIVE_TIMEOUT_MS = 5_000;
+const MAX_CONNECTIONS = 64;
+const MAX_HEADER_BYTES = 8 * 1024;
+const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 408: 'Request Timeout', 431: 'Request Header Fields Too Large' };
+
+export async function serveApi(app: Hono, options: ServeOptions, log: Logger): Promise<ApiServer> {
+  const tls = options.tls;
+  const hardening = { headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS, keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS, maxHeaderSize: MAX_HEADER_BYTES };
+  const server = tls
+    ? createAdaptorServer({
+        fetch: app.fetch,
+        createServer: createHttpsServer,
+        // The certificate is asked for at the TLS layer but not enforced there:
+        // GET /health must stay open to kubelet probes; routes authorize (client-auth.ts).
+        serverOptions: { ...hardening, ...readTlsMaterial(tls), requestCert: !!tls.clientCaFile, rejectUnauthorized: false },
+      })
+    : createAdaptorServer({ fetch: app.fetch, serverOptions: hardening });
+  server.maxConnections = MAX_CONNECTIONS;
+  // Requests Node's parser rejects (unknown method, bad header, oversize) get
+  // the API's JSON error too, instead of a bare "400 Bad Request".
+  server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
+    if (!socket.writable || (error.code as string) === 'ECONNRESET') return socket.destroy();
+    const status = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+    const body = JSON.stringify({ error: { type: 'parse_exception', reason: `malformed request (${error.code ?? 'parse error'})` }, status });
+    socket.end(`HTTP/1.1 ${status} ${STATUS_TEXT[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  });
+
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port, options.host, () => {
@@ -19,10 +61,24 @@ export async function serveApi(app: Hono, options: { host: string; port: number 
       resolve();
     });
   });
+
+  const reloadTls = (): void => {
+    if (!tls) return;
+    try {
+      (server as HttpsServer).setSecureContext(readTlsMaterial(tls));
+      log.info('TLS material reloaded; new connections use it', { 'event.action': 'tls-reload' });
+    } catch (error) {
+      log.error(`TLS material not reloaded, keeping the previous one: ${(error as Error).message}`, { 'event.action': 'tls-reload' });
+    }
+  };
+  const stopWatching = tls ? watchTlsFiles(tls, reloadTls) : () => {};
+
   return {
     port: (server.address() as AddressInfo).port,
+    reloadTls,
     close: () =>
       new Promise<void>((resolve) => {
+        stopWatching();
         server.close(() => resolve());
         (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
       }),

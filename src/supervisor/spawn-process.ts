@@ -17,7 +17,12 @@ export interface RunningProcess {
   readonly exited: Promise<ExitStatus>;
 }
 
-export type SpawnResult = { readonly ok: true; readonly process: RunningProcess } | { readonly ok: false; readonly reason: string; readonly code: string };
+export type SpawnResult =
+  | { readonly ok: true; readonly process: RunningProcess }
+  /** reason names no path (it reaches API clients); detail does, for the log. */
+  | { readonly ok: false; readonly reason: string; readonly detail: string; readonly code: string };
+
+const SPAWN_ERRORS: Readonly<Record<string, string>> = { ENOENT: 'no such file', EACCES: 'not executable', ENOEXEC: 'not a valid executable' };
 
 export async function spawnProcess(cmd: string, args: readonly string[]): Promise<SpawnResult> {
   const child = spawn(cmd, args, { detached: true, stdio: 'inherit', env: childEnvironment(process.env) });
@@ -31,7 +36,7 @@ export async function spawnProcess(cmd: string, args: readonly string[]): Promis
   child.on('error', () => {});
   if (spawnError || child.pid === undefined) {
     const code = spawnError?.code ?? 'UNKNOWN';
-    return { ok: false, code, reason: `cannot run ${cmd}: ${spawnError?.message ?? 'no pid'}` };
+    return { ok: false, code, reason: `cannot run --cmd: ${code} (${SPAWN_ERRORS[code] ?? 'spawn failed'})`, detail: `cannot run ${cmd}: ${spawnError?.message ?? 'no pid'}` };
   }
   return { ok: true, process: { pid: child.pid, exited } };
 }

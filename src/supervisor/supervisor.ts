@@ -164,6 +164,7 @@ export function createSupervisor(config: Config, deps: SupervisorDeps) {
     counters.starts++;
     if (!spawned.ok) {
       counters.spawnFailures++;
+      log.error(spawned.detail, { 'event.action': 'spawn', 'error.code': spawned.code });
       transition('spawnFailed', spawned.reason);
       return { kind: 'spawnFailed', reason: spawned.reason };
     }

@@ -1,0 +1,124 @@
+// HTTPS with a dedicated client CA: only clients with a certificate it signed
+// get an answer, GET /health stays open for probes, and rotated files are
+// picked up by new connections without a restart.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import t from 'tap';
+import { FAKE_ES, startManager, stopManager, tempDir, waitFor } from '../helpers/manager.ts';
+import { createTestCa } from '../helpers/openssl.ts';
+import { issue, tlsRequest } from '../helpers/tls-client.ts';
+
+function tlsSetup() {
+  const dir = tempDir();
+  const serverCa = createTestCa(path.join(dir, 'server-ca'));
+  const clientCa = createTestCa(path.join(dir, 'client-ca'));
+  const foreignCa = createTestCa(path.join(dir, 'foreign-ca'));
+  const server = issue(serverCa, path.join(dir, 'issued'), 'localhost');
+  const tlsDir = path.join(dir, 'tls');
+  fs.mkdirSync(tlsDir);
+  fs.writeFileSync(path.join(tlsDir, 'tls.crt'), server.certPem);
+  fs.writeFileSync(path.join(tlsDir, 'tls.key'), server.keyPem);
+  fs.writeFileSync(path.join(tlsDir, 'client-ca.crt'), clientCa.certPem);
+  const args = [
+    '--cmd', FAKE_ES, '--state-file', path.join(dir, 'state.json'), '--http-host', '127.0.0.1',
+    '--tls-cert', path.join(tlsDir, 'tls.crt'), '--tls-key', path.join(tlsDir, 'tls.key'), '--tls-client-ca', path.join(tlsDir, 'client-ca.crt'),
+  ];
+  return { dir, tlsDir, serverCa, clientCa, foreignCa, args, operator: issue(clientCa, path.join(dir, 'issued'), 'operator') };
+}
+
+t.test('mutual TLS: refused without the right client certificate, /health stays open', async (t) => {
+  const setup = tlsSetup();
+  const manager = await startManager({ args: setup.args });
+  t.teardown(() => stopManager(manager));
+  const trust = setup.serverCa.certPem;
+  const port = manager.port;
+
+  const health = await tlsRequest(port, '/health', { trust });
+  t.equal(health.status, 200, 'GET /health needs no client certificate');
+
+  const anonymous = await tlsRequest(port, '/es/status', { trust });
+  t.equal(anonymous.status, 401, 'no certificate: 401');
+  t.match(anonymous.json, { error: { type: 'security_exception' }, status: 401 });
+  t.equal((await tlsRequest(port, '/es/stop', { trust, method: 'POST' })).status, 401, 'not even a stop');
+  t.equal((await tlsRequest(port, '/metrics', { trust })).status, 401, 'nor metrics');
+
+  const foreign = await tlsRequest(port, '/es/status', { trust, client: issue(setup.foreignCa, path.join(setup.dir, 'issued'), 'intruder') });
+  t.equal(foreign.status, 403, 'a certificate from another CA: 403');
+  t.match(foreign.json.error.reason, /client certificate refused/);
+
+  const expired = await tlsRequest(port, '/es/status', { trust, client: issue(setup.clientCa, path.join(setup.dir, 'issued'), 'old-operator', { days: -1 }) });
+  t.equal(expired.status, 403, 'an expired certificate from the right CA: 403');
+  t.match(expired.json.error.reason, /CERT_HAS_EXPIRED/);
+
+  const allowed = await tlsRequest(port, '/es/status', { trust, client: setup.operator });
+  t.equal(allowed.status, 200, 'the right certificate: served');
+  t.equal(allowed.json.state, 'started');
+  const stopped = await tlsRequest(port, '/es/stop', { trust, client: setup.operator, method: 'POST' });
+  t.equal(stopped.status, 200);
+  t.equal(stopped.json.state, 'stopped', 'and the operator can stop Elasticsearch');
+});
+
+t.test('with --tls-client-ca and no --http-host the API binds 0.0.0.0; without client CA, an exposed bind is warned about', async (t) => {
+  const setup = tlsSetup();
+  const args = setup.args.filter((word, i, all) => word !== '--http-host' && all[i - 1] !== '--http-host');
+  const mtls = await startManager({ args });
+  t.teardown(() => stopManager(mtls));
+  const listening = mtls.logs.find((r) => r['event.action'] === 'api-listening');
+  t.equal(listening?.['server.address'], '0.0.0.0');
+  t.notOk(mtls.logs.some((r) => r['event.action'] === 'api-exposed'), 'no warning: clients are authenticated');
+
+  const open = await startManager({ args: ['--cmd', FAKE_ES, '--state-file', path.join(tempDir(), 's.json'), '--http-host', '0.0.0.0'] });
+  t.teardown(() => stopManager(open));
+  const warning = open.logs.find((r) => r['event.action'] === 'api-exposed');
+  t.equal(warning?.['log.level'], 'warn', 'an explicit exposed bind without client certificates is warned about');
+
+  const local = await startManager({ args: ['--cmd', FAKE_ES, '--state-file', path.join(tempDir(), 's.json')] });
+  t.teardown(() => stopManager(local));
+  t.equal(local.logs.find((r) => r['event.action'] === 'api-listening')?.['server.address'], '127.0.0.1', 'plain HTTP binds loopback by default');
+  t.notOk(local.logs.some((r) => r['event.action'] === 'api-exposed'));
+});
+
+t.test('rotating the server certificate and the client CA on disk: new connections see them, no restart', async (t) => {
+  const setup = tlsSetup();
+  const manager = await startManager({ args: setup.args });
+  t.teardown(() => stopManager(manager));
+  const port = manager.port;
+  const before = await tlsRequest(port, '/es/status', { trust: setup.serverCa.certPem, client: setup.operator });
+  t.equal(before.status, 200);
+
+  // Rotate, as a Secret update would: new server CA and certificate, new client CA.
+  const newServerCa = createTestCa(path.join(setup.dir, 'server-ca-2'));
+  const newClientCa = createTestCa(path.join(setup.dir, 'client-ca-2'));
+  const newServer = issue(newServerCa, path.join(setup.dir, 'issued'), 'localhost');
+  const newOperator = issue(newClientCa, path.join(setup.dir, 'issued'), 'operator-2');
+  for (const [name, pem] of [['tls.key', newServer.keyPem], ['tls.crt', newServer.certPem], ['client-ca.crt', newClientCa.certPem]]) {
+    fs.writeFileSync(path.join(setup.tlsDir, `${name}.tmp`), pem);
+    fs.renameSync(path.join(setup.tlsDir, `${name}.tmp`), path.join(setup.tlsDir, name));
+  }
+  const after = await waitFor(
+    () => tlsRequest(port, '/es/status', { trust: newServerCa.certPem, client: newOperator }).catch(() => undefined),
+    'the new server certificate to be served',
+  );
+  t.equal(after.status, 200, 'the new server certificate is served and the new client CA trusted');
+  t.not(after.peerFingerprint, before.peerFingerprint);
+  const oldClient = await tlsRequest(port, '/es/status', { trust: newServerCa.certPem, client: setup.operator });
+  t.equal(oldClient.status, 403, 'a certificate of the retired client CA is refused');
+  t.equal(after.json.pid, before.json.pid, 'the same Elasticsearch, the same manager: no restart');
+});
+
+t.test('SIGHUP re-reads the TLS files; a broken set keeps the previous one', async (t) => {
+  const setup = tlsSetup();
+  const manager = await startManager({ args: setup.args });
+  t.teardown(() => stopManager(manager));
+  const reloads = () => manager.logs.filter((r) => r['event.action'] === 'tls-reload');
+  const seen = reloads().length;
+  manager.child.kill('SIGHUP');
+  await waitFor(() => reloads().length > seen, 'a reload after SIGHUP');
+  t.equal(reloads().at(-1)?.['log.level'], 'info');
+
+  fs.writeFileSync(path.join(setup.tlsDir, 'tls.crt'), 'not a certificate\n');
+  await waitFor(() => reloads().some((r) => r['log.level'] === 'error'), 'the broken file to be reported');
+  const still = await tlsRequest(manager.port, '/es/status', { trust: setup.serverCa.certPem, client: setup.operator });
+  t.equal(still.status, 200, 'the previous certificate is still served');
+});
