@@ -11,6 +11,7 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import zlib from 'node:zlib';
 import * as esbuild from 'esbuild';
 
 const require = createRequire(import.meta.url);
@@ -50,25 +51,53 @@ function compileHelper() {
   return output;
 }
 
+// Heavy dependencies used only on some paths (the reload call, the CSR) are
+// bundled apart, brotli-compressed into SEA assets, and evaluated on first
+// use: the executable stays smaller and an idle manager never parses them.
+const LAZY_MODULES = ['undici', '@peculiar/x509'];
+const lazyAssetName = (name) => `lazy/${name}.cjs.br`;
+
+/** In the main bundle, `import('undici')` becomes "decompress and run the asset". */
+const loadLazyModulesFromAssets = {
+  name: 'lazy-modules-from-sea-assets',
+  setup(build) {
+    const filter = new RegExp(`^(${LAZY_MODULES.map((m) => m.replace(/[/.]/g, '\\$&')).join('|')})$`);
+    build.onResolve({ filter }, (args) => ({ path: args.path, namespace: 'lazy-asset' }));
+    build.onLoad({ filter: /.*/, namespace: 'lazy-asset' }, (args) => ({
+      loader: 'js',
+      contents: `
+        const code = require('node:zlib').brotliDecompressSync(Buffer.from(require('node:sea').getRawAsset(${JSON.stringify(lazyAssetName(args.path))}))).toString('utf8');
+        const loaded = { exports: {} };
+        require('node:vm').compileFunction(code, ['module', 'exports', 'require'], { filename: ${JSON.stringify(args.path)} })(loaded, loaded.exports, require);
+        module.exports = loaded.exports;`,
+    }));
+  },
+};
+
+const BUNDLE_OPTIONS = { bundle: true, platform: 'node', target: 'node24', format: 'cjs', minify: true, legalComments: 'none', logLevel: 'warning' };
+
 async function bundle() {
   const started = Date.now();
   const output = path.join(dist, 'process-manager.cjs');
   await esbuild.build({
+    ...BUNDLE_OPTIONS,
     entryPoints: [path.join(root, 'src/main.ts')],
     outfile: output,
-    bundle: true,
-    platform: 'node',
-    target: 'node24',
-    format: 'cjs',
-    minify: true,
-    legalComments: 'none',
     define: { __PM_VERSION__: JSON.stringify(pkg.version) },
     // One libuv worker thread is plenty for a few file reads.
     banner: { js: "process.env.UV_THREADPOOL_SIZE??='1';" },
-    logLevel: 'warning',
+    plugins: [loadLazyModulesFromAssets],
   });
-  log(`bundle, ${fs.statSync(output).size} bytes`, started);
-  return output;
+  const assets = {};
+  for (const name of LAZY_MODULES) {
+    const result = await esbuild.build({ ...BUNDLE_OPTIONS, stdin: { contents: `module.exports = require(${JSON.stringify(name)});`, resolveDir: root }, write: false });
+    const file = path.join(dist, lazyAssetName(name).replaceAll('/', '-'));
+    fs.writeFileSync(file, zlib.brotliCompressSync(result.outputFiles[0].contents, { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 11 } }));
+    assets[lazyAssetName(name)] = file;
+  }
+  const sizes = Object.values(assets).map((file) => fs.statSync(file).size);
+  log(`bundle, ${fs.statSync(output).size} bytes; lazy ${LAZY_MODULES.join(', ')}: ${sizes.join(' + ')} bytes compressed`, started);
+  return { bundlePath: output, assets };
 }
 
 function nodeRuntime() {
@@ -77,7 +106,7 @@ function nodeRuntime() {
   return binary;
 }
 
-function makeExecutable(bundlePath, helperPath) {
+function makeExecutable({ bundlePath, assets }, helperPath) {
   const started = Date.now();
   const runtime = nodeRuntime();
   const seaConfig = path.join(dist, 'sea-config.json');
@@ -94,7 +123,7 @@ function makeExecutable(bundlePath, helperPath) {
       execArgv: V8_FLAGS,
       // NODE_OPTIONS in the pod must not undo the memory caps.
       execArgvExtension: 'none',
-      assets: { 'pm-helper': helperPath },
+      assets: { 'pm-helper': helperPath, ...assets },
     }),
   );
   execFileSync(runtime, ['--experimental-sea-config', seaConfig], { stdio: ['ignore', 'ignore', 'inherit'] });
@@ -122,5 +151,4 @@ async function inject({ blob, output, started }) {
 
 fs.mkdirSync(dist, { recursive: true });
 const helperPath = compileHelper();
-const bundlePath = await bundle();
-await inject(makeExecutable(bundlePath, helperPath));
+await inject(makeExecutable(await bundle(), helperPath));
