@@ -134,12 +134,14 @@ export async function startManager(options: StartOptions = {}): Promise<RunningM
   return manager;
 }
 
+type Truthy<T> = Exclude<T, undefined | null | false | 0 | ''>;
+
 /** Polls cond until it returns a truthy value; all waiting in tests goes through here. */
-export async function waitFor<T>(cond: () => T | Promise<T>, what: string, timeoutMs = 20_000, intervalMs = 20): Promise<T> {
+export async function waitFor<T>(cond: () => T | Promise<T>, what: string, timeoutMs = 20_000, intervalMs = 20): Promise<Truthy<T>> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await cond();
-    if (value) return value;
+    if (value) return value as Truthy<T>;
     if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }

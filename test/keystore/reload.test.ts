@@ -7,7 +7,7 @@ import t from 'tap';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { startFakeEs } from '../fixtures/keystore/fake-es.mjs';
+import { startFakeEs, type FakeEs, type FakeEsRequest } from '../fixtures/keystore/fake-es.mjs';
 import { startManager, stopManager, tempDir, waitFor, type RunningManager } from '../helpers/manager.ts';
 import { cliCalls, keystoreLayout, keystoreStatus, makeCertificates, readKeystore, writeSecret } from '../helpers/keystore.ts';
 
@@ -29,8 +29,14 @@ async function changeAndReload(manager: RunningManager, sourceDir: string, value
   return statusWhere(manager, (s) => s.state === 'reloaded' && s.lastReloadAt !== before, `a reload after ${value}`);
 }
 
-function reloadRequests(es: { requests: { method: string; path: string }[] }) {
+function reloadRequests(es: FakeEs): FakeEsRequest[] {
   return es.requests.filter((r) => r.method === 'POST' && r.path === RELOAD_PATH);
+}
+
+function lastReloadRequest(es: FakeEs): FakeEsRequest {
+  const last = reloadRequests(es).at(-1);
+  if (!last) throw new Error('the fake ES received no reload call');
+  return last;
 }
 
 async function freePort(): Promise<number> {
@@ -63,7 +69,7 @@ t.test('reloads: success, wrong and rotated password file, 403, 503, per-node ex
   t.equal(requests.length, 1, 'one reload for one change');
   t.equal(requests[0].headers.authorization, basic('elastic', 'right-pw'), 'basic auth with the password file, trailing newline dropped');
   t.equal(requests[0].body, '', 'no body for a keystore without password');
-  t.equal(es.reloads.at(-1).error, null, 'the fake read the keystore');
+  t.equal(es.reloads.at(-1)?.error, null, 'the fake read the keystore');
   t.equal(status.consecutiveFailures, 0);
 
   // 401 from a rotated (wrong) password file, then rotated back: re-read at each call, no restart.
@@ -73,12 +79,12 @@ t.test('reloads: success, wrong and rotated password file, 403, 503, per-node ex
   t.match(status.reason, /HTTP 401 .*unable to authenticate user \[elastic\]/);
   t.equal(status.reload.failure, 'unauthorized');
   t.ok(status.nextRetryAt, 'a retry is scheduled');
-  t.equal(reloadRequests(es).at(-1).headers.authorization, basic('elastic', 'wrong-pw'), 'the rotated file was read');
+  t.equal(lastReloadRequest(es).headers.authorization, basic('elastic', 'wrong-pw'), 'the rotated file was read');
   const health = (await manager.request('GET', '/health')).json;
   t.equal(health.status, 'degraded', 'a failed reload makes /health degraded');
   fs.writeFileSync(passwordFile, 'right-pw');
   status = await statusWhere(manager, (s) => s.state === 'reloaded', 'the retry with the rotated-back password');
-  t.equal(reloadRequests(es).at(-1).headers.authorization, basic('elastic', 'right-pw'));
+  t.equal(lastReloadRequest(es).headers.authorization, basic('elastic', 'right-pw'));
   t.equal(status.consecutiveFailures, 0, 'success resets the failure count');
 
   // 403, then recovery.
@@ -188,8 +194,8 @@ t.test('a password-protected keystore: created protected, password on stdin and 
 
   await waitFor(async () => (await manager.status()).state === 'started', 'the process to start');
   await changeAndReload(manager, layout.sourceDir, 'k2');
-  const request = reloadRequests(es).at(-1);
+  const request = lastReloadRequest(es);
   t.same(JSON.parse(request.body), { secure_settings_password: 'ks-secret' }, 'the reload body carries the keystore password');
-  t.same(es.reloads.at(-1).settingNames, ['keystore.seed', 's3.client.default.secret_key'], 'ES decrypted the new keystore with it');
+  t.same(es.reloads.at(-1)?.settingNames, ['keystore.seed', 's3.client.default.secret_key'], 'ES decrypted the new keystore with it');
   t.equal(readKeystore(layout.keystorePath, 'ks-secret')!['s3.client.default.secret_key'], 'k2');
 });
