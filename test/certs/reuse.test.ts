@@ -5,8 +5,8 @@
 import t from 'tap';
 import fs from 'node:fs';
 import path from 'node:path';
-import { certLayout, freePort, probePort, startCertManager } from '../helpers/cert-manager.ts';
-import { stopManager, waitFor } from '../helpers/manager.ts';
+import { certLayout, probePort, startCertManager } from '../helpers/cert-manager.ts';
+import { freePort, stopManager, waitFor } from '../helpers/manager.ts';
 import { createKeyAndCsr, createTestCa, publicKeyOf } from '../helpers/openssl.ts';
 
 t.test('key and a valid matching certificate: ready at once, no CSR port', async (t) => {

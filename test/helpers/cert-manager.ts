@@ -76,14 +76,3 @@ export function probePort(port: number): Promise<'open' | 'refused'> {
   });
 }
 
-/** A port that was free a moment ago (for tests that need to know the port in advance). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}

@@ -3,6 +3,7 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -132,6 +133,18 @@ export async function startManager(options: StartOptions = {}): Promise<RunningM
     manager.port = listening['server.port'] as number;
   }
   return manager;
+}
+
+/** A port nobody listened on a moment ago, for tests that must know the port in advance. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
 }
 
 type Truthy<T> = Exclude<T, undefined | null | false | 0 | ''>;

@@ -5,10 +5,9 @@
 
 import t from 'tap';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { startFakeEs, type FakeEs, type FakeEsRequest } from '../fixtures/keystore/fake-es.mjs';
-import { startManager, stopManager, tempDir, waitFor, type RunningManager } from '../helpers/manager.ts';
+import { freePort, startManager, stopManager, tempDir, waitFor, type RunningManager } from '../helpers/manager.ts';
 import { cliCalls, keystoreLayout, keystoreStatus, makeCertificates, readKeystore, writeSecret } from '../helpers/keystore.ts';
 
 const RELOAD_PATH = '/_nodes/_local/reload_secure_settings';
@@ -39,13 +38,6 @@ function lastReloadRequest(es: FakeEs): FakeEsRequest {
   return last;
 }
 
-async function freePort(): Promise<number> {
-  const server = net.createServer().listen(0, '127.0.0.1');
-  await new Promise((resolve) => server.once('listening', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 t.test('reloads: success, wrong and rotated password file, 403, 503, per-node exception, waiting for the process', async (t) => {
   const layout = keystoreLayout();
