@@ -51,7 +51,8 @@ t.test('slow-loris clients do not block other clients', async (t) => {
   const began = Date.now();
   const status = await run.manager.request('GET', '/es/status');
   t.equal(status.status, 200);
-  t.ok(Date.now() - began < 2_000, `answered at once beside 20 slow clients (${Date.now() - began} ms)`);
+  // Generous: a blocked server would hang for the 10 s headers timeout at least.
+  t.ok(Date.now() - began < 5_000, `answered beside 20 slow clients (${Date.now() - began} ms)`);
 });
 
 t.test('a request body is refused with 413 and the process is untouched', async (t) => {
