@@ -67,10 +67,6 @@ async function run(config: Config, log: Logger): Promise<number> {
   server = await serveApi(app, { host: config.httpHost, port: config.httpPort, tls: config.tls }, log).catch((error: Error) => {
     throw configError(`--http-host ${config.httpHost} --http-port ${config.httpPort}: cannot listen: ${error.message}`);
   });
-  if (!config.tls?.clientCaFile && !isLoopback(config.httpHost)) {
-    log.warn(`the API on ${config.httpHost} lets anyone who can reach it stop Elasticsearch: give --tls-client-ca to require client certificates`, { 'event.action': 'api-exposed' });
-  }
-  log.info(`API listening on ${config.httpHost}:${server.port}`, { 'event.action': 'api-listening', 'server.address': config.httpHost, 'server.port': server.port });
 
   // Elasticsearch boots with its certificate and the right keystore, or not at all.
   const boot = async (): Promise<void> => {
@@ -89,10 +85,6 @@ async function run(config: Config, log: Logger): Promise<number> {
   await Promise.all([server.close(), keystore?.close(), certs?.close()]);
   log.info(`exiting with status ${status}`, { 'event.action': 'manager-exit', 'process.exit_code': status });
   return status;
-}
-
-function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127\./.test(host);
 }
 
 const log = createLogger();

@@ -30,6 +30,10 @@ const REQUEST_TIMEOUT_MS = 30_000;
 const KEEP_ALIVE_TIMEOUT_MS = 5_000;
 const MAX_CONNECTIONS = 64;
 const MAX_HEADER_BYTES = 8 * 1024;
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\./.test(host);
+}
+
 const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 408: 'Request Timeout', 431: 'Request Header Fields Too Large' };
 
 export async function serveApi(app: Hono, options: ServeOptions, log: Logger): Promise<ApiServer> {
@@ -72,9 +76,14 @@ export async function serveApi(app: Hono, options: ServeOptions, log: Logger): P
     }
   };
   const stopWatching = tls ? watchTlsFiles(tls, reloadTls) : () => {};
+  const port = (server.address() as AddressInfo).port;
+  if (!tls?.clientCaFile && !isLoopback(options.host)) {
+    log.warn(`the API on ${options.host} lets anyone who can reach it stop Elasticsearch: give --tls-client-ca to require client certificates`, { 'event.action': 'api-exposed' });
+  }
+  log.info(`API listening on ${options.host}:${port}`, { 'event.action': 'api-listening', 'server.address': options.host, 'server.port': port });
 
   return {
-    port: (server.address() as AddressInfo).port,
+    port,
     reloadTls,
     close: () =>
       new Promise<void>((resolve) => {
