@@ -137,7 +137,8 @@ const clockError = checkClockAgainstDate();
 const host = machine();
 const startedAt = new Date();
 log(`process-manager benchmark${quick ? ' (--quick: idle CPU over 15 s)' : ''}`);
-log(`executable: ${EXECUTABLE}`);
+const builtAt = fs.statSync(EXECUTABLE).mtime.toISOString();
+log(`executable: ${EXECUTABLE} (built ${builtAt})`);
 log(`machine: ${host.nproc} CPU (${host.cpuModel}), ${host.memTotalMiB} MiB, ${host.kernel}, ${host.osRelease ?? ''}; runtime Node ${host.runtimeNode}; load average ${host.loadAvgAtStart.join(' ')}`);
 
 // The init container copies the executable (cp); measure such a copy: one
@@ -299,7 +300,7 @@ const line = (row) => row.map((cell, col) => cell.padEnd(widths[col])).join('  '
 log('\n' + '='.repeat(widths.reduce((a, b) => a + b + 2, 0)));
 log(`process-manager benchmark, ${startedAt.toISOString()}${quick ? ' (--quick)' : ''}`);
 log(`machine: ${host.nproc} CPU ${host.cpuModel}, ${host.memTotalMiB} MiB RAM, ${host.kernel}${host.osRelease ? `, ${host.osRelease}` : ''}`);
-log(`runtime: Node ${host.runtimeNode} (${host.runtimePackage}), bench on Node ${host.benchNode}; commit ${host.commit ?? '?'}`);
+log(`runtime: Node ${host.runtimeNode} (${host.runtimePackage}), bench on Node ${host.benchNode}; repo at ${host.commit ?? '?'}, executable built ${builtAt}`);
 log(`load average: ${host.loadAvgAtStart.join(' ')} at start, ${loadAvgAtEnd.join(' ')} at end (other work on the machine adds noise)`);
 log('');
 log(line(table[0]));
@@ -335,6 +336,7 @@ const report = {
   quick,
   groups: [...only],
   executable: EXECUTABLE,
+  executableBuiltAt: builtAt,
   measuredCopy: 'a cp of the executable in a temporary directory',
   machine: { ...host, loadAvgAtEnd, clockCalibrationErrorMs: clockError },
   plan: PLAN,
