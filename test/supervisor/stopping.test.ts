@@ -70,3 +70,17 @@ t.test('SIGTERM to a manager whose process is stopped: exit 0 at once', async (t
   run.manager.child.kill('SIGTERM');
   t.equal((await run.manager.exited).code, 0);
 });
+
+t.test('a second SIGTERM to the manager stops waiting: SIGKILL to the group at once', async (t) => {
+  const run = await startOnFakeEs({ args: ['--shutdown-timeout', '60s'], env: { FAKE_ES_ON_TERM: 'ignore' } });
+  const pids = await run.pids();
+  const began = Date.now();
+  run.manager.child.kill('SIGTERM');
+  await run.manager.waitForLog((r) => r['process.signal'] === 'SIGTERM' && r['event.action'] === 'signal', 'the graceful SIGTERM to be sent');
+  run.manager.child.kill('SIGTERM');
+  const exit = await run.manager.exited;
+  t.equal(exit.code, 137, 'the process was SIGKILLed');
+  t.ok(Date.now() - began < 30_000, 'well before the 60 s --shutdown-timeout');
+  t.ok(run.manager.logs.some((r) => r['process.signal'] === 'SIGKILL' && /second termination signal/.test(r.message)), 'and the log says why');
+  t.notOk(pids.some(isAlive), 'nothing left behind');
+});
