@@ -7,8 +7,6 @@ export type State = (typeof STATES)[number];
 /** What the operator last asked for; persisted so it survives a container restart. */
 export type Desired = 'started' | 'stopped';
 
-/** States in which a process (or what is left of its group) may be running. */
-export const RUNNING_STATES: readonly State[] = ['starting', 'started', 'stopping', 'killing'];
 /** States from which a start is allowed. */
 export const STARTABLE_STATES: readonly State[] = ['notStarted', 'stopped', 'killed', 'exited', 'failed'];
 
