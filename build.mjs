@@ -20,11 +20,16 @@ const root = path.dirname(fileURLToPath(import.meta.url));
 const dist = path.resolve(root, process.env.BUILD_DIR ?? 'dist');
 const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
 
-// Flags measured in ../shared/notes/packaging.md: they keep anonymous memory
-// flat under load and none of them invalidates the code cache.
+// Flags measured in ../shared/notes/packaging.md and test/bench (issue 8):
+// a small heap and young generation, one V8 worker thread, no background
+// recompilation; --max-opt=1 stops at the baseline compiler, because the
+// optimizing tiers page megabytes of compiler into a process whose hottest
+// path is a handful of requests a minute; --no-memory-reducer, because it
+// wakes an idle process every few seconds to shrink a heap already this small.
+// The blob is made under the same flags, or V8 rejects the code cache.
 // (No --disable-sigusr1: it makes Node drop SIGUSR1 before our listener sees
 // it; a listener alone already keeps the inspector closed.)
-const V8_FLAGS = ['--max-old-space-size=32', '--max-semi-space-size=1', '--v8-pool-size=1', '--no-concurrent-recompilation'];
+const V8_FLAGS = ['--max-old-space-size=32', '--max-semi-space-size=1', '--v8-pool-size=1', '--no-concurrent-recompilation', '--max-opt=1', '--no-memory-reducer'];
 const SEA_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
 
 function log(step, started) {
@@ -54,14 +59,23 @@ function compileHelper() {
 // Heavy dependencies used only on some paths (the reload call, the CSR) are
 // bundled apart, brotli-compressed into SEA assets, and evaluated on first
 // use: the executable stays smaller and an idle manager never parses them.
-const LAZY_MODULES = ['undici', '@peculiar/x509'];
+// undici's index also builds fetch, WebSocket, EventSource, caches and mocks
+// as it loads; the reload call needs its Agent and Dispatcher#request only,
+// and that subset holds about 4 MiB less once loaded (issue 8).
+const LAZY_MODULES = {
+  undici: `
+    const Dispatcher = require('undici/lib/dispatcher/dispatcher.js');
+    Dispatcher.prototype.request = require('undici/lib/api/api-request.js');
+    module.exports = { Agent: require('undici/lib/dispatcher/agent.js') };`,
+  '@peculiar/x509': `module.exports = require('@peculiar/x509');`,
+};
 const lazyAssetName = (name) => `lazy/${name}.cjs.br`;
 
 /** In the main bundle, `import('undici')` becomes "decompress and run the asset". */
 const loadLazyModulesFromAssets = {
   name: 'lazy-modules-from-sea-assets',
   setup(build) {
-    const filter = new RegExp(`^(${LAZY_MODULES.map((m) => m.replace(/[/.]/g, '\\$&')).join('|')})$`);
+    const filter = new RegExp(`^(${Object.keys(LAZY_MODULES).map((m) => m.replace(/[/.]/g, '\\$&')).join('|')})$`);
     build.onResolve({ filter }, (args) => ({ path: args.path, namespace: 'lazy-asset' }));
     build.onLoad({ filter: /.*/, namespace: 'lazy-asset' }, (args) => ({
       loader: 'js',
@@ -87,16 +101,19 @@ async function bundle() {
     // One libuv worker thread is plenty for a few file reads.
     banner: { js: "process.env.UV_THREADPOOL_SIZE??='1';" },
     plugins: [loadLazyModulesFromAssets],
+    // Hono's `new Response(...)` gets src/api/fetch-lite.ts, never Node's own
+    // fetch classes, which would load Node's internal undici (about 6 MiB).
+    inject: [path.join(root, 'src/api/fetch-lite.ts')],
   });
   const assets = {};
-  for (const name of LAZY_MODULES) {
-    const result = await esbuild.build({ ...BUNDLE_OPTIONS, stdin: { contents: `module.exports = require(${JSON.stringify(name)});`, resolveDir: root }, write: false });
+  for (const [name, contents] of Object.entries(LAZY_MODULES)) {
+    const result = await esbuild.build({ ...BUNDLE_OPTIONS, stdin: { contents, resolveDir: root }, write: false });
     const file = path.join(dist, lazyAssetName(name).replaceAll('/', '-'));
     fs.writeFileSync(file, zlib.brotliCompressSync(result.outputFiles[0].contents, { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 11 } }));
     assets[lazyAssetName(name)] = file;
   }
   const sizes = Object.values(assets).map((file) => fs.statSync(file).size);
-  log(`bundle, ${fs.statSync(output).size} bytes; lazy ${LAZY_MODULES.join(', ')}: ${sizes.join(' + ')} bytes compressed`, started);
+  log(`bundle, ${fs.statSync(output).size} bytes; lazy ${Object.keys(LAZY_MODULES).join(', ')}: ${sizes.join(' + ')} bytes compressed`, started);
   return { bundlePath: output, assets };
 }
 
@@ -126,7 +143,7 @@ function makeExecutable({ bundlePath, assets }, helperPath) {
       assets: { 'pm-helper': helperPath, ...assets },
     }),
   );
-  execFileSync(runtime, ['--experimental-sea-config', seaConfig], { stdio: ['ignore', 'ignore', 'inherit'] });
+  execFileSync(runtime, [...V8_FLAGS, '--experimental-sea-config', seaConfig], { stdio: ['ignore', 'ignore', 'inherit'] });
   fs.rmSync(output, { force: true });
   fs.copyFileSync(runtime, output);
   fs.chmodSync(output, 0o755);

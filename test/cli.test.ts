@@ -37,6 +37,8 @@ const CONFIG_CASES: [string, string[], Record<string, string>, RegExp][] = [
   ['reserved name', ['--cmd', '/bin/true', '--name', 'health'], {}, /--name: 'health' must be/],
   ['TLS key without certificate', ['--cmd', '/bin/true', '--tls-key', '/k.pem'], {}, /--tls-key is set but --tls-cert is not/],
   ['bad keystore switch', ['--cmd', '/bin/true'], { KEYSTORE_UPDATER: 'maybe' }, /KEYSTORE_UPDATER: 'maybe' is not one of auto, true, false/],
+  ['endpoint without a scheme', ['--cmd', '/bin/true'], { ENDPOINT: 'es-node:9200' }, /ENDPOINT: 'es-node:9200' is not an http:\/\/ or https:\/\/ URL/],
+  ['endpoint that is no URL', ['--cmd', '/bin/true'], { ENDPOINT: 'https://[::1:9200' }, /ENDPOINT: 'https:\/\/\[::1:9200' is not an http:\/\/ or https:\/\/ URL/],
   ['bad reload switch', ['--cmd', '/bin/true'], { KEYSTORE_RELOAD_CREDENTIALS: 'yes please' }, /KEYSTORE_RELOAD_CREDENTIALS: 'yes please' is not true or false/],
 ];
 for (const [what, args, env, message] of CONFIG_CASES) {

@@ -5,15 +5,12 @@
 import type { MiddlewareHandler } from 'hono';
 import type { TLSSocket } from 'node:tls';
 import { ApiError } from './errors.ts';
-
-interface NodeBindings {
-  readonly incoming?: { readonly socket?: TLSSocket };
-}
+import type { NodeBindings } from './node-bridge.ts';
 
 export function requireClientCertificate(): MiddlewareHandler {
   return async function requireClientCertificate(c, next) {
     if (c.req.method === 'GET' && c.req.path === '/health') return next();
-    const socket = (c.env as NodeBindings | undefined)?.incoming?.socket;
+    const socket = (c.env as NodeBindings | undefined)?.incoming.socket as TLSSocket | undefined;
     if (!socket || typeof socket.getPeerCertificate !== 'function') throw new ApiError(403, 'security_exception', 'client certificates are required and this connection is not TLS');
     if (socket.authorized) return next();
     const presented = Object.keys(socket.getPeerCertificate() ?? {}).length > 0;

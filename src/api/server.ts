@@ -2,12 +2,13 @@
 // through its node:http compatibility). Everything that protects the manager
 // from its clients lives here: timeouts, a connection cap, TLS and its reload.
 
-import { createAdaptorServer } from '@hono/node-server';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Hono } from 'hono';
 import type { TlsConfig } from '../config/config.ts';
 import type { Logger } from '../log/logger.ts';
+import { nodeRequestListener } from './node-bridge.ts';
 import { readTlsMaterial, watchTlsFiles } from './tls-material.ts';
 
 export interface ApiServer {
@@ -39,15 +40,12 @@ const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 408: 'Request 
 export async function serveApi(app: Hono, options: ServeOptions, log: Logger): Promise<ApiServer> {
   const tls = options.tls;
   const hardening = { headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS, keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS, maxHeaderSize: MAX_HEADER_BYTES };
+  const listener = nodeRequestListener(app.fetch);
   const server = tls
-    ? createAdaptorServer({
-        fetch: app.fetch,
-        createServer: createHttpsServer,
-        // The certificate is asked for at the TLS layer but not enforced there:
-        // GET /health must stay open to kubelet probes; routes authorize (client-auth.ts).
-        serverOptions: { ...hardening, ...readTlsMaterial(tls), requestCert: !!tls.clientCaFile, rejectUnauthorized: false },
-      })
-    : createAdaptorServer({ fetch: app.fetch, serverOptions: hardening });
+    ? // The certificate is asked for at the TLS layer but not enforced there:
+      // GET /health must stay open to kubelet probes; routes authorize (client-auth.ts).
+      createHttpsServer({ ...hardening, ...readTlsMaterial(tls), requestCert: !!tls.clientCaFile, rejectUnauthorized: false }, listener)
+    : createHttpServer(hardening, listener);
   server.maxConnections = MAX_CONNECTIONS;
   // Requests Node's parser rejects (unknown method, bad header, oversize) get
   // the API's JSON error too, instead of a bare "400 Bad Request".

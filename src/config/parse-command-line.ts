@@ -136,7 +136,7 @@ function readKeystoreConfig(env: Env): KeystoreConfig {
   const parsedReload = parseBoolean(reload?.value ?? 'false');
   if (!parsedReload.ok) throw configError(`${reload?.source}: '${reload?.value}' is not ${parsedReload.expected}`);
   const endpoint = lookup(KEYSTORE_VARIABLES.endpoint);
-  if (endpoint && !/^https?:\/\/[^/]+/.test(endpoint.value)) {
+  if (endpoint && (!/^https?:\/\/[^/]+/.test(endpoint.value) || !URL.canParse(endpoint.value))) {
     throw configError(`${endpoint.source}: '${endpoint.value}' is not an http:// or https:// URL`);
   }
 

@@ -1,7 +1,7 @@
 // Keystore updater: keeps the Elasticsearch keystore equal to a directory
 // mounted from a Kubernetes Secret, and asks Elasticsearch to reload.
 // This file only wires the parts:
-//   source-watcher  chokidar + backstop poll -> "look again"
+//   source-watcher  chokidar + backstop poll (change-signature) -> "look again"
 //   sync-loop       scan-source -> diff -> apply-diff (keystore-cli) -> applied-record
 //   reload-loop     reload-client (undici, ca-bundle) with back-off
 //   status          what /keystore/status and /health show
@@ -15,6 +15,7 @@ import { createCliRunner } from './keystore-cli.ts';
 import { createReloadClient } from './reload-client.ts';
 import { createReloadLoop } from './reload-loop.ts';
 import { readSecret } from './secrets.ts';
+import { changeSignature } from './change-signature.ts';
 import { watchSource, type SourceWatcher } from './source-watcher.ts';
 import { describeStatus } from './status.ts';
 import { createSyncLoop } from './sync-loop.ts';
@@ -82,7 +83,8 @@ export async function createKeystoreUpdater(config: KeystoreConfig, deps: Keysto
       reloadLoop?.request();
     },
   });
-  watcher.current = watchSource(config.sourceDir, (why) => syncLoop.request(why), log);
+  const signature = () => changeSignature(config.sourceDir, [config.keystorePath]);
+  watcher.current = watchSource(config.sourceDir, (why) => syncLoop.request(why), signature, log);
   const firstSync = watcher.current.ready.then(() => syncLoop.start());
 
   log.info(`keystore updater watching ${config.sourceDir} for ${config.keystorePath}${config.reload ? `, reloading through ${config.endpoint}` : ''}`, {

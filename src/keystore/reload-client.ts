@@ -1,6 +1,7 @@
 // POST {ENDPOINT}/_nodes/_local/reload_secure_settings with undici, basic
 // auth and the CA from CERTIFICATES_PATH. undici is loaded on the first call
-// only, so a manager without reloads never pays its memory.
+// only, so a manager without reloads never pays its memory; the bundle holds
+// only its Agent and Dispatcher#request (build.mjs), so that is all this uses.
 
 import { Buffer } from 'node:buffer';
 import type { Agent } from 'undici';
@@ -28,23 +29,23 @@ export interface ReloadClient {
 }
 
 export function createReloadClient(config: KeystoreConfig): ReloadClient {
-  const url = `${config.endpoint}${RELOAD_ROUTE}`;
-  const isHttps = url.startsWith('https:');
+  const url = new URL(`${config.endpoint}${RELOAD_ROUTE}`);
+  const isHttps = url.protocol === 'https:';
   let undici: typeof import('undici') | undefined;
   let agent: Agent | undefined;
   let agentCa: string | undefined;
 
-  /** One Agent, replaced only when the CA changes, so keep-alive connections are reused. */
-  const dispatcher = async (): Promise<{ readonly agent: Agent; readonly http: typeof import('undici') } | { readonly failed: ReloadOutcome }> => {
+  /** One Agent, replaced only when the CA changes. */
+  const dispatcher = async (): Promise<{ readonly agent: Agent } | { readonly failed: ReloadOutcome }> => {
     const http = (undici ??= await import('undici'));
     const ca = isHttps ? await loadCaBundle(config.certificatesPath) : { ok: true as const, pem: '' };
     if (!ca.ok) return { failed: failure('config', ca.reason) };
     if (!agent || agentCa !== ca.pem) {
       void agent?.close();
-      agent = new http.Agent({ connect: { ca: isHttps ? ca.pem : undefined, timeout: CONNECT_TIMEOUT_MS }, keepAliveTimeout: 4_000 });
+      agent = new http.Agent({ connect: { ca: isHttps ? ca.pem : undefined, timeout: CONNECT_TIMEOUT_MS } });
       agentCa = ca.pem;
     }
-    return { agent, http };
+    return { agent };
   };
 
   return {
@@ -63,12 +64,15 @@ export function createReloadClient(config: KeystoreConfig): ReloadClient {
         body = JSON.stringify({ secure_settings_password: keystorePassword });
       }
       try {
-        const response = await chosen.http.request(url, {
+        const response = await chosen.agent.request({
+          origin: url.origin,
+          path: url.pathname + url.search,
           method: 'POST',
           headers,
           body,
-          dispatcher: chosen.agent,
           signal,
+          // Reloads come minutes or days apart: an idle keep-alive socket would only keep timers running.
+          reset: true,
           headersTimeout: REQUEST_TIMEOUT_MS,
           bodyTimeout: REQUEST_TIMEOUT_MS,
         });

@@ -2,7 +2,8 @@
 // beyond "something moved": around a `..data` swap, watchers miss real changes
 // and invent others (notes §4), so every chokidar event, raw inotify ones
 // included, only marks the directory dirty. Bursts are debounced into one
-// rescan; a slow backstop poll covers anything a watcher never reports.
+// rescan; a slow backstop poll covers anything a watcher never reports, and
+// asks for a rescan only when a cheap signature changed since its last tick.
 
 import { watch, type FSWatcher } from 'chokidar';
 import fs from 'node:fs/promises';
@@ -25,7 +26,11 @@ export interface SourceWatcher {
   close(): Promise<void>;
 }
 
-export function watchSource(dir: string, onDirty: (why: string) => void, log: Logger): SourceWatcher {
+/**
+ * `signature` describes SOURCE_DIR (and whatever else a rescan reads) cheaply:
+ * the backstop asks for a rescan when it differs from the previous tick's.
+ */
+export function watchSource(dir: string, onDirty: (why: string) => void, signature: () => Promise<string>, log: Logger, pollMs = BACKSTOP_POLL_MS): SourceWatcher {
   let watcher: FSWatcher | undefined;
   let target: string | undefined;
   /** Inode of the watched directory: one deleted and made again needs a new watch. */
@@ -48,7 +53,16 @@ export function watchSource(dir: string, onDirty: (why: string) => void, log: Lo
     const wait = Math.max(0, Math.min(DEBOUNCE_MS, burstStartedAt + LONGEST_DEBOUNCE_MS - now));
     debounce = setTimeout(() => fire(why), wait);
   };
-  const backstop = setInterval(() => fire('backstop poll'), BACKSTOP_POLL_MS);
+  // Taken before the first scan, so a change after it shows at the first tick.
+  let lastSignature: Promise<string | undefined> = signature().catch(() => undefined);
+  const poll = async (): Promise<void> => {
+    const previous = await lastSignature;
+    const current = signature().catch(() => undefined);
+    lastSignature = current;
+    const now = await current;
+    if (now === undefined || now !== previous) fire('backstop poll');
+  };
+  const backstop = setInterval(() => void poll(), pollMs);
   backstop.unref?.();
 
   const startWatching = async (next: string | undefined, inode: number | undefined): Promise<void> => {
