@@ -1,7 +1,8 @@
 // The HTTP API as a Hono app, built apart from any server so tests and
 // runtimes can serve it as they like (server.ts does it for Node).
 
-import { Hono, type Context } from 'hono';
+import { Hono } from 'hono/tiny';
+import type { Context } from 'hono';
 import type { Logger } from '../log/logger.ts';
 import type { Supervisor } from '../supervisor/supervisor.ts';
 import { StartBlockedError } from '../supervisor/supervisor.ts';

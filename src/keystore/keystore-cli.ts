@@ -5,12 +5,11 @@
 import { Buffer } from 'node:buffer';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
-import { KEYSTORE_VARIABLE_SPELLINGS } from '../config/keystore-env.ts';
 import type { Logger } from '../log/logger.ts';
+import { childEnvironment } from '../supervisor/child-env.ts';
 
 /** A JVM stuck on something (a full disk, a lock) must not hold syncs forever. */
 const CLI_TIMEOUT_MS = 120_000;
-const MANAGER_ONLY = new Set(KEYSTORE_VARIABLE_SPELLINGS);
 
 export type CliResult =
   | { readonly kind: 'exited'; readonly code: number | null; readonly signal: string | null; readonly stdout: string; readonly stderr: string }
@@ -21,10 +20,7 @@ export type CliRunner = (args: readonly string[], stdin: string) => Promise<CliR
 /** Runs `binary args...` with ES_PATH_CONF set so the CLI writes `keystorePath`. */
 export function createCliRunner(binary: string, keystorePath: string, log: Logger): CliRunner {
   // The CLI only knows $ES_PATH_CONF/elasticsearch.keystore; our passwords stay out of its environment.
-  const env: Record<string, string> = { ES_PATH_CONF: path.dirname(keystorePath) };
-  for (const [name, value] of Object.entries(process.env)) {
-    if (value !== undefined && !name.startsWith('PM_') && !MANAGER_ONLY.has(name) && name !== 'ES_PATH_CONF') env[name] = value;
-  }
+  const env = { ...childEnvironment(process.env), ES_PATH_CONF: path.dirname(keystorePath) };
   return (args, stdin) =>
     new Promise((resolve) => {
       const started = performance.now();

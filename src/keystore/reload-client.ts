@@ -1,10 +1,10 @@
 // POST {ENDPOINT}/_nodes/_local/reload_secure_settings with undici, basic
 // auth and the CA from CERTIFICATES_PATH. undici is loaded on the first call
 // only, so a manager without reloads never pays its memory; the bundle holds
-// only its Agent and Dispatcher#request (build.mjs), so that is all this uses.
+// only its Client and Dispatcher#request (build.mjs), so that is all this uses.
 
 import { Buffer } from 'node:buffer';
-import type { Agent } from 'undici';
+import type { Client } from 'undici';
 import type { KeystoreConfig } from '../config/config.ts';
 import { loadCaBundle } from './ca-bundle.ts';
 import { readSecret } from './secrets.ts';
@@ -32,20 +32,20 @@ export function createReloadClient(config: KeystoreConfig): ReloadClient {
   const url = new URL(`${config.endpoint}${RELOAD_ROUTE}`);
   const isHttps = url.protocol === 'https:';
   let undici: typeof import('undici') | undefined;
-  let agent: Agent | undefined;
-  let agentCa: string | undefined;
+  let client: Client | undefined;
+  let clientCa: string | undefined;
 
-  /** One Agent, replaced only when the CA changes. */
-  const dispatcher = async (): Promise<{ readonly agent: Agent } | { readonly failed: ReloadOutcome }> => {
+  /** One Client for the one origin, replaced only when the CA changes. */
+  const dispatcher = async (): Promise<{ readonly client: Client } | { readonly failed: ReloadOutcome }> => {
     const http = (undici ??= await import('undici'));
     const ca = isHttps ? await loadCaBundle(config.certificatesPath) : { ok: true as const, pem: '' };
     if (!ca.ok) return { failed: failure('config', ca.reason) };
-    if (!agent || agentCa !== ca.pem) {
-      void agent?.close();
-      agent = new http.Agent({ connect: { ca: isHttps ? ca.pem : undefined, timeout: CONNECT_TIMEOUT_MS } });
-      agentCa = ca.pem;
+    if (!client || clientCa !== ca.pem) {
+      void client?.close();
+      client = new http.Client(url.origin, { connect: { ca: isHttps ? ca.pem : undefined, timeout: CONNECT_TIMEOUT_MS } });
+      clientCa = ca.pem;
     }
-    return { agent };
+    return { client };
   };
 
   return {
@@ -64,8 +64,7 @@ export function createReloadClient(config: KeystoreConfig): ReloadClient {
         body = JSON.stringify({ secure_settings_password: keystorePassword });
       }
       try {
-        const response = await chosen.agent.request({
-          origin: url.origin,
+        const response = await chosen.client.request({
           path: url.pathname + url.search,
           method: 'POST',
           headers,
@@ -82,8 +81,8 @@ export function createReloadClient(config: KeystoreConfig): ReloadClient {
       }
     },
     async close() {
-      await agent?.close();
-      agent = undefined;
+      await client?.close();
+      client = undefined;
     },
   };
 }

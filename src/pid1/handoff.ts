@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Logger } from '../log/logger.ts';
 import { loadHelperBinary } from './helper-binary.ts';
+import { withManagerMallocTuning } from './malloc-tuning.ts';
 
 /** Set in the environment of the manager the helper starts; scrubbed from the supervised process with every PM_ variable. */
 export const UNDER_HELPER_ENV = 'PM_UNDER_HELPER';
@@ -44,7 +45,7 @@ export async function handOverPid1(log: Logger): Promise<void> {
       await writeHelper(helperPath, binary);
       log.debug('handing PID 1 to the helper', { 'event.action': 'pid1-handoff', 'file.path': helperPath });
       // The SEA runtime repeats the executable in argv[1]; what follows are our own arguments.
-      execve(helperPath, [helperPath, process.execPath, ...process.argv.slice(2)], { ...process.env, [UNDER_HELPER_ENV]: '1' });
+      execve(helperPath, [helperPath, process.execPath, ...process.argv.slice(2)], { ...withManagerMallocTuning(process.env), [UNDER_HELPER_ENV]: '1' });
     } catch (error) {
       // EACCES/EROFS (read-only or noexec volume), ENOSPC: try the next place.
       failures.push(`${helperPath}: ${(error as Error).message}`);

@@ -1,11 +1,13 @@
 import { KEYSTORE_VARIABLE_SPELLINGS } from '../config/keystore-env.ts';
+import { dropManagerMallocTuning } from '../pid1/malloc-tuning.ts';
 
 const MANAGER_ONLY = new Set(KEYSTORE_VARIABLE_SPELLINGS);
 
 /**
- * The supervised process's environment: ours without the manager's own
- * configuration, so passwords meant for the reload call never reach
- * Elasticsearch's environment (and its /proc/PID/environ).
+ * The environment of the processes the manager starts (Elasticsearch, the
+ * keystore CLI): ours without the manager's own configuration, so passwords
+ * meant for the reload call never reach their /proc/PID/environ, and without
+ * the allocator settings the manager chose for itself.
  */
 export function childEnvironment(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   const result: NodeJS.ProcessEnv = {};
@@ -13,5 +15,6 @@ export function childEnvironment(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
     if (name.startsWith('PM_') || MANAGER_ONLY.has(name)) continue;
     result[name] = value;
   }
+  dropManagerMallocTuning(result, env);
   return result;
 }

@@ -13,9 +13,9 @@ import { childrenOf, descendants, namespacePid, readCmdline } from '../helpers/p
 const UNSHARE = ['unshare', '--pid', '--fork', '--mount-proc', '--kill-child=SIGKILL'];
 const FIXTURES = path.join(ROOT, 'test/fixtures/pid1');
 
-async function startAsPid1(cmd: string, args: string[] = [], extra: string[] = []): Promise<{ manager: RunningManager; pid1: number }> {
+async function startAsPid1(cmd: string, args: string[] = [], extra: string[] = [], env: Record<string, string> = {}): Promise<{ manager: RunningManager; pid1: number }> {
   const dir = tempDir();
-  const manager = await startManager({ wrapper: UNSHARE, args: ['--cmd', cmd, '--state-file', path.join(dir, 'state.json'), ...extra, '--', ...args] });
+  const manager = await startManager({ wrapper: UNSHARE, env, args: ['--cmd', cmd, '--state-file', path.join(dir, 'state.json'), ...extra, '--', ...args] });
   const pid1 = await waitFor(() => childrenOf(manager.child.pid!)[0], 'unshare to fork PID 1');
   // unshare does not forward signals; the container runtime's SIGTERM goes to PID 1.
   manager.terminate = () => process.kill(pid1, 'SIGTERM');
@@ -36,6 +36,29 @@ t.test('PID 1 is the helper and the manager is its only child', async (t) => {
   const managerPid = managerUnder(pid1);
   t.equal(fs.realpathSync(`/proc/${managerPid}/exe`), fs.realpathSync(EXECUTABLE), 'its child is the manager');
   t.equal((await manager.status()).state, 'started');
+});
+
+function environOf(pid: number): Record<string, string> {
+  const entries = fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').filter(Boolean);
+  return Object.fromEntries(entries.map((entry) => [entry.slice(0, entry.indexOf('=')), entry.slice(entry.indexOf('=') + 1)]));
+}
+
+t.test("the manager's allocator settings are its own: Elasticsearch gets the pod's environment", async (t) => {
+  const cases: [string, Record<string, string>, string, string | undefined][] = [
+    ['no GLIBC_TUNABLES in the pod', {}, 'glibc.malloc.arena_max=1:glibc.malloc.trim_threshold=65536', undefined],
+    ["the pod's own GLIBC_TUNABLES", { GLIBC_TUNABLES: 'glibc.malloc.arena_max=2' }, 'glibc.malloc.arena_max=2', 'glibc.malloc.arena_max=2'],
+  ];
+  for (const [what, env, forManager, forChild] of cases) {
+    const { manager, pid1 } = await startAsPid1('/bin/sleep', ['100000'], [], env);
+    const managerPid = managerUnder(pid1);
+    const childPid = await waitFor(() => childrenOf(managerPid).find((pid) => readCmdline(pid)[0] === '/bin/sleep'), 'the supervised sleep');
+    // The helper passes its environment on to the manager unchanged; the manager's own
+    // /proc/PID/environ is no witness, glibc cuts GLIBC_TUNABLES there while parsing it.
+    t.equal(environOf(pid1).GLIBC_TUNABLES, forManager, `${what}: the manager is started with ${forManager}`);
+    t.equal(environOf(childPid).GLIBC_TUNABLES, forChild, `${what}: the supervised process gets ${forChild ?? 'none'}`);
+    t.notOk(Object.keys(environOf(childPid)).some((name) => name.startsWith('PM_')), `${what}: no PM_ marker reaches it`);
+    await stopManager(manager);
+  }
 });
 
 t.test('100 double-forked orphans leave no zombie behind', async (t) => {
