@@ -90,6 +90,28 @@ t.test('malformed requests get JSON errors', async (t) => {
   }
 });
 
+t.test('requests reach the routes by their path alone, in every form HTTP/1.1 allows', async (t) => {
+  const run = await startOnFakeEs();
+  t.teardown(() => stopManager(run.manager));
+  const port = run.manager.port;
+  const absolute = await raw(port, 'GET http://elsewhere.example/es/status HTTP/1.1\r\nHost: elsewhere.example\r\n\r\n');
+  t.match(absolute, /^HTTP\/1\.1 200 /, 'absolute-form target: its path is routed');
+  t.match(bodyOf(absolute), { name: 'es', state: 'started' });
+  const hostile = await raw(port, 'GET /es/status HTTP/1.1\r\nHost: evil.example/health?x=\r\n\r\n');
+  t.match(bodyOf(hostile), { name: 'es', state: 'started' }, 'a Host header with a path in it changes nothing');
+  const asterisk = await raw(port, 'OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n');
+  t.match(asterisk, /^HTTP\/1\.1 400 /, 'asterisk-form: no such resource here');
+  t.match(bodyOf(asterisk), { error: { type: 'parse_exception' }, status: 400 });
+
+  const get = await raw(port, 'GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+  const head = await raw(port, 'HEAD /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+  t.match(head, /^HTTP\/1\.1 200 /, 'HEAD is answered');
+  t.equal(head.slice(head.indexOf('\r\n\r\n') + 4), '', 'without a body');
+  const length = (reply: string) => Number(/Content-Length: (\d+)/i.exec(reply)?.[1]);
+  t.equal(length(head), length(get), "with GET's Content-Length");
+  t.ok(length(get) > 0);
+});
+
 t.test('a fuzz loop of thousands of random requests leaves the manager healthy and the process as it was', async (t) => {
   const run = await startOnFakeEs();
   t.teardown(() => stopManager(run.manager));
