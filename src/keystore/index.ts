@@ -1,7 +1,7 @@
 // Keystore updater: keeps the Elasticsearch keystore equal to a directory
 // mounted from a Kubernetes Secret, and asks Elasticsearch to reload.
 // This file only wires the parts:
-//   source-watcher  chokidar + backstop poll (change-signature) -> "look again"
+//   source-watcher  chokidar + backstop poll (change-detector) -> "look again"
 //   sync-loop       scan-source -> diff -> apply-diff (keystore-cli) -> applied-record
 //   reload-loop     reload-client (undici, ca-bundle) with back-off
 //   status          what /keystore/status and /health show
@@ -15,7 +15,7 @@ import { createCliRunner } from './keystore-cli.ts';
 import { createReloadClient } from './reload-client.ts';
 import { createReloadLoop } from './reload-loop.ts';
 import { readSecret } from './secrets.ts';
-import { changeSignature } from './change-signature.ts';
+import { createChangeDetector } from './change-detector.ts';
 import { watchSource, type SourceWatcher } from './source-watcher.ts';
 import { describeStatus } from './status.ts';
 import { createSyncLoop } from './sync-loop.ts';
@@ -69,6 +69,7 @@ export async function createKeystoreUpdater(config: KeystoreConfig, deps: Keysto
     ? createReloadLoop({ client: createReloadClient(config), log, isProcessStarted: deps.isProcessStarted, keystorePassword })
     : undefined;
   const watcher: { current?: SourceWatcher } = {};
+  const changes = createChangeDetector(config.sourceDir, config.keystorePath);
   const syncLoop = createSyncLoop({
     config,
     log,
@@ -76,15 +77,16 @@ export async function createKeystoreUpdater(config: KeystoreConfig, deps: Keysto
     record: loaded.record,
     recordFile,
     digest: digester(loaded.record.salt, passwordAtStart.ok ? (passwordAtStart.value ?? '') : ''),
+    beforeScan: () => changes.passStarting(),
     onScanned: () => void watcher.current?.retarget(),
+    afterPass: () => changes.passEnded(),
     onKeystoreChanged: (isBootSync) => {
       // Before its first start the process reads the keystore as we left it: nothing to reload.
       if (isBootSync && !deps.isProcessStarted()) return;
       reloadLoop?.request();
     },
   });
-  const signature = () => changeSignature(config.sourceDir, [config.keystorePath]);
-  watcher.current = watchSource(config.sourceDir, (why) => syncLoop.request(why), signature, log);
+  watcher.current = watchSource(config.sourceDir, (why) => syncLoop.request(why), () => changes.hasChanged(), log);
   const firstSync = watcher.current.ready.then(() => syncLoop.start());
 
   log.info(`keystore updater watching ${config.sourceDir} for ${config.keystorePath}${config.reload ? `, reloading through ${config.endpoint}` : ''}`, {

@@ -3,7 +3,7 @@
 // and invent others (notes §4), so every chokidar event, raw inotify ones
 // included, only marks the directory dirty. Bursts are debounced into one
 // rescan; a slow backstop poll covers anything a watcher never reports, and
-// asks for a rescan only when a cheap signature changed since its last tick.
+// asks for a rescan only when change-detector.ts saw something change.
 
 import { watch, type FSWatcher } from 'chokidar';
 import fs from 'node:fs/promises';
@@ -26,11 +26,8 @@ export interface SourceWatcher {
   close(): Promise<void>;
 }
 
-/**
- * `signature` describes SOURCE_DIR (and whatever else a rescan reads) cheaply:
- * the backstop asks for a rescan when it differs from the previous tick's.
- */
-export function watchSource(dir: string, onDirty: (why: string) => void, signature: () => Promise<string>, log: Logger, pollMs = BACKSTOP_POLL_MS): SourceWatcher {
+/** `hasChanged` is asked at every backstop tick; a rescan follows only a yes (or an error). */
+export function watchSource(dir: string, onDirty: (why: string) => void, hasChanged: () => Promise<boolean>, log: Logger, pollMs = BACKSTOP_POLL_MS): SourceWatcher {
   let watcher: FSWatcher | undefined;
   let target: string | undefined;
   /** Inode of the watched directory: one deleted and made again needs a new watch. */
@@ -53,14 +50,8 @@ export function watchSource(dir: string, onDirty: (why: string) => void, signatu
     const wait = Math.max(0, Math.min(DEBOUNCE_MS, burstStartedAt + LONGEST_DEBOUNCE_MS - now));
     debounce = setTimeout(() => fire(why), wait);
   };
-  // Taken before the first scan, so a change after it shows at the first tick.
-  let lastSignature: Promise<string | undefined> = signature().catch(() => undefined);
   const poll = async (): Promise<void> => {
-    const previous = await lastSignature;
-    const current = signature().catch(() => undefined);
-    lastSignature = current;
-    const now = await current;
-    if (now === undefined || now !== previous) fire('backstop poll');
+    if (await hasChanged().catch(() => true)) fire('backstop poll');
   };
   const backstop = setInterval(() => void poll(), pollMs);
   backstop.unref?.();

@@ -25,8 +25,12 @@ export interface SyncLoopOptions {
   readonly recordFile: string;
   /** Maps a value's sha256 to the digest kept in the record. */
   readonly digest: (hash: string) => string;
+  /** Before every scan: the backstop's baseline of SOURCE_DIR is taken. */
+  readonly beforeScan: () => Promise<void>;
   /** After every scan: the watcher follows SOURCE_DIR appearing or going. */
   readonly onScanned: () => void;
+  /** After every pass, written or not: the backstop's baseline of the keystore is taken. */
+  readonly afterPass: () => void;
   /** The keystore was written; isBootSync when that happened before the process was first started. */
   readonly onKeystoreChanged: (isBootSync: boolean) => void;
 }
@@ -121,6 +125,7 @@ export function createSyncLoop(options: SyncLoopOptions) {
 
   const syncOnce = async (): Promise<void> => {
     retry.cancel();
+    await options.beforeScan();
     const scan = await scanSource(config.sourceDir);
     facts.lastScanAt = now();
     options.onScanned();
@@ -197,6 +202,7 @@ export function createSyncLoop(options: SyncLoopOptions) {
         } catch (error) {
           fail(`internal error: ${(error as Error).message}`);
         }
+        options.afterPass();
         // Only now: until the record and revision are booked, "synced" would be a lie.
         facts.syncingWhat = null;
         facts.isSyncing = false;

@@ -1,75 +1,97 @@
-// The backstop poll: a cheap signature of SOURCE_DIR and the keystore, taken
-// every tick, and a rescan only when it changed. In process, on real files,
-// with the poll shortened from 30 s.
+// The backstop poll: cheap signatures of SOURCE_DIR and the keystore, with
+// baselines that follow the sync passes, and a rescan only when something
+// changed. In process, on real files, with the poll shortened from 30 s.
 
 import t from 'tap';
 import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { changeSignature } from '../../src/keystore/change-signature.ts';
+import { createChangeDetector, sourceSignature } from '../../src/keystore/change-detector.ts';
 import { watchSource } from '../../src/keystore/source-watcher.ts';
 import { createLogger } from '../../src/log/logger.ts';
 import { tempDir, waitFor } from '../helpers/manager.ts';
 import { writeSecret } from '../helpers/keystore.ts';
+
+const quiet = createLogger(() => {});
 
 function layout() {
   const root = tempDir('pm-backstop-');
   const sourceDir = path.join(root, 'secrets');
   const keystore = path.join(root, 'elasticsearch.keystore');
   writeSecret(sourceDir, { 's3.client.default.access_key': 'AKIA', 's3.client.default.secret_key': 'first' });
+  fs.writeFileSync(path.join(sourceDir, 'plain.setting'), 'bbbb');
   fs.writeFileSync(keystore, 'keystore v1');
-  return { sourceDir, keystore, signature: () => changeSignature(sourceDir, [keystore]) };
+  return { sourceDir, keystore };
 }
 
-t.test('the signature stays the same while nothing changes', async (t) => {
-  const { signature } = layout();
-  t.equal(await signature(), await signature());
+t.test('nothing changed: no', async (t) => {
+  const { sourceDir, keystore } = layout();
+  const changes = createChangeDetector(sourceDir, keystore);
+  t.equal(await changes.hasChanged(), false);
+  t.equal(await changes.hasChanged(), false);
 });
 
-t.test('the signature changes with every kind of change a rescan would see', async (t) => {
-  const changes: [string, (l: ReturnType<typeof layout>) => void][] = [
+t.test('every kind of change a rescan would see: yes, once', async (t) => {
+  const cases: [string, (l: ReturnType<typeof layout>) => void][] = [
     ['a Secret update (..data swap)', (l) => writeSecret(l.sourceDir, { 's3.client.default.access_key': 'AKIA', 's3.client.default.secret_key': 'second' })],
     ['a setting added', (l) => writeSecret(l.sourceDir, { 's3.client.default.access_key': 'AKIA', 's3.client.default.secret_key': 'first', 'gcs.client.default.credentials_file': '{}' })],
     ['a setting removed', (l) => writeSecret(l.sourceDir, { 's3.client.default.access_key': 'AKIA' })],
     ['a plain file rewritten in place, same size', (l) => fs.writeFileSync(path.join(l.sourceDir, 'plain.setting'), 'aaaa')],
-    ['the keystore rewritten', (l) => fs.writeFileSync(l.keystore, 'keystore v2')],
+    ['the keystore rewritten by someone else', (l) => fs.writeFileSync(l.keystore, 'keystore v2')],
     ['the keystore deleted', (l) => fs.rmSync(l.keystore)],
     ['SOURCE_DIR deleted', (l) => fs.rmSync(l.sourceDir, { recursive: true })],
   ];
-  for (const [what, change] of changes) {
+  for (const [what, change] of cases) {
     const l = layout();
-    fs.writeFileSync(path.join(l.sourceDir, 'plain.setting'), 'bbbb');
-    const before = await l.signature();
+    const changes = createChangeDetector(l.sourceDir, l.keystore);
+    t.equal(await changes.hasChanged(), false, `${what}: not before`);
     // Older kernels stamp files at a coarse tick: let it move, as it would in 30 s.
     await sleep(20);
     change(l);
-    t.not(await l.signature(), before, what);
+    t.equal(await changes.hasChanged(), true, `${what}: seen`);
+    t.equal(await changes.hasChanged(), false, `${what}: seen once`);
   }
 });
 
-t.test('the backstop asks for a rescan only when the signature changed since its last tick', async (t) => {
-  const { sourceDir, signature } = layout();
-  let current = 'first';
+t.test("a pass's own work is its baseline: the keystore it wrote and the directory it read", async (t) => {
+  const l = layout();
+  const changes = createChangeDetector(l.sourceDir, l.keystore);
+  // The watcher saw a Secret update; the pass reads it and writes the keystore.
+  writeSecret(l.sourceDir, { 's3.client.default.access_key': 'AKIA', 's3.client.default.secret_key': 'second' });
+  await changes.passStarting();
+  await sleep(20);
+  fs.writeFileSync(l.keystore, 'keystore v2, written by the pass');
+  changes.passEnded();
+  t.equal(await changes.hasChanged(), false, 'no rescan for what the pass already handled');
+  // A change while a pass runs, after it read the directory, is still seen at the next tick.
+  await changes.passStarting();
+  await sleep(20);
+  writeSecret(l.sourceDir, { 's3.client.default.access_key': 'AKIA', 's3.client.default.secret_key': 'third' });
+  changes.passEnded();
+  t.equal(await changes.hasChanged(), true, 'a change after the read is not lost');
+});
+
+t.test('the poll asks for a rescan only on a change, and on an error', async (t) => {
+  const { sourceDir } = layout();
+  let answer: boolean | Error = false;
   const reasons: string[] = [];
-  const quiet = createLogger(() => {});
-  const watcher = watchSource(sourceDir, (why) => reasons.push(why), async () => current, quiet, 100);
+  const hasChanged = async () => {
+    if (answer instanceof Error) throw answer;
+    return answer;
+  };
+  const watcher = watchSource(sourceDir, (why) => reasons.push(why), hasChanged, quiet, 100);
   t.teardown(() => watcher.close());
   await watcher.ready;
   await sleep(700);
-  t.same(reasons.filter((why) => why === 'backstop poll'), [], 'six quiet ticks, no rescan');
-  current = 'second';
-  await waitFor(() => reasons.includes('backstop poll'), 'a backstop rescan after the signature changed', 5_000);
-  const count = reasons.filter((why) => why === 'backstop poll').length;
+  const polls = () => reasons.filter((why) => why === 'backstop poll').length;
+  t.equal(polls(), 0, 'six quiet ticks, no rescan');
+  answer = true;
+  await waitFor(() => polls() > 0, 'a backstop rescan after a change', 5_000);
+  answer = false;
+  const count = polls();
   await sleep(500);
-  t.equal(reasons.filter((why) => why === 'backstop poll').length, count, 'one rescan for one change');
-  t.ok(await signature(), 'the real signature of a Secret volume is readable');
-});
-
-t.test('a signature that cannot be taken still rescans', async (t) => {
-  const { sourceDir } = layout();
-  const reasons: string[] = [];
-  const watcher = watchSource(sourceDir, (why) => reasons.push(why), () => Promise.reject(new Error('EIO')), createLogger(() => {}), 100);
-  t.teardown(() => watcher.close());
-  await waitFor(() => reasons.includes('backstop poll'), 'a backstop rescan', 5_000);
-  t.pass('rescanned');
+  t.equal(polls(), count, 'quiet again');
+  answer = new Error('EIO');
+  await waitFor(() => polls() > count, 'a backstop rescan when the check fails', 5_000);
+  t.ok(await sourceSignature(sourceDir), 'the signature of a real Secret volume can be taken');
 });

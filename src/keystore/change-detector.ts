@@ -1,0 +1,73 @@
+// What the backstop poll checks every 30 s instead of rescanning: a signature
+// of SOURCE_DIR (the `..data` target; inode, size, mtime and ctime of the
+// directory and of each top-level entry, symlinks followed) and one of the
+// keystore. A readdir and a dozen stats cost a fraction of a rescan's reads
+// and hashes, which an idle manager would otherwise pay every 30 s.
+//
+// Baselines follow the sync passes: SOURCE_DIR's is taken just before a pass
+// reads it, the keystore's just after a pass has written it, so the poll is
+// quiet after our own work and wakes for anything else. A signature misses
+// only a same-size rewrite in place within one timestamp tick; Kubernetes
+// never writes in place, and inotify reports that case anyway.
+
+import fs from 'node:fs/promises';
+import path from 'node:path';
+
+export interface ChangeDetector {
+  /** A pass is about to read SOURCE_DIR; resolves once its baseline is taken. */
+  passStarting(): Promise<void>;
+  /** A pass has ended, its own keystore writes included. */
+  passEnded(): void;
+  /** SOURCE_DIR or the keystore changed since the baselines; what is there now becomes the baseline. */
+  hasChanged(): Promise<boolean>;
+}
+
+export function createChangeDetector(sourceDir: string, keystorePath: string): ChangeDetector {
+  let source: Promise<string> = sourceSignature(sourceDir);
+  let keystore: Promise<string> = statSignature(keystorePath);
+  return {
+    async passStarting() {
+      source = sourceSignature(sourceDir);
+      await source;
+    },
+    passEnded() {
+      keystore = statSignature(keystorePath);
+    },
+    async hasChanged() {
+      const [sourceBefore, keystoreBefore] = [await source, await keystore];
+      source = sourceSignature(sourceDir);
+      keystore = statSignature(keystorePath);
+      return (await source) !== sourceBefore || (await keystore) !== keystoreBefore;
+    },
+  };
+}
+
+export async function sourceSignature(dir: string): Promise<string> {
+  const parts = [`..data -> ${await readLinkOrError(path.join(dir, '..data'))}`, `. ${await statSignature(dir)}`];
+  let names: string[] = [];
+  try {
+    names = (await fs.readdir(dir)).sort();
+  } catch (error) {
+    parts.push(`readdir ${(error as NodeJS.ErrnoException).code}`);
+  }
+  for (const name of names) if (!name.startsWith('..')) parts.push(`${name} ${await statSignature(path.join(dir, name))}`);
+  return parts.join('\n');
+}
+
+/** Never rejects: an error code is a state like any other, and a change from or to it counts. */
+async function statSignature(file: string): Promise<string> {
+  try {
+    const s = await fs.stat(file, { bigint: true });
+    return `${s.ino} ${s.size} ${s.mtimeNs} ${s.ctimeNs}`;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code ?? 'error';
+  }
+}
+
+async function readLinkOrError(file: string): Promise<string> {
+  try {
+    return await fs.readlink(file);
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code ?? 'error';
+  }
+}
