@@ -58,22 +58,35 @@ function compileHelper() {
 }
 
 // Heavy dependencies used only on some paths (the reload call, the CSR) are
-// bundled apart, brotli-compressed into SEA assets, and evaluated on first
-// use: the executable stays smaller and an idle manager never parses them.
-// undici's index also builds fetch, WebSocket, EventSource, caches and mocks
-// as it loads; the reload call needs a Client and Dispatcher#request only,
-// and that subset holds about 4 MiB less once loaded (issue 8).
+// bundled apart into SEA assets and evaluated on first use: an idle manager
+// never parses them. undici's index also builds fetch, WebSocket, EventSource,
+// caches and mocks as it loads; the reload call needs a Client and
+// Dispatcher#request only, and that subset holds about 4 MiB less once loaded
+// (issue 8). It is stored as is: decompressing it would leave about 100 KiB
+// of allocator memory behind in every manager that ever reloads; the CSR
+// code runs in the cert initializer only, so it is brotli-compressed.
 const LAZY_MODULES = {
-  undici: `
-    const Dispatcher = require('undici/lib/dispatcher/dispatcher.js');
-    Dispatcher.prototype.request = require('undici/lib/api/api-request.js');
-    module.exports = { Client: require('undici/lib/dispatcher/client.js') };`,
-  '@peculiar/x509': `module.exports = require('@peculiar/x509');`,
+  undici: {
+    compress: false,
+    entry: `
+      const Dispatcher = require('undici/lib/dispatcher/dispatcher.js');
+      Dispatcher.prototype.request = require('undici/lib/api/api-request.js');
+      module.exports = { Client: require('undici/lib/dispatcher/client.js') };`,
+  },
+  '@peculiar/x509': { compress: true, entry: `module.exports = require('@peculiar/x509');` },
 };
 
-/** What the reload call cannot reach in that subset (HTTP/2 is never offered, bodies are strings), left out of the asset. */
-const leaveOutUnreachedUndici = {
-  name: 'leave-out-unreached-undici',
+/**
+ * Trims undici's asset further. What the reload call cannot reach (HTTP/2 is
+ * never offered, bodies are strings) is replaced by stubs that throw, which
+ * also keeps node:http2 from loading. llhttp's WebAssembly, base64 text in
+ * the source, becomes binary assets read in place from the executable: some
+ * 300 KB of source, string and buffer that a manager no longer holds.
+ */
+const LLHTTP_WASM = ['llhttp-wasm', 'llhttp_simd-wasm'];
+const llhttpAssetName = (file) => `lazy/${file}.wasm`;
+const trimUndici = {
+  name: 'trim-undici',
   setup(build) {
     build.onLoad({ filter: /[\\/]undici[\\/]lib[\\/](dispatcher[\\/]client-h2|web[\\/]fetch[\\/]body)\.js$/ }, (args) => ({
       loader: 'js',
@@ -81,24 +94,44 @@ const leaveOutUnreachedUndici = {
         module.exports = leftOut;
         module.exports.extractBody = leftOut;`,
     }));
+    build.onLoad({ filter: new RegExp(`[\\\\/]undici[\\\\/]lib[\\\\/]llhttp[\\\\/](${LLHTTP_WASM.join('|')})\\.js$`) }, (args) => ({
+      loader: 'js',
+      contents: `module.exports = new Uint8Array(require('node:sea').getRawAsset(${JSON.stringify(llhttpAssetName(path.basename(args.path, '.js')))}));`,
+    }));
   },
 };
-const lazyAssetName = (name) => `lazy/${name}.cjs.br`;
 
-/** In the main bundle, `import('undici')` becomes "decompress and run the asset". */
+/** The WebAssembly that trimUndici's stubs read, as files for the SEA config. */
+function writeLlhttpAssets() {
+  const assets = {};
+  for (const file of LLHTTP_WASM) {
+    const output = path.join(dist, llhttpAssetName(file).replaceAll('/', '-'));
+    fs.writeFileSync(output, require(`undici/lib/llhttp/${file}.js`));
+    assets[llhttpAssetName(file)] = output;
+  }
+  return assets;
+}
+
+const lazyAssetName = (name) => `lazy/${name}.cjs${LAZY_MODULES[name].compress ? '.br' : ''}`;
+
+/** In the main bundle, `import('undici')` becomes "read (and decompress) the asset and run it". */
 const loadLazyModulesFromAssets = {
   name: 'lazy-modules-from-sea-assets',
   setup(build) {
     const filter = new RegExp(`^(${Object.keys(LAZY_MODULES).map((m) => m.replace(/[/.]/g, '\\$&')).join('|')})$`);
     build.onResolve({ filter }, (args) => ({ path: args.path, namespace: 'lazy-asset' }));
-    build.onLoad({ filter: /.*/, namespace: 'lazy-asset' }, (args) => ({
-      loader: 'js',
-      contents: `
-        const code = require('node:zlib').brotliDecompressSync(Buffer.from(require('node:sea').getRawAsset(${JSON.stringify(lazyAssetName(args.path))}))).toString('utf8');
-        const loaded = { exports: {} };
-        require('node:vm').compileFunction(code, ['module', 'exports', 'require'], { filename: ${JSON.stringify(args.path)} })(loaded, loaded.exports, require);
-        module.exports = loaded.exports;`,
-    }));
+    build.onLoad({ filter: /.*/, namespace: 'lazy-asset' }, (args) => {
+      const asset = `Buffer.from(require('node:sea').getRawAsset(${JSON.stringify(lazyAssetName(args.path))}))`;
+      const bytes = LAZY_MODULES[args.path].compress ? `require('node:zlib').brotliDecompressSync(${asset})` : asset;
+      return {
+        loader: 'js',
+        contents: `
+          const code = ${bytes}.toString('utf8');
+          const loaded = { exports: {} };
+          require('node:vm').compileFunction(code, ['module', 'exports', 'require'], { filename: ${JSON.stringify(args.path)} })(loaded, loaded.exports, require);
+          module.exports = loaded.exports;`,
+      };
+    });
   },
 };
 
@@ -120,15 +153,17 @@ async function bundle() {
     inject: [path.join(root, 'src/api/fetch-lite.ts')],
   });
   const assets = {};
-  for (const [name, contents] of Object.entries(LAZY_MODULES)) {
-    const plugins = name === 'undici' ? [leaveOutUnreachedUndici] : [];
-    const result = await esbuild.build({ ...BUNDLE_OPTIONS, stdin: { contents, resolveDir: root }, write: false, plugins });
+  for (const [name, { compress, entry }] of Object.entries(LAZY_MODULES)) {
+    const plugins = name === 'undici' ? [trimUndici] : [];
+    const result = await esbuild.build({ ...BUNDLE_OPTIONS, stdin: { contents: entry, resolveDir: root }, write: false, plugins });
     const file = path.join(dist, lazyAssetName(name).replaceAll('/', '-'));
-    fs.writeFileSync(file, zlib.brotliCompressSync(result.outputFiles[0].contents, { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 11 } }));
+    const code = result.outputFiles[0].contents;
+    fs.writeFileSync(file, compress ? zlib.brotliCompressSync(code, { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 11 } }) : code);
     assets[lazyAssetName(name)] = file;
   }
-  const sizes = Object.values(assets).map((file) => fs.statSync(file).size);
-  log(`bundle, ${fs.statSync(output).size} bytes; lazy ${Object.keys(LAZY_MODULES).join(', ')}: ${sizes.join(' + ')} bytes compressed`, started);
+  Object.assign(assets, writeLlhttpAssets());
+  const sizes = Object.entries(assets).map(([name, file]) => `${name} ${fs.statSync(file).size}`);
+  log(`bundle, ${fs.statSync(output).size} bytes; lazy assets: ${sizes.join(', ')} bytes`, started);
   return { bundlePath: output, assets };
 }
 
