@@ -149,7 +149,7 @@ async function bundle() {
     banner: { js: "process.env.UV_THREADPOOL_SIZE??='1';" },
     plugins: [loadLazyModulesFromAssets],
     // Hono's `new Response(...)` gets src/api/fetch-lite.ts, never Node's own
-    // fetch classes, which would load Node's internal undici (about 6 MiB).
+    // fetch classes, which would load Node's internal undici (fetch-lite.ts says how much).
     inject: [path.join(root, 'src/api/fetch-lite.ts')],
   });
   const assets = {};

@@ -19,11 +19,12 @@ type FetchApp = (request: Request, env: NodeBindings) => Response | Promise<Resp
 // The Host header is the client's to choose; the router only needs the path.
 const ORIGIN = 'http://api.invalid';
 
-export function nodeRequestListener(fetch: FetchApp): (incoming: IncomingMessage, outgoing: ServerResponse) => void {
+/** `onError` hears of the bridge's own failures: app.ts already turns every handler error into an answer. */
+export function nodeRequestListener(fetch: FetchApp, onError: (error: Error) => void): (incoming: IncomingMessage, outgoing: ServerResponse) => void {
   return (incoming, outgoing) => {
-    void answer(fetch, incoming, outgoing).catch((error: unknown) => {
-      // app.ts turns every handler error into an answer; this is the bridge's own failure.
-      if (!outgoing.headersSent) writeText(outgoing, 500, { 'content-type': 'application/json' }, JSON.stringify(errorBody(500, 'internal_error', `${(error as Error).message}`)));
+    void answer(fetch, incoming, outgoing).catch((error: Error) => {
+      onError(error);
+      if (!outgoing.headersSent) writeText(outgoing, 500, { 'content-type': 'application/json' }, JSON.stringify(errorBody(500, 'internal_error', 'internal error; see the manager log')));
       else outgoing.destroy();
     });
   };

@@ -40,7 +40,7 @@ const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 408: 'Request 
 export async function serveApi(app: Hono, options: ServeOptions, log: Logger): Promise<ApiServer> {
   const tls = options.tls;
   const hardening = { headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS, keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS, maxHeaderSize: MAX_HEADER_BYTES };
-  const listener = nodeRequestListener(app.fetch);
+  const listener = nodeRequestListener(app.fetch, (error) => log.error(`answering a request failed: ${error.stack}`, { 'event.action': 'api-error' }));
   const server = tls
     ? // The certificate is asked for at the TLS layer but not enforced there:
       // GET /health must stay open to kubelet probes; routes authorize (client-auth.ts).
