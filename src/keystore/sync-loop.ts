@@ -114,11 +114,12 @@ export function createSyncLoop(options: SyncLoopOptions) {
     }
     const current = new Map([...snapshot.hashes].map(([name, hash]) => [name, options.digest(hash)]));
     const diff = diffSettings(record.settings, new Set(record.settings.keys()), current);
-    if (isEmptyDiff(diff) || fingerprint === null || fingerprint === record.keystoreSha256 || record.keystoreSha256 === null) {
+    if (current.size === 0 || fingerprint === null || fingerprint === record.keystoreSha256 || record.keystoreSha256 === null) {
       return { diff, keystoreExists: fingerprint !== null };
     }
-    // Written by someone else since our last write (entrypoint, ES, an operator): our values may be
-    // gone. Re-adding all of them costs nothing more: it is still one add-file call.
+    // Written by someone else since our last write (entrypoint, ES, an operator), with or without a
+    // Secret change (the backstop poll notices either): our values may be gone or changed. Re-adding
+    // all of them is one add-file call, and none is spent while nobody touches the keystore.
     log.info('the keystore was modified outside the updater; re-adding every setting from SOURCE_DIR', { 'event.action': 'keystore-sync' });
     return { diff: { upserts: [...current.keys()].sort(), removals: diff.removals }, keystoreExists: true };
   };

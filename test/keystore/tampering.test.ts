@@ -1,0 +1,48 @@
+// The keystore changed behind the updater's back, with no change to the
+// Secret: no watcher reports it, the 30 s backstop poll must. Deleted, it is
+// made again with every setting; edited by someone else, every setting is
+// added again. Both managers run side by side, so the test waits one poll.
+
+import t from 'tap';
+import fs from 'node:fs';
+import { startManager, stopManager, waitFor, type RunningManager } from '../helpers/manager.ts';
+import { keystoreLayout, keystoreStatus, runCli, settingsOf, writeSecret, type KeystoreLayout } from '../helpers/keystore.ts';
+
+/** Longer than one backstop period (30 s) plus a pass. */
+const ONE_POLL_MS = 45_000;
+
+async function synced(layout: KeystoreLayout): Promise<RunningManager> {
+  writeSecret(layout.sourceDir, { 'a.setting': 'A1', 'b.setting': 'B1' });
+  const manager = await startManager({ args: layout.args, env: layout.env });
+  await waitFor(async () => (await keystoreStatus(manager)).state === 'synced', 'the first sync');
+  return manager;
+}
+
+t.test('a keystore deleted or edited behind our back is restored at the next backstop poll', async (t) => {
+  const deleted = keystoreLayout();
+  const edited = keystoreLayout();
+  const [deletedManager, editedManager] = await Promise.all([synced(deleted), synced(edited)]);
+  t.teardown(() => Promise.all([stopManager(deletedManager), stopManager(editedManager)]).then(() => {}));
+
+  fs.rmSync(deleted.keystorePath);
+  runCli(edited.configDir, ['remove', 'a.setting']);
+  t.same(settingsOf(edited.keystorePath), { 'b.setting': 'B1' }, 'someone removed a.setting');
+
+  const expected = { 'a.setting': 'A1', 'b.setting': 'B1' };
+  await Promise.all([
+    waitFor(() => JSON.stringify(settingsOf(deleted.keystorePath)) === JSON.stringify(expected), 'the deleted keystore to be made again', ONE_POLL_MS),
+    waitFor(() => JSON.stringify(settingsOf(edited.keystorePath)) === JSON.stringify(expected), 'the edited keystore to be repaired', ONE_POLL_MS),
+  ]);
+  t.ok(
+    deletedManager.logs.some((r) => /the keystore .* is gone; adding every setting again/.test(String(r.message))),
+    'the deletion is logged',
+  );
+  t.ok(
+    editedManager.logs.some((r) => /modified outside the updater; re-adding every setting/.test(String(r.message))),
+    'the outside edit is logged',
+  );
+  for (const manager of [deletedManager, editedManager]) {
+    t.equal((await keystoreStatus(manager)).state, 'synced', 'synced again');
+    t.equal(manager.child.exitCode, null, 'the manager kept running');
+  }
+});
