@@ -6,7 +6,7 @@
 import t from 'tap';
 import fs from 'node:fs';
 import { startManager, stopManager, waitFor, type RunningManager } from '../helpers/manager.ts';
-import { keystoreLayout, keystoreStatus, runCli, settingsOf, writeSecret, type KeystoreLayout } from '../helpers/keystore.ts';
+import { cliCalls, keystoreLayout, keystoreStatus, readKeystore, runCli, settingsOf, writeSecret, type KeystoreLayout } from '../helpers/keystore.ts';
 
 /** Longer than one backstop period (30 s) plus a pass. */
 const ONE_POLL_MS = 45_000;
@@ -45,4 +45,36 @@ t.test('a keystore deleted or edited behind our back is restored at the next bac
     t.equal((await keystoreStatus(manager)).state, 'synced', 'synced again');
     t.equal(manager.child.exitCode, null, 'the manager kept running');
   }
+});
+
+t.test('a setting someone already removed: the remove call is made again without it', async (t) => {
+  const layout = keystoreLayout();
+  const manager = await synced(layout);
+  t.teardown(() => stopManager(manager));
+  runCli(layout.configDir, ['remove', 'b.setting']);
+  const before = cliCalls(layout.cliLog).length;
+  writeSecret(layout.sourceDir, { 'a.setting': 'A2' });
+  await waitFor(() => JSON.stringify(settingsOf(layout.keystorePath)) === JSON.stringify({ 'a.setting': 'A2' }), 'a.setting updated and b.setting gone');
+  const status = await waitFor(async () => {
+    const s = await keystoreStatus(manager);
+    return s.state === 'synced' && s.reason === 'keystore matches SOURCE_DIR' ? s : undefined;
+  }, 'the updater to settle');
+  t.same(status.settings, ['a.setting']);
+  t.equal(status.consecutiveFailures, 0, 'no failure on the way');
+  const removes = cliCalls(layout.cliLog).slice(before).filter((call) => call.argv[0] === 'remove');
+  t.same(removes.map((call) => [call.argv.slice(1), call.exit]), [[['b.setting'], 78]], "one remove, refused: b.setting does not exist");
+  t.ok(manager.logs.some((r) => r.message === 'b.setting was already gone from the keystore'), 'logged as already gone');
+});
+
+t.test('KEYSTORE_PASSWORD given inline: the keystore is created with it and opened with it', async (t) => {
+  const layout = keystoreLayout();
+  writeSecret(layout.sourceDir, { 'a.setting': 'A1' });
+  const manager = await startManager({ args: layout.args, env: { ...layout.env, KEYSTORE_PASSWORD: 'inline-ks-secret' } });
+  t.teardown(() => stopManager(manager));
+  await waitFor(async () => (await keystoreStatus(manager)).state === 'synced', 'the first sync');
+  t.same(cliCalls(layout.cliLog).map((call) => call.argv.slice(0, 2)), [['create', '-p'], ['add-file', '-f']], 'created with a password, then one add-file');
+  t.throws(() => readKeystore(layout.keystorePath, ''), 'the keystore does not open without the password');
+  t.equal(readKeystore(layout.keystorePath, 'inline-ks-secret')!['a.setting'], 'A1');
+  writeSecret(layout.sourceDir, { 'a.setting': 'A2' });
+  await waitFor(() => readKeystore(layout.keystorePath, 'inline-ks-secret')!['a.setting'] === 'A2', 'an update through the password');
 });
