@@ -61,10 +61,10 @@ function compileHelper() {
 // bundled apart into SEA assets and evaluated on first use: an idle manager
 // never parses them. undici's index also builds fetch, WebSocket, EventSource,
 // caches and mocks as it loads; the reload call needs a Client and
-// Dispatcher#request only, and that subset holds about 4 MiB less once loaded
-// (issue 8). It is stored as is: decompressing it would leave about 100 KiB
-// of allocator memory behind in every manager that ever reloads; the CSR
-// code runs in the cert initializer only, so it is brotli-compressed.
+// Dispatcher#request only, and that subset holds 2 to 4 MiB less once loaded
+// (issue 8, measured in a bare Node.js process). It is stored as is: the
+// bench measured about 0.1 MiB more in a manager that had decompressed it;
+// the CSR code runs in the cert initializer only, so it is brotli-compressed.
 const LAZY_MODULES = {
   undici: {
     compress: false,
@@ -81,7 +81,7 @@ const LAZY_MODULES = {
  * never offered, bodies are strings) is replaced by stubs that throw, which
  * also keeps node:http2 from loading. llhttp's WebAssembly, base64 text in
  * the source, becomes binary assets read in place from the executable: some
- * 300 KB of source, string and buffer that a manager no longer holds.
+ * 270 KB of source, string and buffer that a manager no longer holds.
  */
 const LLHTTP_WASM = ['llhttp-wasm', 'llhttp_simd-wasm'];
 const llhttpAssetName = (file) => `lazy/${file}.wasm`;
