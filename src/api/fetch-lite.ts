@@ -66,14 +66,6 @@ export class Headers {
     }
   }
 
-  *keys(): IterableIterator<string> {
-    for (const [name] of this.entries()) yield name;
-  }
-
-  *values(): IterableIterator<string> {
-    for (const [, value] of this.entries()) yield value;
-  }
-
   [Symbol.iterator](): IterableIterator<[string, string]> {
     return this.entries();
   }
@@ -130,18 +122,8 @@ export class Response {
     if (typeof body === 'string' && !this.headers.has('content-type')) this.headers.set('content-type', 'text/plain;charset=UTF-8');
   }
 
-  get ok(): boolean {
-    return this.status >= 200 && this.status < 300;
-  }
-
   async text(): Promise<string> {
     this.bodyUsed = true;
     return this.body ?? '';
-  }
-
-  static json(data: unknown, init: ResponseInit = {}): Response {
-    const headers = new Headers(init.headers);
-    if (!headers.has('content-type')) headers.set('content-type', 'application/json');
-    return new Response(JSON.stringify(data), { ...init, headers });
   }
 }
