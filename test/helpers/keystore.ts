@@ -8,7 +8,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { readFakeKeystore } from '../fixtures/keystore/fake-es.mjs';
-import { FAKE_ES, ROOT, tempDir, type RunningManager } from './manager.ts';
+import { FAKE_ES, ROOT, tempDir, waitFor, type RunningManager } from './manager.ts';
 
 export const KEYSTORE_CLI = path.join(ROOT, 'test/fixtures/keystore/elasticsearch-keystore');
 
@@ -150,6 +150,14 @@ export function keystoreLayout(prefix = 'pm-keystore-'): KeystoreLayout {
 export async function keystoreStatus(manager: RunningManager): Promise<any> {
   const response = await manager.request('GET', '/keystore/status');
   return response.status === 200 ? response.json : { httpStatus: response.status, ...response.json };
+}
+
+/** Waits until /keystore/status satisfies `predicate`, and returns that status. */
+export async function statusWhere(manager: RunningManager, predicate: (status: any) => boolean, what: string, timeoutMs = 20_000): Promise<any> {
+  return waitFor(async () => {
+    const status = await keystoreStatus(manager);
+    return predicate(status) ? status : undefined;
+  }, what, timeoutMs);
 }
 
 export interface TestCertificates {

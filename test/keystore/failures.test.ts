@@ -6,14 +6,7 @@ import t, { type Test } from 'tap';
 import fs from 'node:fs';
 import path from 'node:path';
 import { startManager, stopManager, waitFor, type RunningManager } from '../helpers/manager.ts';
-import { cliCalls, KEYSTORE_CLI, keystoreLayout, keystoreStatus, settingsOf, writeSecret } from '../helpers/keystore.ts';
-
-async function statusWhere(manager: RunningManager, predicate: (status: any) => boolean, what: string, timeoutMs = 20_000): Promise<any> {
-  return waitFor(async () => {
-    const status = await keystoreStatus(manager);
-    return predicate(status) ? status : undefined;
-  }, what, timeoutMs);
-}
+import { cliCalls, KEYSTORE_CLI, keystoreLayout, settingsOf, statusWhere, writeSecret } from '../helpers/keystore.ts';
 
 async function assertStillServing(t: Test, manager: RunningManager): Promise<void> {
   const health = await manager.request('GET', '/health');

@@ -8,18 +8,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { startFakeEs, type FakeEs, type FakeEsRequest } from '../fixtures/keystore/fake-es.mjs';
 import { freePort, startManager, stopManager, tempDir, waitFor, type RunningManager } from '../helpers/manager.ts';
-import { cliCalls, keystoreLayout, keystoreStatus, makeCertificates, readKeystore, writeSecret } from '../helpers/keystore.ts';
+import { cliCalls, keystoreLayout, keystoreStatus, makeCertificates, readKeystore, statusWhere, writeSecret } from '../helpers/keystore.ts';
 
 const RELOAD_PATH = '/_nodes/_local/reload_secure_settings';
 const certs = makeCertificates(path.join(tempDir('pm-keystore-certs-'), 'certs'));
 const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
-
-async function statusWhere(manager: RunningManager, predicate: (status: any) => boolean, what: string, timeoutMs = 20_000): Promise<any> {
-  return waitFor(async () => {
-    const status = await keystoreStatus(manager);
-    return predicate(status) ? status : undefined;
-  }, what, timeoutMs);
-}
 
 /** Writes a new value, then waits for a successful reload after it. */
 async function changeAndReload(manager: RunningManager, sourceDir: string, value: string): Promise<any> {

@@ -6,7 +6,7 @@
 import t from 'tap';
 import fs from 'node:fs';
 import { startManager, stopManager, waitFor, type RunningManager } from '../helpers/manager.ts';
-import { cliCalls, keystoreLayout, keystoreStatus, readKeystore, runCli, settingsOf, writeSecret, type KeystoreLayout } from '../helpers/keystore.ts';
+import { cliCalls, keystoreLayout, keystoreStatus, readKeystore, runCli, settingsOf, statusWhere, writeSecret, type KeystoreLayout } from '../helpers/keystore.ts';
 
 /** Longer than one backstop period (30 s) plus a pass. */
 const ONE_POLL_MS = 45_000;
@@ -14,7 +14,7 @@ const ONE_POLL_MS = 45_000;
 async function synced(layout: KeystoreLayout): Promise<RunningManager> {
   writeSecret(layout.sourceDir, { 'a.setting': 'A1', 'b.setting': 'B1' });
   const manager = await startManager({ args: layout.args, env: layout.env });
-  await waitFor(async () => (await keystoreStatus(manager)).state === 'synced', 'the first sync');
+  await statusWhere(manager, (s) => s.state === 'synced', 'the first sync');
   return manager;
 }
 
@@ -55,10 +55,7 @@ t.test('a setting someone already removed: the remove call is made again without
   const before = cliCalls(layout.cliLog).length;
   writeSecret(layout.sourceDir, { 'a.setting': 'A2' });
   await waitFor(() => JSON.stringify(settingsOf(layout.keystorePath)) === JSON.stringify({ 'a.setting': 'A2' }), 'a.setting updated and b.setting gone');
-  const status = await waitFor(async () => {
-    const s = await keystoreStatus(manager);
-    return s.state === 'synced' && s.reason === 'keystore matches SOURCE_DIR' ? s : undefined;
-  }, 'the updater to settle');
+  const status = await statusWhere(manager, (s) => s.state === 'synced' && s.reason === 'keystore matches SOURCE_DIR', 'the updater to settle');
   t.same(status.settings, ['a.setting']);
   t.equal(status.consecutiveFailures, 0, 'no failure on the way');
   const removes = cliCalls(layout.cliLog).slice(before).filter((call) => call.argv[0] === 'remove');
@@ -71,7 +68,7 @@ t.test('KEYSTORE_PASSWORD given inline: the keystore is created with it and open
   writeSecret(layout.sourceDir, { 'a.setting': 'A1' });
   const manager = await startManager({ args: layout.args, env: { ...layout.env, KEYSTORE_PASSWORD: 'inline-ks-secret' } });
   t.teardown(() => stopManager(manager));
-  await waitFor(async () => (await keystoreStatus(manager)).state === 'synced', 'the first sync');
+  await statusWhere(manager, (s) => s.state === 'synced', 'the first sync');
   t.same(cliCalls(layout.cliLog).map((call) => call.argv.slice(0, 2)), [['create', '-p'], ['add-file', '-f']], 'created with a password, then one add-file');
   t.throws(() => readKeystore(layout.keystorePath, ''), 'the keystore does not open without the password');
   t.equal(readKeystore(layout.keystorePath, 'inline-ks-secret')!['a.setting'], 'A1');
