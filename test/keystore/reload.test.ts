@@ -54,6 +54,7 @@ t.test('reloads: success, wrong and rotated password file, 403, 503, per-node ex
   t.equal(requests.length, 1, 'one reload for one change');
   t.equal(requests[0].headers.authorization, basic('elastic', 'right-pw'), 'basic auth with the password file, trailing newline dropped');
   t.equal(requests[0].body, '', 'no body for a keystore without password');
+  t.equal(requests[0].headers.connection, 'close', 'the connection is not kept alive between reloads minutes apart');
   t.equal(es.reloads.at(-1)?.error, null, 'the fake read the keystore');
   t.equal(status.consecutiveFailures, 0);
 
