@@ -85,19 +85,37 @@ const LAZY_MODULES = {
  */
 const LLHTTP_WASM = ['llhttp-wasm', 'llhttp_simd-wasm'];
 const llhttpAssetName = (file) => `lazy/${file}.wasm`;
+const LEFT_OUT = ['dispatcher/client-h2', 'web/fetch/body'];
+const undiciModule = (relative) => new RegExp(`[\\\\/]undici[\\\\/]lib[\\\\/]${relative.replaceAll('/', '[\\\\/]')}\\.js$`);
 const trimUndici = {
   name: 'trim-undici',
   setup(build) {
-    build.onLoad({ filter: /[\\/]undici[\\/]lib[\\/](dispatcher[\\/]client-h2|web[\\/]fetch[\\/]body)\.js$/ }, (args) => ({
-      loader: 'js',
-      contents: `const leftOut = () => { throw new Error('${path.basename(args.path)} is left out of this build (build.mjs)'); };
-        module.exports = leftOut;
-        module.exports.extractBody = leftOut;`,
-    }));
-    build.onLoad({ filter: new RegExp(`[\\\\/]undici[\\\\/]lib[\\\\/]llhttp[\\\\/](${LLHTTP_WASM.join('|')})\\.js$`) }, (args) => ({
-      loader: 'js',
-      contents: `module.exports = new Uint8Array(require('node:sea').getRawAsset(${JSON.stringify(llhttpAssetName(path.basename(args.path, '.js')))}));`,
-    }));
+    // The paths are undici's private layout: an upgrade that moves one would
+    // silently bring HTTP/2 or the inlined WebAssembly back, so every stub must
+    // fire once per build, or the build fails.
+    const missed = new Set([...LEFT_OUT, ...LLHTTP_WASM.map((file) => `llhttp/${file}`)]);
+    for (const relative of LEFT_OUT) {
+      build.onLoad({ filter: undiciModule(relative) }, (args) => {
+        missed.delete(relative);
+        return {
+          loader: 'js',
+          contents: `const leftOut = () => { throw new Error('${path.basename(args.path)} is left out of this build (build.mjs)'); };
+            module.exports = leftOut;
+            module.exports.extractBody = leftOut;`,
+        };
+      });
+    }
+    for (const file of LLHTTP_WASM) {
+      build.onLoad({ filter: undiciModule(`llhttp/${file}`) }, () => {
+        missed.delete(`llhttp/${file}`);
+        return { loader: 'js', contents: `module.exports = new Uint8Array(require('node:sea').getRawAsset(${JSON.stringify(llhttpAssetName(file))}));` };
+      });
+    }
+    build.onEnd((result) => {
+      if (missed.size > 0) throw new Error(`trim-undici: undici no longer loads ${[...missed].join(', ')}; update build.mjs for this undici version`);
+      const code = result.outputFiles?.[0]?.text ?? '';
+      if (code.includes('node:http2')) throw new Error('trim-undici: the undici asset requires node:http2 again');
+    });
   },
 };
 
