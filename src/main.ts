@@ -1,5 +1,9 @@
-// Wires the capabilities together; each lives in its own folder and knows
-// nothing of the others.
+// Wires the capabilities together. Each lives in its own folder; the few
+// imports between them run one way and never back: the API drives the
+// supervisor, the keystore CLI is started with the supervisor's scrubbed child
+// environment, and that environment drops what the PID-1 handoff added.
+// Everything else a capability needs of another (is Elasticsearch running? is
+// the certificate there?) is handed to it here as a function.
 
 import { createApi } from './api/app.ts';
 import { createCertInitializer } from './certs/index.ts';
