@@ -331,15 +331,22 @@ if (missing) {
     await assertStarted(tt, pod);
     const quiet = ['>/dev/null', '2>&1', '</dev/null'].join(' ');
     // Background children outliving the exec'd shell, a double fork, a burst of short-lived orphans, and orphans already dead.
-    await podman.ok(['exec', pod.container, 'sh', '-c', `sleep 2 ${quiet} & sleep 3 ${quiet} & exit 0`]);
+    // `sleep 30` is ended by hand below once seen: on a busy machine it could otherwise end before ps looks.
+    await podman.ok(['exec', pod.container, 'sh', '-c', `sleep 2 ${quiet} & sleep 30 ${quiet} & exit 0`]);
     await podman.ok(['exec', pod.container, 'sh', '-c', `(sh -c 'sleep 1; exit 7' ${quiet} &); exit 0`]);
     await podman.ok(['exec', pod.container, 'sh', '-c', `i=0; while [ $i -lt 20 ]; do sleep 0.$((i % 10)) ${quiet} & i=$((i + 1)); done; exit 0`]);
     await podman.ok(['exec', pod.container, 'sh', '-c', `true ${quiet} & true ${quiet} & true ${quiet} & exit 0`]);
 
-    const orphans = (await pod.ps()).filter((row) => row.args === 'sleep 3');
+    // The shell may have exited before its child exec'd sleep: wait for the child to be sleep, not for time.
+    let seen: ProcessRow[] = [];
+    const orphans = await until(async () => {
+      seen = (await pod.ps()).filter((row) => row.args === 'sleep 30');
+      return seen.length > 0 ? seen : undefined;
+    }, 'the exec\'d shell\'s child to run sleep', 60_000, 100).catch(() => seen);
     tt.ok(orphans.length === 1 && orphans[0].ppid === 1, `the exec'd shell's child was re-parented to PID 1 (${JSON.stringify(orphans)})`);
+    if (orphans[0]) await podman.ok(['exec', pod.container, 'sh', '-c', `kill ${orphans[0].pid}`]);
 
-    const leftovers = (rows: ProcessRow[]) => rows.filter((row) => row.stat.startsWith('Z') || /^sleep [0-3](\.\d)?$/.test(row.args) || row.args === 'sh -c sleep 1; exit 7');
+    const leftovers = (rows: ProcessRow[]) => rows.filter((row) => row.stat.startsWith('Z') || /^sleep ([0-3](\.\d)?|30)$/.test(row.args) || row.args === 'sh -c sleep 1; exit 7');
     let last: ProcessRow[] = [];
     const clean = await until(async () => {
       last = await pod.ps();
