@@ -2,7 +2,9 @@
 // may outlive them. A leftover is a test that forgot to clean up, and on a
 // developer's machine or in CI it keeps running (and holding ports) forever.
 // Processes still on their way out get a moment: a PID-1 helper's sweep waits
-// up to two seconds before its SIGKILL.
+// up to two seconds before its SIGKILL. Only processes started after the
+// script that runs the suites (our parent, `npm test`'s shell) count: a
+// developer's own shells in the checkout are not leftovers.
 
 import fs from 'node:fs';
 import path from 'node:path';
@@ -12,13 +14,19 @@ import { setTimeout as sleep } from 'node:timers/promises';
 const checkout = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const GRACE_MS = 15_000;
 
+/** The fields of /proc/PID/stat after the command name: [0] state, [1] ppid, [19] start time. */
+function statFields(pid) {
+  const stat = readProc(pid, 'stat');
+  return stat?.slice(stat.lastIndexOf(')') + 2).split(' ');
+}
+
 function ancestorsOfThisProcess() {
   const pids = new Set();
   for (let pid = process.pid; pid > 1; ) {
     pids.add(pid);
-    const stat = readProc(pid, 'stat');
-    if (!stat) break;
-    pid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    const fields = statFields(pid);
+    if (!fields) break;
+    pid = Number(fields[1]);
   }
   return pids;
 }
@@ -39,13 +47,13 @@ function linkOf(pid, name) {
   }
 }
 
-function leftovers(spared) {
+function leftovers(spared, startedAfter) {
   const found = [];
   for (const entry of fs.readdirSync('/proc')) {
     const pid = Number(entry);
     if (!Number.isInteger(pid) || spared.has(pid)) continue;
-    const stat = readProc(pid, 'stat');
-    if (!stat || stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')) continue; // zombies hold nothing
+    const fields = statFields(pid);
+    if (!fields || fields[0] === 'Z' || Number(fields[19]) < startedAfter) continue; // zombies hold nothing
     const commandLine = (readProc(pid, 'cmdline') ?? '').replaceAll('\0', ' ').trim();
     const places = [linkOf(pid, 'cwd'), linkOf(pid, 'exe'), commandLine];
     if (places.some((place) => place.includes(checkout))) found.push(`${pid} ${commandLine || linkOf(pid, 'exe')}`);
@@ -54,11 +62,12 @@ function leftovers(spared) {
 }
 
 const spared = ancestorsOfThisProcess();
+const startedAfter = Number(statFields(process.ppid)?.[19] ?? 0);
 const deadline = Date.now() + GRACE_MS;
-let found = leftovers(spared);
+let found = leftovers(spared, startedAfter);
 while (found.length > 0 && Date.now() < deadline) {
   await sleep(250);
-  found = leftovers(spared);
+  found = leftovers(spared, startedAfter);
 }
 if (found.length > 0) {
   console.error(`no-leftovers: ${found.length} process(es) started from ${checkout} outlived the suites:\n  ${found.join('\n  ')}`);
