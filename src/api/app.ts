@@ -68,7 +68,8 @@ export function createApi(deps: ApiDeps): Hono {
   const restart = async (c: Context) => {
     const outcome = await supervisor.restart().catch(rethrowBlocked);
     if (outcome.kind === 'spawnFailed') throw new ApiError(500, 'spawn_exception', outcome.reason);
-    return json(c, 202, supervisor.status());
+    // A kill that overtook the restart answers like a stop: 200 with the killed status.
+    return json(c, outcome.kind === 'killedDuringRestart' ? 200 : 202, supervisor.status());
   };
 
   const keystoreStatus = (c: Context) => {

@@ -4,59 +4,38 @@
 // and a stop issued while starting ends stopped.
 
 import os from 'node:os';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config } from '../config/config.ts';
 import type { Logger } from '../log/logger.ts';
-import { livingGroupMembers } from './process-group.ts';
-import { sendSignal } from './signal-process.ts';
-import { exitStatusNumber, spawnProcess, type ExitStatus, type RunningProcess } from './spawn-process.ts';
-import { readStateFile, writeStateFile, type LastExit } from './state-file.ts';
+import { exitStatusNumber, type ExitStatus, type RunningProcess } from './spawn-process.ts';
+import type { LastExit } from './state-file.ts';
+import { StartBlockedError, type ExitCause, type ProcessStatus, type StartOutcome, type Supervisor, type SupervisorCounters } from './supervisor-interface.ts';
 import { END_STATE_AT_BOOT, STARTABLE_STATES, TRANSITIONS, type Desired, type Event, type State } from './states.ts';
 import { createRestartBackoff } from './restart-backoff.ts';
+import { nodeSystem, type SupervisorSystem } from './system.ts';
 
-export interface ProcessStatus {
-  readonly name: string;
-  readonly state: State;
-  readonly pid: number | null;
-  readonly since: string;
-  readonly startedAt: string | null;
-  readonly lastExit: LastExit | null;
-  readonly restarts: number;
-  readonly desired: Desired;
-}
-
-export type ExitCause = 'stop' | 'kill' | 'restart' | 'shutdown' | 'unexpected';
-
-export interface SupervisorCounters {
-  starts: number;
-  spawnFailures: number;
-  exits: Record<ExitCause, number>;
-}
+export { StartBlockedError, type Supervisor } from './supervisor-interface.ts';
 
 export interface SupervisorDeps {
   readonly log: Logger;
   /** The process died unasked and --on-exit is exit: the manager should exit with this status. */
   readonly onExitRequested: (status: number) => void;
+  /** Spawn, signals, group probe, state file and clock; the real ones unless a test passes fakes. */
+  readonly system?: SupervisorSystem;
 }
-
-export type StartOutcome = { readonly kind: 'started' | 'alreadyRunning' } | { readonly kind: 'spawnFailed'; readonly reason: string };
-
-/** Thrown by start() while something (the cert initializer) holds starts back. */
-export class StartBlockedError extends Error {}
 
 /** Leftovers that survive SIGKILL this long are in uninterruptible sleep; report and move on. */
 const LEFTOVER_DEADLINE_MS = 10_000;
 const GROUP_POLL_MS = 10;
 
-export type Supervisor = ReturnType<typeof createSupervisor>;
-
-export function createSupervisor(config: Config, deps: SupervisorDeps) {
+export function createSupervisor(config: Config, deps: SupervisorDeps): Supervisor {
   const { log } = deps;
+  const system = deps.system ?? nodeSystem(config.stateFile);
+  const { clock } = system;
   const signalNumbers = os.constants.signals as Record<string, number>;
-  const backoff = createRestartBackoff();
+  const backoff = createRestartBackoff(clock);
   const counters: SupervisorCounters = { starts: 0, spawnFailures: 0, exits: { stop: 0, kill: 0, restart: 0, shutdown: 0, unexpected: 0 } };
   let state: State = 'notStarted';
-  let since = new Date().toISOString();
+  let since = clock.now().toISOString();
   let startedAt: string | null = null;
   let desired: Desired = 'started';
   let lastExit: LastExit | null = null;
@@ -68,6 +47,8 @@ export function createSupervisor(config: Config, deps: SupervisorDeps) {
   let queue: Promise<unknown> = Promise.resolve();
   let startBlockedReason: () => string | undefined = () => undefined;
   let shuttingDown = false;
+  /** The stop under way (API stop, restart, shutdown), which a kill escalates. */
+  let stopUnderWay: { readonly running: RunningProcess; readonly timer: AbortController; escalated: boolean } | null = null;
 
   const serialize = <T>(operation: () => Promise<T>): Promise<T> => {
     const result = queue.then(operation);
@@ -77,7 +58,7 @@ export function createSupervisor(config: Config, deps: SupervisorDeps) {
 
   const persist = (): void => {
     try {
-      writeStateFile(config.stateFile, { version: 1, name: config.name, desired, state, lastExit, restarts, updatedAt: since });
+      system.stateStore.write({ version: 1, name: config.name, desired, state, lastExit, restarts, updatedAt: since });
     } catch (error) {
       log.error(`cannot write the state file: ${(error as Error).message}`, { 'event.action': 'state-file', 'file.path': config.stateFile });
     }
@@ -88,7 +69,7 @@ export function createSupervisor(config: Config, deps: SupervisorDeps) {
     if (!to) throw new Error(`bug: no transition from ${state} on ${event} (${reason})`);
     log.info(`${config.name} ${state} -> ${to}: ${reason}`, { 'event.action': 'state-change', 'event.reason': reason, 'process.pid': child?.pid ?? null, 'process.state': to });
     state = to;
-    since = new Date().toISOString();
+    since = clock.now().toISOString();
     persist();
   };
 
@@ -102,19 +83,27 @@ export function createSupervisor(config: Config, deps: SupervisorDeps) {
 
   /** Kills what the main process left in its group and waits until none of it runs. */
   const clearGroup = async (pgid: number): Promise<void> => {
-    const deadline = performance.now() + LEFTOVER_DEADLINE_MS;
-    for (let attempt = 0; livingGroupMembers(pgid).length > 0; attempt++) {
-      if (attempt % 100 === 0) sendSignal({ kind: 'group', pid: pgid }, 'SIGKILL', 'left in the group after the main process exited', log);
-      if (performance.now() > deadline) {
-        log.error(`processes of group ${pgid} survive SIGKILL: ${livingGroupMembers(pgid).join(' ')}`, { 'event.action': 'stop' });
+    const deadline = clock.monotonicMs() + LEFTOVER_DEADLINE_MS;
+    for (let attempt = 0; system.livingGroupMembers(pgid).length > 0; attempt++) {
+      if (attempt % 100 === 0) system.signal({ kind: 'group', pid: pgid }, 'SIGKILL', 'left in the group after the main process exited', log);
+      if (clock.monotonicMs() > deadline) {
+        log.error(`processes of group ${pgid} survive SIGKILL: ${system.livingGroupMembers(pgid).join(' ')}`, { 'event.action': 'stop' });
         return;
       }
-      await sleep(GROUP_POLL_MS);
+      await clock.sleep(GROUP_POLL_MS);
     }
   };
 
+  /** The one way a process leaves: its exit, then its group, then the state that says so. */
+  const endProcess = async (running: RunningProcess, event: 'groupGone' | 'exitedUnasked', reason: () => string): Promise<void> => {
+    await running.exited;
+    await clearGroup(running.pid);
+    child = null;
+    transition(event, reason());
+  };
+
   const recordExit = (exit: ExitStatus): void => {
-    lastExit = { code: exit.code, signal: exit.signal, at: new Date().toISOString() };
+    lastExit = { code: exit.code, signal: exit.signal, at: clock.now().toISOString() };
     const cause = exitCause ?? 'unexpected';
     counters.exits[cause]++;
     log.info(`${config.name} exited with ${exit.code !== null ? `code ${exit.code}` : `signal ${exit.signal}`} (${cause})`, {
@@ -133,9 +122,7 @@ export function createSupervisor(config: Config, deps: SupervisorDeps) {
       if (exitCause !== null) return; // a stop or kill is waiting on it and takes it from here
       void serialize(async () => {
         if (child !== running) return; // a stop or kill queued before us already cleared it
-        await clearGroup(running.pid);
-        child = null;
-        transition('exitedUnasked', 'the process exited on its own');
+        await endProcess(running, 'exitedUnasked', () => 'the process exited on its own');
         if (shuttingDown) return;
         if (config.onExit === 'exit') deps.onExitRequested(exitStatusNumber(exit, signalNumbers));
         else scheduleRestart();
@@ -160,7 +147,7 @@ export function createSupervisor(config: Config, deps: SupervisorDeps) {
     everStarted = true;
     exitCause = null;
     transition('start', reason);
-    const spawned = await spawnProcess(config.cmd, config.args);
+    const spawned = await system.spawn(config.cmd, config.args);
     counters.starts++;
     if (!spawned.ok) {
       counters.spawnFailures++;
@@ -169,31 +156,55 @@ export function createSupervisor(config: Config, deps: SupervisorDeps) {
       return { kind: 'spawnFailed', reason: spawned.reason };
     }
     child = spawned.process;
-    startedAt = new Date().toISOString();
+    startedAt = clock.now().toISOString();
     transition('spawned', `pid ${child.pid}`);
     watchExit(child);
     return { kind: 'started' };
   };
 
-  /** started -> stopping -> stopped; SIGTERM, then SIGKILL to the group after timeoutMs. */
-  const stopLocked = async (timeoutMs: number, cause: ExitCause): Promise<void> => {
+  /**
+   * started -> stopping -> stopped; SIGTERM, then SIGKILL to the group after timeoutMs.
+   * True when a kill escalated it (stopping -> killing -> killed).
+   */
+  const stopLocked = async (timeoutMs: number, cause: ExitCause): Promise<boolean> => {
     backoff.cancel();
     const running = child;
-    if (!running || state !== 'started') return;
+    if (!running || state !== 'started') return false;
     exitCause = cause;
     transition('stop', cause);
-    sendSignal({ kind: config.stopScope, pid: running.pid }, 'SIGTERM', cause, log);
-    const timer = new AbortController();
-    const timedOut = await Promise.race([
-      running.exited.then(() => false),
-      sleep(timeoutMs, true, { signal: timer.signal }).catch(() => false),
-    ]);
-    timer.abort();
-    if (timedOut) sendSignal({ kind: 'group', pid: running.pid }, 'SIGKILL', `still running ${timeoutMs} ms after SIGTERM`, log);
-    await running.exited;
-    await clearGroup(running.pid);
-    child = null;
-    transition('groupGone', timedOut ? 'stopped by SIGKILL after the stop timeout' : 'stopped');
+    const target = { kind: config.stopScope, pid: running.pid };
+    system.signal(target, 'SIGTERM', cause, log);
+    // A SIGSTOPped process would hold the TERM until the timeout's SIGKILL: resume it so it runs its handler (runit's `d` does the same).
+    system.signal(target, 'SIGCONT', cause, log);
+    const stop = { running, timer: new AbortController(), escalated: false };
+    stopUnderWay = stop;
+    try {
+      const timedOut = await Promise.race([
+        running.exited.then(() => false),
+        clock.sleep(timeoutMs, stop.timer.signal).then(
+          () => true,
+          () => false, // aborted: it exited, or a kill took over
+        ),
+      ]);
+      stop.timer.abort();
+      if (timedOut) system.signal({ kind: 'group', pid: running.pid }, 'SIGKILL', `still running ${timeoutMs} ms after SIGTERM`, log);
+      await endProcess(running, 'groupGone', () => (stop.escalated ? 'killed' : timedOut ? 'stopped by SIGKILL after the stop timeout' : 'stopped'));
+    } finally {
+      stopUnderWay = null;
+    }
+    return stop.escalated;
+  };
+
+  // stopping -> killing, outside the queue: a kill must not wait out the stop's timeout behind it.
+  const escalateStop = (): void => {
+    const stop = stopUnderWay;
+    if (!stop || stop.escalated || state !== 'stopping') return;
+    stop.escalated = true;
+    stop.timer.abort();
+    setDesired('stopped');
+    exitCause = 'kill';
+    transition('kill', 'kill requested during a stop');
+    system.signal({ kind: 'group', pid: stop.running.pid }, 'SIGKILL', 'kill requested during a stop', log);
   };
 
   const killLocked = async (): Promise<void> => {
@@ -202,25 +213,20 @@ export function createSupervisor(config: Config, deps: SupervisorDeps) {
     if (!running || (state !== 'started' && state !== 'stopping')) return;
     exitCause = 'kill';
     transition('kill', 'kill requested');
-    sendSignal({ kind: 'group', pid: running.pid }, 'SIGKILL', 'kill requested', log);
-    await running.exited;
-    await clearGroup(running.pid);
-    child = null;
-    transition('groupGone', 'killed');
+    system.signal({ kind: 'group', pid: running.pid }, 'SIGKILL', 'kill requested', log);
+    await endProcess(running, 'groupGone', () => 'killed');
   };
 
   return {
     status,
     counters,
     isShuttingDown: () => shuttingDown,
-    /** While fn returns a reason, starts are refused with it (the certificate is awaited). */
-    holdStartsWhile(fn: () => string | undefined): void {
+    holdStartsWhile(fn) {
       startBlockedReason = fn;
     },
 
-    /** Restores the persisted intent; true when the process should be started now. */
-    restoreFromStateFile(): boolean {
-      const read = readStateFile(config.stateFile);
+    restoreFromStateFile() {
+      const read = system.stateStore.read();
       if (read.kind === 'corrupt') {
         log.warn(`ignoring the state file: ${read.reason}`, { 'event.action': 'state-file', 'file.path': read.keptAs ?? config.stateFile });
       }
@@ -230,7 +236,7 @@ export function createSupervisor(config: Config, deps: SupervisorDeps) {
       restarts = read.state.restarts;
       everStarted = true;
       state = END_STATE_AT_BOOT[read.state.state] ?? read.state.state;
-      since = new Date().toISOString();
+      since = clock.now().toISOString();
       log.info(`state file says ${config.name} was ${read.state.state} (now ${state}), desired ${desired}`, { 'event.action': 'state-file', 'process.state': state });
       persist();
       if (desired === 'stopped') log.info(`${config.name} stays ${state}: it was stopped through the API; POST /${config.name}/start starts it`, { 'event.action': 'state-file' });
@@ -243,19 +249,21 @@ export function createSupervisor(config: Config, deps: SupervisorDeps) {
         setDesired('stopped');
         await stopLocked(config.stopTimeoutMs, 'stop');
       }),
-    kill: () =>
-      serialize(async () => {
+    kill: () => {
+      escalateStop();
+      // Still queued: whatever was asked after the stop it escalated (a start) is killed too.
+      return serialize(async () => {
         setDesired('stopped');
         await killLocked();
-      }),
+      });
+    },
     restart: () =>
       serialize(async () => {
-        await stopLocked(config.stopTimeoutMs, 'restart');
+        if (await stopLocked(config.stopTimeoutMs, 'restart')) return { kind: 'killedDuringRestart' } as const;
         return startLocked('restart requested');
       }),
 
-    /** SIGTERM/SIGINT to the manager: stop with --shutdown-timeout; resolves to the manager's exit status. */
-    shutdown: async (): Promise<number> => {
+    shutdown: async () => {
       shuttingDown = true;
       backoff.cancel();
       return serialize(async () => {
@@ -265,13 +273,13 @@ export function createSupervisor(config: Config, deps: SupervisorDeps) {
       });
     },
 
-    /** A second SIGTERM/SIGINT during shutdown: no more waiting. Bypasses the queue on purpose. */
-    killNow(): void {
-      if (child) sendSignal({ kind: 'group', pid: child.pid }, 'SIGKILL', 'second termination signal to the manager', log);
+    // Bypasses the queue on purpose.
+    killNow() {
+      if (child) system.signal({ kind: 'group', pid: child.pid }, 'SIGKILL', 'second termination signal to the manager', log);
     },
 
-    forwardSignal(signal: NodeJS.Signals): void {
-      if (child) sendSignal({ kind: 'process', pid: child.pid }, signal, 'forwarded from the manager', log);
+    forwardSignal(signal) {
+      if (child) system.signal({ kind: 'process', pid: child.pid }, signal, 'forwarded from the manager', log);
     },
   };
 }

@@ -1,0 +1,54 @@
+// What the rest of the manager (the API, the metrics, main.ts) sees of the
+// supervisor; supervisor.ts implements it.
+
+import type { LastExit } from './state-file.ts';
+import type { Desired, State } from './states.ts';
+
+export interface ProcessStatus {
+  readonly name: string;
+  readonly state: State;
+  readonly pid: number | null;
+  readonly since: string;
+  readonly startedAt: string | null;
+  readonly lastExit: LastExit | null;
+  readonly restarts: number;
+  readonly desired: Desired;
+}
+
+export type ExitCause = 'stop' | 'kill' | 'restart' | 'shutdown' | 'unexpected';
+
+export interface SupervisorCounters {
+  starts: number;
+  spawnFailures: number;
+  exits: Record<ExitCause, number>;
+}
+
+export type StartOutcome =
+  | { readonly kind: 'started' | 'alreadyRunning' }
+  | { readonly kind: 'spawnFailed'; readonly reason: string }
+  /** A kill overtook the restart's stop: the process stays killed. */
+  | { readonly kind: 'killedDuringRestart' };
+
+export interface Supervisor {
+  status(): ProcessStatus;
+  readonly counters: SupervisorCounters;
+  isShuttingDown(): boolean;
+  /** While fn returns a reason, starts are refused with it (the certificate is awaited). */
+  holdStartsWhile(fn: () => string | undefined): void;
+  /** Restores the persisted intent; true when the process should be started now. */
+  restoreFromStateFile(): boolean;
+  start(reason?: string): Promise<StartOutcome>;
+  /** Resolves once nothing of the group is left. */
+  stop(): Promise<void>;
+  /** Escalates a stop or restart under way; resolves once nothing of the group is left. */
+  kill(): Promise<void>;
+  restart(): Promise<StartOutcome>;
+  /** SIGTERM/SIGINT to the manager: stop with --shutdown-timeout; resolves to the manager's exit status. */
+  shutdown(): Promise<number>;
+  /** A second SIGTERM/SIGINT during shutdown: no more waiting. */
+  killNow(): void;
+  forwardSignal(signal: NodeJS.Signals): void;
+}
+
+/** Thrown by start() while something (the cert initializer) holds starts back. */
+export class StartBlockedError extends Error {}

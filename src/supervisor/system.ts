@@ -1,0 +1,59 @@
+// Every side effect the supervisor has: spawning, signalling, probing the
+// process group, the state file, and time. The real implementations are
+// wired here and nowhere else; tests hand the supervisor fakes instead, as
+// supervisord's tests do with DummyOptions, and drive every transition in
+// milliseconds.
+
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Logger } from '../log/logger.ts';
+import { livingGroupMembers } from './process-group.ts';
+import { sendSignal, type Target } from './signal-process.ts';
+import { spawnProcess, type SpawnResult } from './spawn-process.ts';
+import { readStateFile, writeStateFile, type PersistedState, type ReadResult } from './state-file.ts';
+
+export interface Clock {
+  /** Wall-clock time: for `since`, `at` and how long a run lasted, never for deadlines. */
+  now(): Date;
+  /** Monotonic milliseconds, for deadlines. */
+  monotonicMs(): number;
+  /** Resolves after ms; rejects (AbortError) once signal aborts. */
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
+  /** Calls fn once after ms unless the returned function is called first. */
+  setTimer(ms: number, fn: () => void): () => void;
+}
+
+export interface StateStore {
+  read(): ReadResult;
+  /** Throws when the file cannot be written; the supervisor logs it and carries on. */
+  write(state: PersistedState): void;
+}
+
+export interface SupervisorSystem {
+  spawn(cmd: string, args: readonly string[]): Promise<SpawnResult>;
+  /** False when nothing was there to signal (ESRCH). */
+  signal(target: Target, signal: NodeJS.Signals, reason: string, log: Logger): boolean;
+  /** Pids of the group's members that still run (zombies excluded). */
+  livingGroupMembers(pgid: number): number[];
+  readonly stateStore: StateStore;
+  readonly clock: Clock;
+}
+
+export const NODE_CLOCK: Clock = {
+  now: () => new Date(),
+  monotonicMs: () => performance.now(),
+  sleep: (ms, signal) => sleep(ms, undefined, { signal }),
+  setTimer(ms, fn) {
+    const timer = setTimeout(fn, ms);
+    return () => clearTimeout(timer);
+  },
+};
+
+export function nodeSystem(stateFile: string): SupervisorSystem {
+  return {
+    spawn: spawnProcess,
+    signal: sendSignal,
+    livingGroupMembers,
+    stateStore: { read: () => readStateFile(stateFile), write: (state) => writeStateFile(stateFile, state) },
+    clock: NODE_CLOCK,
+  };
+}
