@@ -2,14 +2,19 @@
 // both: {"error":{"type":"...","reason":"..."},"status":N}. The reason is
 // written for the operator and never carries a stack trace or a file path.
 
+type ErrorStatus = 400 | 401 | 403 | 404 | 405 | 409 | 413 | 500 | 503;
+
+// Fields declared apart, not as parameter properties: Node runs the sources with type stripping only (the in-process tests).
 export class ApiError extends Error {
-  constructor(
-    readonly status: 400 | 401 | 403 | 404 | 405 | 409 | 413 | 500 | 503,
-    readonly type: string,
-    reason: string,
-    readonly headers: Readonly<Record<string, string>> = {},
-  ) {
+  readonly status: ErrorStatus;
+  readonly type: string;
+  readonly headers: Readonly<Record<string, string>>;
+
+  constructor(status: ErrorStatus, type: string, reason: string, headers: Readonly<Record<string, string>> = {}) {
     super(reason);
+    this.status = status;
+    this.type = type;
+    this.headers = headers;
   }
 }
 
