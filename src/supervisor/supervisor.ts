@@ -210,7 +210,7 @@ export function createSupervisor(config: Config, deps: SupervisorDeps): Supervis
   const killLocked = async (): Promise<void> => {
     backoff.cancel();
     const running = child;
-    if (!running || (state !== 'started' && state !== 'stopping')) return;
+    if (!running || state !== 'started') return; // a stop under way was escalated by escalateStop
     exitCause = 'kill';
     transition('kill', 'kill requested');
     system.signal({ kind: 'group', pid: running.pid }, 'SIGKILL', 'kill requested', log);
@@ -249,7 +249,7 @@ export function createSupervisor(config: Config, deps: SupervisorDeps): Supervis
         setDesired('stopped');
         await stopLocked(config.stopTimeoutMs, 'stop');
       }),
-    kill: () => {
+    kill: async () => {
       escalateStop();
       // Still queued: whatever was asked after the stop it escalated (a start) is killed too.
       return serialize(async () => {

@@ -6,6 +6,9 @@ import path from 'node:path';
 import t from 'tap';
 import { startOnFakeEs } from '../helpers/fake-es.ts';
 import { isAlive, startManager, stopManager, tempDir, waitFor } from '../helpers/manager.ts';
+import { processTable } from '../helpers/procfs.ts';
+
+const isStopped = (pid: number) => processTable().find((p) => p.pid === pid)?.state === 'T';
 
 t.test('a fake ES that ignores SIGTERM is SIGKILLed after --stop-timeout, and stop says so', async (t) => {
   const run = await startOnFakeEs({ args: ['--stop-timeout', '1s'], env: { FAKE_ES_ON_TERM: 'ignore' } });
@@ -33,6 +36,49 @@ t.test('a child that survives its parent is gone when stop answers, without wait
   t.notOk([launcher, server, controller].some(isAlive), 'the resilient child is gone');
 });
 
+// A SIGSTOPped JVM holds a SIGTERM until it is resumed: the stop sends SIGCONT with it (issue 15, runit's `d`).
+for (const [scope, frozen] of [
+  ['group', 'the whole group'],
+  ['process', 'the main process'],
+] as const) {
+  t.test(`--stop-scope ${scope}: a stop of a SIGSTOPped process (${frozen} frozen) runs its TERM handler, long before --stop-timeout`, async (t) => {
+    const run = await startOnFakeEs({ args: ['--stop-timeout', '60s', '--stop-scope', scope] });
+    t.teardown(() => stopManager(run.manager));
+    const pids = await run.pids();
+    const frozenPids = scope === 'group' ? pids : [pids[0]!];
+    process.kill(scope === 'group' ? -pids[0]! : pids[0]!, 'SIGSTOP');
+    await waitFor(() => frozenPids.every(isStopped), `${frozen} to be stopped`);
+    const began = Date.now();
+    const stop = await run.manager.request('POST', '/es/stop');
+    const took = Date.now() - began;
+    t.equal(stop.status, 200);
+    t.match(stop.json, { state: 'stopped', lastExit: { code: 143, signal: null } }, 'its TERM handler ran: 143, not SIGKILL');
+    t.ok(took < 30_000, `answered long before the 60 s stop timeout (${took} ms)`);
+    t.ok(run.manager.logs.some((r) => r['process.signal'] === 'SIGCONT' && r['signal.target'] === scope), `SIGCONT went to the ${scope}, as the SIGTERM did`);
+    t.notOk(pids.some(isAlive), 'nothing of the group is left');
+  });
+}
+
+t.test('a kill during a stop that waits for a process ignoring SIGTERM: both answer long before --stop-timeout', async (t) => {
+  const run = await startOnFakeEs({ args: ['--stop-timeout', '60s'], env: { FAKE_ES_ON_TERM: 'ignore' } });
+  t.teardown(() => stopManager(run.manager));
+  const pids = await run.pids();
+  const began = Date.now();
+  const stop = run.manager.request('POST', '/es/stop');
+  await run.manager.waitForLog((r) => r['event.action'] === 'state-change' && r['process.state'] === 'stopping', 'the stop to be under way');
+  const kill = await run.manager.request('POST', '/es/kill');
+  const stopped = await stop;
+  const took = Date.now() - began;
+  t.equal(kill.status, 200);
+  t.equal(stopped.status, 200);
+  t.match(kill.json, { state: 'killed', desired: 'stopped', pid: null, lastExit: { code: null, signal: 'SIGKILL' } });
+  t.match(stopped.json, { state: 'killed', desired: 'stopped' });
+  t.ok(took < 30_000, `both answered long before the 60 s stop timeout (${took} ms)`);
+  t.notOk(pids.some(isAlive), 'the group is gone');
+  t.match(await run.manager.status(), { state: 'killed', desired: 'stopped' });
+  t.ok(run.manager.logs.some((r) => r['event.action'] === 'state-change' && r['event.reason'] === 'kill requested during a stop'), 'stopping -> killing is logged');
+});
+
 // elastic#38783: a group-wide SIGTERM reaches the ML controller before ES has shut it down.
 for (const [scope, expected] of [
   ['process', ['parent-term']],
@@ -41,11 +87,11 @@ for (const [scope, expected] of [
   t.test(`--stop-scope ${scope}: SIGTERM reaches ${scope === 'process' ? 'only the main process' : 'the whole group'}`, async (t) => {
     const dir = tempDir();
     const record = path.join(dir, 'record');
-    const script = `sh -c 'trap "echo child-term >> ${record}; exit 0" TERM; sleep 100000 & wait' & trap 'sleep 0.2; echo parent-term >> ${record}; exit 143' TERM; echo ready > ${record}.ready; wait`;
+    // Each shell announces itself once its trap is set.
+    const script = `sh -c 'trap "echo child-term >> ${record}; exit 0" TERM; echo > ${record}.child-ready; sleep 100000 & wait' & trap 'sleep 0.2; echo parent-term >> ${record}; exit 143' TERM; echo > ${record}.parent-ready; wait`;
     const manager = await startManager({ args: ['--cmd', '/bin/sh', '--stop-scope', scope, '--state-file', path.join(dir, 'state.json'), '--', '-c', script] });
     t.teardown(() => stopManager(manager));
-    await waitFor(() => fs.existsSync(`${record}.ready`), 'the script to be ready');
-    await new Promise((resolve) => setTimeout(resolve, 100)); // let the inner shell install its trap
+    await waitFor(() => fs.existsSync(`${record}.parent-ready`) && fs.existsSync(`${record}.child-ready`), 'both shells to have set their traps');
     const stop = await manager.request('POST', '/es/stop');
     t.equal(stop.json.state, 'stopped');
     t.same(fs.readFileSync(record, 'utf8').trim().split('\n').sort(), [...expected].sort());
