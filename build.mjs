@@ -163,8 +163,9 @@ async function bundle() {
     entryPoints: [path.join(root, 'src/main.ts')],
     outfile: output,
     define: { __PM_VERSION__: JSON.stringify(pkg.version) },
-    // One libuv worker thread is plenty for a few file reads.
-    banner: { js: "process.env.UV_THREADPOOL_SIZE??='1';" },
+    // One libuv worker thread is plenty for a few file reads. The marker tells
+    // child-env.ts that the value is ours, so Elasticsearch does not inherit it.
+    banner: { js: "if(process.env.UV_THREADPOOL_SIZE===undefined)process.env.UV_THREADPOOL_SIZE='1',process.env.PM_MANAGER_THREADPOOL='1';" },
     plugins: [loadLazyModulesFromAssets],
     // Hono's `new Response(...)` gets src/api/fetch-lite.ts, never Node's own
     // fetch classes, which would load Node's internal undici (fetch-lite.ts says how much).

@@ -5,23 +5,31 @@
 // Everything else a capability needs of another (is Elasticsearch running? is
 // the certificate there?) is handed to it here as a function.
 
+import fs from 'node:fs';
 import { createApi } from './api/app.ts';
+import { serveUnixSocket, type UnixSocketServer } from './api/unix-socket.ts';
 import { createCertInitializer } from './certs/index.ts';
 import { createKeystoreUpdater } from './keystore/index.ts';
 import { serveApi, type ApiServer } from './api/server.ts';
+import { runCtl } from './cli/ctl.ts';
 import { installExecutable } from './cli/install.ts';
 import type { Config } from './config/config.ts';
 import { configError, StartupError } from './config/errors.ts';
 import { helpText, VERSION } from './config/help.ts';
 import { EXIT } from './config/options.ts';
 import { parseCommandLine } from './config/parse-command-line.ts';
-import { createLogger, type Logger } from './log/logger.ts';
-import { handOverPid1 } from './pid1/handoff.ts';
+import { createLogger, logRuntimeWarnings, type Logger } from './log/logger.ts';
+import { handOverPid1, UNDER_HELPER_ENV } from './pid1/handoff.ts';
+import { MARKER as MALLOC_TUNING_MARKER } from './pid1/malloc-tuning.ts';
+import { THREADPOOL_MARKER } from './supervisor/child-env.ts';
 import { handleManagerSignals } from './supervisor/manager-signals.ts';
 import { createSupervisor } from './supervisor/supervisor.ts';
 
+/** PM_ variables the manager passes to itself across the PID-1 hand-off; not the operator's typos. */
+const INTERNAL_VARIABLES = [UNDER_HELPER_ENV, MALLOC_TUNING_MARKER, THREADPOOL_MARKER];
+
 async function main(log: Logger): Promise<number> {
-  const command = parseCommandLine(process.argv.slice(2), process.env, process.execPath);
+  const command = parseCommandLine(process.argv.slice(2), process.env, process.execPath, INTERNAL_VARIABLES);
   switch (command.kind) {
     case 'help':
       process.stdout.write(helpText());
@@ -32,11 +40,32 @@ async function main(log: Logger): Promise<number> {
     case 'install':
       log.info(`installed ${await installExecutable(command.dir)}`, { 'event.action': 'install' });
       return EXIT.OK;
+    case 'ctl':
+      return runCtl(command.request);
     case 'run':
+      nameThisProcess();
+      logRuntimeWarnings(log);
       log.setLevel(command.config.logLevel);
       await handOverPid1(log);
+      // After the hand-off: the manager the helper starts says it, once.
+      for (const warning of command.warnings) log.warn(warning, { 'event.action': 'config-warning' });
       return run(command.config, log);
   }
+}
+
+/** `ps` and `pgrep process-manager` find it; the runtime calls its main thread "MainThread". */
+function nameThisProcess(): void {
+  try {
+    // comm only: the command line, with --cmd and its arguments, stays visible in `ps -ef`.
+    fs.writeFileSync('/proc/self/comm', 'process-manager');
+  } catch {
+    /* not Linux, or /proc not mounted: a cosmetic loss */
+  }
+}
+
+function pid1Mode(): string {
+  if (process.env[UNDER_HELPER_ENV] === '1') return 'helper';
+  return process.pid === 1 ? 'pid1-without-helper' : 'not-pid1';
 }
 
 async function run(config: Config, log: Logger): Promise<number> {
@@ -71,6 +100,24 @@ async function run(config: Config, log: Logger): Promise<number> {
   server = await serveApi(app, { host: config.httpHost, port: config.httpPort, tls: config.tls }, log).catch((error: Error) => {
     throw configError(`--http-host ${config.httpHost} --http-port ${config.httpPort}: cannot listen: ${error.message}`);
   });
+  const socket: UnixSocketServer | undefined = await serveUnixSocket(app, config.socketPath, log);
+  log.info(`process-manager ${VERSION} supervising ${config.cmd}`, {
+    'event.action': 'manager-start',
+    'service.version': VERSION,
+    'process.command_line': [config.cmd, ...config.args].join(' '),
+    'process.name': config.name,
+    'file.path': config.stateFile,
+    'stop_timeout_ms': config.stopTimeoutMs,
+    'shutdown_timeout_ms': config.shutdownTimeoutMs,
+    'stop_scope': config.stopScope,
+    'on_exit': config.onExit,
+    'pid1_mode': pid1Mode(),
+    'server.address': config.httpHost,
+    'server.port': server.port,
+    'url.scheme': config.tls ? 'https' : 'http',
+    'mutual_tls': !!config.tls?.clientCaFile,
+    'socket.path': socket ? config.socketPath : null,
+  });
 
   // Elasticsearch boots with its certificate and the right keystore, or not at all.
   const boot = async (): Promise<void> => {
@@ -86,20 +133,25 @@ async function run(config: Config, log: Logger): Promise<number> {
   });
 
   const status = await exited;
-  await Promise.all([server.close(), keystore?.close(), certs?.close()]);
+  await Promise.all([server.close(), socket?.close(), keystore?.close(), certs?.close()]);
   log.info(`exiting with status ${status}`, { 'event.action': 'manager-exit', 'process.exit_code': status });
   return status;
 }
 
 const log = createLogger();
+process.on('uncaughtException', (error) => {
+  log.error(`internal error: ${error.stack ?? String(error)}`, { 'event.action': 'internal-error', 'process.exit_code': EXIT.INTERNAL });
+  process.exit(EXIT.INTERNAL);
+});
 main(log).then(
   (status) => process.exit(status),
   (error: unknown) => {
+    // JSON like every other line: this one says why the container died.
     if (error instanceof StartupError) {
-      process.stderr.write(`process-manager: ${error.message}\n`);
+      log.error(error.message, { 'event.action': 'startup-error', 'process.exit_code': error.exitCode });
       process.exit(error.exitCode);
     }
-    log.error(`internal error: ${(error as Error).stack ?? String(error)}`, { 'event.action': 'internal-error' });
+    log.error(`internal error: ${(error as Error).stack ?? String(error)}`, { 'event.action': 'internal-error', 'process.exit_code': EXIT.INTERNAL });
     process.exit(EXIT.INTERNAL);
   },
 );

@@ -1,16 +1,28 @@
 // The command line: usage errors exit 64, bad values 78, each message naming
-// the flag or variable at fault; --help and --version; install.
+// the flag or variable at fault, as a JSON log line like every other; --help
+// (which proves the table's defaults and choices are what the parser does)
+// and --version; install.
 
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
-import { envNameOf, OPTIONS } from '../src/config/options.ts';
+import { envNameOf, OPTIONS, type OptionSpec } from '../src/config/options.ts';
+import { parseCommandLine } from '../src/config/parse-command-line.ts';
 import { KEYSTORE_VARIABLES } from '../src/config/keystore-env.ts';
 import { EXECUTABLE, tempDir } from './helpers/manager.ts';
 
 function run(args: string[], env: Record<string, string> = {}, executable = EXECUTABLE) {
   return spawnSync(executable, args, { encoding: 'utf8', env: { PATH: process.env.PATH, ...env }, timeout: 30_000 });
+}
+
+/** The one line a failed start writes: JSON on stdout, nothing on stderr. */
+function fatalLine(result: { stdout: string; stderr: string }): { message: string; [field: string]: unknown } {
+  const lines = result.stdout.trim().split('\n');
+  const records = lines.map((line) => JSON.parse(line));
+  const fatal = records.find((r) => r['event.action'] === 'startup-error');
+  if (!fatal) throw new Error(`no startup-error line in: ${result.stdout}${result.stderr}`);
+  return fatal;
 }
 
 const USAGE_CASES: [string, string[], Record<string, string>, RegExp][] = [
@@ -24,12 +36,19 @@ for (const [what, args, env, message] of USAGE_CASES) {
   t.test(`${what} is a usage error: exit 64`, async (t) => {
     const result = run(args, env);
     t.equal(result.status, 64);
-    t.match(result.stderr, message);
+    const line = fatalLine(result);
+    t.match(line, { 'log.level': 'error', 'process.exit_code': 64 });
+    t.match(line.message, message);
+    t.equal(result.stderr, '', 'nothing in plain text');
   });
 }
 
 const CONFIG_CASES: [string, string[], Record<string, string>, RegExp][] = [
-  ['bad duration flag', ['--cmd', '/bin/true', '--stop-timeout', 'soon'], {}, /--stop-timeout: 'soon' is not a duration such as 500ms, 5s, 2m or a number of seconds/],
+  ['bad duration flag', ['--cmd', '/bin/true', '--stop-timeout', 'soon'], {}, /--stop-timeout: 'soon' is not a duration such as 500ms, 5s, 2m, 1h, 2m30s or a number of seconds/],
+  // issue 13: past 2^31-1 ms Node's timer fires after 1 ms, so the stop SIGKILLed at once.
+  ['a duration no timer holds', ['--cmd', '/bin/true', '--stop-timeout', '40000m'], {}, /--stop-timeout: '40000m' is not a duration a timer can hold: at most 2147483647ms \(about 24.8 days\)/],
+  ['a duration no timer holds, in hours', ['--cmd', '/bin/true'], { PM_SHUTDOWN_TIMEOUT: '597h' }, /PM_SHUTDOWN_TIMEOUT: '597h' is not a duration a timer can hold/],
+  ['a compound duration with a stray part', ['--cmd', '/bin/true', '--stop-timeout', '2m30'], {}, /--stop-timeout: '2m30' is not a duration/],
   ['bad duration variable', ['--cmd', '/bin/true'], { PM_SHUTDOWN_TIMEOUT: '5 minutes' }, /PM_SHUTDOWN_TIMEOUT: '5 minutes' is not a duration/],
   ['port out of range', ['--cmd', '/bin/true', '--http-port', '70000'], {}, /--http-port: '70000' is not a TCP port number from 0 to 65535/],
   ['port not a number', ['--cmd', '/bin/true'], { PM_HTTP_PORT: 'http' }, /PM_HTTP_PORT: 'http' is not a TCP port number/],
@@ -45,13 +64,14 @@ for (const [what, args, env, message] of CONFIG_CASES) {
   t.test(`${what} is a configuration error: exit 78`, async (t) => {
     const result = run(args, env);
     t.equal(result.status, 78);
-    t.match(result.stderr, message);
+    t.match(fatalLine(result).message, message);
+    t.equal(result.stderr, '', 'nothing in plain text');
   });
 }
 
 t.test('the flag wins over its variable', async (t) => {
   const result = run(['--cmd', '/bin/true', '--stop-timeout', 'bad-flag'], { PM_STOP_TIMEOUT: '5s' });
-  t.match(result.stderr, /--stop-timeout: 'bad-flag'/, 'the flag was read, not PM_STOP_TIMEOUT');
+  t.match(fatalLine(result).message, /--stop-timeout: 'bad-flag'/, 'the flag was read, not PM_STOP_TIMEOUT');
 });
 
 t.test('a port already taken is a configuration error that names the flags', async (t) => {
@@ -62,7 +82,8 @@ t.test('a port already taken is a configuration error that names the flags', asy
   t.teardown(() => server.close());
   const result = run(['--cmd', '/bin/sleep', '--http-port', String(port), '--state-file', path.join(tempDir(), 's.json'), '--', '1']);
   t.equal(result.status, 78);
-  t.match(result.stderr, new RegExp(`--http-port ${port}: cannot listen: .*EADDRINUSE`));
+  t.match(fatalLine(result).message, new RegExp(`--http-port ${port}: cannot listen: .*EADDRINUSE`));
+  t.equal(result.stderr, '', 'the line that says why the container died is JSON, on stdout');
 });
 
 t.test('--help lists exactly the options and variables that exist', async (t) => {
@@ -73,6 +94,63 @@ t.test('--help lists exactly the options and variables that exist', async (t) =>
   for (const option of Object.values(OPTIONS)) t.match(result.stdout, `env ${envNameOf(option)}`);
   for (const variable of Object.values(KEYSTORE_VARIABLES)) t.match(result.stdout, variable.name);
   t.equal(run(['-h']).stdout, result.stdout, '-h is --help');
+});
+
+t.test('--help shows the defaults and choices the parser applies', async (t) => {
+  const help = run(['--help']).stdout;
+  const parse = (argv: string[], env: Record<string, string> = {}) => {
+    const command = parseCommandLine(['--cmd', '/bin/true', ...argv], env, '/opt/pm/process-manager');
+    if (command.kind !== 'run') throw new Error(`not a run: ${command.kind}`);
+    return command.config as unknown as Record<string, unknown>;
+  };
+  const defaults = parse([]);
+  // Where each option lands in the configuration, for the options with a default of their own.
+  const field: Record<string, (config: Record<string, any>) => unknown> = {
+    name: (c) => c.name,
+    stopTimeout: (c) => c.stopTimeoutMs,
+    shutdownTimeout: (c) => c.shutdownTimeoutMs,
+    stopScope: (c) => c.stopScope,
+    onExit: (c) => c.onExit,
+    httpPort: (c) => c.httpPort,
+    logLevel: (c) => c.logLevel,
+  };
+  for (const [option, spec] of Object.entries(OPTIONS) as [string, OptionSpec][]) {
+    const line = help.split('\n').find((l) => l.startsWith(`  ${spec.flag} `)) ?? '';
+    if (spec.defaultValue !== undefined && field[option]) {
+      t.match(line, `(default: ${spec.defaultValue})`, `${spec.flag}: --help shows its default`);
+      t.same(field[option](defaults), field[option](parse([spec.flag, spec.defaultValue])), `${spec.flag}: nothing given means the default shown`);
+    }
+    for (const choice of spec.choices ?? []) {
+      t.match(line, choice, `${spec.flag}: --help lists ${choice}`);
+      t.doesNotThrow(() => parse([spec.flag, choice]), `${spec.flag} ${choice} is accepted`);
+      t.doesNotThrow(() => parse([], { [envNameOf(spec)]: choice }), `${envNameOf(spec)}=${choice} is accepted`);
+    }
+    if (spec.choices) t.throws(() => parse([spec.flag, 'none-of-these']), { exitCode: 78 } as unknown as Error, `${spec.flag}: anything else is refused`);
+  }
+  t.match(defaults, { stateFile: '/opt/pm/es.state.json', socketPath: '/opt/pm/es.sock', httpHost: '127.0.0.1' }, 'the computed defaults are the ones described');
+  t.match(parse(['--state-file', '/data/x/s.json', '--name', 'n1']), { socketPath: '/data/x/n1.sock' }, 'the socket sits beside the state file');
+});
+
+t.test('durations: units, compounds, plain seconds', async (t) => {
+  const stopTimeout = (text: string) => {
+    const command = parseCommandLine(['--cmd', '/bin/true', '--stop-timeout', text], {}, '/pm');
+    return command.kind === 'run' ? command.config.stopTimeoutMs : undefined;
+  };
+  const cases: [string, number][] = [['500ms', 500], ['5s', 5_000], ['2m', 120_000], ['1h', 3_600_000], ['2m30s', 150_000], ['1h2m3s4ms', 3_723_004], ['1.5', 1_500], ['0', 0], ['596h', 2_145_600_000]];
+  for (const [text, ms] of cases) t.equal(stopTimeout(text), ms, `${text} = ${ms} ms`);
+  for (const text of ['', '5 s', 's', '1h-2m', '1d', '-1s']) t.throws(() => stopTimeout(text), { exitCode: 78 } as unknown as Error, `'${text}' is refused`);
+});
+
+t.test('a PM_ variable that no option reads is reported, with the likely one', async (t) => {
+  const dir = tempDir();
+  const result = run(['--cmd', '/bin/sh', '--http-port', '0', '--state-file', path.join(dir, 's.json'), '--', '-c', 'exit 0'], { PM_SHUTDOWN_TIMOUT: '5s', PM_FROBNICATE: '1' });
+  t.equal(result.status, 0, result.stdout);
+  const warnings = result.stdout.trim().split('\n').map((l) => JSON.parse(l)).filter((r) => r['event.action'] === 'config-warning');
+  t.match(warnings, [
+    { 'log.level': 'warn', message: 'PM_FROBNICATE is set but no option reads it (see --help)' },
+    { 'log.level': 'warn', message: 'PM_SHUTDOWN_TIMOUT is set but no option reads it; did you mean PM_SHUTDOWN_TIMEOUT? (see --help)' },
+  ]);
+  t.equal(warnings.length, 2, 'the manager\'s own PM_ markers are not reported');
 });
 
 t.test('--version', async (t) => {
@@ -102,5 +180,5 @@ t.test('install into a path that cannot be a directory: exit 78', async (t) => {
   fs.writeFileSync(file, '');
   const result = run(['install', path.join(file, 'sub')]);
   t.equal(result.status, 78);
-  t.match(result.stderr, /install .*a-file\/sub: ENOTDIR/);
+  t.match(fatalLine(result).message, /install .*a-file\/sub: ENOTDIR/);
 });

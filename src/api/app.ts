@@ -6,13 +6,16 @@ import type { Context } from 'hono';
 import type { Logger } from '../log/logger.ts';
 import type { Supervisor } from '../supervisor/supervisor.ts';
 import { StartBlockedError } from '../supervisor/supervisor.ts';
+import { createAudit, isUnixSocketRequest } from './audit.ts';
 import { requireClientCertificate } from './client-auth.ts';
 import { ApiError, errorBody } from './errors.ts';
+import { createHealth } from './health.ts';
 import { renderMetrics, type KeystoreMetrics } from './metrics.ts';
 
-/** A component reported in /health; `failed` turns the manager `degraded`. */
+/** A component reported in /health; `failed` turns the manager `degraded` (health.ts says when else). */
 export interface ComponentStatus {
   readonly state: string;
+  readonly [field: string]: unknown;
 }
 
 export interface ApiDeps {
@@ -35,14 +38,24 @@ export function createApi(deps: ApiDeps): Hono {
   const { supervisor } = deps;
   const app = new Hono();
   const json = (c: Context, status: 200 | 202 | 503, body: unknown) => c.json(body, status);
+  const audit = createAudit(deps.log);
+  const healthOf = createHealth(deps);
+  // Logged with who asked before anything happens; refused at once while shutting down, never queued behind the shutdown.
+  const mutation =
+    (handler: Handler): Handler =>
+    (c) => {
+      audit.mutation(c);
+      if (supervisor.isShuttingDown()) throw new ApiError(503, 'shutting_down_exception', 'the manager is shutting down');
+      return handler(c);
+    };
 
   const routes: Record<string, { method: 'GET' | 'POST'; handler: Handler }> = {
     '/health': { method: 'GET', handler: (c) => health(c) },
     [`/${deps.name}/status`]: { method: 'GET', handler: (c) => json(c, 200, supervisor.status()) },
-    [`/${deps.name}/start`]: { method: 'POST', handler: (c) => start(c) },
-    [`/${deps.name}/stop`]: { method: 'POST', handler: async (c) => (await supervisor.stop(), json(c, 200, supervisor.status())) },
-    [`/${deps.name}/kill`]: { method: 'POST', handler: async (c) => (await supervisor.kill(), json(c, 200, supervisor.status())) },
-    [`/${deps.name}/restart`]: { method: 'POST', handler: (c) => restart(c) },
+    [`/${deps.name}/start`]: { method: 'POST', handler: mutation((c) => start(c)) },
+    [`/${deps.name}/stop`]: { method: 'POST', handler: mutation(async (c) => (await supervisor.stop(), json(c, 200, supervisor.status()))) },
+    [`/${deps.name}/kill`]: { method: 'POST', handler: mutation(async (c) => (await supervisor.kill(), json(c, 200, supervisor.status()))) },
+    [`/${deps.name}/restart`]: { method: 'POST', handler: mutation((c) => restart(c)) },
     '/keystore/status': { method: 'GET', handler: (c) => keystoreStatus(c) },
     '/metrics': {
       method: 'GET',
@@ -51,12 +64,8 @@ export function createApi(deps: ApiDeps): Hono {
   };
 
   const health = (c: Context) => {
-    const keystore = deps.keystoreStatus?.() ?? null;
-    const certificates = deps.certificatesStatus?.() ?? null;
-    const process = supervisor.status();
-    const failed = process.state === 'failed' || keystore?.state === 'failed' || certificates?.state === 'failed';
-    const body = { status: failed ? 'degraded' : 'ok', process, keystore, certificates };
-    return json(c, supervisor.isShuttingDown() ? 503 : 200, supervisor.isShuttingDown() ? { ...body, status: 'shutting_down' } : body);
+    const { httpStatus, body } = healthOf();
+    return json(c, httpStatus, body);
   };
 
   const start = async (c: Context) => {
@@ -85,7 +94,13 @@ export function createApi(deps: ApiDeps): Hono {
     }
     return next();
   });
-  if (deps.requireClientCertificates) app.use(requireClientCertificate());
+  if (deps.requireClientCertificates) {
+    const clientAuth = requireClientCertificate();
+    // The Unix socket is mode 0600 inside the container: reaching it is the credential.
+    app.use(async function requireClientCertificateOverTcp(c, next) {
+      return isUnixSocketRequest(c) ? next() : clientAuth(c, next);
+    });
+  }
   for (const [path, route] of Object.entries(routes)) {
     app.on(route.method, path, route.handler);
     app.all(path, () => {
@@ -95,6 +110,7 @@ export function createApi(deps: ApiDeps): Hono {
   app.notFound((c) => c.json(errorBody(404, 'resource_not_found_exception', `no route ${c.req.method} ${c.req.path}`), 404));
   app.onError((error, c) => {
     if (error instanceof ApiError) {
+      if (error.status === 401 || error.status === 403) audit.refused(c, error.status, error.message);
       for (const [header, value] of Object.entries(error.headers)) c.header(header, value);
       return c.json(errorBody(error.status, error.type, error.message), error.status);
     }

@@ -153,8 +153,9 @@ export async function createCertInitializer(config: CertInitializerConfig, deps:
     ready,
     blockedReason: () => {
       if (state === 'ready') return undefined;
-      if (state === 'failed') return `the cert initializer failed: ${reason}`;
-      return `waiting for the signed certificate at ${config.certPath}`;
+      // Answered to API clients, so no file path: GET /health and the log say which file.
+      if (state === 'failed') return 'the cert initializer failed; see GET /health and the log';
+      return 'waiting for the signed certificate (--cert-path)';
     },
     status: () => ({
       state,

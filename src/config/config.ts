@@ -44,6 +44,8 @@ export interface Config {
   readonly stopScope: StopScope;
   readonly onExit: OnExit;
   readonly stateFile: string;
+  /** Serves the API to `ctl`, without client certificates; mode 0600. */
+  readonly socketPath: string;
   readonly httpHost: string;
   readonly httpPort: number;
   readonly tls?: TlsConfig;
@@ -56,4 +58,17 @@ export type Command =
   | { readonly kind: 'help' }
   | { readonly kind: 'version' }
   | { readonly kind: 'install'; readonly dir: string }
-  | { readonly kind: 'run'; readonly config: Config };
+  | { readonly kind: 'ctl'; readonly request: CtlRequest }
+  /** warnings: what was set but means nothing (an unknown PM_ variable), for the log. */
+  | { readonly kind: 'run'; readonly config: Config; readonly warnings: readonly string[] };
+
+export const CTL_ACTIONS = ['status', 'start', 'stop', 'restart', 'kill', 'health'] as const;
+export type CtlAction = (typeof CTL_ACTIONS)[number];
+
+/** What `process-manager ctl` asks, and of which manager. */
+export interface CtlRequest {
+  readonly action: CtlAction;
+  readonly isJson: boolean;
+  readonly name: string;
+  readonly socketPath: string;
+}

@@ -1,13 +1,13 @@
 import { EXIT } from './options.ts';
 
 /** A problem with how the manager was invoked or configured; main prints it and exits. */
+// No parameter properties: tests import the parser straight from src/, and Node strips types only.
 export class StartupError extends Error {
-  constructor(
-    message: string,
-    readonly exitCode: number,
-  ) {
+  readonly exitCode: number;
+  constructor(message: string, exitCode: number) {
     super(message);
     this.name = 'StartupError';
+    this.exitCode = exitCode;
   }
 }
 

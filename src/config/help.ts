@@ -9,7 +9,8 @@ export const VERSION: string = typeof __PM_VERSION__ === 'string' ? __PM_VERSION
 export function helpText(): string {
   const options = Object.values(OPTIONS as Record<string, OptionSpec>).map((spec) => {
     const head = `  ${spec.flag} ${spec.metavar}`;
-    const defaultText = spec.defaultText ? ` (default: ${spec.defaultText})` : '';
+    const shown = spec.defaultValue ?? spec.defaultText;
+    const defaultText = shown ? ` (default: ${shown})` : '';
     return `${head.padEnd(32)} ${spec.help}${defaultText}\n${''.padEnd(33)}env ${envNameOf(spec)}`;
   });
   const variables = Object.values(KEYSTORE_VARIABLES as Record<string, KeystoreVariable>).map((v) => {
@@ -22,10 +23,12 @@ export function helpText(): string {
 Usage:
   process-manager [options] [-- ARG...]   supervise --cmd (ARGs are passed to it)
   process-manager install DIR             copy this executable into DIR, mode 0755
+  process-manager ctl [--json] COMMAND    ask the running manager, over its Unix socket:
+                                          status, start, stop, restart, kill or health
   process-manager --help | --version
 
 Options (each also read from the environment variable shown; the flag wins;
-durations accept 500ms, 5s, 2m or plain seconds):
+durations accept 500ms, 5s, 2m, 1h, 2m30s or plain seconds, up to 24 days):
 ${options.join('\n')}
 
 Keystore updater (environment only):
@@ -33,5 +36,6 @@ ${variables.join('\n')}
 
 Exit status: the process's last status (its code, or 128+signal); 0 when it was
 not running; 64 usage error; 78 configuration error; 70 internal error.
+ctl: 0 done; 1 refused or failed; 69 no manager answers on the socket.
 `;
 }

@@ -1,37 +1,42 @@
-// The one table of command-line options. Parsing, `--help` and the README's
-// option list all come from it, so a flag cannot exist in one and not the
-// others (a test compares `--help` with this table).
+// The one table of command-line options. Parsing (kinds, choices, defaults,
+// variable names), `--help` and the README's option list all come from it, so
+// a flag cannot exist in one and not the others, and a default cannot say one
+// thing in --help and do another (test/cli.test.ts parses every default shown).
 
-export type OptionKind = 'string' | 'path' | 'duration' | 'port' | 'enum' | 'level';
+export type OptionKind = 'string' | 'path' | 'duration' | 'port' | 'choice';
 
 export interface OptionSpec {
   readonly flag: string;
   readonly kind: OptionKind;
   readonly metavar: string;
   readonly help: string;
-  /** Shown in --help; the real default may depend on other options. */
+  /** The default, as the user would write it; parsed like a given value. */
+  readonly defaultValue?: string;
+  /** A default that depends on other options, described for --help. */
   readonly defaultText?: string;
+  /** Required for kind `choice`: the only accepted values. */
   readonly choices?: readonly string[];
 }
 
 export const OPTIONS = {
-  name: { flag: '--name', kind: 'string', metavar: 'NAME', defaultText: 'es', help: 'process name; the API lives under /NAME/...' },
+  name: { flag: '--name', kind: 'string', metavar: 'NAME', defaultValue: 'es', help: 'process name; the API lives under /NAME/...' },
   cmd: { flag: '--cmd', kind: 'path', metavar: 'PATH', help: 'executable to supervise (required), e.g. /usr/local/bin/docker-entrypoint.sh' },
-  stopTimeout: { flag: '--stop-timeout', kind: 'duration', metavar: 'D', defaultText: '5s', help: 'soft-stop wait before SIGKILL (API stop, restart)' },
-  shutdownTimeout: { flag: '--shutdown-timeout', kind: 'duration', metavar: 'D', defaultText: '25s', help: 'soft-stop wait when the manager itself is told to terminate' },
-  stopScope: { flag: '--stop-scope', kind: 'enum', metavar: 'process|group', choices: ['process', 'group'], defaultText: 'group', help: 'where SIGTERM goes; SIGKILL always goes to the group' },
-  onExit: { flag: '--on-exit', kind: 'enum', metavar: 'exit|restart', choices: ['exit', 'restart'], defaultText: 'exit', help: 'when the process dies unasked: exit with its status, or restart with back-off' },
+  stopTimeout: { flag: '--stop-timeout', kind: 'duration', metavar: 'D', defaultValue: '5s', help: 'soft-stop wait before SIGKILL (API stop, restart)' },
+  shutdownTimeout: { flag: '--shutdown-timeout', kind: 'duration', metavar: 'D', defaultValue: '25s', help: 'soft-stop wait when the manager itself is told to terminate' },
+  stopScope: { flag: '--stop-scope', kind: 'choice', metavar: 'process|group', choices: ['process', 'group'], defaultValue: 'group', help: 'where SIGTERM goes; SIGKILL always goes to the group' },
+  onExit: { flag: '--on-exit', kind: 'choice', metavar: 'exit|restart', choices: ['exit', 'restart'], defaultValue: 'exit', help: 'when the process dies unasked: exit with its status, or restart with back-off' },
   stateFile: { flag: '--state-file', kind: 'path', metavar: 'PATH', defaultText: '<dir of the executable>/<name>.state.json', help: 'persisted intent and last state' },
+  socket: { flag: '--socket', kind: 'path', metavar: 'PATH', defaultText: '<dir of --state-file>/<name>.sock', help: 'Unix socket (mode 0600) serving the API without certificates; what `ctl` talks to' },
   httpHost: { flag: '--http-host', kind: 'string', metavar: 'H', defaultText: '127.0.0.1, or 0.0.0.0 with --tls-client-ca', help: 'API bind address' },
-  httpPort: { flag: '--http-port', kind: 'port', metavar: 'N', defaultText: '8080', help: 'API port' },
+  httpPort: { flag: '--http-port', kind: 'port', metavar: 'N', defaultValue: '8080', help: 'API port' },
   tlsCert: { flag: '--tls-cert', kind: 'path', metavar: 'F', help: 'serve HTTPS with this certificate (re-read on change and SIGHUP)' },
   tlsKey: { flag: '--tls-key', kind: 'path', metavar: 'F', help: 'private key for --tls-cert' },
   tlsClientCa: { flag: '--tls-client-ca', kind: 'path', metavar: 'F', help: 'require client certificates signed by this CA (except GET /health)' },
-  port: { flag: '--port', kind: 'port', metavar: 'N', defaultText: '8001', help: 'cert initializer: port that serves the CSR' },
-  privateKeyPath: { flag: '--private-key-path', kind: 'path', metavar: 'F', defaultText: '/mnt/elastic/private-key/node.key', help: 'cert initializer: private key' },
+  port: { flag: '--port', kind: 'port', metavar: 'N', defaultValue: '8001', help: 'cert initializer: port that serves the CSR' },
+  privateKeyPath: { flag: '--private-key-path', kind: 'path', metavar: 'F', defaultValue: '/mnt/elastic/private-key/node.key', help: 'cert initializer: private key' },
   certPath: { flag: '--cert-path', kind: 'path', metavar: 'F', help: 'cert initializer: where the signed certificate appears; enables it' },
   csrPath: { flag: '--csr-path', kind: 'path', metavar: 'F', defaultText: '<dir of --cert-path>/csr.pem', help: 'cert initializer: where the CSR is written' },
-  logLevel: { flag: '--log-level', kind: 'level', metavar: 'L', choices: ['debug', 'info', 'warn', 'error'], defaultText: 'info', help: 'debug, info, warn or error' },
+  logLevel: { flag: '--log-level', kind: 'choice', metavar: 'L', choices: ['debug', 'info', 'warn', 'error'], defaultValue: 'info', help: 'debug, info, warn or error' },
 } as const satisfies Record<string, OptionSpec>;
 
 export type OptionName = keyof typeof OPTIONS;

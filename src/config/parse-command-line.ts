@@ -1,5 +1,5 @@
 import path from 'node:path';
-import type { Command, Config, KeystoreConfig, LogLevel, OnExit, StopScope } from './config.ts';
+import { CTL_ACTIONS, type Command, type Config, type CtlAction, type CtlRequest, type KeystoreConfig } from './config.ts';
 import { configError, usageError } from './errors.ts';
 import { KEYSTORE_VARIABLES, type KeystoreVariable } from './keystore-env.ts';
 import { envNameOf, OPTIONS, type OptionName, type OptionSpec } from './options.ts';
@@ -14,17 +14,45 @@ const NAME_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
 const OPTION_BY_FLAG = new Map<string, OptionName>(
   (Object.entries(OPTIONS) as [OptionName, OptionSpec][]).map(([name, spec]) => [spec.flag, name]),
 );
+const OPTION_VARIABLES = new Set(Object.values(OPTIONS as Record<string, OptionSpec>).map(envNameOf));
+
+type Spec<O extends OptionName> = (typeof OPTIONS)[O];
+/** What each option parses to: its choices for a choice, a number for durations (ms) and ports. */
+type ValueOf<O extends OptionName> = Spec<O> extends { readonly choices: readonly (infer C)[] } ? C : Spec<O>['kind'] extends 'duration' | 'port' ? number : string;
+
+interface Given {
+  readonly value: string;
+  readonly source: string;
+}
+
+/** The parser behind each kind; paths are made absolute so a later chdir cannot move them. */
+function parseAs(spec: OptionSpec, text: string): Parsed<string | number> {
+  switch (spec.kind) {
+    case 'duration':
+      return parseDuration(text);
+    case 'port':
+      return parsePort(text);
+    case 'choice':
+      return parseChoice(text, spec.choices ?? []);
+    case 'path':
+      return { ok: true, value: path.resolve(text) };
+    case 'string':
+      return { ok: true, value: text };
+  }
+}
 
 /**
  * Reads argv (without the executable) and the environment. Throws a
  * StartupError: exit 64 when the command line cannot be understood, 78 when a
- * value is wrong.
+ * value is wrong. `internalVariables` are PM_ names the manager sets for
+ * itself (the PID-1 hand-off), not reported as unknown.
  */
-export function parseCommandLine(argv: readonly string[], env: Env, executablePath: string): Command {
+export function parseCommandLine(argv: readonly string[], env: Env, executablePath: string, internalVariables: readonly string[] = []): Command {
   if (argv[0] === 'install') {
     if (argv.length !== 2 || argv[1] === '') throw usageError('install takes exactly one argument: the directory to copy the executable into');
     return { kind: 'install', dir: argv[1] };
   }
+  if (argv[0] === 'ctl') return { kind: 'ctl', request: parseCtl(argv.slice(1), env, executablePath) };
   const flags = new Map<OptionName, string>();
   let args: string[] = [];
   for (let i = 0; i < argv.length; i++) {
@@ -36,20 +64,33 @@ export function parseCommandLine(argv: readonly string[], env: Env, executablePa
     if (word === '--help' || word === '-h') return { kind: 'help' };
     if (word === '--version' || word === '-V') return { kind: 'version' };
     if (!word.startsWith('--')) throw usageError(`unexpected argument '${word}'; arguments for the process go after '--'`);
-    const equals = word.indexOf('=');
-    const flag = equals === -1 ? word : word.slice(0, equals);
-    const option = OPTION_BY_FLAG.get(flag);
-    if (!option) throw usageError(`unknown option '${flag}'; see --help`);
-    const value = equals === -1 ? argv[++i] : word.slice(equals + 1);
-    if (value === undefined) throw usageError(`option ${flag} needs a value (${OPTIONS[option].metavar})`);
-    flags.set(option, value);
+    i = readFlag(argv, i, flags);
   }
-  return { kind: 'run', config: buildConfig(flags, args, env, executablePath) };
+  return { kind: 'run', config: buildConfig(readerOf(flags, env), args, env, executablePath), warnings: unknownVariables(env, internalVariables) };
 }
 
-function buildConfig(flags: Map<OptionName, string>, args: string[], env: Env, executablePath: string): Config {
-  // The flag wins over PM_<NAME>; the message names whichever was used.
-  const raw = (option: OptionName): { value: string; source: string } | undefined => {
+/** Stores the option at argv[i] (`--flag value` or `--flag=value`); returns the index of the last word used. */
+function readFlag(argv: readonly string[], i: number, flags: Map<OptionName, string>): number {
+  const word = argv[i];
+  const equals = word.indexOf('=');
+  const flag = equals === -1 ? word : word.slice(0, equals);
+  const option = OPTION_BY_FLAG.get(flag);
+  if (!option) throw usageError(`unknown option '${flag}'; see --help`);
+  const value = equals === -1 ? argv[i + 1] : word.slice(equals + 1);
+  if (value === undefined) throw usageError(`option ${flag} needs a value (${OPTIONS[option].metavar})`);
+  flags.set(option, value);
+  return equals === -1 ? i + 1 : i;
+}
+
+type Reader = {
+  /** The flag, else PM_<NAME>, else nothing; says which was used. */
+  raw(option: OptionName): Given | undefined;
+  /** Parsed by the option's kind, falling back to its default; undefined when neither exists. */
+  value<O extends OptionName>(option: O): ValueOf<O> | undefined;
+};
+
+function readerOf(flags: Map<OptionName, string>, env: Env): Reader {
+  const raw = (option: OptionName): Given | undefined => {
     const spec: OptionSpec = OPTIONS[option];
     const flagValue = flags.get(option);
     if (flagValue !== undefined) return { value: flagValue, source: spec.flag };
@@ -57,47 +98,58 @@ function buildConfig(flags: Map<OptionName, string>, args: string[], env: Env, e
     const envValue = env[envName];
     return envValue !== undefined && envValue !== '' ? { value: envValue, source: envName } : undefined;
   };
-  const read = <T>(option: OptionName, parse: (text: string) => Parsed<T>, fallback: T): T => {
-    const given = raw(option);
-    if (!given) return fallback;
-    const parsed = parse(given.value);
+  const value = <O extends OptionName>(option: O): ValueOf<O> | undefined => {
+    const spec: OptionSpec = OPTIONS[option];
+    const given = raw(option) ?? (spec.defaultValue !== undefined ? { value: spec.defaultValue, source: `the default of ${spec.flag}` } : undefined);
+    if (!given) return undefined;
+    const parsed = parseAs(spec, given.value);
     if (!parsed.ok) throw configError(`${given.source}: '${given.value}' is not ${parsed.expected}`);
-    return parsed.value;
+    return parsed.value as ValueOf<O>;
   };
-  const text = (option: OptionName): string | undefined => raw(option)?.value;
-  const anyText = (value: string): Parsed<string> => ({ ok: true, value });
+  return { raw, value };
+}
 
-  const cmd = text('cmd');
-  if (!cmd) throw usageError(`no process to supervise: give ${OPTIONS.cmd.flag} PATH or ${envNameOf(OPTIONS.cmd)}`);
-
-  const name = read('name', anyText, 'es');
+function checkedName(read: Reader): string {
+  const name = read.value('name') as string;
   if (!NAME_PATTERN.test(name) || RESERVED_NAMES.includes(name)) {
-    throw configError(`${raw('name')?.source}: '${name}' must be 1-64 of A-Z a-z 0-9 _ . - and not one of ${RESERVED_NAMES.join(', ')}`);
+    throw configError(`${read.raw('name')?.source}: '${name}' must be 1-64 of A-Z a-z 0-9 _ . - and not one of ${RESERVED_NAMES.join(', ')}`);
   }
+  return name;
+}
 
-  const tls = readTls(raw);
-  const certPath = text('certPath');
+/** The state file and the socket beside it, as the manager and `ctl` both work them out. */
+function placesOf(read: Reader, name: string, executablePath: string): { stateFile: string; socketPath: string } {
+  const stateFile = read.value('stateFile') ?? path.join(path.dirname(path.resolve(executablePath)), `${name}.state.json`);
+  return { stateFile, socketPath: read.value('socket') ?? path.join(path.dirname(stateFile), `${name}.sock`) };
+}
+
+function buildConfig(read: Reader, args: string[], env: Env, executablePath: string): Config {
+  const cmd = read.raw('cmd')?.value;
+  if (!cmd) throw usageError(`no process to supervise: give ${OPTIONS.cmd.flag} PATH or ${envNameOf(OPTIONS.cmd)}`);
+  const name = checkedName(read);
+  const tls = readTls(read);
+  const certPath = read.value('certPath');
   const config: Config = {
     name,
     cmd,
     args,
-    stopTimeoutMs: read('stopTimeout', parseDuration, 5_000),
-    shutdownTimeoutMs: read('shutdownTimeout', parseDuration, 25_000),
-    stopScope: read('stopScope', (t) => parseChoice<StopScope>(t, ['process', 'group']), 'group'),
-    onExit: read('onExit', (t) => parseChoice<OnExit>(t, ['exit', 'restart']), 'exit'),
-    stateFile: path.resolve(text('stateFile') ?? path.join(path.dirname(executablePath), `${name}.state.json`)),
-    httpHost: text('httpHost') ?? (tls?.clientCaFile ? '0.0.0.0' : '127.0.0.1'),
-    httpPort: read('httpPort', parsePort, 8080),
+    stopTimeoutMs: read.value('stopTimeout') as number,
+    shutdownTimeoutMs: read.value('shutdownTimeout') as number,
+    stopScope: read.value('stopScope') as Config['stopScope'],
+    onExit: read.value('onExit') as Config['onExit'],
+    ...placesOf(read, name, executablePath),
+    httpHost: read.value('httpHost') ?? (tls?.clientCaFile ? '0.0.0.0' : '127.0.0.1'),
+    httpPort: read.value('httpPort') as number,
     tls,
     certInitializer: certPath
       ? {
-          port: read('port', parsePort, 8001),
-          privateKeyPath: path.resolve(text('privateKeyPath') ?? '/mnt/elastic/private-key/node.key'),
-          certPath: path.resolve(certPath),
-          csrPath: path.resolve(text('csrPath') ?? path.join(path.dirname(certPath), 'csr.pem')),
+          port: read.value('port') as number,
+          privateKeyPath: read.value('privateKeyPath') as string,
+          certPath,
+          csrPath: read.value('csrPath') ?? path.join(path.dirname(certPath), 'csr.pem'),
         }
       : undefined,
-    logLevel: read('logLevel', (t) => parseChoice<LogLevel>(t, ['debug', 'info', 'warn', 'error']), 'info'),
+    logLevel: read.value('logLevel') as Config['logLevel'],
     keystore: readKeystoreConfig(env),
   };
   if (config.certInitializer && config.certInitializer.port === config.httpPort && config.httpPort !== 0) {
@@ -106,19 +158,60 @@ function buildConfig(flags: Map<OptionName, string>, args: string[], env: Env, e
   return config;
 }
 
-function readTls(raw: (option: OptionName) => { value: string; source: string } | undefined): Config['tls'] {
-  const cert = raw('tlsCert');
-  const key = raw('tlsKey');
-  const clientCa = raw('tlsClientCa');
+/** `ctl [--json] [options] COMMAND`: the options only serve to find the manager, as the manager itself found its socket. */
+function parseCtl(argv: readonly string[], env: Env, executablePath: string): CtlRequest {
+  const flags = new Map<OptionName, string>();
+  let isJson = false;
+  const words: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--json') isJson = true;
+    else if (argv[i].startsWith('--')) i = readFlag(argv, i, flags);
+    else words.push(argv[i]);
+  }
+  const usage = `ctl [--json] ${CTL_ACTIONS.join('|')}`;
+  if (words.length !== 1) throw usageError(`ctl takes one command: ${usage}`);
+  const action = CTL_ACTIONS.find((a) => a === words[0]);
+  if (!action) throw usageError(`ctl: unknown command '${words[0]}'; expected ${usage}`);
+  const read = readerOf(flags, env);
+  const name = checkedName(read);
+  return { action: action satisfies CtlAction, isJson, name, socketPath: placesOf(read, name, executablePath).socketPath };
+}
+
+/** Typos such as PM_SHUTDOWN_TIMOUT would otherwise change nothing, in silence. */
+function unknownVariables(env: Env, internalVariables: readonly string[]): string[] {
+  const known = [...OPTION_VARIABLES];
+  return Object.keys(env)
+    .filter((name) => name.startsWith('PM_') && !OPTION_VARIABLES.has(name) && !internalVariables.includes(name))
+    .sort()
+    .map((name) => {
+      const closest = known.map((k) => ({ k, d: editDistance(name, k) })).sort((a, b) => a.d - b.d)[0];
+      const hint = closest && closest.d <= 3 ? `; did you mean ${closest.k}?` : '';
+      return `${name} is set but no option reads it${hint} (see --help)`;
+    });
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) current[j] = Math.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    previous = current;
+  }
+  return previous[b.length];
+}
+
+function readTls(read: Reader): Config['tls'] {
+  const cert = read.raw('tlsCert');
+  const key = read.raw('tlsKey');
+  const clientCa = read.raw('tlsClientCa');
   if (!cert && !key) {
     if (clientCa) throw configError(`${clientCa.source} needs ${OPTIONS.tlsCert.flag} and ${OPTIONS.tlsKey.flag}: client certificates only exist over HTTPS`);
     return undefined;
   }
   if (!cert) throw configError(`${key?.source} is set but ${OPTIONS.tlsCert.flag} is not; give both`);
   if (!key) throw configError(`${cert.source} is set but ${OPTIONS.tlsKey.flag} is not; give both`);
-  return { certFile: path.resolve(cert.value), keyFile: path.resolve(key.value), clientCaFile: clientCa && path.resolve(clientCa.value) };
+  return { certFile: read.value('tlsCert') as string, keyFile: read.value('tlsKey') as string, clientCaFile: read.value('tlsClientCa') };
 }
-
 function readKeystoreConfig(env: Env): KeystoreConfig {
   const lookup = (variable: KeystoreVariable): { value: string; source: string } | undefined => {
     for (const name of variable.alias ? [variable.name, variable.alias] : [variable.name]) {

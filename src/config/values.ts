@@ -4,15 +4,31 @@
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; expected: string };
 
-const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m)?$/;
-const UNIT_MS = { ms: 1, s: 1000, m: 60_000 } as const;
+const DURATION_PART = /(\d+(?:\.\d+)?)(ms|h|m|s)/y;
+const PLAIN_SECONDS = /^\d+(?:\.\d+)?$/;
+const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;
+/** setTimeout holds a signed 32-bit number of milliseconds; past it Node fires after 1 ms instead. */
+export const LONGEST_TIMER_MS = 2 ** 31 - 1;
+const DURATION_FORMS = 'a duration such as 500ms, 5s, 2m, 1h, 2m30s or a number of seconds';
 
-/** `500ms`, `5s`, `2m`, or plain seconds (`5`, `1.5`). */
+/** `500ms`, `5s`, `2m`, `1h`, compounds (`2m30s`), or plain seconds (`5`, `1.5`); at most what a timer holds. */
 export function parseDuration(text: string): Parsed<number> {
-  const match = DURATION.exec(text.trim());
-  if (!match) return { ok: false, expected: 'a duration such as 500ms, 5s, 2m or a number of seconds' };
-  const unit = (match[2] ?? 's') as keyof typeof UNIT_MS;
-  return { ok: true, value: Math.round(Number(match[1]) * UNIT_MS[unit]) };
+  const trimmed = text.trim();
+  let ms: number;
+  if (PLAIN_SECONDS.test(trimmed)) ms = Number(trimmed) * 1000;
+  else {
+    ms = 0;
+    DURATION_PART.lastIndex = 0;
+    while (DURATION_PART.lastIndex < trimmed.length) {
+      const match = DURATION_PART.exec(trimmed);
+      if (!match || trimmed === '') return { ok: false, expected: DURATION_FORMS };
+      ms += Number(match[1]) * UNIT_MS[match[2] as keyof typeof UNIT_MS];
+    }
+    if (trimmed === '') return { ok: false, expected: DURATION_FORMS };
+  }
+  const value = Math.round(ms);
+  if (value > LONGEST_TIMER_MS) return { ok: false, expected: `a duration a timer can hold: at most ${LONGEST_TIMER_MS}ms (about 24.8 days)` };
+  return { ok: true, value };
 }
 
 /** 0 asks the system for a free port (handy for tests; the chosen one is logged). */

@@ -17,7 +17,7 @@ export interface Logger {
 const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 const ECS_VERSION = '1.6.0';
 
-export function createLogger(write: (line: string) => void = (line) => process.stdout.write(line)): Logger {
+export function createLogger(write: (line: string) => void = stdoutWriter()): Logger {
   let threshold = RANK.info;
   const emit = (level: LogLevel, message: string, fields?: LogFields): void => {
     if (RANK[level] < threshold) return;
@@ -40,4 +40,36 @@ export function createLogger(write: (line: string) => void = (line) => process.s
       threshold = RANK[level];
     },
   };
+}
+
+/**
+ * Writes to stdout until its reader goes away (`| head -1`, a log shipper
+ * that died), then drops lines: an EPIPE must never take the manager, and
+ * with it the supervised process, down. Nobody is left to read them anyway.
+ */
+function stdoutWriter(): (line: string) => void {
+  let isBroken = false;
+  for (const stream of [process.stdout, process.stderr]) {
+    // EPIPE, or EBADF for a closed descriptor: any write error means nobody reads.
+    stream.on('error', () => {
+      if (stream === process.stdout) isBroken = true;
+    });
+  }
+  return (line) => {
+    if (isBroken) return;
+    try {
+      process.stdout.write(line);
+    } catch {
+      isBroken = true; // a synchronous stdout (file, terminal) throws instead of emitting 'error'
+    }
+  };
+}
+
+/** The runtime's own warnings (TimeoutOverflowWarning, deprecations) as log lines, not plain text on stderr. */
+export function logRuntimeWarnings(log: Logger): void {
+  // Node's default listener prints them on stderr; it is the only other one.
+  process.removeAllListeners('warning');
+  process.on('warning', (warning: Error & { code?: string }) => {
+    log.warn(`${warning.name}: ${warning.message}`, { 'event.action': 'runtime-warning', 'error.type': warning.name, 'error.code': warning.code });
+  });
 }

@@ -2,12 +2,14 @@ import { KEYSTORE_VARIABLE_SPELLINGS } from '../config/keystore-env.ts';
 import { dropManagerMallocTuning } from '../pid1/malloc-tuning.ts';
 
 const MANAGER_ONLY = new Set(KEYSTORE_VARIABLE_SPELLINGS);
+/** Set by build.mjs's banner when it chose UV_THREADPOOL_SIZE for the manager (the pod did not). */
+export const THREADPOOL_MARKER = 'PM_MANAGER_THREADPOOL';
 
 /**
  * The environment of the processes the manager starts (Elasticsearch, the
  * keystore CLI): ours without the manager's own configuration, so passwords
  * meant for the reload call never reach their /proc/PID/environ, and without
- * the allocator settings the manager chose for itself.
+ * the allocator and thread-pool settings the manager chose for itself.
  */
 export function childEnvironment(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   const result: NodeJS.ProcessEnv = {};
@@ -16,5 +18,6 @@ export function childEnvironment(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
     result[name] = value;
   }
   dropManagerMallocTuning(result, env);
+  if (env[THREADPOOL_MARKER] === '1') delete result.UV_THREADPOOL_SIZE;
   return result;
 }

@@ -33,6 +33,10 @@ export interface Supervisor {
   status(): ProcessStatus;
   readonly counters: SupervisorCounters;
   isShuttingDown(): boolean;
+  /** For /health: the errno code of the last failed state-file write; null once a write succeeds. */
+  stateFileError(): string | null;
+  /** For /health: how long ago the process last exited unasked; null if it never did. */
+  msSinceUnexpectedExit(): number | null;
   /** While fn returns a reason, starts are refused with it (the certificate is awaited). */
   holdStartsWhile(fn: () => string | undefined): void;
   /** Restores the persisted intent; true when the process should be started now. */

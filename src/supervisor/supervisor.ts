@@ -49,6 +49,9 @@ export function createSupervisor(config: Config, deps: SupervisorDeps): Supervis
   let shuttingDown = false;
   /** The stop under way (API stop, restart, shutdown), which a kill escalates. */
   let stopUnderWay: { readonly running: RunningProcess; readonly timer: AbortController; escalated: boolean } | null = null;
+  /** For /health: the errno code of the last failed state-file write, until one succeeds. */
+  let stateFileError: string | null = null;
+  let lastUnexpectedExitAt: number | null = null;
 
   const serialize = <T>(operation: () => Promise<T>): Promise<T> => {
     const result = queue.then(operation);
@@ -59,7 +62,9 @@ export function createSupervisor(config: Config, deps: SupervisorDeps): Supervis
   const persist = (): void => {
     try {
       system.stateStore.write({ version: 1, name: config.name, desired, state, lastExit, restarts, updatedAt: since });
+      stateFileError = null;
     } catch (error) {
+      stateFileError = (error as NodeJS.ErrnoException).code ?? 'write failed';
       log.error(`cannot write the state file: ${(error as Error).message}`, { 'event.action': 'state-file', 'file.path': config.stateFile });
     }
   };
@@ -106,7 +111,9 @@ export function createSupervisor(config: Config, deps: SupervisorDeps): Supervis
     lastExit = { code: exit.code, signal: exit.signal, at: clock.now().toISOString() };
     const cause = exitCause ?? 'unexpected';
     counters.exits[cause]++;
-    log.info(`${config.name} exited with ${exit.code !== null ? `code ${exit.code}` : `signal ${exit.signal}`} (${cause})`, {
+    if (cause === 'unexpected') lastUnexpectedExitAt = clock.monotonicMs();
+    // Nobody asked: Elasticsearch crashed or was killed from outside, and someone should look.
+    log[cause === 'unexpected' ? 'error' : 'info'](`${config.name} exited with ${exit.code !== null ? `code ${exit.code}` : `signal ${exit.signal}`} (${cause})`, {
       'event.action': 'process-exit',
       'process.pid': child?.pid ?? null,
       'process.exit_code': exit.code,
@@ -187,6 +194,7 @@ export function createSupervisor(config: Config, deps: SupervisorDeps): Supervis
         ),
       ]);
       stop.timer.abort();
+      if (timedOut) log.warn(`${config.name} still running ${timeoutMs} ms after SIGTERM: sending SIGKILL`, { 'event.action': 'stop-timeout', 'process.pid': running.pid });
       if (timedOut) system.signal({ kind: 'group', pid: running.pid }, 'SIGKILL', `still running ${timeoutMs} ms after SIGTERM`, log);
       await endProcess(running, 'groupGone', () => (stop.escalated ? 'killed' : timedOut ? 'stopped by SIGKILL after the stop timeout' : 'stopped'));
     } finally {
@@ -221,6 +229,8 @@ export function createSupervisor(config: Config, deps: SupervisorDeps): Supervis
     status,
     counters,
     isShuttingDown: () => shuttingDown,
+    stateFileError: () => stateFileError,
+    msSinceUnexpectedExit: () => (lastUnexpectedExitAt === null ? null : clock.monotonicMs() - lastUnexpectedExitAt),
     holdStartsWhile(fn) {
       startBlockedReason = fn;
     },

@@ -87,7 +87,8 @@ t.test('key, CSR over HTTP, signed certificate via a Secret update, then the pro
     const start = await manager.request('POST', '/es/start');
     t.equal(start.status, 503, 'POST /es/start: 503');
     t.equal(start.json.error.type, 'start_blocked_exception', 'blocked, in the error shape');
-    t.match(start.json.error.reason, `waiting for the signed certificate at ${layout.certPath}`, 'the reason names the certificate path');
+    t.equal(start.json.error.reason, 'waiting for the signed certificate (--cert-path)', 'the reason names the option, not the file (issue 13: no path in an error body)');
+    t.notMatch(start.text, layout.certPath, 'the body carries no file path');
     t.equal((await manager.status()).state, 'notStarted', '/es/status: notStarted');
     t.notOk(fs.existsSync(layout.pidsFile), 'the process never ran');
   });

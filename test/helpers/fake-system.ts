@@ -232,6 +232,7 @@ export function supervisorConfig(overrides: Partial<Config> = {}): Config {
     stopScope: 'group',
     onExit: 'exit',
     stateFile: '/fake/es.state.json',
+    socketPath: '/fake/es.sock',
     httpHost: '127.0.0.1',
     httpPort: 0,
     logLevel: 'info',

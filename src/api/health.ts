@@ -1,0 +1,71 @@
+// What GET /health answers: `ok`, or `degraded` with the reasons a person is
+// needed, each one short and free of file paths (the body is open to anyone
+// who can reach the port). A kubelet liveness probe must not restart the
+// container for these: they are for the operator's eyes and alerts.
+
+import type { Supervisor } from '../supervisor/supervisor.ts';
+import type { ComponentStatus } from './app.ts';
+
+/** A certificate not signed within this long means the signer (cert-manager, an operator) is stuck. */
+export const CERTIFICATE_WAIT_LIMIT_MS = 5 * 60_000;
+/** A sync runs a handful of elasticsearch-keystore calls of at most 120 s each; longer is stuck. */
+export const KEYSTORE_SYNC_LIMIT_MS = 5 * 60_000;
+/** An unexpected exit keeps /health degraded this long, twice the longest restart back-off: a crash loop shows even while the process is briefly up. */
+export const CRASH_WINDOW_MS = 2 * 60_000;
+
+/** Settled states in which a process that should run is not running. */
+const NOT_RUNNING = new Set(['failed', 'exited', 'killed', 'stopped']);
+
+export interface HealthSources {
+  readonly name: string;
+  readonly supervisor: Supervisor;
+  readonly keystoreStatus?: () => ComponentStatus;
+  readonly certificatesStatus?: () => ComponentStatus;
+}
+
+export function createHealth(sources: HealthSources) {
+  const { supervisor, name } = sources;
+  // Until the keystore status says since when it syncs, /health notes when it first saw the sync.
+  let syncingSeenAt: number | null = null;
+
+  const keystoreReasons = (keystore: ComponentStatus | null): string[] => {
+    if (keystore?.state !== 'syncing') syncingSeenAt = null;
+    if (!keystore) return [];
+    if (keystore.state === 'failed') return [`the keystore updater failed: ${String(keystore.reason ?? 'see the log')}`];
+    if (keystore.state !== 'syncing') return [];
+    const since = typeof keystore.syncingSince === 'string' ? Date.parse(keystore.syncingSince) : (syncingSeenAt ??= Date.now());
+    const forMs = Date.now() - since;
+    return forMs > KEYSTORE_SYNC_LIMIT_MS ? [`a keystore sync has run for ${Math.round(forMs / 1000)} s (stuck?)`] : [];
+  };
+
+  const certificateReasons = (certificates: ComponentStatus | null): string[] => {
+    if (certificates?.state === 'failed') return [`the cert initializer failed: ${String(certificates.reason ?? 'see the log')}`];
+    if (certificates?.state !== 'waiting' || typeof certificates.since !== 'string') return [];
+    const forMs = Date.now() - Date.parse(certificates.since);
+    return forMs > CERTIFICATE_WAIT_LIMIT_MS ? [`the signed certificate has been awaited for ${Math.round(forMs / 60_000)} min; is the CSR being signed?`] : [];
+  };
+
+  const processReasons = (): string[] => {
+    const process = supervisor.status();
+    const reasons: string[] = [];
+    if (process.desired === 'started' && NOT_RUNNING.has(process.state)) {
+      const detail = process.state === 'failed' ? ': it could not be spawned' : process.state === 'exited' ? ': it exited unasked (restart back-off, or the manager exits)' : '';
+      reasons.push(`${name} should run but is ${process.state}${detail}`);
+    }
+    const sinceCrash = supervisor.msSinceUnexpectedExit();
+    if (sinceCrash !== null && sinceCrash < CRASH_WINDOW_MS && process.state !== 'exited') {
+      reasons.push(`${name} exited unexpectedly ${Math.round(sinceCrash / 1000)} s ago (${process.restarts} restarts so far)`);
+    }
+    const stateFileError = supervisor.stateFileError();
+    if (stateFileError) reasons.push(`the state file cannot be written (${stateFileError}): a container restart would forget a stop`);
+    return reasons;
+  };
+
+  return () => {
+    const keystore = sources.keystoreStatus?.() ?? null;
+    const certificates = sources.certificatesStatus?.() ?? null;
+    const reasons = [...processReasons(), ...keystoreReasons(keystore), ...certificateReasons(certificates)];
+    const body = { status: reasons.length > 0 ? 'degraded' : 'ok', reasons, process: supervisor.status(), keystore, certificates };
+    return supervisor.isShuttingDown() ? { httpStatus: 503 as const, body: { ...body, status: 'shutting_down' } } : { httpStatus: 200 as const, body };
+  };
+}
