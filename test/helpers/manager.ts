@@ -37,6 +37,8 @@ export interface StartOptions {
   readonly env?: Record<string, string | undefined>;
   /** Wrap the command, e.g. ['unshare', '--pid', '--fork', '--mount-proc']. */
   readonly wrapper?: readonly string[];
+  /** Run this copy instead of the built one (an installed copy). */
+  readonly executable?: string;
   /** Resolve without waiting for the API (tests of start-up failures). */
   readonly waitForApi?: boolean;
 }
@@ -55,7 +57,7 @@ export function tempDir(prefix = 'pm-test-'): string {
 
 export async function startManager(options: StartOptions = {}): Promise<RunningManager> {
   // A wrapper that ends in a program of its own (deno run -A src/main.ts) replaces the executable.
-  const wrapped = options.wrapper?.some((word) => word.endsWith('.ts')) ? [...options.wrapper] : [...(options.wrapper ?? []), EXECUTABLE];
+  const wrapped = options.wrapper?.some((word) => word.endsWith('.ts')) ? [...options.wrapper] : [...(options.wrapper ?? []), options.executable ?? EXECUTABLE];
   const argv = [...wrapped, '--http-port', '0', ...(options.args ?? [])];
   // A non-interactive shell starts background jobs with SIGINT ignored; a container runtime does not.
   const child = spawn(argv[0], argv.slice(1), { env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });

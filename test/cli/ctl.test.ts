@@ -1,0 +1,148 @@
+// `process-manager ctl` against the installed copy run with its defaults:
+// it finds the manager's Unix socket by itself, prints one human line or the
+// API's JSON, and exits 0 / 1 / 69. The socket is mode 0600; a stale one from
+// a manager that died is replaced, and a file that is not a socket is left alone.
+
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import t from 'tap';
+import { EXECUTABLE, isAlive, startManager, stopManager, tempDir, type RunningManager } from '../helpers/manager.ts';
+
+/** Lays down DIR/process-manager as an init container would; always run through that path (it may become a helper that execs the runtime). */
+function install(): { dir: string; pm: string } {
+  const dir = path.join(tempDir(), 'pm');
+  const installed = spawnSync(EXECUTABLE, ['install', dir], { encoding: 'utf8', timeout: 60_000 });
+  if (installed.status !== 0) throw new Error(`install failed: ${installed.stdout}${installed.stderr}`);
+  return { dir, pm: path.join(dir, 'process-manager') };
+}
+
+function ctl(pm: string, args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(pm, ['ctl', ...args], { env: { PATH: process.env.PATH, ...env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk) => (stdout += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk) => (stderr += chunk));
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+const SLEEPER = ['--cmd', '/bin/sh', '--', '-c', 'sleep 100000 & wait'];
+
+async function startInstalled(pm: string, args = SLEEPER, env: Record<string, string> = {}): Promise<RunningManager> {
+  const manager = await startManager({ executable: pm, args, env });
+  await manager.waitForLog((r) => r['process.state'] === 'started', 'the process to start');
+  return manager;
+}
+
+t.test('the installed copy with its defaults: ctl status, stop, --json status', async (t) => {
+  const { dir, pm } = install();
+  const manager = await startInstalled(pm);
+  t.teardown(() => stopManager(manager));
+  const socket = path.join(dir, 'es.sock');
+  t.ok(fs.lstatSync(socket).isSocket(), 'the socket sits beside the default state file');
+  t.equal(fs.statSync(socket).mode & 0o777, 0o600, 'mode 0600');
+  const pid = (await manager.status()).pid;
+
+  const status = await ctl(pm, ['status']);
+  t.equal(status.code, 0, status.stderr);
+  t.match(status.stdout, new RegExp(`^es started, pid ${pid}, since \\S+; last exit: none\\n$`), 'one human line');
+
+  const stop = await ctl(pm, ['stop']);
+  t.equal(stop.code, 0, stop.stderr);
+  t.match(stop.stdout, /^es stopped, since \S+; last exit: signal SIGTERM at \S+\n$/);
+  t.notOk(isAlive(pid), 'the process is gone');
+
+  const json = await ctl(pm, ['--json', 'status']);
+  t.equal(json.code, 0);
+  t.match(JSON.parse(json.stdout), { name: 'es', state: 'stopped', pid: null, desired: 'stopped', lastExit: { code: null, signal: 'SIGTERM' } }, 'the API\'s JSON');
+
+  const health = await ctl(pm, ['health']);
+  t.equal(health.code, 0);
+  t.match(health.stdout, /^ok \| es stopped/);
+
+  const audit = manager.logs.find((r) => r['event.action'] === 'audit' && r['url.path'] === '/es/stop');
+  t.match(audit, { 'log.level': 'info', 'client.address': `unix:${socket}`, 'http.request.method': 'POST' }, 'the stop is audited with the socket it came through');
+
+  const start = await ctl(pm, ['start']);
+  t.equal(start.code, 0, start.stderr);
+  t.match(start.stdout, /^es started, pid \d+/);
+});
+
+t.test('ctl finds a socket moved by PM_SOCKET or --socket, as the manager does', async (t) => {
+  const { pm } = install();
+  const socket = path.join(tempDir(), 'elsewhere.sock');
+  const manager = await startInstalled(pm, SLEEPER, { PM_SOCKET: socket });
+  t.teardown(() => stopManager(manager));
+  t.equal((await ctl(pm, ['status'], { PM_SOCKET: socket })).code, 0, 'through PM_SOCKET');
+  t.equal((await ctl(pm, ['--socket', socket, 'status'])).code, 0, 'through --socket');
+  t.equal((await ctl(pm, ['status'])).code, 69, 'not at the default place');
+});
+
+t.test('ctl with no manager: exit 69, and says where it looked', async (t) => {
+  const { dir, pm } = install();
+  const result = await ctl(pm, ['status']);
+  t.equal(result.code, 69);
+  t.match(result.stderr, `no manager answers on ${path.join(dir, 'es.sock')}: ENOENT`);
+  t.equal(result.stdout, '');
+});
+
+t.test('ctl: a refused request exits 1 with the reason', async (t) => {
+  const dir = tempDir();
+  const manager = await startManager({ args: ['--cmd', path.join(dir, 'missing'), '--state-file', path.join(dir, 's.json')] });
+  t.teardown(() => stopManager(manager));
+  await manager.waitForLog((r) => r['process.state'] === 'failed', 'the boot start to fail');
+  const result = await ctl(EXECUTABLE, ['--state-file', path.join(dir, 's.json'), 'start']);
+  t.equal(result.code, 1);
+  t.match(result.stderr, /start refused \(500\): cannot run --cmd: ENOENT/);
+  const health = await ctl(EXECUTABLE, ['--state-file', path.join(dir, 's.json'), 'health']);
+  t.equal(health.code, 0, 'degraded is an answer, not a failure');
+  t.match(health.stdout, /^degraded: es should run but is failed/);
+});
+
+t.test('ctl usage errors exit 64', async (t) => {
+  for (const args of [[], ['frobnicate'], ['status', 'stop']]) {
+    const result = await ctl(EXECUTABLE, args);
+    t.equal(result.code, 64, `ctl ${args.join(' ')}`);
+  }
+});
+
+t.test('a stale socket left by a manager that died is replaced', async (t) => {
+  const dir = tempDir();
+  const socket = path.join(dir, 'es.sock');
+  // What a SIGKILLed manager leaves: the socket file, nobody listening.
+  const died = spawnSync(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(socket)}, () => process.kill(process.pid, 'SIGKILL'))`], { timeout: 30_000 });
+  t.equal(died.signal, 'SIGKILL');
+  t.ok(fs.lstatSync(socket).isSocket(), 'a dead socket file is there');
+  const manager = await startManager({ args: ['--state-file', path.join(dir, 's.json'), ...SLEEPER] });
+  t.teardown(() => stopManager(manager));
+  await manager.waitForLog((r) => r['event.action'] === 'socket-listening', 'the socket to listen');
+  t.equal((await ctl(EXECUTABLE, ['--state-file', path.join(dir, 's.json'), 'status'])).code, 0, 'ctl reaches the new manager');
+  await stopManager(manager);
+  t.notOk(fs.existsSync(socket), 'and the manager removes it when it exits');
+});
+
+t.test('a file that is not a socket is left alone; the manager runs on without the socket', async (t) => {
+  const dir = tempDir();
+  const socket = path.join(dir, 'es.sock');
+  fs.writeFileSync(socket, 'precious');
+  const manager = await startManager({ args: ['--state-file', path.join(dir, 's.json'), ...SLEEPER] });
+  t.teardown(() => stopManager(manager));
+  const warning = await manager.waitForLog((r) => r['event.action'] === 'socket-unavailable', 'the warning');
+  t.match(warning, { 'log.level': 'warn', message: /not a socket is in the way \(left alone\)/ });
+  t.equal(fs.readFileSync(socket, 'utf8'), 'precious', 'the file is untouched');
+  t.equal((await manager.status()).state, 'started', 'the manager works on');
+});
+
+t.test('a second manager on the same socket does not take it over', async (t) => {
+  const dir = tempDir();
+  const first = await startManager({ args: ['--state-file', path.join(dir, 's.json'), ...SLEEPER] });
+  t.teardown(() => stopManager(first));
+  await first.waitForLog((r) => r['event.action'] === 'socket-listening', 'the first socket');
+  const second = await startManager({ args: ['--state-file', path.join(dir, 's.json'), '--socket', path.join(dir, 'es.sock'), ...SLEEPER] });
+  t.teardown(() => stopManager(second));
+  await second.waitForLog((r) => r['event.action'] === 'socket-unavailable', 'the second manager to give up the socket');
+  const status = JSON.parse((await ctl(EXECUTABLE, ['--json', '--state-file', path.join(dir, 's.json'), 'status'])).stdout);
+  t.equal(status.pid, (await first.status()).pid, 'ctl still reaches the first manager');
+});
