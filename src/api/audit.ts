@@ -43,7 +43,8 @@ function subjectOf(certificate: PeerCertificate | undefined): string | undefined
     .join(', ');
 }
 
-export function createAudit(log: Logger) {
+/** now: monotonic milliseconds, injectable so a test can pass the window without waiting it out. */
+export function createAudit(log: Logger, now: () => number = () => performance.now()) {
   let windowStart = -Infinity;
   let loggedInWindow = 0;
   let suppressed = 0;
@@ -53,9 +54,9 @@ export function createAudit(log: Logger) {
       log.info(`${c.req.method} ${c.req.path} from ${who.text}`, { 'event.action': 'audit', 'http.request.method': c.req.method, 'url.path': c.req.path, ...who.fields });
     },
     refused(c: Context, status: number, reason: string): void {
-      const now = performance.now();
-      if (now - windowStart > REFUSAL_WINDOW_MS) {
-        windowStart = now;
+      const at = now();
+      if (at - windowStart > REFUSAL_WINDOW_MS) {
+        windowStart = at;
         loggedInWindow = 0;
       }
       if (loggedInWindow >= REFUSALS_PER_WINDOW) {

@@ -62,7 +62,7 @@ t.test('the installed copy with its defaults: ctl status, stop, --json status', 
   t.equal(health.code, 0);
   t.match(health.stdout, /^ok \| es stopped/);
 
-  const audit = manager.logs.find((r) => r['event.action'] === 'audit' && r['url.path'] === '/es/stop');
+  const audit = await manager.waitForLog((r) => r['event.action'] === 'audit' && r['url.path'] === '/es/stop', 'the audit line');
   t.match(audit, { 'log.level': 'info', 'client.address': `unix:${socket}`, 'http.request.method': 'POST' }, 'the stop is audited with the socket it came through');
 
   const start = await ctl(pm, ['start']);

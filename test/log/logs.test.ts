@@ -79,6 +79,7 @@ t.test('severities: an unexpected exit is an error, a SIGKILL after the stop tim
   t.match(crash, { 'log.level': 'error', 'event.reason': 'unexpected' });
   await run.pids(first);
   t.equal((await run.manager.request('POST', '/es/stop')).status, 200);
+  await run.manager.waitForLog((r) => r['process.state'] === 'stopped', 'the stopped transition');
   t.match(run.manager.logs.find((r) => r['event.action'] === 'stop-timeout'), { 'log.level': 'warn', message: /still running 1000 ms after SIGTERM: sending SIGKILL/ });
   t.match(run.manager.logs.filter((r) => r['event.action'] === 'process-exit')[1], { 'log.level': 'info', 'event.reason': 'stop' }, 'a requested exit is routine');
   t.ok(run.manager.logs.filter((r) => r['event.action'] === 'state-change').every((r) => r['log.level'] === 'info'), 'transitions are info');

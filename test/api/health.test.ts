@@ -1,0 +1,108 @@
+// GET /health says `degraded`, with reasons, whenever a person is needed, and
+// `shutting_down` (503) while the manager shuts down; during a shutdown every
+// mutation answers 503 at once instead of waiting behind it.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import t from 'tap';
+import { CERTIFICATE_WAIT_LIMIT_MS, CRASH_WINDOW_MS, createHealth, KEYSTORE_SYNC_LIMIT_MS } from '../../src/api/health.ts';
+import type { Supervisor } from '../../src/supervisor/supervisor.ts';
+import { startOnFakeEs } from '../helpers/fake-es.ts';
+import { startManager, stopManager, tempDir, waitFor } from '../helpers/manager.ts';
+
+/** In process: a supervisor that reports what each case needs. */
+function fakeSupervisor(overrides: { state?: string; desired?: string; stateFileError?: string | null; msSinceUnexpectedExit?: number | null; isShuttingDown?: boolean } = {}) {
+  const status = { name: 'es', state: overrides.state ?? 'started', pid: 42, since: new Date().toISOString(), startedAt: null, lastExit: null, restarts: 3, desired: overrides.desired ?? 'started' };
+  return {
+    status: () => status,
+    stateFileError: () => overrides.stateFileError ?? null,
+    msSinceUnexpectedExit: () => overrides.msSinceUnexpectedExit ?? null,
+    isShuttingDown: () => overrides.isShuttingDown ?? false,
+  } as unknown as Supervisor;
+}
+const ago = (ms: number) => new Date(Date.now() - ms).toISOString();
+
+t.test('in process: each reason a person is needed, and its absence', async (t) => {
+  const cases: [string, Parameters<typeof createHealth>[0], RegExp | null][] = [
+    ['running', { name: 'es', supervisor: fakeSupervisor() }, null],
+    ['stopped through the API', { name: 'es', supervisor: fakeSupervisor({ state: 'stopped', desired: 'stopped' }) }, null],
+    ['spawn failed', { name: 'es', supervisor: fakeSupervisor({ state: 'failed' }) }, /^es should run but is failed: it could not be spawned$/],
+    ['restart back-off', { name: 'es', supervisor: fakeSupervisor({ state: 'exited' }) }, /^es should run but is exited: it exited unasked/],
+    ['killed from outside but desired started', { name: 'es', supervisor: fakeSupervisor({ state: 'killed' }) }, /should run but is killed/],
+    ['crash loop, up for a moment', { name: 'es', supervisor: fakeSupervisor({ msSinceUnexpectedExit: 10_000 }) }, /^es exited unexpectedly 10 s ago \(3 restarts so far\)$/],
+    ['an old crash', { name: 'es', supervisor: fakeSupervisor({ msSinceUnexpectedExit: CRASH_WINDOW_MS + 1 }) }, null],
+    ['state file not writable', { name: 'es', supervisor: fakeSupervisor({ stateFileError: 'EROFS' }) }, /^the state file cannot be written \(EROFS\)/],
+    ['keystore failed', { name: 'es', supervisor: fakeSupervisor(), keystoreStatus: () => ({ state: 'failed', reason: 'elasticsearch-keystore exited with 1' }) }, /^the keystore updater failed: elasticsearch-keystore exited with 1$/],
+    ['keystore sync stuck', { name: 'es', supervisor: fakeSupervisor(), keystoreStatus: () => ({ state: 'syncing', syncingSince: ago(KEYSTORE_SYNC_LIMIT_MS + 1000) }) }, /^a keystore sync has run for \d+ s \(stuck\?\)$/],
+    ['keystore syncing for a while', { name: 'es', supervisor: fakeSupervisor(), keystoreStatus: () => ({ state: 'syncing', syncingSince: ago(60_000) }) }, null],
+    ['certificate awaited too long', { name: 'es', supervisor: fakeSupervisor({ state: 'notStarted' }), certificatesStatus: () => ({ state: 'waiting', since: ago(CERTIFICATE_WAIT_LIMIT_MS + 60_000) }) }, /^the signed certificate has been awaited for 6 min/],
+    ['certificate awaited a little', { name: 'es', supervisor: fakeSupervisor({ state: 'notStarted' }), certificatesStatus: () => ({ state: 'waiting', since: ago(60_000) }) }, null],
+    ['cert initializer failed', { name: 'es', supervisor: fakeSupervisor({ state: 'notStarted' }), certificatesStatus: () => ({ state: 'failed', reason: 'bad key' }) }, /^the cert initializer failed: bad key$/],
+  ];
+  for (const [what, sources, reason] of cases) {
+    const { httpStatus, body } = createHealth(sources)();
+    t.equal(httpStatus, 200, `${what}: 200`);
+    if (reason === null) t.match(body, { status: 'ok', reasons: [] }, `${what}: ok`);
+    else {
+      t.equal(body.status, 'degraded', `${what}: degraded`);
+      t.equal(body.reasons.length, 1, `${what}: one reason`);
+      t.match(body.reasons[0], reason, `${what}: says why`);
+    }
+  }
+  const shutting = createHealth({ name: 'es', supervisor: fakeSupervisor({ isShuttingDown: true }) })();
+  t.match(shutting, { httpStatus: 503, body: { status: 'shutting_down', process: { name: 'es' } } }, 'shutting down: 503');
+});
+
+t.test('a crash loop under --on-exit restart is degraded while it waits to restart', async (t) => {
+  const dir = tempDir();
+  const manager = await startManager({ args: ['--cmd', '/bin/sh', '--on-exit', 'restart', '--state-file', path.join(dir, 's.json'), '--', '-c', 'exit 1'] });
+  t.teardown(() => stopManager(manager));
+  await manager.waitForLog((r) => r['event.action'] === 'restart-scheduled', 'a restart to be scheduled');
+  const health = await waitFor(async () => {
+    const h = await manager.request('GET', '/health');
+    return h.json.process.state === 'exited' ? h : undefined;
+  }, 'health during the back-off');
+  t.equal(health.status, 200);
+  t.equal(health.json.status, 'degraded');
+  t.match(health.json.reasons.join('\n'), /es should run but is exited/);
+});
+
+t.test('a state file that cannot be written is degraded', async (t) => {
+  const run = await startOnFakeEs();
+  t.teardown(() => stopManager(run.manager));
+  await run.pids();
+  t.equal((await run.manager.request('GET', '/health')).json.status, 'ok', 'ok at first');
+  // A directory where the state file goes: the rename over it fails, even for root.
+  fs.rmSync(run.stateFile);
+  fs.mkdirSync(run.stateFile);
+  fs.writeFileSync(path.join(run.stateFile, 'keep'), '');
+  t.equal((await run.manager.request('POST', '/es/stop')).status, 200, 'the stop itself works');
+  const health = await run.manager.request('GET', '/health');
+  t.equal(health.json.status, 'degraded');
+  t.match(health.json.reasons, [/^the state file cannot be written \(E[A-Z]+\): a container restart would forget a stop$/]);
+  t.notMatch(JSON.stringify(health.json.reasons), run.dir, 'the reason names no path');
+  fs.rmSync(run.stateFile, { recursive: true });
+  t.equal((await run.manager.request('POST', '/es/start')).status, 202);
+  t.equal((await run.manager.request('GET', '/health')).json.status, 'ok', 'ok again once a write succeeds');
+});
+
+t.test('while the manager shuts down: /health 503 shutting_down, every mutation 503 at once', async (t) => {
+  const run = await startOnFakeEs({ args: ['--shutdown-timeout', '10m'], env: { FAKE_ES_ON_TERM: 'ignore' } });
+  const { manager } = run;
+  t.teardown(() => {
+    manager.child.kill('SIGTERM'); // a second one: SIGKILL at once
+    return stopManager(manager);
+  });
+  await run.pids();
+  manager.child.kill('SIGTERM');
+  await manager.waitForLog((r) => r['process.state'] === 'stopping', 'the shutdown to begin');
+  const health = await manager.request('GET', '/health');
+  t.equal(health.status, 503);
+  t.equal(health.json.status, 'shutting_down');
+  for (const action of ['stop', 'start', 'restart', 'kill']) {
+    const answer = await manager.request('POST', `/es/${action}`);
+    t.equal(answer.status, 503, `${action}: 503`);
+    t.match(answer.json, { error: { type: 'shutting_down_exception', reason: 'the manager is shutting down' }, status: 503 });
+  }
+  t.equal((await manager.status()).state, 'stopping', 'answered while the shutdown still waits: nothing queued behind it');
+});
