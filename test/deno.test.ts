@@ -18,7 +18,7 @@ t.test('deno run -A src/main.ts --help', async (t) => {
 t.test('deno run: a usage error exits 64', async (t) => {
   const result = spawnSync(DENO, ['run', '-A', MAIN, '--bogus'], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
   t.equal(result.status, 64);
-  t.match(result.stderr, /unknown option '--bogus'/);
+  t.match(JSON.parse(result.stdout.trim().split('\n').at(-1)!), { 'event.action': 'startup-error', message: /unknown option '--bogus'/ }, 'a JSON line, as from the executable');
 });
 
 t.test('deno run: supervise a process, serve the API, stop it, exit with its status', async (t) => {
