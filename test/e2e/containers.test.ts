@@ -178,6 +178,26 @@ if (missing) {
     tt.match(await assertStarted(tt, pod), { desired: 'started' });
   });
 
+  t.test('ctl inside the container (kubectl exec): stop, status and start over the Unix socket, with no flag', async (tt) => {
+    const pod = await podFor(tt, 'ctl');
+    const before = await assertStarted(tt, pod);
+    // podman exec, like kubectl exec, runs with the container's environment: ctl finds the socket beside the state file.
+    const stop = await podman.run(['exec', pod.container, '/mnt/pm/process-manager', 'ctl', 'stop']);
+    tt.equal(stop.code, 0, `ctl stop exits 0 (${stop.stderr.trim()})`);
+    tt.match(stop.stdout, /^es stopped, since \S+; last exit: code 143 at \S+\n$/, 'one human line');
+    await assertNoEs(tt, pod, 'after ctl stop');
+    tt.equal((await pod.exec('stat', '-c', '%a', '/mnt/pm/es.sock')).stdout.trim(), '600', 'the socket is mode 0600');
+    const status = await podman.run(['exec', pod.container, '/mnt/pm/process-manager', 'ctl', '--json', 'status']);
+    tt.equal(status.code, 0);
+    tt.match(JSON.parse(status.stdout), { state: 'stopped', desired: 'stopped', pid: null });
+    const audit = await until(async () => findLog(managerLogs(await pod.logs()), 'audit', { 'url.path': '/es/stop' }), 'the audit line', 30_000, 200);
+    tt.equal(audit['client.address'], 'unix:/mnt/pm/es.sock', 'the stop is audited as coming through the socket');
+    const start = await podman.run(['exec', pod.container, '/mnt/pm/process-manager', 'ctl', 'start']);
+    tt.equal(start.code, 0, `ctl start exits 0 (${start.stderr.trim()})`);
+    const after = await assertStarted(tt, pod);
+    tt.not(after.pid, before.pid, 'a new process');
+  });
+
   t.test('API kill, then a container restart (podman kill): stays killed', async (tt) => {
     const pod = await podFor(tt, 'apikill');
     await assertStarted(tt, pod);
