@@ -25,8 +25,11 @@ import { THREADPOOL_MARKER } from './supervisor/child-env.ts';
 import { handleManagerSignals } from './supervisor/manager-signals.ts';
 import { createSupervisor } from './supervisor/supervisor.ts';
 
-/** PM_ variables the manager passes to itself across the PID-1 hand-off; not the operator's typos. */
-const INTERNAL_VARIABLES = [UNDER_HELPER_ENV, MALLOC_TUNING_MARKER, THREADPOOL_MARKER];
+/**
+ * PM_ variables that are not options, so not the operator's typos: what the
+ * manager passes to itself across the PID-1 hand-off, and what helper.c reads.
+ */
+const INTERNAL_VARIABLES = [UNDER_HELPER_ENV, MALLOC_TUNING_MARKER, THREADPOOL_MARKER, 'PM_HELPER_GRACE_MS'];
 
 async function main(log: Logger): Promise<number> {
   const command = parseCommandLine(process.argv.slice(2), process.env, process.execPath, INTERNAL_VARIABLES);
@@ -146,6 +149,11 @@ process.on('uncaughtException', (error) => {
 main(log).then(
   (status) => process.exit(status),
   (error: unknown) => {
+    // ctl is a tool for a terminal, not the manager: its usage errors are plain text.
+    if (error instanceof StartupError && process.argv[2] === 'ctl') {
+      process.stderr.write(`process-manager ${error.message}\n`);
+      process.exit(error.exitCode);
+    }
     // JSON like every other line: this one says why the container died.
     if (error instanceof StartupError) {
       log.error(error.message, { 'event.action': 'startup-error', 'process.exit_code': error.exitCode });

@@ -143,14 +143,14 @@ t.test('durations: units, compounds, plain seconds', async (t) => {
 
 t.test('a PM_ variable that no option reads is reported, with the likely one', async (t) => {
   const dir = tempDir();
-  const result = run(['--cmd', '/bin/sh', '--http-port', '0', '--state-file', path.join(dir, 's.json'), '--', '-c', 'exit 0'], { PM_SHUTDOWN_TIMOUT: '5s', PM_FROBNICATE: '1' });
+  const result = run(['--cmd', '/bin/sh', '--http-port', '0', '--state-file', path.join(dir, 's.json'), '--', '-c', 'exit 0'], { PM_SHUTDOWN_TIMOUT: '5s', PM_FROBNICATE: '1', PM_HELPER_GRACE_MS: '500' });
   t.equal(result.status, 0, result.stdout);
   const warnings = result.stdout.trim().split('\n').map((l) => JSON.parse(l)).filter((r) => r['event.action'] === 'config-warning');
   t.match(warnings, [
     { 'log.level': 'warn', message: 'PM_FROBNICATE is set but no option reads it (see --help)' },
     { 'log.level': 'warn', message: 'PM_SHUTDOWN_TIMOUT is set but no option reads it; did you mean PM_SHUTDOWN_TIMEOUT? (see --help)' },
   ]);
-  t.equal(warnings.length, 2, 'the manager\'s own PM_ markers are not reported');
+  t.equal(warnings.length, 2, 'the helper\'s PM_HELPER_GRACE_MS and the manager\'s own markers are not reported');
 });
 
 t.test('--version', async (t) => {

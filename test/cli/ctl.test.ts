@@ -105,6 +105,8 @@ t.test('ctl usage errors exit 64', async (t) => {
   for (const args of [[], ['frobnicate'], ['status', 'stop']]) {
     const result = await ctl(EXECUTABLE, args);
     t.equal(result.code, 64, `ctl ${args.join(' ')}`);
+    t.match(result.stderr, /^process-manager ctl(: unknown command 'frobnicate';| takes one command:) expected|^process-manager ctl takes one command: ctl \[--json\] status\|start/, 'a plain line for the terminal');
+    t.equal(result.stdout, '');
   }
 });
 
