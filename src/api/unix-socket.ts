@@ -62,7 +62,7 @@ export async function serveUnixSocket(app: Hono, socketPath: string, log: Logger
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
-        server.closeAllConnections();
+        server.closeAllConnections?.(); // absent from Deno's node:http
         // Only our own socket: a manager started since may have replaced it.
         if (fs.statSync(socketPath, { throwIfNoEntry: false })?.ino === ino) fs.rmSync(socketPath, { force: true });
       }),
