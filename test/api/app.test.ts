@@ -150,7 +150,7 @@ t.test('health: components that failed make it degraded; 503 shutting_down durin
   t.equal(await shutdown, 143);
   const start = await request('POST', '/es/start');
   t.equal(start.status, 503, 'no start once the manager shuts down');
-  t.match(start.json, { error: { type: 'start_blocked_exception', reason: 'the manager is shutting down' } });
+  t.match(start.json, { error: { type: 'shutting_down_exception', reason: 'the manager is shutting down' } });
 });
 
 t.test('keystore status and metrics when the updater runs', async (t) => {
