@@ -6,7 +6,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { CERTIFICATE_WAIT_LIMIT_MS, CRASH_WINDOW_MS, createHealth, KEYSTORE_SYNC_LIMIT_MS } from '../../src/api/health.ts';
-import type { Supervisor } from '../../src/supervisor/supervisor.ts';
+import { createApi } from '../../src/api/app.ts';
+import { createSupervisor, type Supervisor } from '../../src/supervisor/supervisor.ts';
+import { liteRequest } from '../helpers/fetch-lite-globals.ts';
+import { createFakeSystem, settle, supervisorConfig } from '../helpers/fake-system.ts';
 import { startOnFakeEs } from '../helpers/fake-es.ts';
 import { startManager, stopManager, tempDir, waitFor } from '../helpers/manager.ts';
 
@@ -105,4 +108,27 @@ t.test('while the manager shuts down: /health 503 shutting_down, every mutation 
     t.match(answer.json, { error: { type: 'shutting_down_exception', reason: 'the manager is shutting down' }, status: 503 });
   }
   t.equal((await manager.status()).state, 'stopping', 'answered while the shutdown still waits: nothing queued behind it');
+});
+
+t.test('in process: a stop sent while the shutdown waits on a process ignoring SIGTERM answers 503, not after the shutdown', async (t) => {
+  const fake = createFakeSystem();
+  fake.processDefaults.onTerm = 'ignore';
+  const supervisor = createSupervisor(supervisorConfig({ shutdownTimeoutMs: 600_000 }), { log: fake.log, onExitRequested: () => {}, system: fake.system });
+  const app = createApi({ name: 'es', supervisor, log: fake.log });
+  await supervisor.start('boot');
+  let isShutdownOver = false;
+  void supervisor.shutdown().then(() => (isShutdownOver = true));
+  await settle();
+  // The fake clock never moves here: a stop queued behind the shutdown would stay pending for good.
+  const answer = Promise.resolve(app.fetch(liteRequest('http://api.invalid/es/stop', { method: 'POST', headers: [] })));
+  const stillPending = (async () => {
+    for (let i = 0; i < 20; i++) await settle();
+    return 'still pending' as const;
+  })();
+  const response = await Promise.race([answer, stillPending]);
+  if (response === 'still pending') return t.fail('the stop waits behind the shutdown instead of answering');
+  t.equal(response.status, 503);
+  t.match(JSON.parse(await response.text()), { error: { type: 'shutting_down_exception' }, status: 503 });
+  t.notOk(isShutdownOver, 'answered while the shutdown still waits for its timeout');
+  supervisor.killNow();
 });
