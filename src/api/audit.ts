@@ -24,8 +24,9 @@ export function isUnixSocketRequest(c: Context): boolean {
 export function requesterOf(c: Context): { text: string; fields: LogFields } {
   const env = c.env as Partial<UnixSocketBindings> | undefined;
   if (env?.unixSocketPath) {
-    // The socket is mode 0600: only the manager's own user (or root) can have connected.
-    return { text: `the Unix socket ${env.unixSocketPath}`, fields: { 'client.address': `unix:${env.unixSocketPath}`, 'user.id': process.getuid?.() } };
+    // Node cannot read the peer's credentials (SO_PEERCRED); the socket's mode 0600 says who can
+    // have connected: the manager's own user, or root.
+    return { text: `the Unix socket ${env.unixSocketPath}`, fields: { 'client.address': `unix:${env.unixSocketPath}` } };
   }
   const socket = env?.incoming?.socket as TLSSocket | undefined;
   const address = socket?.remoteAddress ?? 'unknown';
