@@ -194,8 +194,11 @@ export function createSupervisor(config: Config, deps: SupervisorDeps): Supervis
         ),
       ]);
       stop.timer.abort();
-      if (timedOut) log.warn(`${config.name} still running ${timeoutMs} ms after SIGTERM: sending SIGKILL`, { 'event.action': 'stop-timeout', 'process.pid': running.pid });
-      if (timedOut) system.signal({ kind: 'group', pid: running.pid }, 'SIGKILL', `still running ${timeoutMs} ms after SIGTERM`, log);
+      if (timedOut) {
+        // A forced end: Elasticsearch may not have flushed; worth a look, unlike the signal line itself.
+        log.warn(`${config.name} still running ${timeoutMs} ms after SIGTERM: sending SIGKILL`, { 'event.action': 'stop-timeout', 'process.pid': running.pid });
+        system.signal({ kind: 'group', pid: running.pid }, 'SIGKILL', `still running ${timeoutMs} ms after SIGTERM`, log);
+      }
       await endProcess(running, 'groupGone', () => (stop.escalated ? 'killed' : timedOut ? 'stopped by SIGKILL after the stop timeout' : 'stopped'));
     } finally {
       stopUnderWay = null;
