@@ -5,7 +5,6 @@
 // Everything else a capability needs of another (is Elasticsearch running? is
 // the certificate there?) is handed to it here as a function.
 
-import fs from 'node:fs';
 import { createApi } from './api/app.ts';
 import { serveUnixSocket, type UnixSocketServer } from './api/unix-socket.ts';
 import { createCertInitializer } from './certs/index.ts';
@@ -19,6 +18,7 @@ import { helpText, VERSION } from './config/help.ts';
 import { EXIT } from './config/options.ts';
 import { parseCommandLine } from './config/parse-command-line.ts';
 import { createLogger, logRuntimeWarnings, type Logger } from './log/logger.ts';
+import { nameThisProcess } from './log/process-name.ts';
 import { handOverPid1, UNDER_HELPER_ENV } from './pid1/handoff.ts';
 import { MARKER as MALLOC_TUNING_MARKER } from './pid1/malloc-tuning.ts';
 import { THREADPOOL_MARKER } from './supervisor/child-env.ts';
@@ -53,16 +53,6 @@ async function main(log: Logger): Promise<number> {
       // After the hand-off: the manager the helper starts says it, once.
       for (const warning of command.warnings) log.warn(warning, { 'event.action': 'config-warning' });
       return run(command.config, log);
-  }
-}
-
-/** `ps` and `pgrep process-manager` find it; the runtime calls its main thread "MainThread". */
-function nameThisProcess(): void {
-  try {
-    // comm only: the command line, with --cmd and its arguments, stays visible in `ps -ef`.
-    fs.writeFileSync('/proc/self/comm', 'process-manager');
-  } catch {
-    /* not Linux, or /proc not mounted: a cosmetic loss */
   }
 }
 
