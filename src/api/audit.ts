@@ -1,7 +1,8 @@
 // Who asked: every mutation is logged with the client's address and, under
 // mutual TLS, its certificate's subject; a request over the Unix socket names
 // the socket. Refused requests (401/403) are logged at warn, at most
-// REFUSALS_PER_WINDOW per window, so a scanner cannot flood the log.
+// REFUSALS_PER_WINDOW per window, so a scanner cannot flood the log; one line
+// at the window's end counts the rest.
 
 import type { Context } from 'hono';
 import type { PeerCertificate, TLSSocket } from 'node:tls';
@@ -44,39 +45,64 @@ function subjectOf(certificate: PeerCertificate | undefined): string | undefined
     .join(', ');
 }
 
-/** now: monotonic milliseconds, injectable so a test can pass the window without waiting it out. */
-export function createAudit(log: Logger, now: () => number = () => performance.now()) {
+export interface AuditClock {
+  /** Monotonic milliseconds. */
+  now(): number;
+  /** Calls fn once after ms; must not keep the manager alive on its own. */
+  setTimer(ms: number, fn: () => void): void;
+}
+
+const NODE_AUDIT_CLOCK: AuditClock = {
+  now: () => performance.now(),
+  setTimer: (ms, fn) => void setTimeout(fn, ms).unref(),
+};
+
+/** clock is injectable so a test can pass the window without waiting it out. */
+export function createAudit(log: Logger, clock: AuditClock = NODE_AUDIT_CLOCK) {
   let windowStart = -Infinity;
   let loggedInWindow = 0;
   let suppressed = 0;
+  let isFlushScheduled = false;
+  // At the end of a window that refused more than it logged, one line says how many went unlogged.
+  const flush = (): void => {
+    isFlushScheduled = false;
+    if (suppressed === 0) return;
+    log.warn(`${suppressed} more refused requests were not logged (at most ${REFUSALS_PER_WINDOW} lines a minute)`, {
+      'event.action': 'access-refused',
+      'event.outcome': 'failure',
+      'refusals.suppressed': suppressed,
+    });
+    suppressed = 0;
+  };
   return {
     mutation(c: Context): void {
       const who = requesterOf(c);
       log.info(`${c.req.method} ${c.req.path} from ${who.text}`, { 'event.action': 'audit', 'http.request.method': c.req.method, 'url.path': c.req.path, ...who.fields });
     },
     refused(c: Context, status: number, reason: string): void {
-      const at = now();
+      const at = clock.now();
       if (at - windowStart > REFUSAL_WINDOW_MS) {
         windowStart = at;
         loggedInWindow = 0;
       }
       if (loggedInWindow >= REFUSALS_PER_WINDOW) {
         suppressed++;
+        if (!isFlushScheduled) {
+          isFlushScheduled = true;
+          clock.setTimer(windowStart + REFUSAL_WINDOW_MS - at, flush);
+        }
         return;
       }
       loggedInWindow++;
       const who = requesterOf(c);
-      const note = suppressed > 0 ? ` (${suppressed} earlier refusals not logged)` : '';
-      log.warn(`refused ${c.req.method} ${c.req.path} from ${who.text}: ${status} ${reason}${note}`, {
+      log.warn(`refused ${c.req.method} ${c.req.path} from ${who.text}: ${status} ${reason}`, {
         'event.action': 'access-refused',
         'event.outcome': 'failure',
         'http.request.method': c.req.method,
         'url.path': c.req.path,
         'http.response.status_code': status,
-        'refusals.suppressed': suppressed,
         ...who.fields,
       });
-      suppressed = 0;
     },
   };
 }

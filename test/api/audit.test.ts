@@ -57,15 +57,24 @@ t.test('under mutual TLS: the certificate subject; refusals at warn with who was
   t.equal(manager.logs.filter((r) => r['event.action'] === 'audit').length, 1, 'a refused request is not a mutation');
 });
 
-t.test('refusals are rate-limited: a burst logs a few lines, the next window says how many were not logged', async (t) => {
+t.test('refusals are rate-limited: a burst logs a few lines, then one that counts the rest', async (t) => {
   const lines: any[] = [];
   let now = 0;
-  const audit = createAudit(createLogger((line) => lines.push(JSON.parse(line))), () => now);
+  const timers: { at: number; fn: () => void }[] = [];
+  const audit = createAudit(createLogger((line) => lines.push(JSON.parse(line))), { now: () => now, setTimer: (ms, fn) => timers.push({ at: now + ms, fn }) });
   const c = { req: { method: 'POST', path: '/es/stop' }, env: undefined } as unknown as Context;
-  for (let i = 0; i < 100; i++) audit.refused(c, 401, 'no certificate');
+  for (let i = 0; i < 100; i++) {
+    now += 10;
+    audit.refused(c, 401, 'no certificate');
+  }
   t.equal(lines.length, REFUSALS_PER_WINDOW, `${REFUSALS_PER_WINDOW} of 100 logged`);
-  now += REFUSAL_WINDOW_MS + 1;
+  t.equal(timers.length, 1, 'one count is scheduled');
+  t.equal(timers[0].at, 10 + REFUSAL_WINDOW_MS, 'for the end of the window');
+  now = timers[0].at;
+  timers[0].fn();
+  t.match(lines.at(-1), { 'log.level': 'warn', 'event.action': 'access-refused', 'refusals.suppressed': 100 - REFUSALS_PER_WINDOW, message: /^90 more refused requests were not logged/ });
+  now += 1;
   audit.refused(c, 403, 'foreign');
-  t.equal(lines.length, REFUSALS_PER_WINDOW + 1);
-  t.match(lines.at(-1), { 'log.level': 'warn', 'refusals.suppressed': 100 - REFUSALS_PER_WINDOW, message: /\(90 earlier refusals not logged\)$/ });
+  t.match(lines.at(-1), { 'http.response.status_code': 403, message: /^refused POST \/es\/stop from unknown: 403 foreign$/ }, 'a new window logs again');
+  t.equal(timers.length, 1, 'nothing more to count');
 });
