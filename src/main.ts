@@ -19,17 +19,17 @@ import { EXIT } from './config/options.ts';
 import { parseCommandLine } from './config/parse-command-line.ts';
 import { createLogger, logRuntimeWarnings, type Logger } from './log/logger.ts';
 import { nameThisProcess } from './log/process-name.ts';
-import { handOverPid1, UNDER_HELPER_ENV } from './pid1/handoff.ts';
-import { MARKER as MALLOC_TUNING_MARKER } from './pid1/malloc-tuning.ts';
+import { handOverPid1 } from './pid1/handoff.ts';
 import { THREADPOOL_MARKER } from './supervisor/child-env.ts';
 import { handleManagerSignals } from './supervisor/manager-signals.ts';
 import { createSupervisor } from './supervisor/supervisor.ts';
 
 /**
- * PM_ variables that are not options, so not the operator's typos: what the
- * manager passes to itself across the PID-1 hand-off, and what helper.c reads.
+ * PM_ variables that are not options, so not the operator's typos: those the
+ * PID-1 helper reads or sets for the manager it starts (helper.c lists them),
+ * and the build's thread-pool marker.
  */
-const INTERNAL_VARIABLES = [UNDER_HELPER_ENV, MALLOC_TUNING_MARKER, THREADPOOL_MARKER, 'PM_HELPER_GRACE_MS'];
+const INTERNAL_VARIABLES = ['PM_UNDER_HELPER', 'PM_READY_FD', 'PM_HELPER_RUNTIME', 'PM_HELPER_GRACE_MS', 'PM_MANAGER_TUNABLES', THREADPOOL_MARKER];
 
 async function main(log: Logger): Promise<number> {
   const command = parseCommandLine(process.argv.slice(2), process.env, process.execPath, INTERNAL_VARIABLES);
@@ -57,7 +57,7 @@ async function main(log: Logger): Promise<number> {
 }
 
 function pid1Mode(): string {
-  if (process.env[UNDER_HELPER_ENV] === '1') return 'helper';
+  if (process.env.PM_UNDER_HELPER === '1') return 'helper';
   return process.pid === 1 ? 'pid1-without-helper' : 'not-pid1';
 }
 

@@ -8,7 +8,7 @@
 const TUNABLES = 'GLIBC_TUNABLES';
 const MANAGER_TUNABLES = 'glibc.malloc.arena_max=1:glibc.malloc.trim_threshold=65536';
 /** Says that GLIBC_TUNABLES is ours, not the pod's; a PM_ variable, so never passed on. */
-export const MARKER = 'PM_MANAGER_TUNABLES';
+const MARKER = 'PM_MANAGER_TUNABLES';
 
 export function withManagerMallocTuning(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   if (env[TUNABLES] !== undefined) return env;
