@@ -132,3 +132,30 @@ t.test('in process: a stop sent while the shutdown waits on a process ignoring S
   t.notOk(isShutdownOver, 'answered while the shutdown still waits for its timeout');
   supervisor.killNow();
 });
+
+t.test('in process, on the real supervisor: a crash loop stays degraded while the process is up, then clears; so does an unwritable state file', async (t) => {
+  const fake = createFakeSystem();
+  const supervisor = createSupervisor(supervisorConfig({ onExit: 'restart' }), { log: fake.log, onExitRequested: () => {}, system: fake.system });
+  const health = createHealth({ name: 'es', supervisor });
+  await supervisor.start('boot');
+  t.same(health().body.reasons, [], 'running: ok');
+
+  fake.processes[0].exit({ code: 1, signal: null });
+  await settle();
+  const inBackoff = health().body.reasons;
+  t.equal(inBackoff.length, 1, 'one reason, not the crash twice');
+  t.match(inBackoff[0], /^es should run but is exited: it exited unasked/, 'in the back-off');
+  await fake.clock.advance(1_000);
+  t.equal(supervisor.status().state, 'started', 'restarted after 1 s');
+  t.match(health().body, { status: 'degraded', reasons: [/^es exited unexpectedly 1 s ago \(1 restarts so far\)$/] }, 'up again, still degraded');
+  await fake.clock.advance(CRASH_WINDOW_MS);
+  t.same(health().body.reasons, [], `${CRASH_WINDOW_MS / 1000} s later: ok`);
+  t.match(fake.log.records.find((r) => r.fields['event.action'] === 'process-exit'), { level: 'error', fields: { 'event.reason': 'unexpected' } }, 'the crash was logged as an error');
+
+  fake.stateWriteError = Object.assign(new Error('EROFS: read-only file system'), { code: 'EROFS' });
+  await supervisor.stop();
+  t.same(health().body.reasons, ['the state file cannot be written (EROFS): a container restart would forget a stop']);
+  fake.stateWriteError = null;
+  await supervisor.start();
+  t.same(health().body.reasons, [], 'a write that succeeds clears it');
+});
