@@ -5,13 +5,19 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { SecureContextOptions } from 'node:tls';
 import type { TlsConfig } from '../config/config.ts';
+import { describeReadError, MiB, readBoundedFileSync } from '../files/bounded-read.ts';
+
+/** A certificate chain, a key or a client-CA bundle is a few KiB; a system-wide CA bundle about 220 KiB. */
+const MAX_TLS_FILE_BYTES = MiB;
 
 export function readTlsMaterial(tls: TlsConfig): SecureContextOptions {
   const read = (file: string, flag: string): Buffer => {
     try {
-      return fs.readFileSync(file);
+      return readBoundedFileSync(file, { maxBytes: MAX_TLS_FILE_BYTES });
     } catch (error) {
-      throw new Error(`${flag} ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+      // A device or FIFO planted at the path is refused before any read (and never blocks).
+      const { code } = error as NodeJS.ErrnoException;
+      throw new Error(`${flag} ${file}: ${code === 'ENOTREG' || code === 'EFBIG' ? describeReadError(error) : (code ?? (error as Error).message)}`);
     }
   };
   return {

@@ -4,7 +4,7 @@
 // the key match but never the dates.
 
 import { X509Certificate } from 'node:crypto';
-import fs from 'node:fs/promises';
+import { describeReadError, MiB, readBoundedFile } from '../files/bounded-read.ts';
 
 export type CertificateVerdict =
   | { readonly ok: true; readonly subject: string; readonly notAfter: Date }
@@ -12,16 +12,18 @@ export type CertificateVerdict =
   | { readonly ok: false; readonly missing: boolean; readonly reason: string };
 
 const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g;
+/** A leaf and its chain are a few KiB. */
+const MAX_CERTIFICATE_FILE_BYTES = MiB;
 
 export async function checkCertificate(file: string, publicKeyDer: Buffer, now: Date = new Date()): Promise<CertificateVerdict> {
   let text: string;
   try {
-    text = await fs.readFile(file, 'utf8');
+    text = (await readBoundedFile(file, { maxBytes: MAX_CERTIFICATE_FILE_BYTES })).toString('utf8');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     // ENOENT: not issued yet, or read during a Secret's ..data swap; either way, look again later.
     if (code === 'ENOENT') return { ok: false, missing: true, reason: `no certificate at ${file} yet` };
-    return { ok: false, missing: false, reason: `cannot read ${file}: ${(error as Error).message}` };
+    return { ok: false, missing: false, reason: `cannot read ${file}: ${describeReadError(error)}` };
   }
   const blocks = text.match(PEM_CERTIFICATE) ?? [];
   if (blocks.length === 0) return { ok: false, missing: text.trim() === '', reason: `${file} holds no PEM certificate` };

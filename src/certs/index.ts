@@ -15,7 +15,7 @@ import type { CertInitializerConfig } from '../config/config.ts';
 import { configError, StartupError } from '../config/errors.ts';
 import { EXIT } from '../config/options.ts';
 import type { Logger } from '../log/logger.ts';
-import { writeFileAtomic } from './atomic-write.ts';
+import { writeFileAtomic } from '../files/atomic-write.ts';
 import { checkCertificate } from './certificate-check.ts';
 import { createCsrPem } from './csr.ts';
 import { serveCsr, type CsrServer } from './csr-server.ts';

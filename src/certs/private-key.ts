@@ -6,12 +6,15 @@ import { createPrivateKey, generateKeyPair, type KeyObject } from 'node:crypto';
 import fs from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { configError } from '../config/errors.ts';
-import { writeFileAtomic } from './atomic-write.ts';
+import { writeFileAtomic } from '../files/atomic-write.ts';
+import { describeReadError, KiB, readBoundedFile } from '../files/bounded-read.ts';
 
 const RSA_BITS = 2048;
 const KEY_FILE_MODE = 0o600;
 const KEY_DIRECTORY_MODE = 0o700;
 const FLAG = '--private-key-path';
+/** An RSA 4096 PEM key is about 3.3 KiB. */
+const MAX_KEY_FILE_BYTES = 64 * KiB;
 
 const generateKeyPairAsync = promisify(generateKeyPair);
 
@@ -19,13 +22,13 @@ const generateKeyPairAsync = promisify(generateKeyPair);
 export async function readPrivateKey(file: string): Promise<KeyObject | undefined> {
   let pem: string;
   try {
-    pem = await fs.readFile(file, 'utf8');
+    pem = (await readBoundedFile(file, { maxBytes: MAX_KEY_FILE_BYTES })).toString('utf8');
   } catch (error) {
     // ENOENT, ENOTDIR: no key can be there yet (writing it will say what is wrong with the path).
     // Anything else (EACCES, EISDIR, EIO) must not be papered over with a new key.
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
-    throw configError(`${FLAG} ${file}: cannot read: ${(error as Error).message}`);
+    throw configError(`${FLAG} ${file}: cannot read: ${describeReadError(error)}`);
   }
   let key: KeyObject;
   try {

@@ -8,10 +8,19 @@
 // plain hashes: with a password-protected keystore, plain hashes of short
 // values could be guessed offline by whoever can read the config directory.
 
-import { createHash, createHmac, randomBytes } from 'node:crypto';
-import fs from 'node:fs/promises';
+import { createHmac, randomBytes } from 'node:crypto';
+import { writeFileAtomic } from '../files/atomic-write.ts';
+import { describeReadError, hashBoundedFile, MiB, readBoundedFile } from '../files/bounded-read.ts';
+import { parseShallowJson } from '../files/parse-json.ts';
 
 const RECORD_VERSION = 1;
+/** Names and digests of a Secret (at most 1 MiB in all): a few hundred KiB at worst. */
+const MAX_RECORD_BYTES = 4 * MiB;
+/** The record, and its settings object. */
+const MAX_RECORD_DEPTH = 2;
+const RECORD_MODE = 0o600;
+/** The keystore holds at most a Secret's worth of values plus its framing. */
+const MAX_KEYSTORE_BYTES = 64 * MiB;
 const SETTING_NAME = /^[A-Za-z0-9_\-.]+$/;
 const HEX_DIGEST = /^[0-9a-f]{64}$/;
 
@@ -39,11 +48,11 @@ export function emptyRecord(): AppliedRecord {
 export async function loadRecord(file: string): Promise<LoadedRecord> {
   let text: string;
   try {
-    text = await fs.readFile(file, 'utf8');
+    text = (await readBoundedFile(file, { maxBytes: MAX_RECORD_BYTES })).toString('utf8');
   } catch (error) {
-    // Expected: ENOENT (first run). Anything else is reported, and we start afresh.
+    // Expected: ENOENT (first run). Anything else (refused included) is reported, and we start afresh.
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { record: emptyRecord() };
-    return { record: emptyRecord(), problem: `cannot read ${file}: ${(error as Error).message}` };
+    return { record: emptyRecord(), problem: `cannot read ${file}: ${describeReadError(error)}` };
   }
   const parsed = parseRecord(text);
   return parsed ? { record: parsed } : { record: emptyRecord(), problem: `ignoring ${file}: not a valid record` };
@@ -52,7 +61,7 @@ export async function loadRecord(file: string): Promise<LoadedRecord> {
 function parseRecord(text: string): AppliedRecord | undefined {
   let raw: unknown;
   try {
-    raw = JSON.parse(text);
+    raw = parseShallowJson(text, MAX_RECORD_DEPTH);
   } catch {
     return undefined;
   }
@@ -72,7 +81,7 @@ function parseRecord(text: string): AppliedRecord | undefined {
   };
 }
 
-/** Temp file + rename, mode 0600, so a crash never leaves half a record. */
+/** Atomic, mode 0600, so a crash never leaves half a record. */
 export async function saveRecord(file: string, record: AppliedRecord): Promise<void> {
   const body = {
     version: RECORD_VERSION,
@@ -82,14 +91,7 @@ export async function saveRecord(file: string, record: AppliedRecord): Promise<v
     appliedAt: record.appliedAt,
     settings: Object.fromEntries([...record.settings].sort(([a], [b]) => (a < b ? -1 : 1))),
   };
-  const temp = `${file}.${process.pid}.tmp`;
-  await fs.writeFile(temp, `${JSON.stringify(body, null, 2)}\n`, { mode: 0o600 });
-  try {
-    await fs.rename(temp, file);
-  } catch (error) {
-    await fs.rm(temp, { force: true });
-    throw error;
-  }
+  await writeFileAtomic(file, `${JSON.stringify(body, null, 2)}\n`, { mode: RECORD_MODE });
 }
 
 /** The digest stored for a value whose sha256 is `hash`. */
@@ -100,7 +102,7 @@ export function digester(salt: string, keystorePassword: string): (hash: string)
 /** sha256 of a file's bytes, or null when it does not exist. */
 export async function fingerprintFile(file: string): Promise<string | null> {
   try {
-    return createHash('sha256').update(await fs.readFile(file)).digest('hex');
+    return await hashBoundedFile(file, { maxBytes: MAX_KEYSTORE_BYTES });
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw error;

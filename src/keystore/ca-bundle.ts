@@ -4,11 +4,14 @@
 
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { describeReadError, MiB, readBoundedFile } from '../files/bounded-read.ts';
 
 export type CaBundle = { readonly ok: true; readonly pem: string } | { readonly ok: false; readonly reason: string };
 
 const PREFERRED_NAMES = ['ca.crt', 'ca.pem'];
 const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
+/** A system-wide bundle of every public root is about 220 KiB. */
+const MAX_CA_FILE_BYTES = MiB;
 
 export async function loadCaBundle(certificatesPath: string): Promise<CaBundle> {
   try {
@@ -17,7 +20,13 @@ export async function loadCaBundle(certificatesPath: string): Promise<CaBundle> 
     if (files.length === 0) return { ok: false, reason: `CERTIFICATES_PATH ${certificatesPath} holds no ca.crt, ca.pem, *.crt or *.pem` };
     const certificates: string[] = [];
     for (const file of files) {
-      const found = (await fs.readFile(file, 'utf8')).match(PEM_CERTIFICATE);
+      let text: string;
+      try {
+        text = (await readBoundedFile(file, { maxBytes: MAX_CA_FILE_BYTES })).toString('utf8');
+      } catch (error) {
+        return { ok: false, reason: `cannot read the CA at CERTIFICATES_PATH: ${file}: ${describeReadError(error)}` };
+      }
+      const found = text.match(PEM_CERTIFICATE);
       if (!found) return { ok: false, reason: `CERTIFICATES_PATH: ${file} holds no PEM certificate` };
       certificates.push(...found);
     }

@@ -1,7 +1,10 @@
 // Passwords given inline or as a file. Files are read at each use, so a
 // rotated Secret is picked up without a restart.
 
-import fs from 'node:fs/promises';
+import { describeReadError, KiB, readBoundedFile } from '../files/bounded-read.ts';
+
+/** A password, not a document. */
+const MAX_SECRET_FILE_BYTES = 64 * KiB;
 
 export type SecretRead = { readonly ok: true; readonly value: string | undefined } | { readonly ok: false; readonly reason: string };
 
@@ -14,11 +17,10 @@ export async function readSecret(value: string | undefined, file: string | undef
   if (value !== undefined) return { ok: true, value };
   if (file === undefined) return { ok: true, value: undefined };
   try {
-    return { ok: true, value: (await fs.readFile(file, 'utf8')).replace(/[\r\n]+$/, '') };
+    const bytes = await readBoundedFile(file, { maxBytes: MAX_SECRET_FILE_BYTES });
+    return { ok: true, value: bytes.toString('utf8').replace(/[\r\n]+$/, '') };
   } catch (error) {
-    // Expected: ENOENT (Secret not mounted), EACCES.
-    const code = (error as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (error as Error).message;
-    return { ok: false, reason: `cannot read ${fileVariable} ${file}: ${why}` };
+    // Expected: ENOENT (Secret not mounted), EACCES; refused: not a regular file, too large.
+    return { ok: false, reason: `cannot read ${fileVariable} ${file}: ${describeReadError(error)}` };
   }
 }

@@ -1,11 +1,14 @@
 // The persisted intent and last state, on the emptyDir next to the
 // executable, so a container restart knows whether the operator had stopped
-// Elasticsearch. Written atomically (temp file + rename) and validated when
-// read: the original wrote a bare string in place, and a crash mid-write
-// wedged it.
+// Elasticsearch. Written atomically and validated when read: the original
+// wrote a bare string in place, and a crash mid-write wedged it. Whatever is
+// found at the path (a device, a FIFO, a huge or deeply nested file) is read
+// within bounds or refused, kept aside, and treated as absent.
 
 import fs from 'node:fs';
-import path from 'node:path';
+import { writeFileAtomicSync } from '../files/atomic-write.ts';
+import { describeReadError, KiB, readBoundedFileSync, RefusedFileError } from '../files/bounded-read.ts';
+import { parseShallowJson } from '../files/parse-json.ts';
 import { STATES, type Desired, type State } from './states.ts';
 
 export interface LastExit {
@@ -30,33 +33,30 @@ export type ReadResult =
   /** Unreadable or invalid; the file was moved to keptAs so nobody loses it. */
   | { readonly kind: 'corrupt'; readonly reason: string; readonly keptAs: string | null };
 
+/** A valid state file is about 250 bytes. */
+const MAX_STATE_FILE_BYTES = 64 * KiB;
+/** The object, and lastExit inside it. */
+const MAX_STATE_FILE_DEPTH = 2;
+const STATE_FILE_MODE = 0o644;
+
 export function readStateFile(file: string): ReadResult {
   let text: string;
   try {
-    text = fs.readFileSync(file, 'utf8');
+    text = readBoundedFileSync(file, { maxBytes: MAX_STATE_FILE_BYTES }).toString('utf8');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'absent' };
-    return keepAside(file, (error as Error).message);
+    const reason = error instanceof RefusedFileError ? `refused: ${error.message}` : describeReadError(error);
+    return keepAside(file, reason);
   }
   try {
-    return { kind: 'valid', state: validate(JSON.parse(text)) };
+    return { kind: 'valid', state: validate(parseShallowJson(text, MAX_STATE_FILE_DEPTH)) };
   } catch (error) {
     return keepAside(file, (error as Error).message);
   }
 }
 
 export function writeStateFile(file: string, state: PersistedState): void {
-  const temporary = `${file}.${process.pid}.tmp`;
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  const fd = fs.openSync(temporary, 'w', 0o644);
-  try {
-    fs.writeSync(fd, JSON.stringify(state) + '\n');
-    // Durable before the rename, or a power cut could leave an empty file behind the new name.
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-  fs.renameSync(temporary, file);
+  writeFileAtomicSync(file, JSON.stringify(state) + '\n', { mode: STATE_FILE_MODE });
 }
 
 function keepAside(file: string, reason: string): ReadResult {

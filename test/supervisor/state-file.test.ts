@@ -1,6 +1,7 @@
 // The state file: atomic, validated, kept aside when corrupt, and its
 // transitional states resolved at boot.
 
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
@@ -68,3 +69,25 @@ t.test('the file is replaced atomically: no temporary file remains and every ver
   }
   t.same(fs.readdirSync(dir).filter((name) => name.includes('.tmp')), []);
 });
+
+// Each of these crash-looped or hung the manager at every boot (issue 12 item 9).
+for (const [what, plant, reason] of [
+  ['a symlink to /dev/zero', (file: string) => fs.symlinkSync('/dev/zero', file), /refused: not a regular file \(a character device\)/],
+  ['a FIFO nobody writes to', (file: string) => execFileSync('mkfifo', [file]), /refused: not a regular file \(a FIFO\)/],
+  ['a 25 MB file', (file: string) => fs.writeFileSync(file, Buffer.alloc(25e6, ' ')), /refused: larger than 64 KiB/],
+  ['a deeply nested JSON document', (file: string) => fs.writeFileSync(file, '['.repeat(30_000) + ']'.repeat(30_000)), /JSON nested 30000 levels deep/],
+] as const) {
+  t.test(`${what} as the state file is refused, kept aside, and the process starts`, async (t) => {
+    const dir = tempDir();
+    const file = path.join(dir, 'state.json');
+    plant(file);
+    const run = await startOnFakeEs({ dir });
+    t.teardown(() => stopManager(run.manager));
+    await run.pids();
+    t.equal((await run.manager.status()).state, 'started');
+    const warning = run.manager.logs.find((r) => /ignoring the state file/.test(r.message));
+    t.match(warning?.message, reason, 'the warning says why');
+    t.equal(fs.readdirSync(dir).filter((name) => name.startsWith('state.json.corrupt-')).length, 1, 'the refused file is kept aside');
+    t.equal(fs.lstatSync(file).isFile(), true, 'a valid state file replaced it');
+  });
+}

@@ -1,0 +1,146 @@
+// The one way the manager writes a file (state file, keystore record, private
+// key, CSR, the PID-1 helper), so that a reader sees the old content or the
+// new, never a torn one, even across a power cut, and so that nobody who can
+// write the directory steers the write elsewhere:
+//   - the temporary file has an unpredictable name and is created with
+//     O_CREAT|O_EXCL (which never follows a symlink planted under that name);
+//   - it gets its final mode with fchmod (the umask cannot widen or narrow it),
+//     so the content never exists, even briefly, in a file others may read;
+//   - fsync, rename (atomic within one file system, and it replaces a symlink
+//     at the target instead of following it), fsync the directory;
+//   - on any failure the temporary file is removed.
+
+import { randomBytes } from 'node:crypto';
+import fsSync from 'node:fs';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+
+export interface AtomicWriteOptions {
+  /** Mode of the file. */
+  readonly mode: number;
+  /** Mode of directories created on the way (the umask applies); 0755 when not given. */
+  readonly directoryMode?: number;
+}
+
+const DEFAULT_DIRECTORY_MODE = 0o755;
+const { O_CREAT, O_EXCL, O_WRONLY, O_NOFOLLOW, O_CLOEXEC } = fsSync.constants as typeof fsSync.constants & { O_CLOEXEC?: number };
+const CREATE_EXCLUSIVE = O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | (O_CLOEXEC ?? 0);
+/** A name taken by chance (or by someone guessing 64 random bits) is retried, not fatal. */
+const NAME_ATTEMPTS = 3;
+
+export async function writeFileAtomic(file: string, data: string | Uint8Array, options: AtomicWriteOptions): Promise<void> {
+  const directory = path.dirname(file);
+  await makeDirectory(directory, options.directoryMode ?? DEFAULT_DIRECTORY_MODE);
+  const { handle, temporary } = await createTemporary(file, options.mode);
+  try {
+    try {
+      await handle.chmod(options.mode);
+      await handle.writeFile(data);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await fs.rename(temporary, file);
+  } catch (error) {
+    await fs.rm(temporary, { force: true }).catch(() => {});
+    throw error;
+  }
+  await syncDirectory(directory);
+}
+
+/** The same, for callers that must not yield (the supervisor persists its state inside a transition). */
+export function writeFileAtomicSync(file: string, data: string | Uint8Array, options: AtomicWriteOptions): void {
+  const directory = path.dirname(file);
+  makeDirectorySync(directory, options.directoryMode ?? DEFAULT_DIRECTORY_MODE);
+  const { fd, temporary } = createTemporarySync(file, options.mode);
+  try {
+    try {
+      fsSync.fchmodSync(fd, options.mode);
+      fsSync.writeFileSync(fd, data);
+      fsSync.fsyncSync(fd);
+    } finally {
+      fsSync.closeSync(fd);
+    }
+    fsSync.renameSync(temporary, file);
+  } catch (error) {
+    fsSync.rmSync(temporary, { force: true });
+    throw error;
+  }
+  syncDirectorySync(directory);
+}
+
+function temporaryName(file: string): string {
+  return path.join(path.dirname(file), `.${path.basename(file)}.${randomBytes(8).toString('hex')}.tmp`);
+}
+
+async function createTemporary(file: string, mode: number): Promise<{ handle: fs.FileHandle; temporary: string }> {
+  for (let attempt = 1; ; attempt++) {
+    const temporary = temporaryName(file);
+    try {
+      return { handle: await fs.open(temporary, CREATE_EXCLUSIVE, mode), temporary };
+    } catch (error) {
+      // EEXIST: the name is taken (a planted file or symlink); draw another.
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || attempt >= NAME_ATTEMPTS) throw error;
+    }
+  }
+}
+
+function createTemporarySync(file: string, mode: number): { fd: number; temporary: string } {
+  for (let attempt = 1; ; attempt++) {
+    const temporary = temporaryName(file);
+    try {
+      return { fd: fsSync.openSync(temporary, CREATE_EXCLUSIVE, mode), temporary };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || attempt >= NAME_ATTEMPTS) throw error;
+    }
+  }
+}
+
+// mkdir -p reports a regular file in the way as EEXIST, which reads as if all were well.
+async function makeDirectory(directory: string, mode: number): Promise<void> {
+  try {
+    await fs.mkdir(directory, { recursive: true, mode });
+  } catch (error) {
+    throw notADirectory(directory, error);
+  }
+}
+
+function makeDirectorySync(directory: string, mode: number): void {
+  try {
+    fsSync.mkdirSync(directory, { recursive: true, mode });
+  } catch (error) {
+    throw notADirectory(directory, error);
+  }
+}
+
+function notADirectory(directory: string, error: unknown): unknown {
+  if ((error as NodeJS.ErrnoException).code !== 'EEXIST') return error;
+  return Object.assign(new Error(`ENOTDIR: not a directory: ${directory}`), { code: 'ENOTDIR' });
+}
+
+// Makes the rename itself durable. Some file systems (and Deno's node
+// compatibility) refuse to open or fsync a directory; the data is then as
+// durable as that file system allows, which is all we can do.
+async function syncDirectory(directory: string): Promise<void> {
+  let handle: fs.FileHandle | undefined;
+  try {
+    handle = await fs.open(directory, 'r');
+    await handle.sync();
+  } catch {
+    // EISDIR, EINVAL, EPERM: not supported here.
+  } finally {
+    await handle?.close().catch(() => {});
+  }
+}
+
+function syncDirectorySync(directory: string): void {
+  let fd: number | undefined;
+  try {
+    fd = fsSync.openSync(directory, 'r');
+    fsSync.fsyncSync(fd);
+  } catch {
+    // EISDIR, EINVAL, EPERM: not supported here.
+  } finally {
+    if (fd !== undefined) fsSync.closeSync(fd);
+  }
+}

@@ -1,0 +1,131 @@
+// The one way the manager reads a file it did not write itself (state file,
+// certificates, keys, CA bundles, password files, TLS material, Secret
+// entries): it must be a regular file of bounded size. A device (a symlink to
+// /dev/zero), a FIFO or a socket is refused before a byte is read, and opening
+// never blocks (O_NONBLOCK: a FIFO without a writer would hang open(2)); a file
+// larger than the limit is refused, never read into memory. The size is checked
+// again while reading: the file may grow after fstat.
+
+import { createHash } from 'node:crypto';
+import fsSync from 'node:fs';
+import fs from 'node:fs/promises';
+
+const { O_RDONLY, O_NONBLOCK, O_NOCTTY, O_NOFOLLOW } = fsSync.constants;
+const OPEN_FOR_READING = O_RDONLY | O_NONBLOCK | O_NOCTTY;
+const CHUNK_BYTES = 64 * 1024;
+
+export const KiB = 1024;
+export const MiB = 1024 * KiB;
+
+export interface BoundedReadOptions {
+  readonly maxBytes: number;
+  /** Refuse a symlink as the last path component (the caller resolved and vetted the path). */
+  readonly noFollow?: boolean;
+}
+
+/** A file refused for what it is, not for an errno: `code` is ENOTREG or EFBIG. */
+export class RefusedFileError extends Error {
+  readonly code: 'ENOTREG' | 'EFBIG';
+  constructor(code: 'ENOTREG' | 'EFBIG', message: string) {
+    super(message);
+    this.code = code;
+  }
+}
+
+export async function readBoundedFile(file: string, options: BoundedReadOptions): Promise<Buffer> {
+  const handle = await fs.open(file, openFlags(options));
+  try {
+    checkStats(await handle.stat(), options.maxBytes);
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for (;;) {
+      const chunk = Buffer.allocUnsafe(CHUNK_BYTES);
+      const { bytesRead } = await handle.read(chunk, 0, CHUNK_BYTES, null);
+      if (bytesRead === 0) return Buffer.concat(chunks, total);
+      total += bytesRead;
+      if (total > options.maxBytes) throw tooLarge(options.maxBytes);
+      chunks.push(chunk.subarray(0, bytesRead));
+    }
+  } finally {
+    await handle.close();
+  }
+}
+
+export function readBoundedFileSync(file: string, options: BoundedReadOptions): Buffer {
+  const fd = fsSync.openSync(file, openFlags(options));
+  try {
+    checkStats(fsSync.fstatSync(fd), options.maxBytes);
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for (;;) {
+      const chunk = Buffer.allocUnsafe(CHUNK_BYTES);
+      const bytesRead = fsSync.readSync(fd, chunk, 0, CHUNK_BYTES, null);
+      if (bytesRead === 0) return Buffer.concat(chunks, total);
+      total += bytesRead;
+      if (total > options.maxBytes) throw tooLarge(options.maxBytes);
+      chunks.push(chunk.subarray(0, bytesRead));
+    }
+  } finally {
+    fsSync.closeSync(fd);
+  }
+}
+
+/** sha256 (hex) of a file's bytes, read a chunk at a time: a large file never sits in memory whole. */
+export async function hashBoundedFile(file: string, options: BoundedReadOptions): Promise<string> {
+  const handle = await fs.open(file, openFlags(options));
+  try {
+    checkStats(await handle.stat(), options.maxBytes);
+    const hash = createHash('sha256');
+    const chunk = Buffer.allocUnsafe(CHUNK_BYTES);
+    let total = 0;
+    for (;;) {
+      const { bytesRead } = await handle.read(chunk, 0, CHUNK_BYTES, null);
+      if (bytesRead === 0) return hash.digest('hex');
+      total += bytesRead;
+      if (total > options.maxBytes) throw tooLarge(options.maxBytes);
+      hash.update(chunk.subarray(0, bytesRead));
+    }
+  } finally {
+    await handle.close();
+  }
+}
+
+/** "1 MiB", "64 KiB", "512 bytes": limits as people read them. */
+export function describeSize(bytes: number): string {
+  if (bytes >= MiB && bytes % MiB === 0) return `${bytes / MiB} MiB`;
+  if (bytes >= KiB && bytes % KiB === 0) return `${bytes / KiB} KiB`;
+  return `${bytes} bytes`;
+}
+
+/** What a refused or failed read means to a person: the reason without the errno noise. */
+export function describeReadError(error: unknown): string {
+  const { code, message } = error as NodeJS.ErrnoException;
+  if (error instanceof RefusedFileError) return message;
+  if (code === 'ENOENT') return 'no such file';
+  if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
+  if (code === 'ELOOP') return 'a symlink where none is allowed, or a symlink loop';
+  if (code === 'EISDIR') return 'a directory, not a file';
+  return message;
+}
+
+function openFlags(options: BoundedReadOptions): number {
+  return OPEN_FOR_READING | (options.noFollow ? O_NOFOLLOW : 0);
+}
+
+function checkStats(stats: fsSync.Stats, maxBytes: number): void {
+  if (!stats.isFile()) throw new RefusedFileError('ENOTREG', `not a regular file (${describeType(stats)})`);
+  if (stats.size > maxBytes) throw tooLarge(maxBytes);
+}
+
+function tooLarge(maxBytes: number): RefusedFileError {
+  return new RefusedFileError('EFBIG', `larger than ${describeSize(maxBytes)}`);
+}
+
+export function describeType(stats: fsSync.Stats): string {
+  if (stats.isDirectory()) return 'a directory';
+  if (stats.isFIFO()) return 'a FIFO';
+  if (stats.isSocket()) return 'a socket';
+  if (stats.isCharacterDevice()) return 'a character device';
+  if (stats.isBlockDevice()) return 'a block device';
+  return 'not a file';
+}
