@@ -21,11 +21,11 @@ fs.writeFileSync(big, Buffer.alloc(1025, 'a'));
 const exact = path.join(dir, 'exact');
 fs.writeFileSync(exact, Buffer.alloc(1024, 'b'));
 
-const readers = [
-  ['readBoundedFile', (file: string) => readBoundedFile(file, { maxBytes: 1024 })],
-  ['readBoundedFileSync', async (file: string) => readBoundedFileSync(file, { maxBytes: 1024 })],
-  ['hashBoundedFile', (file: string) => hashBoundedFile(file, { maxBytes: 1024 })],
-] as const;
+const readers: [string, (file: string) => Promise<Buffer | string>][] = [
+  ['readBoundedFile', (file) => readBoundedFile(file, { maxBytes: 1024 })],
+  ['readBoundedFileSync', async (file) => readBoundedFileSync(file, { maxBytes: 1024 })],
+  ['hashBoundedFile', (file) => hashBoundedFile(file, { maxBytes: 1024 })],
+];
 
 for (const [name, read] of readers) {
   t.test(`${name}: refused before any read`, async (t) => {
