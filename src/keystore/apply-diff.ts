@@ -2,6 +2,11 @@
 // one `add-file -f` carrying every changed pair (ES >= 7.7), one `remove`
 // carrying every deleted name. Older CLIs take one pair per call; that is
 // detected from their usage error and remembered.
+//
+// Names and paths come after `--`: a Secret key such as `--help` or `-f` is a
+// valid setting name ([A-Za-z0-9_-.]+), and joptsimple, which parses the CLI's
+// options anywhere on the line, would otherwise take it for an option (every
+// ES version's parser ends options at `--`).
 
 import type { Logger } from '../log/logger.ts';
 import { cliErrorLine, type CliResult, type CliRunner } from './keystore-cli.ts';
@@ -35,6 +40,7 @@ export interface Applier {
   supportsMultiPair(): boolean | null;
 }
 
+const END_OF_OPTIONS = '--';
 const EXIT_USAGE = 64;
 const EXIT_CONFIG = 78;
 const PRE_77_EXTRA_ARGUMENTS = /Unrecognized extra arguments/;
@@ -72,7 +78,7 @@ export function createApplier(runCli: CliRunner, log: Logger): Applier {
         let batches = multiPair === false ? pairs.map((pair) => [pair]) : [pairs];
         for (let i = 0; i < batches.length; i++) {
           const batch = batches[i];
-          const result = await call(['add-file', '-f', ...batch.flat()]);
+          const result = await call(['add-file', '-f', END_OF_OPTIONS, ...batch.flat()]);
           if (batch.length > 1 && isPre77UsageError(result)) {
             // Pre-7.7 checks its arguments after auto-creating the keystore, before saving any setting.
             multiPair = false;
@@ -91,7 +97,7 @@ export function createApplier(runCli: CliRunner, log: Logger): Applier {
 
       let removals = [...request.removals];
       while (removals.length > 0) {
-        const result = await call(['remove', ...removals]);
+        const result = await call(['remove', END_OF_OPTIONS, ...removals]);
         if (succeeded(result)) {
           progress.removed.push(...removals);
           progress.hasWritten = true;
@@ -119,6 +125,9 @@ function isPre77UsageError(result: CliResult): boolean {
 
 function describeFailure(command: string, result: CliResult): string {
   if (result.kind === 'spawnFailed') return result.reason;
+  if (result.kind === 'timedOut') {
+    return `elasticsearch-keystore ${command} gave no answer within ${result.deadlineMs / 1000} s; its process group was killed (last error output: ${cliErrorLine(result.stderr)})`;
+  }
   const status = result.code !== null ? `exit code ${result.code}` : `signal ${result.signal}`;
   let reason = `elasticsearch-keystore ${command} failed with ${status}: ${cliErrorLine(result.stderr)}`;
   if (/unable to read from standard input/.test(result.stderr)) reason += ' (is the keystore password-protected? set KEYSTORE_PASSWORD or KEYSTORE_PASSWORD_FILE)';

@@ -1,48 +1,80 @@
 // The one place that runs elasticsearch-keystore (and the keystore updater's
 // only use of node:child_process). Each call is a JVM launch costing one to
 // three seconds, so callers batch.
+//
+// Each call runs in its own process group and has a deadline. At the deadline,
+// or as soon as the CLI's main process has exited, the whole group is killed:
+// a child it forked (a wrapper script's `sleep`, a JVM helper) would otherwise
+// hold our pipes open and keep the call, and with it the sync and the first
+// start of Elasticsearch, waiting forever. A child that left the group
+// (setsid) cannot be reached that way; we then stop reading its pipes.
 
 import { Buffer } from 'node:buffer';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import type { Logger } from '../log/logger.ts';
 import { childEnvironment } from '../supervisor/child-env.ts';
+import { sendSignal } from '../supervisor/signal-process.ts';
 
-/** A JVM stuck on something (a full disk, a lock) must not hold syncs forever. */
-const CLI_TIMEOUT_MS = 120_000;
+/** A JVM stuck on something (a full disk, a lock) must not hold syncs forever; a slow one in a starved pod takes a minute or two. */
+const CLI_DEADLINE_MS = 120_000;
+/**
+ * Test knob, not a setting: a positive number of milliseconds below the real
+ * deadline shortens it, so the test suite need not wait two minutes for a
+ * hanging CLI. Anything else is ignored.
+ */
+const DEADLINE_TEST_KNOB = 'KEYSTORE_CLI_DEADLINE_TEST_MS';
+/** How long the pipes may stay open once the CLI's main process has exited and its group is killed. */
+const PIPE_GRACE_MS = 2_000;
+/** Output kept per stream: the last bytes, where `ERROR: ...` is. A CLI printing without end must not fill our memory. */
+const MAX_OUTPUT_BYTES = 64 * 1024;
 
 export type CliResult =
   | { readonly kind: 'exited'; readonly code: number | null; readonly signal: string | null; readonly stdout: string; readonly stderr: string }
+  | { readonly kind: 'timedOut'; readonly deadlineMs: number; readonly stderr: string }
   | { readonly kind: 'spawnFailed'; readonly reason: string };
 
 export type CliRunner = (args: readonly string[], stdin: string) => Promise<CliResult>;
 
 /** Runs `binary args...` with ES_PATH_CONF set so the CLI writes `keystorePath`. */
-export function createCliRunner(binary: string, keystorePath: string, log: Logger): CliRunner {
+export function createCliRunner(binary: string, keystorePath: string, log: Logger, env: NodeJS.ProcessEnv = process.env): CliRunner {
   // The CLI only knows $ES_PATH_CONF/elasticsearch.keystore; our passwords stay out of its environment.
-  const env = { ...childEnvironment(process.env), ES_PATH_CONF: path.dirname(keystorePath) };
+  const childEnv = { ...childEnvironment(env), ES_PATH_CONF: path.dirname(keystorePath) };
+  const deadlineMs = chooseDeadline(env[DEADLINE_TEST_KNOB]);
   return (args, stdin) =>
     new Promise((resolve) => {
       const started = performance.now();
-      const child = spawn(binary, args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
-      const stdout: Buffer[] = [];
-      const stderr: Buffer[] = [];
-      child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
-      child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
+      // detached: setsid(2), so the CLI and everything it forks share a process group we can kill whole.
+      const child = spawn(binary, args, { env: childEnv, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+      const stdout = createTail();
+      const stderr = createTail();
+      child.stdout.on('data', stdout.push);
+      child.stderr.on('data', stderr.push);
       // EPIPE when the CLI exits without reading its stdin (no password asked): harmless.
       child.stdin.on('error', () => {});
       child.stdin.end(stdin);
       let hasTimedOut = false;
-      const timer = setTimeout(() => {
+      let isSettled = false;
+      let graceTimer: ReturnType<typeof setTimeout> | undefined;
+      const killGroup = (reason: string): void => {
+        if (child.pid !== undefined) sendSignal({ kind: 'group', pid: child.pid }, 'SIGKILL', reason, log);
+      };
+      const settle = (result: CliResult): void => {
+        if (isSettled) return;
+        isSettled = true;
+        clearTimeout(deadline);
+        clearTimeout(graceTimer);
+        // A stray outside the group may still hold the pipes: stop listening, or they keep our loop alive.
+        child.stdout.destroy();
+        child.stderr.destroy();
+        resolve(result);
+      };
+      const deadline = setTimeout(() => {
         hasTimedOut = true;
-        child.kill('SIGKILL');
-      }, CLI_TIMEOUT_MS);
-      child.once('error', (error: NodeJS.ErrnoException) => {
-        clearTimeout(timer);
-        resolve({ kind: 'spawnFailed', reason: describeSpawnError(binary, error) });
-      });
-      child.once('close', (code, signal) => {
-        clearTimeout(timer);
+        killGroup(`elasticsearch-keystore ${args[0]} gave no answer within ${deadlineMs / 1000} s`);
+      }, deadlineMs);
+      child.once('error', (error: NodeJS.ErrnoException) => settle({ kind: 'spawnFailed', reason: describeSpawnError(binary, error) }));
+      const finish = (code: number | null, signal: NodeJS.Signals | null): void => {
         const durationMs = Math.round(performance.now() - started);
         log.debug(`elasticsearch-keystore ${args[0]} exited with ${code ?? signal} after ${durationMs} ms`, {
           'event.action': 'keystore-cli',
@@ -50,15 +82,39 @@ export function createCliRunner(binary: string, keystorePath: string, log: Logge
           'process.exit_code': code,
           'event.duration': durationMs * 1e6,
         });
-        resolve({
-          kind: 'exited',
-          code,
-          signal: hasTimedOut ? `SIGKILL (no answer within ${CLI_TIMEOUT_MS / 1000} s)` : signal,
-          stdout: Buffer.concat(stdout).toString('utf8'),
-          stderr: Buffer.concat(stderr).toString('utf8'),
-        });
+        if (hasTimedOut) settle({ kind: 'timedOut', deadlineMs, stderr: stderr.text() });
+        else settle({ kind: 'exited', code, signal, stdout: stdout.text(), stderr: stderr.text() });
+      };
+      child.once('exit', (code, signal) => {
+        // Whatever is left in the group is a stray of a finished call.
+        if (!hasTimedOut) killGroup(`elasticsearch-keystore ${args[0]} exited; clearing what it left running`);
+        graceTimer = setTimeout(() => finish(code, signal), PIPE_GRACE_MS);
+        child.once('close', () => finish(code, signal));
       });
     });
+}
+
+function chooseDeadline(knob: string | undefined): number {
+  const value = Number(knob);
+  return Number.isInteger(value) && value > 0 && value < CLI_DEADLINE_MS ? value : CLI_DEADLINE_MS;
+}
+
+/** Keeps the last MAX_OUTPUT_BYTES of a stream. */
+function createTail() {
+  let chunks: Buffer[] = [];
+  let size = 0;
+  return {
+    push: (chunk: Buffer): void => {
+      chunks.push(chunk);
+      size += chunk.length;
+      if (size > 2 * MAX_OUTPUT_BYTES) {
+        const kept = Buffer.concat(chunks).subarray(-MAX_OUTPUT_BYTES);
+        chunks = [kept];
+        size = kept.length;
+      }
+    },
+    text: (): string => Buffer.concat(chunks).subarray(-MAX_OUTPUT_BYTES).toString('utf8'),
+  };
 }
 
 function describeSpawnError(binary: string, error: NodeJS.ErrnoException): string {

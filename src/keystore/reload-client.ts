@@ -10,9 +10,17 @@ import { loadCaBundle } from './ca-bundle.ts';
 import { readSecret } from './secrets.ts';
 
 const RELOAD_ROUTE = '/_nodes/_local/reload_secure_settings';
-/** Reload decrypts the keystore and calls every reloadable plugin: give it time. */
-const REQUEST_TIMEOUT_MS = 60_000;
+/**
+ * Reload decrypts the keystore and calls every reloadable plugin: give it time,
+ * but all of it, answer included, within this: undici's body timeout restarts at
+ * each byte, so a body dripped a byte at a time would otherwise never end.
+ */
+const RELOAD_DEADLINE_MS = 60_000;
+/** Test knob, not a setting: a positive number of milliseconds below the real deadline shortens it. */
+const DEADLINE_TEST_KNOB = 'RELOAD_DEADLINE_TEST_MS';
 const CONNECT_TIMEOUT_MS = 10_000;
+/** A real answer is a few hundred bytes per node; more is read no further. */
+const MAX_ANSWER_BYTES = 256 * 1024;
 
 export type FailureKind = 'refused' | 'unavailable' | 'unauthorized' | 'forbidden' | 'reload_exception' | 'tls' | 'timeout' | 'network' | 'http' | 'config' | 'aborted';
 
@@ -28,8 +36,9 @@ export interface ReloadClient {
   close(): Promise<void>;
 }
 
-export function createReloadClient(config: KeystoreConfig): ReloadClient {
+export function createReloadClient(config: KeystoreConfig, env: NodeJS.ProcessEnv = process.env): ReloadClient {
   const url = new URL(`${config.endpoint}${RELOAD_ROUTE}`);
+  const deadlineMs = chooseDeadline(env[DEADLINE_TEST_KNOB]);
   const isHttps = url.protocol === 'https:';
   let undici: typeof import('undici') | undefined;
   let client: Client | undefined;
@@ -63,21 +72,28 @@ export function createReloadClient(config: KeystoreConfig): ReloadClient {
         headers['content-type'] = 'application/json';
         body = JSON.stringify({ secure_settings_password: keystorePassword });
       }
+      const deadline = new AbortController();
+      const timer = setTimeout(() => deadline.abort(), deadlineMs);
       try {
         const response = await chosen.client.request({
           path: url.pathname + url.search,
           method: 'POST',
           headers,
           body,
-          signal,
+          signal: AbortSignal.any([signal, deadline.signal]),
           // Reloads come minutes or days apart: an idle keep-alive socket would only keep timers running.
           reset: true,
-          headersTimeout: REQUEST_TIMEOUT_MS,
-          bodyTimeout: REQUEST_TIMEOUT_MS,
+          headersTimeout: deadlineMs,
+          bodyTimeout: deadlineMs,
         });
-        return interpret(response.statusCode, await response.body.text());
+        const text = await readAnswer(response.body);
+        if (text === undefined) return failure('http', `HTTP ${response.statusCode} from Elasticsearch with an answer larger than ${MAX_ANSWER_BYTES / 1024} KiB; not read further`);
+        return interpret(response.statusCode, text);
       } catch (error) {
+        if (deadline.signal.aborted && !signal.aborted) return failure('timeout', `no complete answer from ${config.endpoint} within ${deadlineMs / 1000} s`);
         return classifyError(error as NodeJS.ErrnoException, config.endpoint);
+      } finally {
+        clearTimeout(timer);
       }
     },
     async close() {
@@ -85,6 +101,26 @@ export function createReloadClient(config: KeystoreConfig): ReloadClient {
       client = undefined;
     },
   };
+}
+
+function chooseDeadline(knob: string | undefined): number {
+  const value = Number(knob);
+  return Number.isInteger(value) && value > 0 && value < RELOAD_DEADLINE_MS ? value : RELOAD_DEADLINE_MS;
+}
+
+/** The answer as text, or undefined once it passes MAX_ANSWER_BYTES (the rest is never read). */
+async function readAnswer(body: AsyncIterable<Buffer> & { destroy(): unknown }): Promise<string | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    size += chunk.length;
+    if (size > MAX_ANSWER_BYTES) {
+      body.destroy();
+      return undefined;
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks, size).toString('utf8');
 }
 
 function failure(kind: FailureKind, reason: string): ReloadOutcome {

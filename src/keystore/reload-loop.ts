@@ -1,12 +1,13 @@
 // Asks Elasticsearch to reload secure settings after the keystore changed.
 // At most one request in flight; changes meanwhile coalesce into one pending
-// reload. Failures retry with back-off; while the process is not started the
-// pending reload waits, re-checking each second (no timer when nothing is pending).
+// reload (serial-worker). Failures retry with back-off; while the process is
+// not started the pending reload waits, re-checking each second (no timer
+// when nothing is pending).
 
 import type { Logger } from '../log/logger.ts';
-import { createRetryTimer, retryDelayMs } from './backoff.ts';
 import type { ReloadClient, ReloadOutcome } from './reload-client.ts';
 import type { SecretRead } from './secrets.ts';
+import { createSerialWorker, type PassResult } from './serial-worker.ts';
 import type { ReloadFacts } from './status.ts';
 
 const PROCESS_CHECK_MS = 1_000;
@@ -23,89 +24,64 @@ export function createReloadLoop(options: ReloadLoopOptions) {
   const { client, log } = options;
   const abort = new AbortController();
   let isPending = false;
-  let inFlight: Promise<void> | null = null;
-  let isClosed = false;
   let isWaitingForProcess = false;
-  let lastLoggedError: string | null = null;
-  const facts = {
-    error: null as { kind: string; reason: string; isTransient: boolean } | null,
-    consecutiveFailures: 0,
-    lastReloadAt: null as string | null,
-    reloads: 0,
-    reloadFailures: 0,
-  };
-  const timer = createRetryTimer(() => attempt());
+  let lastFailure: { kind: string; isTransient: boolean } | null = null;
+  const facts = { lastReloadAt: null as string | null, reloads: 0 };
 
-  const settle = (outcome: ReloadOutcome): void => {
+  const settle = (outcome: ReloadOutcome): PassResult => {
     if (outcome.ok) {
-      facts.error = null;
-      facts.consecutiveFailures = 0;
+      lastFailure = null;
       facts.lastReloadAt = new Date().toISOString();
       facts.reloads++;
-      lastLoggedError = null;
       log.info(`secure settings reloaded on ${outcome.nodes.join(', ')}`, { 'event.action': 'keystore-reload', 'event.outcome': 'success' });
-      return;
+      return { kind: 'done' };
     }
-    if (outcome.kind === 'aborted' || isClosed) return;
+    if (outcome.kind === 'aborted' || abort.signal.aborted) return { kind: 'done' };
     isPending = true;
-    facts.error = { kind: outcome.kind, reason: outcome.reason, isTransient: outcome.isTransient };
-    facts.consecutiveFailures++;
-    facts.reloadFailures++;
-    const delay = retryDelayMs(facts.consecutiveFailures);
-    timer.schedule(delay);
-    // ES booting refuses connections for a while: that is expected, so less loud, and once per reason.
-    const level = outcome.reason === lastLoggedError ? 'debug' : outcome.isTransient ? 'warn' : 'error';
-    lastLoggedError = outcome.reason;
-    log[level](`reloading secure settings failed (${outcome.kind}): ${outcome.reason}; retrying in ${(delay / 1000).toFixed(1)} s`, {
-      'event.action': 'keystore-reload',
-      'event.outcome': 'failure',
-      'event.reason': outcome.kind,
-      'error.message': outcome.reason,
-    });
+    lastFailure = { kind: outcome.kind, isTransient: outcome.isTransient };
+    // ES booting refuses connections for a while: that is expected, so less loud.
+    return { kind: 'failed', reason: outcome.reason, level: outcome.isTransient ? 'warn' : 'error', fields: { 'event.reason': outcome.kind } };
   };
 
-  function attempt(): void {
-    if (isClosed || !isPending || inFlight) return;
+  const reloadOnce = async (): Promise<PassResult> => {
+    if (!isPending) return { kind: 'done' };
     if (!options.isProcessStarted()) {
       if (!isWaitingForProcess) log.info('keystore changed; waiting for the process to start before reloading secure settings', { 'event.action': 'keystore-reload' });
       isWaitingForProcess = true;
-      timer.schedule(PROCESS_CHECK_MS);
-      return;
+      return { kind: 'wait', ms: PROCESS_CHECK_MS };
     }
     isWaitingForProcess = false;
     isPending = false;
-    timer.cancel();
-    inFlight = (async () => {
-      const password = await options.keystorePassword();
-      settle(password.ok ? await client.reload(password.value, abort.signal) : { ok: false, kind: 'config', reason: password.reason, isTransient: false });
-    })()
-      .catch((error: Error) => settle({ ok: false, kind: 'network', reason: `internal error: ${error.message}`, isTransient: false }))
-      .finally(() => {
-        inFlight = null;
-        // A change that landed during the request may not have been read: go again.
-        if (isPending && !timer.isPending()) attempt();
-      });
-  }
+    const password = await options.keystorePassword();
+    if (!password.ok) return settle({ ok: false, kind: 'config', reason: password.reason, isTransient: false });
+    return settle(await client.reload(password.value, abort.signal));
+  };
+
+  const worker = createSerialWorker({ name: 'reloading secure settings', action: 'keystore-reload', log, pass: reloadOnce, isRequestRetryingAtOnce: false });
 
   return {
     /** The keystore changed: reload once the process runs. */
     request(): void {
       isPending = true;
       // A retry or a process check already scheduled will carry this change too.
-      if (!timer.isPending()) attempt();
+      worker.request('the keystore changed');
     },
-    facts: (): ReloadFacts => ({
-      ...facts,
-      isReloading: inFlight !== null,
-      isPending,
-      isWaitingForProcess,
-      nextRetryAt: isWaitingForProcess ? null : timer.dueAt(),
-    }),
+    facts: (): ReloadFacts => {
+      const work = worker.facts();
+      return {
+        ...facts,
+        error: work.error === null || lastFailure === null ? null : { ...lastFailure, reason: work.error },
+        consecutiveFailures: work.consecutiveFailures,
+        reloadFailures: work.failures,
+        isReloading: work.runningSince !== null && !isWaitingForProcess,
+        isPending,
+        isWaitingForProcess,
+        nextRetryAt: isWaitingForProcess ? null : work.nextRetryAt,
+      };
+    },
     async close(): Promise<void> {
-      isClosed = true;
-      timer.cancel();
       abort.abort();
-      await inFlight;
+      await worker.close();
       await client.close();
     },
   };

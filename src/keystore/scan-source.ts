@@ -1,17 +1,25 @@
 // Reads SOURCE_DIR as it is now: one secure setting per regular, non-hidden
-// top-level entry (symlinks followed), identified by the sha256 of its bytes.
-// Kubernetes swaps the `..data` symlink under our feet; a scan that overlaps a
-// swap (revision changed, or a listed entry vanished) is thrown away and redone.
+// top-level entry, identified by the sha256 of its bytes. Kubernetes swaps the
+// `..data` symlink under our feet; a scan that overlaps a swap (revision
+// changed, or a listed entry vanished) is thrown away and redone.
+//
+// Whoever writes the directory is not trusted further than the Secret's own
+// layout: symlinks are followed only to files inside SOURCE_DIR (an entry
+// linking to /etc/shadow is refused), an entry larger than a Secret can be is
+// refused, and hashing streams. An entry that cannot be used is reported and
+// left out; it does not block the others.
 
-import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { describeReadError, hashBoundedFile, MiB, RefusedFileError } from '../files/bounded-read.ts';
 
 /** The characters elasticsearch-keystore accepts in a setting name (Secret keys use the same set). */
 const SETTING_NAME = /^[A-Za-z0-9_\-.]+$/;
 /** Never taken from the directory: bootstrap.password falls back to it, and ES adds it itself. */
 const RESERVED_NAMES = new Set(['keystore.seed']);
 const SCAN_ATTEMPTS = 5;
+/** Kubernetes refuses a Secret larger than 1 MiB in all, so no entry can be larger. */
+export const MAX_ENTRY_BYTES = MiB;
 const RACE_RETRY_MS = 50;
 
 export interface SourceEntry {
@@ -24,11 +32,15 @@ export interface SourceEntry {
 export interface IgnoredEntry {
   readonly name: string;
   readonly reason: string;
+  /** Present but unusable (refused, dangling, unreadable): whatever was applied for it stays in the keystore. */
+  readonly isHeld?: boolean;
 }
 
 export interface Snapshot {
   readonly entries: ReadonlyMap<string, SourceEntry>;
   readonly hashes: ReadonlyMap<string, string>;
+  /** Names present in the directory that could not be read this time: neither updated nor removed. */
+  readonly held: ReadonlySet<string>;
   /** Target of the `..data` symlink (the Secret's revision), null in a plain directory. */
   readonly revision: string | null;
   readonly ignored: readonly IgnoredEntry[];
@@ -42,7 +54,7 @@ type Attempt = ScanResult | { readonly ok: 'raced'; readonly reason: string };
 
 export async function scanSource(dir: string): Promise<ScanResult> {
   for (let attempt = 1; ; attempt++) {
-    const result = await scanOnce(dir);
+    const result = await scanOnce(dir, attempt === SCAN_ATTEMPTS);
     if (result.ok !== 'raced') return result;
     // Still racing after a few tries: a dangling symlink that stays dangling.
     if (attempt >= SCAN_ATTEMPTS) return { ok: false, reason: result.reason, isDirMissing: false };
@@ -61,21 +73,29 @@ export async function readRevision(dir: string): Promise<string | null> {
   }
 }
 
-async function scanOnce(dir: string): Promise<Attempt> {
+async function scanOnce(dir: string, isLastAttempt: boolean): Promise<Attempt> {
   let names: string[];
   let revisionBefore: string | null;
+  let root: string;
   try {
     revisionBefore = await readRevision(dir);
+    root = await fs.realpath(dir);
     names = (await fs.readdir(dir)).filter((name) => !name.startsWith('.')).sort();
   } catch (error) {
     return dirFailure(dir, error as NodeJS.ErrnoException);
   }
   const entries = new Map<string, SourceEntry>();
   const ignored: IgnoredEntry[] = [];
+  const held = new Set<string>();
   for (const name of names) {
-    const read = await readEntry(path.join(dir, name));
-    if (read.kind === 'raced') return { ok: 'raced', reason: read.reason };
-    if (read.kind === 'failed') return { ok: false, reason: read.reason, isDirMissing: false };
+    const read = await readEntry(root, name);
+    // Dangling now may be a swap in progress: look again, and only then call it dangling.
+    if (read.kind === 'vanished' && !isLastAttempt) return { ok: 'raced', reason: read.reason };
+    if (read.kind === 'vanished' || read.kind === 'unusable') {
+      ignored.push({ name, reason: read.reason, isHeld: true });
+      held.add(name);
+      continue;
+    }
     if (read.kind === 'ignored') {
       ignored.push({ name, reason: read.reason });
       continue;
@@ -93,38 +113,48 @@ async function scanOnce(dir: string): Promise<Attempt> {
   // ..data swapped while we read: some entries may come from the old revision.
   if (revisionAfter !== revisionBefore) return { ok: 'raced', reason: `${dir}/..data changed while scanning` };
   const hashes = new Map([...entries].map(([name, entry]) => [name, entry.hash]));
-  return { ok: true, snapshot: { entries, hashes, revision: revisionAfter, ignored } };
+  return { ok: true, snapshot: { entries, hashes, held, revision: revisionAfter, ignored } };
 }
 
 type EntryRead =
   | { readonly kind: 'file'; readonly file: string; readonly hash: string }
+  /** Not a setting at all (a directory): as if absent. */
   | { readonly kind: 'ignored'; readonly reason: string }
-  | { readonly kind: 'raced'; readonly reason: string }
-  | { readonly kind: 'failed'; readonly reason: string };
+  /** Dangling or gone while we looked. */
+  | { readonly kind: 'vanished'; readonly reason: string }
+  /** There, but refused or unreadable. */
+  | { readonly kind: 'unusable'; readonly reason: string };
 
-async function readEntry(entry: string): Promise<EntryRead> {
+/** root is SOURCE_DIR with its own symlinks resolved: every entry must resolve to a file beneath it. */
+async function readEntry(root: string, name: string): Promise<EntryRead> {
+  let file: string;
   try {
-    const file = await fs.realpath(entry);
-    // stat before reading: opening a FIFO would block the scan forever.
-    const stats = await fs.stat(file);
-    if (!stats.isFile()) return { kind: 'ignored', reason: `not a regular file (${describeType(stats)})` };
-    const bytes = await fs.readFile(file);
-    return { kind: 'file', file, hash: createHash('sha256').update(bytes).digest('hex') };
+    file = await fs.realpath(path.join(root, name));
   } catch (error) {
-    const { code, message } = error as NodeJS.ErrnoException;
-    // ENOENT: removed mid-swap, or a link created before its target (older kubelets); look again.
-    if (code === 'ENOENT') return { kind: 'raced', reason: `cannot read ${entry}: it is a dangling symlink or vanished while scanning` };
-    if (code === 'EACCES' || code === 'EPERM') return { kind: 'failed', reason: `cannot read ${entry}: permission denied` };
-    if (code === 'ELOOP') return { kind: 'failed', reason: `cannot read ${entry}: symlink loop` };
-    return { kind: 'failed', reason: `cannot read ${entry}: ${message}` };
+    return unreadable(error as NodeJS.ErrnoException);
+  }
+  if (!file.startsWith(`${root}${path.sep}`)) {
+    return { kind: 'unusable', reason: `refused: a symlink out of SOURCE_DIR (to ${file})` };
+  }
+  try {
+    // No symlink may be followed any more (O_NOFOLLOW), and a FIFO or device is refused before any read.
+    const hash = await hashBoundedFile(file, { maxBytes: MAX_ENTRY_BYTES, noFollow: true });
+    return { kind: 'file', file, hash };
+  } catch (error) {
+    if ((error as RefusedFileError).code === 'ENOTREG') {
+      const reason = describeReadError(error);
+      return reason.endsWith('(a directory)') ? { kind: 'ignored', reason } : { kind: 'unusable', reason: `refused: ${reason}` };
+    }
+    if (error instanceof RefusedFileError) return { kind: 'unusable', reason: `refused: ${describeReadError(error)} (a Secret holds at most 1 MiB)` };
+    return unreadable(error as NodeJS.ErrnoException);
   }
 }
 
-function describeType(stats: { isDirectory(): boolean; isFIFO(): boolean; isSocket(): boolean }): string {
-  if (stats.isDirectory()) return 'a directory';
-  if (stats.isFIFO()) return 'a FIFO';
-  if (stats.isSocket()) return 'a socket';
-  return 'a device';
+function unreadable(error: NodeJS.ErrnoException): EntryRead {
+  // ENOENT: removed mid-swap, or a link created before its target (older kubelets), or dangling for good.
+  if (error.code === 'ENOENT') return { kind: 'vanished', reason: 'cannot read it: a dangling symlink, or it vanished while scanning' };
+  if (error.code === 'ELOOP') return { kind: 'unusable', reason: 'cannot read it: symlink loop' };
+  return { kind: 'unusable', reason: `cannot read it: ${describeReadError(error)}` };
 }
 
 function dirFailure(dir: string, error: NodeJS.ErrnoException): ScanResult {

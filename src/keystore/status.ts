@@ -8,6 +8,8 @@ export type KeystoreState = 'syncing' | 'synced' | 'reloading' | 'reloaded' | 'w
 
 export interface SyncFacts {
   readonly isSyncing: boolean;
+  /** Wall-clock start of the pass in flight (a rescan, or a write), or null: a stuck sync shows here. */
+  readonly syncingSince: string | null;
   /** What the running sync writes, e.g. "add a, change b, remove c". */
   readonly syncingWhat: string | null;
   readonly error: string | null;
@@ -43,6 +45,7 @@ export function describeStatus(sync: SyncFacts, reload: ReloadFacts | undefined,
   return {
     state,
     reason,
+    syncingSince: sync.syncingSince,
     settings: sync.settings,
     ignored: sync.ignored,
     secretRevision: sync.revision,
@@ -79,9 +82,15 @@ function deriveState(sync: SyncFacts, reload: ReloadFacts | undefined): { state:
       return { state: reload.error.isTransient ? 'waiting' : 'failed', reason: `reloading secure settings failed: ${reload.error.reason}${retrying(reload.nextRetryAt)}` };
     }
     if (reload.isPending) return { state: 'reloading', reason: 'keystore updated; reloading secure settings' };
-    if (reload.lastReloadAt !== null) return { state: 'reloaded', reason: 'keystore matches SOURCE_DIR and Elasticsearch reloaded it' };
+    if (reload.lastReloadAt !== null) return { state: 'reloaded', reason: `keystore matches SOURCE_DIR${describeHeld(sync.ignored)} and Elasticsearch reloaded it` };
   }
-  return { state: 'synced', reason: 'keystore matches SOURCE_DIR' };
+  return { state: 'synced', reason: `keystore matches SOURCE_DIR${describeHeld(sync.ignored)}` };
+}
+
+/** Entries refused or unreadable are left as they were: say so, since the keystore may not match them. */
+function describeHeld(ignored: readonly IgnoredEntry[]): string {
+  const held = ignored.filter((entry) => entry.isHeld).map((entry) => entry.name);
+  return held.length === 0 ? '' : ` except ${held.join(', ')} (refused or unreadable, left as they were; see ignored)`;
 }
 
 function retrying(at: string | null): string {

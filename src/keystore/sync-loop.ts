@@ -1,16 +1,17 @@
 // Keeps the keystore equal to SOURCE_DIR. One sync runs at a time; requests
-// arriving meanwhile coalesce into one more pass. A pass rescans, diffs the
-// digests against what was last applied, applies only that, and records it.
-// Failures are retried with back-off; a new event retries at once.
+// arriving meanwhile coalesce into one more pass (serial-worker). A pass
+// rescans, diffs the digests against what was last applied, applies only
+// that, and records it. Failures are retried with back-off; a new event
+// retries at once.
 
 import type { KeystoreConfig } from '../config/config.ts';
 import type { Logger } from '../log/logger.ts';
 import { saveRecord, fingerprintFile, type AppliedRecord } from './applied-record.ts';
 import type { Applier } from './apply-diff.ts';
-import { createRetryTimer, retryDelayMs } from './backoff.ts';
 import { diffSettings, isEmptyDiff, type KeystoreDiff } from './diff.ts';
 import { scanSource, type IgnoredEntry, type Snapshot } from './scan-source.ts';
 import { readSecret } from './secrets.ts';
+import { createSerialWorker, type PassResult } from './serial-worker.ts';
 import type { SyncFacts } from './status.ts';
 
 /** A source file vanishing under the CLI is a Secret swap, not a failure; rescan this often before calling it one. */
@@ -38,18 +39,13 @@ export interface SyncLoopOptions {
 export function createSyncLoop(options: SyncLoopOptions) {
   const { config, log, applier, record, recordFile } = options;
   const now = (): string => new Date().toISOString();
-  let running: Promise<void> | null = null;
-  let isRequestedAgain = false;
   let isBootSync = true;
-  let isClosed = false;
   let swapRaces = 0;
-  let lastLoggedError: string | null = null;
   let lastIgnored = '';
   const facts = {
-    isSyncing: true,
+    /** True until the first pass ends, so the status never says "synced" before anything was read. */
+    isFirstPassPending: true,
     syncingWhat: null as string | null,
-    error: null as string | null,
-    consecutiveFailures: 0,
     ignored: [] as readonly IgnoredEntry[],
     revision: record.revision,
     lastScanAt: null as string | null,
@@ -59,37 +55,17 @@ export function createSyncLoop(options: SyncLoopOptions) {
     scans: 0,
     /** Passes that wrote the keystore successfully. */
     syncs: 0,
-    syncFailures: 0,
     cliCalls: 0,
   };
-  const retry = createRetryTimer(() => request('retry after a failure'));
 
-  const fail = (reason: string): void => {
-    facts.error = reason;
-    facts.consecutiveFailures++;
-    facts.syncFailures++;
-    const delay = retryDelayMs(facts.consecutiveFailures);
-    if (!isClosed) retry.schedule(delay);
-    // The same reason every retry (a missing directory, a broken CLI) is logged once.
-    const level = reason === lastLoggedError ? 'debug' : 'error';
-    lastLoggedError = reason;
-    log[level](`keystore sync failed: ${reason}; retrying in ${(delay / 1000).toFixed(1)} s`, {
-      'event.action': 'keystore-sync',
-      'event.outcome': 'failure',
-      'error.message': reason,
-    });
-  };
+  const failed = (reason: string): PassResult => ({ kind: 'failed', reason, level: 'error' });
 
-  const succeed = (snapshot: Snapshot): void => {
-    if (facts.error !== null) log.info('keystore sync recovered', { 'event.action': 'keystore-sync', 'event.outcome': 'success' });
-    facts.error = null;
-    facts.consecutiveFailures = 0;
-    lastLoggedError = null;
+  const succeed = (snapshot: Snapshot): PassResult => {
     swapRaces = 0;
-    retry.cancel();
     facts.revision = snapshot.revision;
     facts.lastSyncAt = now();
     facts.scans++;
+    return { kind: 'done' };
   };
 
   const noteIgnored = (ignored: readonly IgnoredEntry[]): void => {
@@ -113,7 +89,9 @@ export function createSyncLoop(options: SyncLoopOptions) {
       record.keystoreSha256 = null;
     }
     const current = new Map([...snapshot.hashes].map(([name, hash]) => [name, options.digest(hash)]));
-    const diff = diffSettings(record.settings, new Set(record.settings.keys()), current);
+    // An entry present but unreadable this time keeps what was applied for it: neither rewritten nor removed.
+    const managed = new Set([...record.settings.keys()].filter((name) => !snapshot.held.has(name)));
+    const diff = diffSettings(record.settings, managed, current);
     if (current.size === 0 || fingerprint === null || fingerprint === record.keystoreSha256 || record.keystoreSha256 === null) {
       return { diff, keystoreExists: fingerprint !== null };
     }
@@ -124,24 +102,22 @@ export function createSyncLoop(options: SyncLoopOptions) {
     return { diff: { upserts: [...current.keys()].sort(), removals: diff.removals }, keystoreExists: true };
   };
 
-  const syncOnce = async (): Promise<void> => {
-    retry.cancel();
+  const syncOnce = async (): Promise<PassResult> => {
     await options.beforeScan();
     const scan = await scanSource(config.sourceDir);
     facts.lastScanAt = now();
     options.onScanned();
-    if (!scan.ok) return fail(scan.reason);
+    if (!scan.ok) return failed(scan.reason);
     const { snapshot } = scan;
     noteIgnored(snapshot.ignored);
     const password = await readSecret(config.keystorePassword, config.keystorePasswordFile, 'KEYSTORE_PASSWORD_FILE');
-    if (!password.ok) return fail(password.reason);
+    if (!password.ok) return failed(password.reason);
     const planned = await plan(snapshot);
-    if (typeof planned === 'string') return fail(planned);
+    if (typeof planned === 'string') return failed(planned);
     const { diff, keystoreExists } = planned;
     if (isEmptyDiff(diff)) return succeed(snapshot);
 
     const what = describeDiff(diff, record.settings);
-    facts.isSyncing = true;
     facts.syncingWhat = what;
     const started = performance.now();
     const outcome = await applier.apply({
@@ -166,7 +142,6 @@ export function createSyncLoop(options: SyncLoopOptions) {
     }
     const durationMs = Math.round(performance.now() - started);
     if (outcome.ok) {
-      succeed(snapshot);
       facts.syncs++;
       log.info(`keystore updated: ${what} (${outcome.calls} elasticsearch-keystore call${outcome.calls === 1 ? '' : 's'}, ${durationMs} ms)`, {
         'event.action': 'keystore-sync',
@@ -174,67 +149,59 @@ export function createSyncLoop(options: SyncLoopOptions) {
         'event.duration': durationMs * 1e6,
         'keystore.revision': snapshot.revision,
       });
-      return;
+      return succeed(snapshot);
     }
     if (outcome.isSourceGone && swapRaces < SWAP_RACE_RETRIES) {
       swapRaces++;
       log.debug(`a source file vanished under elasticsearch-keystore (Secret swap); rescanning`, { 'event.action': 'keystore-sync' });
-      isRequestedAgain = true;
-      return;
+      return { kind: 'again' };
     }
-    fail(outcome.reason ?? 'elasticsearch-keystore failed');
+    return failed(outcome.reason ?? 'elasticsearch-keystore failed');
   };
 
   let resolveFirstPass: () => void = () => {};
   const firstPass = new Promise<void>((resolve) => (resolveFirstPass = resolve));
 
-  const request = (why: string): void => {
-    if (isClosed) return;
-    if (running) {
-      isRequestedAgain = true;
-      return;
-    }
-    log.debug(`rescanning SOURCE_DIR (${why})`, { 'event.action': 'keystore-scan' });
-    running = (async () => {
-      do {
-        isRequestedAgain = false;
-        try {
-          await syncOnce();
-        } catch (error) {
-          fail(`internal error: ${(error as Error).message}`);
-        }
-        options.afterPass();
-        // Only now: until the record and revision are booked, "synced" would be a lie.
-        facts.syncingWhat = null;
-        facts.isSyncing = false;
-        // The boot waits for one pass only: a directory that never stops changing must not hold the process back.
-        isBootSync = false;
-        resolveFirstPass();
-      } while (isRequestedAgain && !isClosed);
-    })().finally(() => {
-      running = null;
-    });
-  };
+  const worker = createSerialWorker({
+    name: 'keystore sync',
+    action: 'keystore-sync',
+    log,
+    pass: syncOnce,
+    isRequestRetryingAtOnce: true,
+    afterPass: () => {
+      options.afterPass();
+      // Only now: until the record and revision are booked, "synced" would be a lie.
+      facts.syncingWhat = null;
+      facts.isFirstPassPending = false;
+      // The boot waits for one pass only: a directory that never stops changing must not hold the process back.
+      isBootSync = false;
+      resolveFirstPass();
+    },
+  });
 
   return {
-    request,
+    request: (why: string): void => worker.request(`rescanning SOURCE_DIR (${why})`),
     /** Runs the first sync; resolves when its first pass has finished or failed. */
     start(): Promise<void> {
-      request('first sync');
+      worker.request('rescanning SOURCE_DIR (first sync)');
       return firstPass;
     },
-    facts: (): SyncFacts => ({
-      ...facts,
-      nextRetryAt: retry.dueAt(),
-      settings: [...record.settings.keys()].sort(),
-      cliSupportsMultiPair: applier.supportsMultiPair(),
-    }),
-    async close(): Promise<void> {
-      isClosed = true;
-      retry.cancel();
-      // A CLI call in flight is left to finish: killing it could strand its temp file and block later saves.
-      if (running) await Promise.race([running, new Promise((resolve) => setTimeout(resolve, CLOSE_WAIT_MS))]);
+    facts: (): SyncFacts => {
+      const work = worker.facts();
+      return {
+        ...facts,
+        isSyncing: facts.isFirstPassPending || facts.syncingWhat !== null,
+        syncingSince: work.runningSince,
+        error: work.error,
+        consecutiveFailures: work.consecutiveFailures,
+        syncFailures: work.failures,
+        nextRetryAt: work.nextRetryAt,
+        settings: [...record.settings.keys()].sort(),
+        cliSupportsMultiPair: applier.supportsMultiPair(),
+      };
     },
+    // A CLI call in flight is left to finish (its deadline bounds it): killing it could strand its temp file and block later saves.
+    close: (): Promise<void> => worker.close(CLOSE_WAIT_MS),
   };
 }
 

@@ -64,25 +64,35 @@ t.test('a failing CLI: nothing half-applied, then recovery', async (t) => {
   t.same(after, ['add-file', 'remove'], 'the recovering sync took one add-file and one remove');
 });
 
-t.test('an unreadable entry blocks the update until it is fixed; a directory entry is only ignored', async (t) => {
+t.test('a dangling entry is reported and skipped without blocking the others; a directory entry is only ignored', async (t) => {
   const layout = keystoreLayout();
   fs.mkdirSync(layout.sourceDir);
   fs.writeFileSync(path.join(layout.sourceDir, 'a'), 'A1');
+  fs.writeFileSync(path.join(layout.sourceDir, 'b'), 'B1');
   const manager = await startManager({ args: layout.args, env: layout.env });
   t.teardown(() => stopManager(manager));
-  await statusWhere(manager, (s) => s.state === 'synced' && s.settings.length === 1, 'the first sync');
+  await statusWhere(manager, (s) => s.state === 'synced' && s.settings.length === 2, 'the first sync');
 
   // Tests run as root, so chmod 000 would not stop a read: a symlink to nothing cannot be read by anyone.
   fs.symlinkSync(path.join(layout.root, 'nowhere'), path.join(layout.sourceDir, 'broken'));
   fs.mkdirSync(path.join(layout.sourceDir, 'a-directory'));
+  // b was applied: now dangling, its applied value is held, not removed.
+  fs.rmSync(path.join(layout.sourceDir, 'b'));
+  fs.symlinkSync(path.join(layout.root, 'nowhere-either'), path.join(layout.sourceDir, 'b'));
   fs.writeFileSync(path.join(layout.sourceDir, 'a'), 'A2');
-  const failed = await statusWhere(manager, (s) => s.state === 'failed', 'the scan to fail');
-  t.match(failed.reason, /cannot read .*\/broken: it is a dangling symlink/);
-  t.same(settingsOf(layout.keystorePath), { a: 'A1' }, 'no part of that directory state was applied');
-  await assertStillServing(t, manager);
+  const status = await statusWhere(manager, (s) => s.state === 'synced' && s.ignored.length === 3, 'the others to be applied');
+  t.same(settingsOf(layout.keystorePath), { a: 'A2', b: 'B1' }, 'a was updated; b kept its applied value');
+  t.same(status.ignored, [
+    { name: 'a-directory', reason: 'not a regular file (a directory)' },
+    { name: 'b', reason: 'cannot read it: a dangling symlink, or it vanished while scanning', isHeld: true },
+    { name: 'broken', reason: 'cannot read it: a dangling symlink, or it vanished while scanning', isHeld: true },
+  ]);
+  t.match(status.reason, /except b, broken \(refused or unreadable, left as they were/, 'the status says what is left as it was');
+  t.ok(manager.logs.some((r) => r['log.level'] === 'warn' && /SOURCE_DIR entries ignored: .*broken \(cannot read it: a dangling symlink/.test(r.message)), 'a warning names them');
 
   fs.rmSync(path.join(layout.sourceDir, 'broken'));
-  const fixed = await statusWhere(manager, (s) => s.state === 'synced', 'recovery once the link is gone');
+  fs.rmSync(path.join(layout.sourceDir, 'b'));
+  const fixed = await statusWhere(manager, (s) => s.state === 'synced' && s.settings.length === 1, 'b removed once its entry is gone');
   t.same(settingsOf(layout.keystorePath), { a: 'A2' });
   t.same(fixed.ignored, [{ name: 'a-directory', reason: 'not a regular file (a directory)' }], 'the directory entry is listed as ignored');
 });

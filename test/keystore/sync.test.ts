@@ -63,10 +63,10 @@ for (const variant of VARIANTS) {
 
     const first = cliCalls(layout.cliLog); // the set-up calls above were not logged
     if (variant.isLegacy) {
-      t.same(first.map((c) => [c.argv.length, c.exit]), [[6, 64], [4, 0], [4, 0]], 'pre-7.7: the two-pair call is refused, then one pair per call');
+      t.same(first.map((c) => [c.argv.length, c.exit]), [[7, 64], [5, 0], [5, 0]], 'pre-7.7: the two-pair call is refused, then one pair per call');
     } else {
       t.same(first.map((c) => c.argv.slice(0, 2)), [['add-file', '-f']], 'one add-file call for the whole first sync');
-      t.equal(first[0].argv.length, 6, 'carrying both pairs');
+      t.equal(first[0].argv.length, 7, 'carrying both pairs after --');
     }
 
     const steps: { what: string; payload: Record<string, string>; maxCalls: number; linksBeforeSwap?: boolean }[] = [
@@ -87,10 +87,10 @@ for (const variant of VARIANTS) {
       t.equal(status.secretRevision, secretRevision(layout.sourceDir));
     }
     const removal = cliCalls(layout.cliLog).filter((c) => c.argv[0] === 'remove');
-    t.same(removal.map((c) => c.argv), [['remove', 'b.secure'], ['remove', 'a.secure']], 'each removal names only what left the Secret');
+    t.same(removal.map((c) => c.argv), [['remove', '--', 'b.secure'], ['remove', '--', 'a.secure']], 'each removal names only what left the Secret');
     if (!variant.isLegacy) {
       const both = cliCalls(layout.cliLog).filter((c) => c.argv[0] === 'add-file').at(-2)!;
-      t.same([both.argv[2], both.argv[4]], ['a.secure', 'c.secure'], 'the two-key change is one add-file call with both pairs');
+      t.same([both.argv[3], both.argv[5]], ['a.secure', 'c.secure'], 'the two-key change is one add-file call with both pairs');
     }
 
     // A burst: many swaps faster than the debounce, ending in a state none of them passed through twice.
@@ -150,5 +150,5 @@ t.test('a plain directory edited in place, and a restart that remembers what it 
   await converged(manager, layout.keystorePath, { 'bootstrap.password': 'foreign', y: 'Y2' }, 'the first sync after a restart');
   const calls = callsSince(layout.cliLog, before);
   t.same(calls.map((c) => c.argv[0]), ['add-file', 'remove'], 'after a restart: one add-file and one remove');
-  t.same(calls[1].argv, ['remove', 'x'], 'x is still known as ours after the restart, bootstrap.password is not');
+  t.same(calls[1].argv, ['remove', '--', 'x'], 'x is still known as ours after the restart, bootstrap.password is not');
 });

@@ -59,7 +59,7 @@ t.test('a setting someone already removed: the remove call is made again without
   t.same(status.settings, ['a.setting']);
   t.equal(status.consecutiveFailures, 0, 'no failure on the way');
   const removes = cliCalls(layout.cliLog).slice(before).filter((call) => call.argv[0] === 'remove');
-  t.same(removes.map((call) => [call.argv.slice(1), call.exit]), [[['b.setting'], 78]], "one remove, refused: b.setting does not exist");
+  t.same(removes.map((call) => [call.argv.slice(1), call.exit]), [[['--', 'b.setting'], 78]], "one remove, refused: b.setting does not exist");
   t.ok(manager.logs.some((r) => r.message === 'b.setting was already gone from the keystore'), 'logged as already gone');
 });
 
