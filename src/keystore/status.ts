@@ -73,8 +73,12 @@ export function describeStatus(sync: SyncFacts, reload: ReloadFacts | undefined,
 }
 
 function deriveState(sync: SyncFacts, reload: ReloadFacts | undefined): { state: KeystoreState; reason: string } {
+  // A retry in flight does not hide the failure: a CLI stuck again would otherwise read as "syncing" for its whole deadline.
+  if (sync.error !== null) {
+    const next = sync.syncingSince !== null ? `; retrying now (since ${sync.syncingSince})` : retrying(sync.nextRetryAt);
+    return { state: 'failed', reason: `${sync.error}${next}` };
+  }
   if (sync.isSyncing) return { state: 'syncing', reason: sync.syncingWhat ? `updating the keystore: ${sync.syncingWhat}` : 'reading SOURCE_DIR' };
-  if (sync.error !== null) return { state: 'failed', reason: `${sync.error}${retrying(sync.nextRetryAt)}` };
   if (reload) {
     if (reload.isReloading) return { state: 'reloading', reason: 'asking Elasticsearch to reload secure settings' };
     if (reload.isPending && reload.isWaitingForProcess) return { state: 'waiting', reason: 'keystore updated; waiting for the process to start before reloading secure settings' };
