@@ -16,13 +16,14 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startFakeEs } from '../fixtures/keystore/fake-es.mjs';
+import { measureHostileInput } from './hostile.mjs';
 import { calibrateClock, checkClockAgainstDate } from './clock.mjs';
 import { BUILD_DIR, EXECUTABLE, NODE_RUNTIME, ROOT, killEverything, tempDir } from './launch.mjs';
 import { makeTlsMaterial } from './material.mjs';
 import { measureFullInstance, measureSideBySide } from './memory.mjs';
 import { measureSecretUpdates, measureStartup, measureStopAndReap } from './timing.mjs';
 
-const GROUPS = ['size', 'side', 'full', 'startup', 'stop', 'secret'];
+const GROUPS = ['size', 'side', 'full', 'startup', 'stop', 'secret', 'hostile'];
 const KiB = 1;
 const MiB = 1024 * KiB;
 
@@ -52,6 +53,7 @@ const PLAN = {
   reapRuns: 9,
   secretRounds: 5,
   changeCounts: [1, 10],
+  hostileRuns: 3,
 };
 
 function fail(message) {
@@ -285,6 +287,17 @@ await group('secret', async () => {
     target: '≤ 2, whatever the number of changed settings', limit: 2, value: maxCalls, unit: 'calls',
     shown: PLAN.changeCounts.map((count) => `${count} changed: ${Math.max(...samples[count].map((s) => s.calls))}`).join(', '),
     how: `elasticsearch-keystore invocations per update (max over ${all.length} updates)`,
+  });
+});
+
+await group('hostile', async () => {
+  const readings = await measureHostileInput({ executable, settleMs: PLAN.settleMs, runs: PLAN.hostileRuns, log });
+  const after = readings.map((r) => r.after.RssAnon);
+  record('10', 'private memory, idle after a 1 MiB Secret entry and a 100 MB reload answer', {
+    target: '≤ 20 MiB', limit: 20 * MiB, value: median(after), unit: 'KiB',
+    shown: `${mib(median(after))} (${range(after).map((v) => mib(v)).join('–')}; ${mib(median(readings.map((r) => r.before.RssAnon)))} before)`,
+    how: `RssAnon, /proc/PID/status, ${PLAN.settleMs / 1000} s after the reload refused the answer (256 KiB cap); manager as PID 1 of a namespace, fake CLI, plain-HTTP server sending 100 MB; median of ${readings.length}`,
+    samples: readings,
   });
 });
 
