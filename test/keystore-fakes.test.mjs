@@ -141,6 +141,35 @@ t.test('CLI usage and configuration errors', async (t) => {
   t.equal(silentNotFound.stderr, `ERROR: Elasticsearch keystore not found at [${keystoreFile(configDir)}]. Use 'create' command to create one.\n`, '-s drops the blank line');
 });
 
+t.test('options parse like joptsimple: anywhere, abbreviated, -long, and -- ends them', async (t) => {
+  const configDir = makeTempDir(t);
+  const value = writeFile(configDir, 'value', 'V');
+  // What a Secret key such as --help did to the updater: help on stdout, exit 0, nothing saved.
+  for (const spelling of ['--help', '-help', '--he', '-h']) {
+    const help = await runKeystore(configDir, ['add-file', '-f', spelling, value]);
+    t.equal(help.code, 0, `${spelling}: help, exit 0`);
+    t.match(help.stdout, /^Add a file setting to the keystore\n/, `${spelling}: the command's help`);
+  }
+  t.notOk(fs.existsSync(keystoreFile(configDir)), 'help saved nothing');
+  const forcedLast = await runKeystore(configDir, ['add-file', 'plain', value, '-fo']);
+  t.equal(forcedLast.code, 0, 'an option after the positionals, abbreviated (-fo = --force), still counts: no prompt');
+  t.equal((await runKeystore(configDir, ['remove', 'plain'])).code, 0);
+  const unknownShort = await runKeystore(configDir, ['add-file', '-f', '-x', value]);
+  t.equal(unknownShort.code, 64);
+  t.match(unknownShort.stderr, /\nERROR: x is not a recognized option\n$/);
+  t.match(unknownShort.stderr, /^Add a file setting to the keystore\n/, 'help first, on stderr');
+
+  const names = ['--help', '-f', '-x', '--', '-s'];
+  const added = await runKeystore(configDir, ['add-file', '-f', '--', ...names.flatMap((name) => [name, value])]);
+  t.equal(added.code, 0, `after --, names that look like options are settings: ${added.stderr}`);
+  t.same(Object.keys(Object.fromEntries(readFakeKeystore(keystoreFile(configDir), '').entries)).sort(), [...names, 'keystore.seed'].sort());
+  const removed = await runKeystore(configDir, ['remove', '--', ...names]);
+  t.equal(removed.code, 0);
+  t.equal((await runKeystore(configDir, ['list'])).stdout, 'keystore.seed\n');
+  const legacy = await runKeystore(configDir, ['add-file', '-f', '--', '-x', value], { env: { FAKE_KEYSTORE_VERSION: '7.6.2' } });
+  t.equal(legacy.code, 0, 'pre-7.7 too: -- ends options');
+});
+
 t.test('create writes a seed-only keystore atomically with mode 0660', async (t) => {
   const configDir = makeTempDir(t);
   const previousUmask = process.umask(0o077); // a strict umask would give 0600: the CLI must set 0660 itself
