@@ -91,7 +91,7 @@ export async function hashBoundedFile(file: string, options: BoundedReadOptions)
 }
 
 /** "1 MiB", "64 KiB", "512 bytes": limits as people read them. */
-export function describeSize(bytes: number): string {
+function describeSize(bytes: number): string {
   if (bytes >= MiB && bytes % MiB === 0) return `${bytes / MiB} MiB`;
   if (bytes >= KiB && bytes % KiB === 0) return `${bytes / KiB} KiB`;
   return `${bytes} bytes`;
@@ -121,7 +121,7 @@ function tooLarge(maxBytes: number): RefusedFileError {
   return new RefusedFileError('EFBIG', `larger than ${describeSize(maxBytes)}`);
 }
 
-export function describeType(stats: fsSync.Stats): string {
+function describeType(stats: fsSync.Stats): string {
   if (stats.isDirectory()) return 'a directory';
   if (stats.isFIFO()) return 'a FIFO';
   if (stats.isSocket()) return 'a socket';

@@ -19,7 +19,7 @@ const SETTING_NAME = /^[A-Za-z0-9_\-.]+$/;
 const RESERVED_NAMES = new Set(['keystore.seed']);
 const SCAN_ATTEMPTS = 5;
 /** Kubernetes refuses a Secret larger than 1 MiB in all, so no entry can be larger. */
-export const MAX_ENTRY_BYTES = MiB;
+const MAX_ENTRY_BYTES = MiB;
 const RACE_RETRY_MS = 50;
 
 export interface SourceEntry {

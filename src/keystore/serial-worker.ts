@@ -29,7 +29,7 @@ export interface SerialWorkerOptions {
   readonly random?: () => number;
 }
 
-export interface WorkerFacts {
+interface WorkerFacts {
   /** Wall-clock start of the pass in flight, or null. */
   readonly runningSince: string | null;
   /** Reason of the last failed pass, until a pass succeeds. */
