@@ -57,3 +57,21 @@ t.test('a CLI that exits but leaves a child holding its pipes: the call ends wit
   await waitFor(() => !isAlive(stray), 'the stray child to be killed with the group', 5_000);
   await waitFor(async () => (await manager.status()).state === 'started', 'the process to start');
 });
+
+t.test('a stray that left the group (setsid) and holds the pipes: the call still ends with the CLI', async (t) => {
+  const layout = keystoreLayout();
+  const pids = path.join(layout.root, 'escaped-pids');
+  const wrapper = path.join(layout.root, 'elasticsearch-keystore');
+  // setsid puts the sleep in a session and group of its own: no group kill reaches it, only our pipes tie it to the call.
+  fs.writeFileSync(wrapper, `#!/bin/sh\nsetsid sh -c 'echo $$ >> "${pids}"; exec sleep 100000' &\nwhile [ ! -s '${pids}' ]; do sleep 0.05; done\nexec '${KEYSTORE_CLI}' "$@"\n`, { mode: 0o755 });
+  writeSecret(layout.sourceDir, { a: 'A1' });
+  const manager = await startManager({ args: layout.args, env: { ...layout.env, KEYSTORE_BINARY: wrapper } });
+  t.teardown(async () => {
+    await stopManager(manager);
+    for (const pid of readPids(pids)) if (isAlive(pid)) process.kill(pid, 'SIGKILL');
+  });
+  await statusWhere(manager, (s) => s.state === 'synced' && s.settings.length === 1, 'the first sync to end although the pipes stay open', 30_000);
+  t.same(settingsOf(layout.keystorePath), { a: 'A1' });
+  const [escaped] = readPids(pids);
+  t.ok(isAlive(escaped), 'the escaped child is still there (nothing of ours can reach it): the call ended without its pipes closing');
+});
