@@ -32,10 +32,12 @@ const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'))
 // good (measured with undici alone under these flags: 19.8 -> 29.5 MiB at the
 // fourth request; 20.2 MiB with --liftoff-only); parsing a few reload answers
 // a day needs no optimizing compiler.
+// --disable-sigusr1: no SIGUSR1 can ever open the Node.js inspector, not even
+// one that comes before any listener exists (Node then leaves SIGUSR1 blocked
+// in every thread: it never arrives, and never kills; no SIGUSR1 listener is
+// needed, since it is not forwarded).
 // The blob is made under the same flags, or V8 rejects the code cache.
-// (No --disable-sigusr1: it makes Node drop SIGUSR1 before our listener sees
-// it; a listener alone already keeps the inspector closed.)
-const V8_FLAGS = ['--max-old-space-size=32', '--max-semi-space-size=1', '--v8-pool-size=1', '--no-concurrent-recompilation', '--max-opt=0', '--no-memory-reducer', '--liftoff-only'];
+const V8_FLAGS = ['--max-old-space-size=32', '--max-semi-space-size=1', '--v8-pool-size=1', '--no-concurrent-recompilation', '--max-opt=0', '--no-memory-reducer', '--liftoff-only', '--disable-sigusr1'];
 const SEA_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
 
 function log(step, started) {

@@ -19,7 +19,7 @@ import { EXIT } from './config/options.ts';
 import { parseCommandLine } from './config/parse-command-line.ts';
 import { createLogger, logRuntimeWarnings, type Logger } from './log/logger.ts';
 import { nameThisProcess } from './log/process-name.ts';
-import { handOverPid1 } from './pid1/handoff.ts';
+import { handOverPid1, tellHelperReady } from './pid1/handoff.ts';
 import { THREADPOOL_MARKER } from './supervisor/child-env.ts';
 import { handleManagerSignals } from './supervisor/manager-signals.ts';
 import { createSupervisor } from './supervisor/supervisor.ts';
@@ -76,8 +76,10 @@ async function run(config: Config, log: Logger): Promise<number> {
       reloadTls: () => server?.reloadTls(),
       forward: (signal) => supervisor.forwardSignal(signal),
     },
+    config.forwardSignals,
     log,
   );
+  tellHelperReady(log);
   const keystore = await createKeystoreUpdater(config.keystore, { log, isProcessStarted: () => supervisor.status().state === 'started' });
   const certs = config.certInitializer && (await createCertInitializer(config.certInitializer, { log }));
   if (certs) supervisor.holdStartsWhile(() => certs.blockedReason());

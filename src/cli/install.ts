@@ -1,24 +1,33 @@
-// `process-manager install DIR`: what the init container runs to put the
-// executable on the shared emptyDir.
+// `process-manager install DIR`: what the init container runs to put
+// process-manager on the shared emptyDir. DIR/process-manager, the Pod's
+// command, is the compiled PID-1 helper; it starts the runtime (this very
+// executable) laid down beside it, so that PID 1 blocks signals from the
+// container's first instruction on (src/pid1/helper.c).
 
-import fs from 'node:fs/promises';
+import fs from 'node:fs';
 import path from 'node:path';
+import { writeFileAtomic } from '../files/atomic-write.ts';
 import { configError } from '../config/errors.ts';
+import { loadHelperBinary } from '../pid1/helper-binary.ts';
 
-/** Copies the running executable into dir (created if needed) with mode 0755; returns the new path. */
+const ENTRY_POINT = 'process-manager';
+/** helper.c looks for this name beside itself. */
+const RUNTIME = '.process-manager-runtime';
+const MODES = { mode: 0o755, directoryMode: 0o755 };
+
+/** Writes the runtime, then the entry point; returns the entry point's path. */
 export async function installExecutable(dir: string, executablePath: string = process.execPath): Promise<string> {
-  const target = path.join(path.resolve(dir), path.basename(executablePath));
-  const temporary = `${target}.${process.pid}.tmp`;
+  const target = path.resolve(dir);
   try {
-    await fs.mkdir(path.dirname(target), { recursive: true });
-    // Copy then rename, so a container that starts while the init container
-    // is still copying (or after it died halfway) never runs a torn file.
-    await fs.copyFile(executablePath, temporary);
-    await fs.chmod(temporary, 0o755);
-    await fs.rename(temporary, target);
+    const helper = await loadHelperBinary();
+    if (!helper) throw new Error('only the built executable carries the PID-1 helper');
+    // Each file appears whole or not at all; the runtime first, so an entry
+    // point never finds a torn runtime beside it (a container starting while
+    // the init container was still copying, or after it died halfway).
+    await writeFileAtomic(path.join(target, RUNTIME), fs.createReadStream(executablePath), MODES);
+    await writeFileAtomic(path.join(target, ENTRY_POINT), helper, MODES);
   } catch (error) {
-    await fs.rm(temporary, { force: true }).catch(() => {});
     throw configError(`install ${dir}: ${(error as Error).message}`);
   }
-  return target;
+  return path.join(target, ENTRY_POINT);
 }

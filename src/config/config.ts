@@ -50,6 +50,8 @@ export interface Config {
   readonly httpPort: number;
   readonly tls?: TlsConfig;
   readonly certInitializer?: CertInitializerConfig;
+  /** Passed on to the main process; every other signal but TERM, INT and HUP is ignored. */
+  readonly forwardSignals: readonly NodeJS.Signals[];
   readonly logLevel: LogLevel;
   readonly keystore: KeystoreConfig;
 }

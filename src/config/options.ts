@@ -3,7 +3,7 @@
 // a flag cannot exist in one and not the others, and a default cannot say one
 // thing in --help and do another (test/cli.test.ts parses every default shown).
 
-export type OptionKind = 'string' | 'path' | 'duration' | 'port' | 'choice';
+export type OptionKind = 'string' | 'path' | 'duration' | 'port' | 'choice' | 'signals';
 
 export interface OptionSpec {
   readonly flag: string;
@@ -36,6 +36,13 @@ export const OPTIONS = {
   privateKeyPath: { flag: '--private-key-path', kind: 'path', metavar: 'F', defaultValue: '/mnt/elastic/private-key/node.key', help: 'cert initializer: private key' },
   certPath: { flag: '--cert-path', kind: 'path', metavar: 'F', help: 'cert initializer: where the signed certificate appears; enables it' },
   csrPath: { flag: '--csr-path', kind: 'path', metavar: 'F', defaultText: '<dir of --cert-path>/csr.pem', help: 'cert initializer: where the CSR is written' },
+  forwardSignals: {
+    flag: '--forward-signals',
+    kind: 'signals',
+    metavar: 'LIST',
+    defaultValue: 'QUIT',
+    help: 'signals passed on to the main process (comma-separated, or none); USR1 and USR2 would kill a JVM. Every other signal is ignored',
+  },
   logLevel: { flag: '--log-level', kind: 'choice', metavar: 'L', choices: ['debug', 'info', 'warn', 'error'], defaultValue: 'info', help: 'debug, info, warn or error' },
 } as const satisfies Record<string, OptionSpec>;
 

@@ -3,6 +3,7 @@ import { CTL_ACTIONS, type Command, type Config, type CtlAction, type CtlRequest
 import { configError, usageError } from './errors.ts';
 import { KEYSTORE_VARIABLES, type KeystoreVariable } from './keystore-env.ts';
 import { envNameOf, OPTIONS, type OptionName, type OptionSpec } from './options.ts';
+import { parseSignalList } from './signals.ts';
 import { parseBoolean, parseChoice, parseDuration, parsePort, type Parsed } from './values.ts';
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -18,7 +19,13 @@ const OPTION_VARIABLES = new Set(Object.values(OPTIONS as Record<string, OptionS
 
 type Spec<O extends OptionName> = (typeof OPTIONS)[O];
 /** What each option parses to: its choices for a choice, a number for durations (ms) and ports. */
-type ValueOf<O extends OptionName> = Spec<O> extends { readonly choices: readonly (infer C)[] } ? C : Spec<O>['kind'] extends 'duration' | 'port' ? number : string;
+type ValueOf<O extends OptionName> = Spec<O> extends { readonly choices: readonly (infer C)[] }
+  ? C
+  : Spec<O>['kind'] extends 'duration' | 'port'
+    ? number
+    : Spec<O>['kind'] extends 'signals'
+      ? readonly NodeJS.Signals[]
+      : string;
 
 interface Given {
   readonly value: string;
@@ -26,7 +33,7 @@ interface Given {
 }
 
 /** The parser behind each kind; paths are made absolute so a later chdir cannot move them. */
-function parseAs(spec: OptionSpec, text: string): Parsed<string | number> {
+function parseAs(spec: OptionSpec, text: string): Parsed<string | number | readonly NodeJS.Signals[]> {
   switch (spec.kind) {
     case 'duration':
       return parseDuration(text);
@@ -38,6 +45,8 @@ function parseAs(spec: OptionSpec, text: string): Parsed<string | number> {
       return { ok: true, value: path.resolve(text) };
     case 'string':
       return { ok: true, value: text };
+    case 'signals':
+      return parseSignalList(text);
   }
 }
 
@@ -149,6 +158,7 @@ function buildConfig(read: Reader, args: string[], env: Env, executablePath: str
           csrPath: read.value('csrPath') ?? path.join(path.dirname(certPath), 'csr.pem'),
         }
       : undefined,
+    forwardSignals: read.value('forwardSignals') as Config['forwardSignals'],
     logLevel: read.value('logLevel') as Config['logLevel'],
     keystore: readKeystoreConfig(env),
   };

@@ -1,18 +1,24 @@
-// PID 1 is handed to the compiled helper (helper.c) because Node cannot reap
+// PID 1 belongs to the compiled helper (helper.c), because Node cannot reap
 // processes it did not spawn: libuv only waits for its own children, and a
 // waitpid(-1) inside this process would steal the supervised process's exit
-// status from libuv. The helper forks this executable again as its child.
+// status from libuv. Installed (`install DIR`), the helper is the container's
+// command and starts this runtime itself. Started as PID 1 directly, this
+// executable writes the helper out and hands PID 1 over to it.
 
 import { constants as fsConstants } from 'node:fs';
-import fs from 'node:fs/promises';
+import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { writeFileAtomic } from '../files/atomic-write.ts';
 import type { Logger } from '../log/logger.ts';
 import { loadHelperBinary } from './helper-binary.ts';
-import { withManagerMallocTuning } from './malloc-tuning.ts';
 
-/** Set in the environment of the manager the helper starts; scrubbed from the supervised process with every PM_ variable. */
-export const UNDER_HELPER_ENV = 'PM_UNDER_HELPER';
+/** Set by the helper in the environment of the manager it starts; scrubbed from the supervised process with every PM_ variable. */
+const UNDER_HELPER_ENV = 'PM_UNDER_HELPER';
+/** The write end of the pipe on which the helper waits before it forwards any signal. */
+const READY_FD_ENV = 'PM_READY_FD';
+/** Tells the helper which runtime to start, instead of the one installed beside it. */
+const RUNTIME_ENV = 'PM_HELPER_RUNTIME';
 const HELPER_FILE_NAME = '.process-manager-helper';
 
 type Execve = (file: string, args: string[], env: NodeJS.ProcessEnv) => never;
@@ -45,7 +51,7 @@ export async function handOverPid1(log: Logger): Promise<void> {
       await writeHelper(helperPath, binary);
       log.debug('handing PID 1 to the helper', { 'event.action': 'pid1-handoff', 'file.path': helperPath });
       // The SEA runtime repeats the executable in argv[1]; what follows are our own arguments.
-      execve(helperPath, [helperPath, process.execPath, ...process.argv.slice(2)], { ...withManagerMallocTuning(process.env), [UNDER_HELPER_ENV]: '1' });
+      execve(helperPath, [process.execPath, ...process.argv.slice(2)], { ...process.env, [RUNTIME_ENV]: process.execPath });
     } catch (error) {
       // EACCES/EROFS (read-only or noexec volume), ENOSPC: try the next place.
       failures.push(`${helperPath}: ${(error as Error).message}`);
@@ -57,20 +63,34 @@ export async function handOverPid1(log: Logger): Promise<void> {
   });
 }
 
+/**
+ * Tells the helper that the manager's signal listeners are in place: until
+ * then it holds every signal, so that a SIGTERM sent while the runtime starts
+ * is delivered late rather than lost. Once, then the descriptor is closed,
+ * before any process is started that could inherit it.
+ */
+export function tellHelperReady(log: Logger): void {
+  const text = process.env[READY_FD_ENV];
+  if (text === undefined) return;
+  delete process.env[READY_FD_ENV];
+  const fd = Number(text);
+  try {
+    if (!Number.isInteger(fd) || fd < 3) throw new Error(`${READY_FD_ENV}=${text} is not a descriptor`);
+    fs.writeSync(fd, 'r');
+    fs.closeSync(fd);
+  } catch (error) {
+    // EBADF: not started by the helper after all. The helper then waits for
+    // the manager's exit instead, and passes no signal on until then.
+    log.warn(`cannot tell the PID-1 helper that signals may come: ${(error as Error).message}`, { 'event.action': 'pid1-helper' });
+  }
+}
+
 /** Atomic, and skipped when an identical copy is already there (a container restart on the same emptyDir). */
 async function writeHelper(helperPath: string, binary: Uint8Array): Promise<void> {
-  const existing = await fs.readFile(helperPath).catch(() => undefined);
+  const existing = await fs.promises.readFile(helperPath).catch(() => undefined);
   if (existing && Buffer.compare(existing, binary) === 0) {
-    await fs.access(helperPath, fsConstants.X_OK);
+    await fs.promises.access(helperPath, fsConstants.X_OK);
     return;
   }
-  const temporary = `${helperPath}.${process.pid}.tmp`;
-  try {
-    await fs.writeFile(temporary, binary, { mode: 0o755 });
-    await fs.chmod(temporary, 0o755);
-    await fs.rename(temporary, helperPath);
-  } catch (error) {
-    await fs.rm(temporary, { force: true });
-    throw error;
-  }
+  await writeFileAtomic(helperPath, binary, { mode: 0o755, directoryMode: 0o755 });
 }

@@ -1,32 +1,69 @@
 /*
- * pm-helper: the tiny PID 1 that process-manager hands itself over to.
+ * pm-helper: process-manager's entry point and, in a container, its PID 1.
  *
- *   pm-helper PROGRAM [ARG...]
+ *   process-manager [ARG...]
  *
- * It forks PROGRAM (the manager), forwards every signal it receives except
- * SIGCHLD to it, and reaps every child that ends up under it. When PROGRAM
- * exits, it sweeps whatever is left in the PID namespace (TERM, a short grace,
- * then KILL) and exits with PROGRAM's status.
+ * `process-manager install DIR` lays this helper down as DIR/process-manager
+ * (the Pod's command) and the runtime, the single executable that holds the
+ * manager, beside it as DIR/.process-manager-runtime. The helper runs that
+ * runtime with its own arguments (argv[0] included, so ps shows the command
+ * the Pod gave). PM_HELPER_RUNTIME names another runtime: the executable,
+ * started as PID 1 without being installed, hands over to the helper that way.
  *
- * The helper only ever waits for orphans and for PROGRAM: the supervised
- * process is PROGRAM's child, so PROGRAM's runtime is the only one that can
- * collect its exit status. That is the bug of the system this replaces, which
- * reaped inside the manager and stole the status.
+ * Not PID 1 (a local run, --help, ctl, shareProcessNamespace): the helper
+ * execs the runtime in place; same pid, nothing of the helper stays.
  *
- * Exit status: PROGRAM's exit code, or 128+signal when a signal killed it;
- * 126 when PROGRAM is not executable, 127 when it does not exist, 1 when the
- * helper itself cannot work (a failed system call, no PROGRAM given).
+ * PID 1: every signal is blocked from the first statement of main, so none
+ * sent after the container's command was exec'd is lost (the kernel drops a
+ * signal that PID 1 leaves at its default action, but queues a blocked one).
+ * The helper forks the runtime (the manager) in a process group of its own,
+ * the terminal's foreground group if there is a terminal: a Ctrl-C then
+ * reaches the manager once, from the terminal, instead of twice (from the
+ * terminal to the whole group, and again forwarded by the helper). It holds
+ * every signal until the manager reports that its listeners are in place (one
+ * byte on the pipe whose write end is PM_READY_FD in its environment; EOF if
+ * it dies first), then forwards the signals below and reaps every child with
+ * waitpid(-1). When the manager exits, it sweeps whatever is left in the PID
+ * namespace (TERM, a short grace, then KILL) and exits with its status.
+ *
+ * Forwarded to the manager: HUP INT QUIT USR2 ALRM TERM STKFLT CONT TSTP URG
+ * XCPU VTALRM PROF WINCH IO PWR, the signals the manager has a listener for
+ * (src/config/signals.ts, the same list). Not forwarded:
+ *   CHLD               the helper's own (reaping);
+ *   USR1               the runtime runs with --disable-sigusr1 and never takes
+ *                      it, so that no signal can open the Node.js inspector;
+ *   TTIN TTOU          job control; a background manager would stop on them;
+ *   PIPE XFSZ          the runtime ignores them;
+ *   real-time signals  their default action would kill the runtime, which
+ *                      cannot listen to them;
+ *   FPE ILL SEGV BUS ABRT TRAP SYS  never collected: they stay unblocked so
+ *                      that a bug in the helper crashes it visibly.
+ *
+ * The helper only ever waits for orphans and for the manager: the supervised
+ * process is the manager's child, so the manager's runtime is the only one
+ * that can collect its exit status. That is the bug of the system this
+ * replaces, which reaped inside the manager and stole the status.
+ *
+ * Exit status: the manager's exit code, or 128+signal when a signal killed it;
+ * 126 when the runtime is not executable, 127 when it does not exist, 1 when
+ * the helper itself cannot work (a failed system call).
  *
  * Environment:
+ *   PM_HELPER_RUNTIME   the runtime to run (default: beside the helper)
  *   PM_HELPER_GRACE_MS  how long the sweep waits after TERM before KILL
- *                       (default 2000).
+ *                       (default 2000)
+ * Set for the runtime: GLIBC_TUNABLES (one malloc arena, earlier trimming;
+ * only when the pod sets none, PM_MANAGER_TUNABLES=1 then says it is ours),
+ * and as PID 1, PM_UNDER_HELPER=1 and PM_READY_FD.
  *
- * No signal handlers at all: every signal stays blocked and is taken
- * synchronously with sigwaitinfo/sigtimedwait, so async-signal safety never
- * arises and an idle helper sleeps in the kernel without any timer.
+ * No signal handlers at all: signals stay blocked and are taken synchronously
+ * with sigwaitinfo/sigtimedwait, so async-signal safety never arises and an
+ * idle helper sleeps in the kernel without any timer.
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,8 +77,16 @@
 #define EXIT_HELPER_FAILED 1
 #define EXIT_NOT_EXECUTABLE 126
 #define EXIT_NOT_FOUND 127
+#define RUNTIME_FILE_NAME ".process-manager-runtime"
+/* src/pid1/malloc-tuning.ts drops these from the supervised process's environment. */
+#define MANAGER_TUNABLES "glibc.malloc.arena_max=1:glibc.malloc.trim_threshold=65536"
 
-static const char *prog_name = "pm-helper";
+static const char *prog_name = "process-manager";
+
+static const int forwarded_signals[] = {
+	SIGHUP, SIGINT, SIGQUIT, SIGUSR2, SIGALRM, SIGTERM, SIGSTKFLT, SIGCONT,
+	SIGTSTP, SIGURG, SIGXCPU, SIGVTALRM, SIGPROF, SIGWINCH, SIGIO, SIGPWR,
+};
 
 static void log_error(const char *what)
 {
@@ -64,10 +109,7 @@ static int block_signals(sigset_t *blocked, sigset_t *original)
 	static const int faults[] = { SIGFPE, SIGILL, SIGSEGV, SIGBUS, SIGABRT, SIGTRAP, SIGSYS };
 	size_t i;
 
-	if (sigfillset(blocked)) {
-		log_error("sigfillset");
-		return 1;
-	}
+	sigfillset(blocked);
 	for (i = 0; i < sizeof(faults) / sizeof(faults[0]); i++)
 		sigdelset(blocked, faults[i]);
 	if (sigprocmask(SIG_SETMASK, blocked, original)) {
@@ -77,17 +119,75 @@ static int block_signals(sigset_t *blocked, sigset_t *original)
 	return 0;
 }
 
-/* Not PID 1 (a local run, or shareProcessNamespace): become a subreaper so
- * the orphans of our subtree still come to us rather than to a PID 1 that may
- * not reap. */
-static void adopt_orphans_if_not_init(void)
+/* PM_HELPER_RUNTIME, or the runtime installed beside the helper. */
+static int find_runtime(char *path, size_t size)
 {
-	if (getpid() != 1 && prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0))
-		log_error("prctl(PR_SET_CHILD_SUBREAPER)");
+	const char *given = getenv("PM_HELPER_RUNTIME");
+	ssize_t length;
+	char *slash;
+
+	if (given && *given) {
+		if (strlen(given) >= size) {
+			errno = ENAMETOOLONG;
+			log_error("PM_HELPER_RUNTIME");
+			return 1;
+		}
+		strcpy(path, given);
+		return unsetenv("PM_HELPER_RUNTIME");
+	}
+	length = readlink("/proc/self/exe", path, size - sizeof(RUNTIME_FILE_NAME) - 1);
+	if (length < 0) {
+		log_error("readlink(/proc/self/exe)");
+		return 1;
+	}
+	path[length] = '\0';
+	slash = strrchr(path, '/');
+	strcpy(slash ? slash + 1 : path, RUNTIME_FILE_NAME);
+	return 0;
 }
 
-static pid_t spawn_program(char *const argv[], const sigset_t *original)
+/* glibc reads its tunables once, at start: they must be in the environment the runtime is exec'd with. */
+static int tune_malloc(void)
 {
+	if (getenv("GLIBC_TUNABLES"))
+		return 0;
+	if (setenv("GLIBC_TUNABLES", MANAGER_TUNABLES, 1) || setenv("PM_MANAGER_TUNABLES", "1", 1)) {
+		log_error("setenv");
+		return 1;
+	}
+	return 0;
+}
+
+static int exec_runtime(const char *runtime, char *const argv[], const sigset_t *original)
+{
+	/* The runtime starts with the signal mask our own parent gave us, not with
+	 * everything blocked. */
+	if (sigprocmask(SIG_SETMASK, original, NULL)) {
+		log_error("sigprocmask");
+		return EXIT_HELPER_FAILED;
+	}
+	execv(runtime, argv);
+	fprintf(stderr, "%s: exec %s failed: %s\n", prog_name, runtime, strerror(errno));
+	return errno == ENOENT ? EXIT_NOT_FOUND : errno == EACCES ? EXIT_NOT_EXECUTABLE : EXIT_HELPER_FAILED;
+}
+
+/* Its own process group, in the terminal's foreground if there is one (done
+ * here, not in the parent, so the terminal is handed over before the exec).
+ * SIGTTOU, which tcsetpgrp from a background group raises, is still blocked. */
+static void isolate_manager(void)
+{
+	if (setpgid(0, 0)) {
+		log_error("setpgid");
+		return;
+	}
+	/* ENOTTY, ENXIO: no terminal, which is the usual case in a Pod. */
+	if (tcsetpgrp(STDIN_FILENO, getpgrp()) && errno != ENOTTY && errno != ENXIO)
+		log_error("tcsetpgrp");
+}
+
+static pid_t spawn_manager(const char *runtime, char *const argv[], const sigset_t *original, int ready_fd)
+{
+	char ready_text[16];
 	pid_t pid = fork();
 
 	if (pid < 0) {
@@ -97,15 +197,31 @@ static pid_t spawn_program(char *const argv[], const sigset_t *original)
 	if (pid > 0)
 		return pid;
 
-	/* The program starts with the signal mask our own parent gave us, not
-	 * with everything blocked. */
-	if (sigprocmask(SIG_SETMASK, original, NULL)) {
-		log_error("sigprocmask");
+	isolate_manager();
+	/* Only the manager's copy of the write end survives its exec. */
+	if (ready_fd >= 0) {
+		snprintf(ready_text, sizeof(ready_text), "%d", ready_fd);
+		if (fcntl(ready_fd, F_SETFD, 0) || setenv("PM_READY_FD", ready_text, 1))
+			log_error("passing PM_READY_FD");
+	}
+	if (setenv("PM_UNDER_HELPER", "1", 1)) {
+		log_error("setenv");
 		_exit(EXIT_HELPER_FAILED);
 	}
-	execvp(argv[0], argv);
-	fprintf(stderr, "%s: exec %s failed: %s\n", prog_name, argv[0], strerror(errno));
-	_exit(errno == ENOENT ? EXIT_NOT_FOUND : errno == EACCES ? EXIT_NOT_EXECUTABLE : EXIT_HELPER_FAILED);
+	_exit(exec_runtime(runtime, argv, original));
+}
+
+/* Signals stay queued in the kernel meanwhile: blocked, they are neither
+ * dropped nor delivered. */
+static void wait_until_manager_ready(int ready_fd)
+{
+	char byte;
+
+	if (ready_fd < 0)
+		return;
+	while (read(ready_fd, &byte, 1) < 0 && errno == EINTR)
+		;
+	close(ready_fd);
 }
 
 #define PROGRAM_REAPED 1
@@ -138,6 +254,16 @@ static int reap_children(pid_t program, int *program_status_ptr)
 		log_error("waitpid");
 		return result;
 	}
+}
+
+static int is_forwarded(int signo)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(forwarded_signals) / sizeof(forwarded_signals[0]); i++)
+		if (forwarded_signals[i] == signo)
+			return 1;
+	return 0;
 }
 
 static void forward_signal(pid_t program, int signo)
@@ -179,8 +305,6 @@ static void sweep_namespace(const sigset_t *blocked)
 {
 	long deadline;
 
-	if (getpid() != 1)
-		return;
 	if (kill(-1, SIGTERM)) {
 		if (errno != ESRCH)
 			log_error("kill(-1, SIGTERM)");
@@ -223,7 +347,8 @@ static int supervise(pid_t program, const sigset_t *blocked)
 			return EXIT_HELPER_FAILED;
 		}
 		if (signo != SIGCHLD) {
-			forward_signal(program, signo);
+			if (is_forwarded(signo))
+				forward_signal(program, signo);
 			continue;
 		}
 		if (reap_children(program, &program_status) & PROGRAM_REAPED)
@@ -234,24 +359,33 @@ static int supervise(pid_t program, const sigset_t *blocked)
 int main(int argc, char *argv[])
 {
 	sigset_t blocked, original;
-	pid_t program;
+	char runtime[PATH_MAX];
+	int ready[2] = { -1, -1 };
+	pid_t manager;
 	int exit_code;
-
-	if (argc < 2) {
-		fprintf(stderr, "usage: %s PROGRAM [ARG...]\n", prog_name);
-		return EXIT_HELPER_FAILED;
-	}
 
 	/* Set up */
 	if (block_signals(&blocked, &original))
 		return EXIT_HELPER_FAILED;
-	adopt_orphans_if_not_init();
-
-	/* Go on */
-	program = spawn_program(argv + 1, &original);
-	if (program < 0)
+	(void)argc;
+	if (find_runtime(runtime, sizeof(runtime)) || tune_malloc())
 		return EXIT_HELPER_FAILED;
-	exit_code = supervise(program, &blocked);
+	if (getpid() != 1)
+		return exec_runtime(runtime, argv, &original);
+
+	/* Go on, as PID 1. Without the pipe the manager is only not waited for:
+	 * still better than no PID 1 at all. */
+	if (pipe2(ready, O_CLOEXEC)) {
+		log_error("pipe2");
+		ready[0] = ready[1] = -1;
+	}
+	manager = spawn_manager(runtime, argv, &original, ready[1]);
+	if (manager < 0)
+		return EXIT_HELPER_FAILED;
+	if (ready[1] >= 0)
+		close(ready[1]);
+	wait_until_manager_ready(ready[0]);
+	exit_code = supervise(manager, &blocked);
 
 	/* Clean up */
 	sweep_namespace(&blocked);

@@ -1,6 +1,9 @@
-// What the signals sent to the manager mean. The helper forwards every signal
-// PID 1 receives, so these are also what `kill 1` in the container does.
+// What the signals sent to the manager do. The PID-1 helper forwards to it
+// every signal named in src/config/signals.ts, so these are also what
+// `kill 1` in the container does; each one has a listener here, so none can
+// end the manager by its default action.
 
+import { PASSABLE } from '../config/signals.ts';
 import type { Logger } from '../log/logger.ts';
 
 export interface SignalActions {
@@ -12,10 +15,7 @@ export interface SignalActions {
   readonly forward: (signal: NodeJS.Signals) => void;
 }
 
-/** SIGQUIT makes a JVM print a thread dump; USR1 and USR2 are the process's own business. */
-const FORWARDED: readonly NodeJS.Signals[] = ['SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
-
-export function handleManagerSignals(actions: SignalActions, log: Logger): void {
+export function handleManagerSignals(actions: SignalActions, forwarded: readonly NodeJS.Signals[], log: Logger): void {
   let terminating = false;
   const onTerminate = (signal: NodeJS.Signals): void => {
     log.info(`received ${signal}`, { 'event.action': 'manager-signal', 'process.signal': signal });
@@ -29,5 +29,9 @@ export function handleManagerSignals(actions: SignalActions, log: Logger): void 
     log.info('received SIGHUP: reloading TLS material', { 'event.action': 'manager-signal', 'process.signal': 'SIGHUP' });
     actions.reloadTls();
   });
-  for (const signal of FORWARDED) process.on(signal, () => actions.forward(signal));
+  for (const signal of PASSABLE) {
+    if (forwarded.includes(signal)) process.on(signal, () => actions.forward(signal));
+    else process.on(signal, () => log.debug(`received ${signal}: ignored`, { 'event.action': 'manager-signal', 'process.signal': signal }));
+  }
 }
+

@@ -235,6 +235,7 @@ export function supervisorConfig(overrides: Partial<Config> = {}): Config {
     socketPath: '/fake/es.sock',
     httpHost: '127.0.0.1',
     httpPort: 0,
+    forwardSignals: ['SIGQUIT'],
     logLevel: 'info',
     keystore: { mode: 'false', sourceDir: '', binary: '', keystorePath: '', reload: false, certificatesPath: '', endpoint: '' },
     ...overrides,

@@ -1,94 +1,201 @@
-// The compiled helper on its own (not PID 1, so it acts as a subreaper):
-// exec errors, exit statuses, stdio, signal forwarding, reaping, leaks.
+// The compiled helper on its own, with a stand-in runtime (PM_HELPER_RUNTIME):
+// not PID 1 it execs the runtime in place; as PID 1 of a PID namespace it
+// forks it, holds signals until it is ready, forwards what the manager
+// listens for, reaps, and exits with its status.
 
 import { execFile, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import t from 'tap';
-import { EXECUTABLE, ROOT, tempDir, waitFor } from '../helpers/manager.ts';
-import { descendants } from '../helpers/procfs.ts';
+import t, { type Test } from 'tap';
+import { tempDir, waitFor } from '../helpers/manager.ts';
+import { HELPER, PID1_FIXTURES, recorded, UNSHARE } from '../helpers/pid1.ts';
+import { childrenOf } from '../helpers/procfs.ts';
 
-const HELPER = path.join(path.dirname(EXECUTABLE), 'pm-helper');
-const FIXTURES = path.join(ROOT, 'test/fixtures/pid1');
-
-function runHelper(args: string[], input?: string) {
-  return spawnSync(HELPER, args, { input, encoding: 'utf8', timeout: 30_000 });
+function runHelper(runtime: string, args: string[] = [], options: { input?: string; env?: Record<string, string>; asPid1?: boolean } = {}) {
+  const argv = options.asPid1 ? [...UNSHARE, HELPER, ...args] : [HELPER, ...args];
+  return spawnSync(argv[0], argv.slice(1), {
+    input: options.input,
+    encoding: 'utf8',
+    timeout: 30_000,
+    env: { PATH: process.env.PATH, PM_HELPER_RUNTIME: runtime, ...options.env },
+  });
 }
 
-t.test('a missing program exits 127 and says why', async (t) => {
-  const result = runHelper(['/does/not/exist']);
+/** A runtime that prints what a runtime started by the helper gets: pid, pgid, argv, signal mask, environment. */
+function reportingRuntime(): string {
+  const file = path.join(tempDir(), 'report');
+  fs.writeFileSync(
+    file,
+    `#!/bin/sh
+echo "pid=$$"
+echo "pgid=$(ps -o pgid= -p $$ | tr -d ' ')"
+echo "args=$*"
+grep -E '^Sig(Blk|Ign):' /proc/$$/status | tr -d '\\t'
+env | grep -E '^(PM_|GLIBC_TUNABLES)' | sort
+`,
+    { mode: 0o755 },
+  );
+  return file;
+}
+
+function parseReport(stdout: string): Record<string, string> {
+  return Object.fromEntries(
+    stdout
+      .split('\n')
+      .filter((line) => /^[A-Za-z_]+[=:]/.test(line))
+      .map((line) => {
+        const at = line.search(/[=:]/);
+        return [line.slice(0, at), line.slice(at + 1)];
+      }),
+  );
+}
+
+t.test('a missing runtime exits 127 and says why', async (t) => {
+  const result = runHelper('/does/not/exist');
   t.equal(result.status, 127);
-  t.match(result.stderr, 'pm-helper: exec /does/not/exist failed: No such file or directory');
+  t.match(result.stderr, 'process-manager: exec /does/not/exist failed: No such file or directory');
 });
 
-t.test('a program that is not executable exits 126', async (t) => {
-  const dir = tempDir();
-  const file = path.join(dir, 'not-executable');
+t.test('a runtime that is not executable exits 126', async (t) => {
+  const file = path.join(tempDir(), 'not-executable');
   fs.writeFileSync(file, '#!/bin/sh\nexit 0\n', { mode: 0o644 });
-  const result = runHelper([file]);
+  const result = runHelper(file);
   t.equal(result.status, 126);
   t.match(result.stderr, 'Permission denied');
 });
 
-t.test('no program: usage and exit 1', async (t) => {
-  const result = runHelper([]);
-  t.equal(result.status, 1);
-  t.match(result.stderr, 'usage: pm-helper PROGRAM [ARG...]');
+t.test('without PM_HELPER_RUNTIME it runs .process-manager-runtime beside itself', async (t) => {
+  const dir = tempDir();
+  fs.copyFileSync(HELPER, path.join(dir, 'process-manager'));
+  fs.chmodSync(path.join(dir, 'process-manager'), 0o755);
+  fs.writeFileSync(path.join(dir, '.process-manager-runtime'), '#!/bin/sh\necho "beside: $0 $*"\n', { mode: 0o755 });
+  const result = spawnSync(path.join(dir, 'process-manager'), ['a', 'b'], { encoding: 'utf8', env: { PATH: process.env.PATH } });
+  t.equal(result.status, 0, result.stderr);
+  t.equal(result.stdout, `beside: ${path.join(dir, '.process-manager-runtime')} a b\n`);
+});
+
+t.test('not PID 1: the runtime replaces the helper (same pid), with the mask the helper was given', async (t) => {
+  const result = runHelper(reportingRuntime(), ['--cmd', 'x']);
+  t.equal(result.status, 0, result.stderr);
+  const report = parseReport(result.stdout);
+  t.equal(report.args, '--cmd x', 'the arguments are passed on');
+  t.equal(report.SigBlk, '0000000000000000', 'no signal left blocked');
+  t.equal(report.SigIgn, '0000000000000000', 'none ignored');
+  t.equal(report.GLIBC_TUNABLES, 'glibc.malloc.arena_max=1:glibc.malloc.trim_threshold=65536', "the manager's allocator settings");
+  t.equal(report.PM_MANAGER_TUNABLES, '1', 'marked as the manager’s own');
+  t.notOk('PM_UNDER_HELPER' in report, 'not under a helper: nothing holds its signals');
+  t.notOk('PM_READY_FD' in report);
+  t.notOk('PM_HELPER_RUNTIME' in report, 'the helper’s own variable goes no further');
+
+  const own = runHelper(reportingRuntime(), [], { env: { GLIBC_TUNABLES: 'glibc.malloc.arena_max=2' } });
+  t.equal(parseReport(own.stdout).GLIBC_TUNABLES, 'glibc.malloc.arena_max=2', "the pod's own GLIBC_TUNABLES are left alone");
+  t.notOk('PM_MANAGER_TUNABLES' in parseReport(own.stdout));
+
+  const helper = spawn(HELPER, [], { env: { PATH: process.env.PATH, PM_HELPER_RUNTIME: '/bin/sh' }, stdio: ['pipe', 'pipe', 'ignore'] });
+  let stdout = '';
+  helper.stdout!.on('data', (chunk) => (stdout += chunk));
+  helper.stdin!.end('echo $$\n');
+  await new Promise((resolve) => helper.once('exit', resolve));
+  t.equal(stdout.trim(), String(helper.pid), 'the runtime runs as the very process that was started');
 });
 
 t.test('stdin, stdout and stderr pass through', async (t) => {
-  const result = runHelper(['/bin/sh'], 'echo to-stdout; echo to-stderr >&2; exit 0\n');
+  const result = runHelper('/bin/sh', [], { input: 'echo to-stdout; echo to-stderr >&2; exit 0\n' });
   t.equal(result.status, 0);
   t.equal(result.stdout, 'to-stdout\n');
   t.equal(result.stderr, 'to-stderr\n');
 });
 
+t.test('as PID 1: the manager is forked in a process group of its own, told where to say it is ready', async (t) => {
+  const result = runHelper(reportingRuntime(), ['x'], { asPid1: true });
+  t.equal(result.status, 0, result.stderr);
+  const report = parseReport(result.stdout);
+  t.equal(report.pid, '2', 'PID 1 forked it');
+  t.equal(report.pgid, '2', 'it leads its own group: a terminal’s Ctrl-C reaches it once, not also through PID 1');
+  t.equal(report.PM_UNDER_HELPER, '1');
+  t.match(report.PM_READY_FD, /^\d+$/);
+  t.equal(report.SigBlk, '0000000000000000', 'no signal left blocked');
+  t.equal(report.args, 'x');
+});
+
 for (const code of [0, 1, 2, 127, 255]) {
-  t.test(`exit code ${code} is passed through`, async (t) => {
-    t.equal(runHelper(['/bin/sh', '-c', `exit ${code}`]).status, code);
+  t.test(`as PID 1: exit code ${code} is passed through`, async (t) => {
+    t.equal(runHelper('/bin/sh', ['-c', `exit ${code}`], { asPid1: true }).status, code);
   });
 }
 
 for (const [name, number] of [['TERM', 15], ['KILL', 9], ['HUP', 1]] as const) {
-  t.test(`death by SIG${name} becomes ${128 + number}`, async (t) => {
-    t.equal(runHelper(['/bin/sh', '-c', `kill -${name} $$`]).status, 128 + number);
+  t.test(`as PID 1: death by SIG${name} becomes ${128 + number}`, async (t) => {
+    t.equal(runHelper('/bin/sh', ['-c', `kill -${name} $$`], { asPid1: true }).status, 128 + number);
   });
 }
 
-t.test('signals sent to the helper reach the program, SIGTERM included', async (t) => {
-  const record = path.join(tempDir(), 'signals');
-  const helper = spawn(HELPER, [path.join(FIXTURES, 'record-signals'), record], { stdio: 'ignore' });
-  const exited = new Promise<number | null>((resolve) => helper.once('exit', (code) => resolve(code)));
-  await waitFor(() => fs.existsSync(record), 'the fixture to be ready');
-  for (const signal of ['SIGHUP', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'] as const) {
-    helper.kill(signal);
-    await waitFor(() => fs.readFileSync(record, 'utf8').includes(signal.slice(3)), `${signal} to arrive`);
-  }
-  helper.kill('SIGTERM');
-  t.equal(await exited, 143, 'the program ended on SIGTERM with 143, and so did the helper');
-  t.same(fs.readFileSync(record, 'utf8').trim().split('\n'), ['ready', 'HUP', 'USR1', 'USR2', 'WINCH', 'TERM']);
+/** The helper as PID 1 over a fixture; returns the pids and the exit. */
+async function helperAsPid1(t: Test, runtime: string, args: string[]) {
+  const unshare = spawn(UNSHARE[0], [...UNSHARE.slice(1), HELPER, ...args], { env: { PATH: process.env.PATH, PM_HELPER_RUNTIME: runtime }, stdio: 'ignore' });
+  const exited = new Promise<number | null>((resolve) => unshare.once('exit', (code) => resolve(code)));
+  t.teardown(() => unshare.kill('SIGKILL'));
+  const pid1 = await waitFor(() => childrenOf(unshare.pid!)[0], 'unshare to fork PID 1');
+  return { pid1, exited };
+}
+
+t.test('as PID 1: no signal is passed on before the manager is ready, and none is lost', async (t) => {
+  const dir = tempDir();
+  const record = path.join(dir, 'signals');
+  const go = path.join(dir, 'go');
+  const { pid1, exited } = await helperAsPid1(t, path.join(PID1_FIXTURES, 'ready-when-told'), [record, go]);
+  await waitFor(() => recorded(record).includes('waiting'), 'the stand-in manager to start');
+  for (const signal of ['SIGHUP', 'SIGQUIT', 'SIGTERM'] as const) process.kill(pid1, signal);
+  // Sent to PID 1, held there: the stand-in shows nothing until it says it is ready.
+  // (A stand-in that polls a file twenty times a second: a signal passed on would show within a poll.)
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  t.same(recorded(record), ['waiting'], 'nothing passed on while it is not ready');
+  fs.writeFileSync(go, '');
+  t.equal(await exited, 143, 'once ready, the held SIGTERM arrives and ends it');
+  t.same(recorded(record), ['waiting', 'ready', 'HUP', 'QUIT', 'TERM'], 'every held signal arrived, once each');
 });
 
-t.test('not PID 1, it still adopts and reaps the orphans of its subtree', async (t) => {
-  const helper = spawn(HELPER, [path.join(FIXTURES, 'make-orphans'), '20'], { stdio: ['ignore', 'pipe', 'ignore'], detached: true });
-  // The helper and its program share one process group; take both down.
-  t.teardown(() => process.kill(-helper.pid!, 'SIGKILL'));
-  await new Promise((resolve) => helper.stdout!.once('data', resolve));
-  // Adopted: they are below the helper even though their parents are gone.
-  await waitFor(() => descendants(helper.pid!).length > 2, 'orphans to be adopted', 5_000, 1);
-  await waitFor(() => descendants(helper.pid!).filter((p) => p.comm === 'sleep').length === 1, 'the orphans to exit', 20_000);
-  t.same(
-    descendants(helper.pid!).filter((p) => p.state === 'Z'),
-    [],
-    'no zombie left below the helper',
+t.test('as PID 1: what the manager has no listener for is not passed on (USR1, TTIN, real-time signals)', async (t) => {
+  const record = path.join(tempDir(), 'signals');
+  const { pid1, exited } = await helperAsPid1(t, path.join(PID1_FIXTURES, 'record-signals'), [record]);
+  await waitFor(() => recorded(record).includes('ready'), 'the fixture to be ready');
+  // USR1 would be recorded, TTIN would stop it (so HUP would never be), signal 40 would end it.
+  for (const signal of ['SIGUSR1', 'SIGTTIN', 40, 'SIGHUP'] as const) process.kill(pid1, signal);
+  await waitFor(() => recorded(record).includes('HUP'), 'the HUP sent last to arrive');
+  process.kill(pid1, 'SIGTERM');
+  t.equal(await exited, 143, 'it lived on until SIGTERM');
+  t.same(recorded(record), ['ready', 'HUP', 'TERM'], 'only HUP and TERM reached it');
+});
+
+t.test('as PID 1: it adopts and reaps orphans, and sweeps the namespace when the manager exits', async (t) => {
+  const dir = tempDir();
+  const runtime = path.join(dir, 'runtime');
+  const swept = path.join(dir, 'swept');
+  // Ready at once; leaves a process that records its SIGTERM, and orphans to reap; then exits 7.
+  fs.writeFileSync(
+    runtime,
+    `#!/bin/sh
+printf r >&$PM_READY_FD
+sh -c 'trap "echo TERM > ${swept}; exit 0" TERM; while :; do sleep 0.05; done' &
+${path.join(PID1_FIXTURES, 'make-orphans')} 20 > /dev/null &
+sleep 1
+exit 7
+`,
+    { mode: 0o755 },
   );
+  const { exited } = await helperAsPid1(t, runtime, []);
+  t.equal(await exited, 7, "the manager's status");
+  t.equal(fs.readFileSync(swept, 'utf8'), 'TERM\n', 'what was left got SIGTERM before the end');
 });
 
 const hasValgrind = spawnSync('valgrind', ['--version']).status === 0;
-t.test('no leak under valgrind', { skip: hasValgrind ? false : 'valgrind is not installed' }, async (t) => {
+t.test('no leak under valgrind, as PID 1', { skip: hasValgrind ? false : 'valgrind is not installed' }, async (t) => {
   const result = await new Promise<{ code: number | null; stderr: string }>((resolve) =>
-    execFile('valgrind', ['--leak-check=full', '--error-exitcode=1', HELPER, '/bin/ls', '/'], (error, _stdout, stderr) =>
-      resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stderr }),
+    execFile(
+      UNSHARE[0],
+      [...UNSHARE.slice(1), 'valgrind', '--leak-check=full', '--error-exitcode=1', HELPER, '/'],
+      { env: { PATH: process.env.PATH, PM_HELPER_RUNTIME: '/bin/ls' } },
+      (error, _stdout, stderr) => resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stderr }),
     ),
   );
   t.equal(result.code, 0, result.stderr);
