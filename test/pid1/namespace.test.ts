@@ -1,39 +1,34 @@
-// The executable as PID 1 of a fresh PID namespace, as in a container: it
-// hands PID 1 to the compiled helper, which reaps every orphan and forwards
-// signals to the manager.
+// The manager as a container runs it, PID 1 of a fresh PID namespace: the
+// entry point `install` lays down (the compiled helper) forks the runtime,
+// reaps every orphan and forwards signals to the manager. Also the
+// executable started as PID 1 directly, which hands PID 1 over to the helper.
 
 import { execFile, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
-import { EXECUTABLE, ROOT, startManager, stopManager, tempDir, waitFor, type RunningManager } from '../helpers/manager.ts';
+import { PASSABLE } from '../../src/config/signals.ts';
+import { EXECUTABLE, ROOT, stopManager, tempDir, waitFor } from '../helpers/manager.ts';
+import { installedEntryPoint, managerUnder, PID1_FIXTURES as FIXTURES, recorded, startAsPid1, UNSHARE } from '../helpers/pid1.ts';
 import { childrenOf, descendants, namespacePid, readCmdline } from '../helpers/procfs.ts';
 
-// --kill-child: should a test die, its namespace goes with it.
-const UNSHARE = ['unshare', '--pid', '--fork', '--mount-proc', '--kill-child=SIGKILL'];
-const FIXTURES = path.join(ROOT, 'test/fixtures/pid1');
-
-async function startAsPid1(cmd: string, args: string[] = [], extra: string[] = [], env: Record<string, string> = {}): Promise<{ manager: RunningManager; pid1: number }> {
-  const dir = tempDir();
-  const manager = await startManager({ wrapper: UNSHARE, env, args: ['--cmd', cmd, '--state-file', path.join(dir, 'state.json'), ...extra, '--', ...args] });
-  const pid1 = await waitFor(() => childrenOf(manager.child.pid!)[0], 'unshare to fork PID 1');
-  // unshare does not forward signals; the container runtime's SIGTERM goes to PID 1.
-  manager.terminate = () => process.kill(pid1, 'SIGTERM');
-  return { manager, pid1 };
-}
-
-function managerUnder(pid1: number): number {
-  const children = childrenOf(pid1);
-  if (children.length !== 1) throw new Error(`PID 1 has ${children.length} children`);
-  return children[0];
-}
-
-t.test('PID 1 is the helper and the manager is its only child', async (t) => {
+t.test('PID 1 is the installed entry point, the helper, and the manager is its only child', async (t) => {
   const { manager, pid1 } = await startAsPid1('/bin/sleep', ['100000']);
   t.teardown(() => stopManager(manager));
+  const entryPoint = installedEntryPoint();
   t.equal(namespacePid(pid1), 1, 'the first process of the namespace');
-  t.match(readCmdline(pid1)[0], /\.process-manager-helper$/, 'PID 1 runs the helper');
+  t.equal(fs.readlinkSync(`/proc/${pid1}/exe`), entryPoint, 'PID 1 runs the entry point');
   const managerPid = managerUnder(pid1);
+  t.equal(fs.readlinkSync(`/proc/${managerPid}/exe`), path.join(path.dirname(entryPoint), '.process-manager-runtime'), 'its child is the runtime beside it');
+  t.equal(readCmdline(managerPid)[0], entryPoint, 'whose command line is the one the Pod gave');
+  t.equal((await manager.status()).state, 'started');
+});
+
+t.test('the executable started as PID 1 itself hands PID 1 over to the helper it carries', async (t) => {
+  const { manager, pid1 } = await startAsPid1('/bin/sleep', ['100000'], { executable: EXECUTABLE });
+  t.teardown(() => stopManager(manager));
+  t.match(fs.readlinkSync(`/proc/${pid1}/exe`), /\.process-manager-helper$/, 'PID 1 runs the helper');
+  const managerPid = await waitFor(() => childrenOf(pid1)[0], 'the helper to fork the manager');
   t.equal(fs.realpathSync(`/proc/${managerPid}/exe`), fs.realpathSync(EXECUTABLE), 'its child is the manager');
   t.equal((await manager.status()).state, 'started');
 });
@@ -44,17 +39,17 @@ function environOf(pid: number): Record<string, string> {
 }
 
 t.test("the manager's allocator settings are its own: Elasticsearch gets the pod's environment", async (t) => {
-  const cases: [string, Record<string, string>, string, string | undefined][] = [
-    ['no GLIBC_TUNABLES in the pod', {}, 'glibc.malloc.arena_max=1:glibc.malloc.trim_threshold=65536', undefined],
-    ["the pod's own GLIBC_TUNABLES", { GLIBC_TUNABLES: 'glibc.malloc.arena_max=2' }, 'glibc.malloc.arena_max=2', 'glibc.malloc.arena_max=2'],
+  const cases: [string, Record<string, string>, string | undefined][] = [
+    ['no GLIBC_TUNABLES in the pod', {}, undefined],
+    ["the pod's own GLIBC_TUNABLES", { GLIBC_TUNABLES: 'glibc.malloc.arena_max=2' }, 'glibc.malloc.arena_max=2'],
   ];
-  for (const [what, env, forManager, forChild] of cases) {
-    const { manager, pid1 } = await startAsPid1('/bin/sleep', ['100000'], [], env);
+  for (const [what, env, forChild] of cases) {
+    const { manager, pid1 } = await startAsPid1('/bin/sleep', ['100000'], { env });
     const managerPid = managerUnder(pid1);
     const childPid = await waitFor(() => childrenOf(managerPid).find((pid) => readCmdline(pid)[0] === '/bin/sleep'), 'the supervised sleep');
-    // The helper passes its environment on to the manager unchanged; the manager's own
-    // /proc/PID/environ is no witness, glibc cuts GLIBC_TUNABLES there while parsing it.
-    t.equal(environOf(pid1).GLIBC_TUNABLES, forManager, `${what}: the manager is started with ${forManager}`);
+    // What the helper sets is checked in helper.test.ts; the manager's own /proc/PID/environ
+    // is no witness of GLIBC_TUNABLES, glibc cuts it there while parsing it.
+    t.equal(environOf(managerPid).PM_MANAGER_TUNABLES, forChild ? undefined : '1', `${what}: the manager knows whether the settings are its own`);
     t.equal(environOf(childPid).GLIBC_TUNABLES, forChild, `${what}: the supervised process gets ${forChild ?? 'none'}`);
     t.notOk(Object.keys(environOf(childPid)).some((name) => name.startsWith('PM_')), `${what}: no PM_ marker reaches it`);
     await stopManager(manager);
@@ -123,19 +118,45 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   });
 }
 
-t.test('SIGUSR1, SIGUSR2 and SIGQUIT to PID 1 are forwarded to the main process', async (t) => {
-  const dir = tempDir();
-  const record = path.join(dir, 'signals');
-  const { manager, pid1 } = await startAsPid1(path.join(FIXTURES, 'record-signals'), [record]);
+t.test('SIGQUIT to PID 1 reaches the main process; USR1 and USR2 do not, and the manager lives on', async (t) => {
+  const record = path.join(tempDir(), 'signals');
+  const { manager, pid1 } = await startAsPid1(path.join(FIXTURES, 'record-signals'), [record], { extra: ['--log-level', 'debug'] });
   t.teardown(() => stopManager(manager));
-  await waitFor(() => fs.existsSync(record), 'the fixture to be ready');
-  for (const signal of ['SIGUSR1', 'SIGUSR2', 'SIGQUIT'] as const) {
-    process.kill(pid1, signal);
-    const name = signal.slice(3);
-    await waitFor(() => fs.readFileSync(record, 'utf8').includes(name), `${signal} to arrive`);
-  }
-  t.same(fs.readFileSync(record, 'utf8').trim().split('\n'), ['ready', 'USR1', 'USR2', 'QUIT'], 'each arrived once, in order');
+  await waitFor(() => recorded(record).includes('ready'), 'the fixture to be ready');
+  process.kill(pid1, 'SIGUSR2');
+  await manager.waitForLog((r) => r['event.action'] === 'manager-signal' && r['process.signal'] === 'SIGUSR2', 'the manager to log SIGUSR2');
+  process.kill(pid1, 'SIGUSR1');
+  process.kill(pid1, 'SIGQUIT');
+  await waitFor(() => recorded(record).includes('QUIT'), 'SIGQUIT to arrive');
+  t.same(recorded(record), ['ready', 'QUIT'], 'only SIGQUIT was passed on (a JVM dies of USR1 and crashes on USR2)');
   t.equal((await manager.status()).state, 'started', 'the manager kept running');
+});
+
+t.test('--forward-signals USR2,WINCH passes those on, and no longer QUIT', async (t) => {
+  const record = path.join(tempDir(), 'signals');
+  const { manager, pid1 } = await startAsPid1(path.join(FIXTURES, 'record-signals'), [record], { env: { PM_FORWARD_SIGNALS: 'USR2,WINCH' } });
+  t.teardown(() => stopManager(manager));
+  await waitFor(() => recorded(record).includes('ready'), 'the fixture to be ready');
+  for (const signal of ['SIGQUIT', 'SIGUSR2', 'SIGWINCH'] as const) process.kill(pid1, signal);
+  await waitFor(() => recorded(record).includes('WINCH'), 'SIGWINCH to arrive');
+  t.same(recorded(record).sort(), ['USR2', 'WINCH', 'ready'], 'USR2 and WINCH, not QUIT');
+});
+
+t.test('every other signal PID 1 can pass on is logged at debug and ignored: the manager and the process live on', async (t) => {
+  const record = path.join(tempDir(), 'signals');
+  const { manager, pid1 } = await startAsPid1(path.join(FIXTURES, 'record-signals'), [record], { extra: ['--log-level', 'debug', '--forward-signals', 'none'] });
+  t.teardown(() => stopManager(manager));
+  await waitFor(() => recorded(record).includes('ready'), 'the fixture to be ready');
+  const managerPid = managerUnder(pid1);
+  const esPid = (await manager.status()).pid;
+  // One at a time: a SIGCONT discards a pending SIGTSTP, as the kernel does for every process.
+  for (const signal of PASSABLE) {
+    process.kill(pid1, signal);
+    await manager.waitForLog((r) => r['event.action'] === 'manager-signal' && r['process.signal'] === signal && r['log.level'] === 'debug', `the manager to log ${signal}`);
+  }
+  t.equal(managerUnder(pid1), managerPid, 'the same manager');
+  t.match(await manager.status(), { state: 'started', pid: esPid }, 'the same process, still started');
+  t.same(recorded(record), ['ready'], 'none of them reached it');
 });
 
 const CODES = [0, 1, 2, 127, 255];
