@@ -58,6 +58,12 @@ const CONFIG_CASES: [string, string[], Record<string, string>, RegExp][] = [
   ['bad keystore switch', ['--cmd', '/bin/true'], { KEYSTORE_UPDATER: 'maybe' }, /KEYSTORE_UPDATER: 'maybe' is not one of auto, true, false/],
   ['endpoint without a scheme', ['--cmd', '/bin/true'], { ENDPOINT: 'es-node:9200' }, /ENDPOINT: 'es-node:9200' is not an http:\/\/ or https:\/\/ URL/],
   ['endpoint that is no URL', ['--cmd', '/bin/true'], { ENDPOINT: 'https://[::1:9200' }, /ENDPOINT: 'https:\/\/\[::1:9200' is not an http:\/\/ or https:\/\/ URL/],
+  ['a signal with a meaning of its own', ['--cmd', '/bin/true', '--forward-signals', 'QUIT,TERM'], {}, /--forward-signals: 'QUIT,TERM' is not a list of signals to pass on: SIGTERM has its own meaning for the manager/],
+  ['a signal that cannot be caught', ['--cmd', '/bin/true'], { PM_FORWARD_SIGNALS: 'KILL' }, /PM_FORWARD_SIGNALS: 'KILL' is not a list of signals to pass on: SIGKILL cannot be caught/],
+  ['SIGUSR1, which never reaches the manager', ['--cmd', '/bin/true', '--forward-signals', 'usr1'], {}, /SIGUSR1 never reaches the manager: its runtime runs with --disable-sigusr1/],
+  ['SIGCHLD', ['--cmd', '/bin/true', '--forward-signals', 'SIGCHLD'], {}, /SIGCHLD is the runtime's own/],
+  ['HUP', ['--cmd', '/bin/true', '--forward-signals', 'HUP'], {}, /SIGHUP has its own meaning for the manager \(reload the TLS material\)/],
+  ['not a signal', ['--cmd', '/bin/true', '--forward-signals', 'QUIT,BANANA'], {}, /--forward-signals: 'QUIT,BANANA' is not a list of signal names: BANANA is not one/],
   ['bad reload switch', ['--cmd', '/bin/true'], { KEYSTORE_RELOAD_CREDENTIALS: 'yes please' }, /KEYSTORE_RELOAD_CREDENTIALS: 'yes please' is not true or false/],
 ];
 for (const [what, args, env, message] of CONFIG_CASES) {
@@ -162,17 +168,26 @@ t.test('--version', async (t) => {
   t.equal(result.stderr, '', 'no warning, the code cache among them, is printed');
 });
 
-t.test('install copies the executable into a new directory with mode 0755, and the copy runs', async (t) => {
+t.test('install lays down the PID-1 helper as the entry point and the runtime beside it, both 0755, and the entry point runs', async (t) => {
   const dir = path.join(tempDir(), 'shared', 'pm');
   const result = run(['install', dir]);
   t.equal(result.status, 0, result.stderr);
-  const copy = path.join(dir, 'process-manager');
-  t.equal(fs.statSync(copy).mode & 0o777, 0o755);
-  t.equal(fs.statSync(copy).size, fs.statSync(EXECUTABLE).size);
-  t.same(fs.readdirSync(dir), ['process-manager'], 'no temporary file left behind');
-  const ran = run(['--cmd', '/bin/sh', '--http-port', '0', '--', '-c', 'exit 7'], {}, copy);
-  t.equal(ran.status, 7, 'the copy supervises a process and exits with its status');
+  const entryPoint = path.join(dir, 'process-manager');
+  const runtime = path.join(dir, '.process-manager-runtime');
+  t.same(fs.readdirSync(dir).sort(), ['.process-manager-runtime', 'process-manager'], 'the two files, and no temporary file left behind');
+  t.equal(fs.statSync(entryPoint).mode & 0o777, 0o755);
+  t.equal(fs.statSync(runtime).mode & 0o777, 0o755);
+  t.ok(fs.readFileSync(entryPoint).equals(fs.readFileSync(path.join(path.dirname(EXECUTABLE), 'pm-helper'))), 'the entry point is the compiled helper');
+  t.ok(fs.readFileSync(runtime).equals(fs.readFileSync(EXECUTABLE)), 'the runtime is this executable, byte for byte');
+  t.equal(run(['--version'], {}, entryPoint).stdout, run(['--version']).stdout, '--version through the entry point');
+  const ran = run(['--cmd', '/bin/sh', '--http-port', '0', '--', '-c', 'exit 7'], {}, entryPoint);
+  t.equal(ran.status, 7, 'the entry point supervises a process and exits with its status');
   t.ok(fs.existsSync(path.join(dir, 'es.state.json')), 'its state file defaults to its own directory');
+
+  const again = run(['install', dir], {}, entryPoint);
+  t.equal(again.status, 0, `installing again, from the installed copy, replaces both files (${again.stderr})`);
+  t.same(fs.readdirSync(dir).sort(), ['.process-manager-runtime', 'es.state.json', 'process-manager']);
+  t.ok(fs.readFileSync(runtime).equals(fs.readFileSync(EXECUTABLE)), 'the runtime is still whole');
 });
 
 t.test('install into a path that cannot be a directory: exit 78', async (t) => {

@@ -201,3 +201,16 @@ t.test('no leak under valgrind, as PID 1', { skip: hasValgrind ? false : 'valgri
   t.equal(result.code, 0, result.stderr);
   t.match(result.stderr, /ERROR SUMMARY: 0 errors/);
 });
+
+t.test('issue 14 item 5: the signal recorders take their sleep with them when SIGTERM ends them', async (t) => {
+  for (const fixture of ['record-signals', 'print-signals']) {
+    const record = path.join(tempDir(), 'signals');
+    const recorder = spawn(path.join(PID1_FIXTURES, fixture), [record], { stdio: 'ignore' });
+    const exited = new Promise<number | null>((resolve) => recorder.once('exit', (code) => resolve(code)));
+    const sleeper = await waitFor(() => recorded(record).includes('ready') && childrenOf(recorder.pid!)[0], `${fixture}'s sleep`);
+    recorder.kill('SIGTERM');
+    t.equal(await exited, 143, `${fixture} ends with 143`);
+    await waitFor(() => !fs.existsSync(`/proc/${sleeper}`) || fs.readFileSync(`/proc/${sleeper}/stat`, 'utf8').includes(') Z'), `${fixture}'s sleep ${sleeper} to be gone`, 10_000);
+    t.pass(`${fixture} left no sleep behind`);
+  }
+});
