@@ -153,8 +153,9 @@ export async function waitFor(cond, what, timeoutMs = 20_000, intervalMs = 5) {
 }
 
 /**
- * Runs argv as PID 1 of a new PID namespace. For the manager, waits until PID 1
- * has become the helper (process.execve) and forked the manager; returns both pids.
+ * Runs argv as PID 1 of a new PID namespace. For the manager (argv[0] the
+ * entry point `install` laid down), waits until PID 1 has forked the runtime
+ * beside it; returns both pids.
  */
 export async function launchAsPid1(argv, { env, expectHelper = true } = {}) {
   const run = launch([...UNSHARE, ...argv], { env });
@@ -162,16 +163,15 @@ export async function launchAsPid1(argv, { env, expectHelper = true } = {}) {
     const pid1 = await waitFor(() => childrenOf(run.child.pid)[0], 'unshare to fork PID 1', 10_000, 2);
     let managerPid = null;
     if (expectHelper) {
-      const executable = fs.realpathSync(argv[0]);
+      const entryPoint = fs.realpathSync(argv[0]);
+      const runtime = path.join(path.dirname(entryPoint), '.process-manager-runtime');
       managerPid = await waitFor(
         () => {
           if (!run.isRunning()) throw new Error(`exited during start-up:\n${run.dump()}`);
-          const exe = exeOf(pid1);
-          if (!exe || !exe.endsWith('.process-manager-helper')) return undefined;
-          const kids = childrenOf(pid1);
-          return kids.find((pid) => exeOf(pid) === executable);
+          if (exeOf(pid1) !== entryPoint) return undefined;
+          return childrenOf(pid1).find((pid) => exeOf(pid) === runtime);
         },
-        'PID 1 to become the helper and fork the manager',
+        'PID 1 to fork the manager',
         15_000,
         2,
       );

@@ -113,7 +113,9 @@ if (missing) {
     tt.ok(launcher, `the launcher is pid ${status.pid}, as /es/status says`);
     tt.equal(launcher?.ppid, manager?.pid, "the launcher is the manager's child");
     tt.equal(manager?.ppid, 1, "the manager is PID 1's child");
-    tt.match(pid1?.args, /^\/mnt\/pm\/\.process-manager-helper \/mnt\/pm\/process-manager /, 'PID 1 is the helper running the manager');
+    tt.match(pid1?.args, /^\/mnt\/pm\/process-manager /, "PID 1 runs the Pod's command");
+    tt.equal((await pod.exec('readlink', '/proc/1/exe')).stdout.trim(), '/mnt/pm/process-manager', 'PID 1 is the entry point, the helper');
+    tt.equal((await pod.exec('readlink', `/proc/${manager?.pid}/exe`)).stdout.trim(), '/mnt/pm/.process-manager-runtime', 'its child, the manager, is the runtime beside it');
     tt.ok(tree.every((row) => row.pgid === status.pid), 'the whole tree is in the launcher’s process group');
     return status;
   };
@@ -134,17 +136,20 @@ if (missing) {
     const esStart = (await containerEvents(podman, pod.container, pod.playedAt)).find((event) => event.status === 'start');
     tt.ok(esStart && initDied && esStart.time > initDied.time, 'the Elasticsearch container started after it');
 
-    tt.equal((await pod.exec('stat', '-c', '%a %s', '/mnt/pm/process-manager')).stdout.trim(), `755 ${fs.statSync(EXECUTABLE).size}`, 'installed with mode 0755');
-    tt.equal((await pod.exec('sha256sum', '/mnt/pm/process-manager')).stdout.split(' ')[0], sha256OfFile(EXECUTABLE), 'the very bytes that were built');
+    const helper = path.join(path.dirname(EXECUTABLE), 'pm-helper');
+    tt.equal((await pod.exec('stat', '-c', '%a %s', '/mnt/pm/process-manager')).stdout.trim(), `755 ${fs.statSync(helper).size}`, 'the entry point installed with mode 0755');
+    tt.equal((await pod.exec('sha256sum', '/mnt/pm/process-manager')).stdout.split(' ')[0], sha256OfFile(helper), 'the very helper that was built');
+    tt.equal((await pod.exec('stat', '-c', '%a %s', '/mnt/pm/.process-manager-runtime')).stdout.trim(), `755 ${fs.statSync(EXECUTABLE).size}`, 'the runtime installed with mode 0755');
+    tt.equal((await pod.exec('sha256sum', '/mnt/pm/.process-manager-runtime')).stdout.split(' ')[0], sha256OfFile(EXECUTABLE), 'the very executable that was built');
     const entries = (await pod.exec('ls', '-a', '/mnt/pm')).stdout.split('\n').filter(Boolean);
-    tt.ok(['.process-manager-helper', 'es.state.json', 'process-manager'].every((e) => entries.includes(e)), `the volume holds the executable, the helper and the state file: ${entries.join(' ')}`);
+    tt.ok(['.process-manager-runtime', 'es.state.json', 'process-manager'].every((e) => entries.includes(e)), `the volume holds the entry point, the runtime and the state file: ${entries.join(' ')}`);
     tt.notOk(entries.some((entry) => entry.endsWith('.tmp')), 'no temporary file is left behind');
     const mount = (await pod.exec('cat', '/proc/mounts')).stdout.split('\n').find((line) => line.split(' ')[1] === '/mnt/pm');
     tt.ok(mount, '/mnt/pm is a mount of its own');
     tt.not(mount?.split(' ')[2], 'tmpfs', `the emptyDir is on disk, not in memory (${mount})`);
     tt.match(JSON.parse((await pod.exec('cat', '/mnt/pm/es.state.json')).stdout), { version: 1, name: 'es', desired: 'started', state: 'started' }, 'the state file is on the emptyDir');
 
-    tt.equal(await pod.inspect('{{.Path}}'), '/mnt/pm/process-manager', "the container's command is the copied executable");
+    tt.equal(await pod.inspect('{{.Path}}'), '/mnt/pm/process-manager', "the container's command is the installed entry point");
     const environ = (await pod.exec('cat', `/proc/${status.pid}/environ`)).stdout.split('\0');
     tt.notOk(environ.some((entry) => entry.startsWith('PM_')), 'no PM_ variable reaches Elasticsearch');
 
