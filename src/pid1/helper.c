@@ -65,7 +65,6 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -81,6 +80,8 @@
 /* src/pid1/malloc-tuning.ts drops these from the supervised process's environment. */
 #define MANAGER_TUNABLES "glibc.malloc.arena_max=1:glibc.malloc.trim_threshold=65536"
 
+extern char **environ;
+
 static const char *prog_name = "process-manager";
 
 static const int forwarded_signals[] = {
@@ -88,9 +89,52 @@ static const int forwarded_signals[] = {
 	SIGTSTP, SIGURG, SIGXCPU, SIGVTALRM, SIGPROF, SIGWINCH, SIGIO, SIGPWR,
 };
 
+/* Writes "process-manager: " and the NULL-terminated parts as one line on
+ * stderr. No stdio: printf's code would be most of the helper's size, and as
+ * PID 1 its whole file is resident. */
+static void say(const char *const parts[])
+{
+	char line[512];
+	size_t length = strlen(prog_name), i;
+
+	memcpy(line, prog_name, length);
+	line[length++] = ':';
+	line[length++] = ' ';
+	for (i = 0; parts[i]; i++) {
+		size_t part = strlen(parts[i]);
+
+		if (part > sizeof(line) - 1 - length)
+			part = sizeof(line) - 1 - length;
+		memcpy(line + length, parts[i], part);
+		length += part;
+	}
+	line[length++] = '\n';
+	/* Nothing to do if stderr is gone. */
+	if (write(STDERR_FILENO, line, length) < 0)
+		return;
+}
+
 static void log_error(const char *what)
 {
-	fprintf(stderr, "%s: %s failed: %s\n", prog_name, what, strerror(errno));
+	const char *parts[] = { what, " failed: ", strerror(errno), NULL };
+
+	say(parts);
+}
+
+/* "NAME=" and a non-negative number into buffer (at least 32 bytes). */
+static char *name_number(char *buffer, const char *name, long value)
+{
+	char digits[24];
+	size_t count = 0, length = strlen(name);
+
+	do
+		digits[count++] = (char)('0' + value % 10);
+	while ((value /= 10) > 0 && count < sizeof(digits));
+	memcpy(buffer, name, length);
+	while (count > 0)
+		buffer[length++] = digits[--count];
+	buffer[length] = '\0';
+	return buffer;
 }
 
 static int status_to_exit_code(int status)
@@ -133,7 +177,7 @@ static int find_runtime(char *path, size_t size)
 			return 1;
 		}
 		strcpy(path, given);
-		return unsetenv("PM_HELPER_RUNTIME");
+		return 0;
 	}
 	length = readlink("/proc/self/exe", path, size - sizeof(RUNTIME_FILE_NAME) - 1);
 	if (length < 0) {
@@ -146,28 +190,53 @@ static int find_runtime(char *path, size_t size)
 	return 0;
 }
 
-/* glibc reads its tunables once, at start: they must be in the environment the runtime is exec'd with. */
-static int tune_malloc(void)
+static int starts_with(const char *text, const char *prefix)
 {
-	if (getenv("GLIBC_TUNABLES"))
-		return 0;
-	if (setenv("GLIBC_TUNABLES", MANAGER_TUNABLES, 1) || setenv("PM_MANAGER_TUNABLES", "1", 1)) {
-		log_error("setenv");
-		return 1;
-	}
-	return 0;
+	return strncmp(text, prefix, strlen(prefix)) == 0;
 }
 
-static int exec_runtime(const char *runtime, char *const argv[], const sigset_t *original)
+/* Execs the runtime with our environment, less PM_HELPER_RUNTIME and plus
+ * `extra` (NAME=VALUE entries, NULL-terminated), and with the signal mask our
+ * own parent gave us, not with everything blocked. The environment is built
+ * on the stack: the helper never allocates, so as PID 1 it stays a few pages.
+ * Returns the exit code for the failure. */
+static int exec_runtime(const char *runtime, char *const argv[], const sigset_t *original, char *const extra[])
 {
-	/* The runtime starts with the signal mask our own parent gave us, not with
-	 * everything blocked. */
-	if (sigprocmask(SIG_SETMASK, original, NULL)) {
-		log_error("sigprocmask");
-		return EXIT_HELPER_FAILED;
+	size_t count = 0, used = 0, i;
+
+	while (environ[count])
+		count++;
+	for (i = 0; extra[i]; i++)
+		count++;
+	{
+		/* glibc reads its tunables once, at start: they go in the environment the runtime starts with. */
+		int tune = getenv("GLIBC_TUNABLES") == NULL;
+		char *env[count + 3];
+
+		for (i = 0; environ[i]; i++)
+			if (!starts_with(environ[i], "PM_HELPER_RUNTIME=") && !starts_with(environ[i], "PM_UNDER_HELPER=") &&
+			    !starts_with(environ[i], "PM_READY_FD=") && !(tune && starts_with(environ[i], "PM_MANAGER_TUNABLES=")))
+				env[used++] = environ[i];
+		if (tune) {
+			env[used++] = "GLIBC_TUNABLES=" MANAGER_TUNABLES;
+			env[used++] = "PM_MANAGER_TUNABLES=1";
+		}
+		for (i = 0; extra[i]; i++)
+			env[used++] = extra[i];
+		env[used] = NULL;
+		if (sigprocmask(SIG_SETMASK, original, NULL)) {
+			log_error("sigprocmask");
+			return EXIT_HELPER_FAILED;
+		}
+		execve(runtime, argv, env);
 	}
-	execv(runtime, argv);
-	fprintf(stderr, "%s: exec %s failed: %s\n", prog_name, runtime, strerror(errno));
+	{
+		int error = errno;
+		const char *parts[] = { "exec ", runtime, " failed: ", strerror(error), NULL };
+
+		say(parts);
+		errno = error;
+	}
 	return errno == ENOENT ? EXIT_NOT_FOUND : errno == EACCES ? EXIT_NOT_EXECUTABLE : EXIT_HELPER_FAILED;
 }
 
@@ -187,7 +256,8 @@ static void isolate_manager(void)
 
 static pid_t spawn_manager(const char *runtime, char *const argv[], const sigset_t *original, int ready_fd)
 {
-	char ready_text[16];
+	char ready_text[32];
+	char *extra[] = { "PM_UNDER_HELPER=1", NULL, NULL };
 	pid_t pid = fork();
 
 	if (pid < 0) {
@@ -200,15 +270,11 @@ static pid_t spawn_manager(const char *runtime, char *const argv[], const sigset
 	isolate_manager();
 	/* Only the manager's copy of the write end survives its exec. */
 	if (ready_fd >= 0) {
-		snprintf(ready_text, sizeof(ready_text), "%d", ready_fd);
-		if (fcntl(ready_fd, F_SETFD, 0) || setenv("PM_READY_FD", ready_text, 1))
-			log_error("passing PM_READY_FD");
+		if (fcntl(ready_fd, F_SETFD, 0))
+			log_error("fcntl(PM_READY_FD)");
+		extra[1] = name_number(ready_text, "PM_READY_FD=", ready_fd);
 	}
-	if (setenv("PM_UNDER_HELPER", "1", 1)) {
-		log_error("setenv");
-		_exit(EXIT_HELPER_FAILED);
-	}
-	_exit(exec_runtime(runtime, argv, original));
+	_exit(exec_runtime(runtime, argv, original, extra));
 }
 
 /* Signals stay queued in the kernel meanwhile: blocked, they are neither
@@ -283,8 +349,9 @@ static long grace_ms_from_env(void)
 		return DEFAULT_GRACE_MS;
 	value = strtol(text, &end, 10);
 	if (*end || value < 0 || value > 600000) {
-		fprintf(stderr, "%s: PM_HELPER_GRACE_MS=%s is not a number of milliseconds (0-600000), using %d\n",
-			prog_name, text, DEFAULT_GRACE_MS);
+		const char *parts[] = { "PM_HELPER_GRACE_MS=", text, " is not a number of milliseconds (0-600000), using 2000", NULL };
+
+		say(parts);
 		return DEFAULT_GRACE_MS;
 	}
 	return value;
@@ -359,8 +426,10 @@ static int supervise(pid_t program, const sigset_t *blocked)
 int main(int argc, char *argv[])
 {
 	sigset_t blocked, original;
-	char runtime[PATH_MAX];
+	/* Static: as PID 1 the helper's stack stays at its first pages. */
+	static char runtime[PATH_MAX];
 	int ready[2] = { -1, -1 };
+	char *no_extra[] = { NULL };
 	pid_t manager;
 	int exit_code;
 
@@ -368,10 +437,10 @@ int main(int argc, char *argv[])
 	if (block_signals(&blocked, &original))
 		return EXIT_HELPER_FAILED;
 	(void)argc;
-	if (find_runtime(runtime, sizeof(runtime)) || tune_malloc())
+	if (find_runtime(runtime, sizeof(runtime)))
 		return EXIT_HELPER_FAILED;
 	if (getpid() != 1)
-		return exec_runtime(runtime, argv, &original);
+		return exec_runtime(runtime, argv, &original, no_extra);
 
 	/* Go on, as PID 1. Without the pipe the manager is only not waited for:
 	 * still better than no PID 1 at all. */
