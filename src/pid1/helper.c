@@ -31,7 +31,8 @@
  * (src/config/signals.ts, the same list). Not forwarded:
  *   CHLD               the helper's own (reaping);
  *   USR1               the runtime runs with --disable-sigusr1 and never takes
- *                      it, so that no signal can open the Node.js inspector;
+ *                      it, so that no signal can open the Node.js inspector
+ *                      (it starts with USR1 blocked, and keeps it blocked);
  *   TTIN TTOU          job control; a background manager would stop on them;
  *   PIPE XFSZ          the runtime ignores them;
  *   real-time signals  their default action would kill the runtime, which
@@ -197,7 +198,7 @@ static int starts_with(const char *text, const char *prefix)
 
 /* Execs the runtime with our environment, less PM_HELPER_RUNTIME and plus
  * `extra` (NAME=VALUE entries, NULL-terminated), and with the signal mask our
- * own parent gave us, not with everything blocked. The environment is built
+ * own parent gave us (not with everything blocked), plus SIGUSR1. The environment is built
  * on the stack: the helper never allocates, so as PID 1 it stays a few pages.
  * Returns the exit code for the failure. */
 static int exec_runtime(const char *runtime, char *const argv[], const sigset_t *original, char *const extra[])
@@ -224,7 +225,13 @@ static int exec_runtime(const char *runtime, char *const argv[], const sigset_t 
 		for (i = 0; extra[i]; i++)
 			env[used++] = extra[i];
 		env[used] = NULL;
-		if (sigprocmask(SIG_SETMASK, original, NULL)) {
+		/* SIGUSR1 stays blocked: the runtime (--disable-sigusr1) keeps it
+		 * so for good, and from here on no SIGUSR1 can end it before its
+		 * own start-up has blocked it. */
+		sigset_t mask = *original;
+
+		sigaddset(&mask, SIGUSR1);
+		if (sigprocmask(SIG_SETMASK, &mask, NULL)) {
 			log_error("sigprocmask");
 			return EXIT_HELPER_FAILED;
 		}

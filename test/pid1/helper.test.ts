@@ -74,12 +74,12 @@ t.test('without PM_HELPER_RUNTIME it runs .process-manager-runtime beside itself
   t.equal(result.stdout, `beside: ${path.join(dir, '.process-manager-runtime')} a b\n`);
 });
 
-t.test('not PID 1: the runtime replaces the helper (same pid), with the mask the helper was given', async (t) => {
+t.test('not PID 1: the runtime replaces the helper (same pid), with the mask the helper was given plus SIGUSR1', async (t) => {
   const result = runHelper(reportingRuntime(), ['--cmd', 'x']);
   t.equal(result.status, 0, result.stderr);
   const report = parseReport(result.stdout);
   t.equal(report.args, '--cmd x', 'the arguments are passed on');
-  t.equal(report.SigBlk, '0000000000000000', 'no signal left blocked');
+  t.equal(report.SigBlk, '0000000000000200', 'no signal left blocked but SIGUSR1, which the runtime never takes');
   t.equal(report.SigIgn, '0000000000000000', 'none ignored');
   t.equal(report.GLIBC_TUNABLES, 'glibc.malloc.arena_max=1:glibc.malloc.trim_threshold=65536', "the manager's allocator settings");
   t.equal(report.PM_MANAGER_TUNABLES, '1', 'marked as the manager’s own');
@@ -114,7 +114,7 @@ t.test('as PID 1: the manager is forked in a process group of its own, told wher
   t.equal(report.pgid, '2', 'it leads its own group: a terminal’s Ctrl-C reaches it once, not also through PID 1');
   t.equal(report.PM_UNDER_HELPER, '1');
   t.match(report.PM_READY_FD, /^\d+$/);
-  t.equal(report.SigBlk, '0000000000000000', 'no signal left blocked');
+  t.equal(report.SigBlk, '0000000000000200', 'no signal left blocked but SIGUSR1');
   t.equal(report.args, 'x');
 });
 
