@@ -93,6 +93,7 @@ async function run(config: Config, log: Logger): Promise<number> {
     requireClientCertificates: !!config.tls?.clientCaFile,
   });
   server = await serveApi(app, { host: config.httpHost, port: config.httpPort, tls: config.tls }, log).catch((error: Error) => {
+    if (error instanceof StartupError) throw error; // unusable TLS files: it names their flag
     throw configError(`--http-host ${config.httpHost} --http-port ${config.httpPort}: cannot listen: ${error.message}`);
   });
   const socket: UnixSocketServer | undefined = await serveUnixSocket(app, config.socketPath, log);

@@ -5,11 +5,14 @@
 import { createServer as createHttpServer } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import type { SecureContextOptions } from 'node:tls';
 import type { Hono } from 'hono';
 import type { TlsConfig } from '../config/config.ts';
 import type { Logger } from '../log/logger.ts';
+import { configError } from '../config/errors.ts';
+import { guardConnections } from './connection-guard.ts';
 import { nodeRequestListener } from './node-bridge.ts';
-import { readTlsMaterial, watchTlsFiles } from './tls-material.ts';
+import { readTlsMaterial, TlsMaterialError, watchTlsFiles } from './tls-material.ts';
 
 export interface ApiServer {
   readonly port: number;
@@ -25,7 +28,10 @@ export interface ServeOptions {
 }
 
 // The API is a handful of tiny requests from an operator and a kubelet: anything
-// slower or larger than this is a broken or hostile client.
+// slower or larger than this is a broken or hostile client (README, "Hardening").
+// A connection must deliver a complete request head, TLS handshake included,
+// this long after it opens or after its previous answer (connection-guard.ts).
+const REQUEST_HEAD_MS = 10_000;
 const HEADERS_TIMEOUT_MS = 10_000;
 const REQUEST_TIMEOUT_MS = 30_000;
 const KEEP_ALIVE_TIMEOUT_MS = 5_000;
@@ -37,23 +43,43 @@ function isLoopback(host: string): boolean {
 
 const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 408: 'Request Timeout', 431: 'Request Header Fields Too Large' };
 
+/** A complete HTTP/1.1 answer carrying the API's JSON error, for sockets the app never saw. */
+function rawErrorAnswer(status: number, reason: string): string {
+  const body = JSON.stringify({ error: { type: status === 408 ? 'timeout_exception' : 'parse_exception', reason }, status });
+  return `HTTP/1.1 ${status} ${STATUS_TEXT[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
+}
+
 export async function serveApi(app: Hono, options: ServeOptions, log: Logger): Promise<ApiServer> {
   const tls = options.tls;
   const hardening = { headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS, keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS, maxHeaderSize: MAX_HEADER_BYTES };
   const listener = nodeRequestListener(app.fetch, (error) => log.error(`answering a request failed: ${error.stack}`, { 'event.action': 'api-error' }));
-  const server = tls
+  let material: SecureContextOptions | undefined;
+  try {
+    material = tls && readTlsMaterial(tls);
+  } catch (error) {
+    if (error instanceof TlsMaterialError) throw configError(error.message);
+    throw error;
+  }
+  const server = material
     ? // The certificate is asked for at the TLS layer but not enforced there:
       // GET /health must stay open to kubelet probes; routes authorize (client-auth.ts).
-      createHttpsServer({ ...hardening, ...readTlsMaterial(tls), requestCert: !!tls.clientCaFile, rejectUnauthorized: false }, listener)
+      createHttpsServer({ ...hardening, ...material, handshakeTimeout: REQUEST_HEAD_MS, requestCert: !!tls?.clientCaFile, rejectUnauthorized: false }, listener)
     : createHttpServer(hardening, listener);
-  server.maxConnections = MAX_CONNECTIONS;
+  const guard = guardConnections(server, {
+    maxConnections: MAX_CONNECTIONS,
+    requestHeadMs: REQUEST_HEAD_MS,
+    lateAnswer: rawErrorAnswer(408, `no complete request within ${REQUEST_HEAD_MS / 1000} s`),
+  });
   // Requests Node's parser rejects (unknown method, bad header, oversize) get
-  // the API's JSON error too, instead of a bare "400 Bad Request".
+  // the API's JSON error too, instead of a bare "400 Bad Request". Only those:
+  // a TLS error (a handshake that failed or never finished) has no HTTP to
+  // answer in, and an answer queued behind a handshake that never comes would
+  // hold the socket forever.
   server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
-    if (!socket.writable || (error.code as string) === 'ECONNRESET') return socket.destroy();
-    const status = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
-    const body = JSON.stringify({ error: { type: 'parse_exception', reason: `malformed request (${error.code ?? 'parse error'})` }, status });
-    socket.end(`HTTP/1.1 ${status} ${STATUS_TEXT[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    const code = String(error.code ?? '');
+    if (!/^(HPE_|ERR_HTTP_)/.test(code) || !socket.writable) return socket.destroy();
+    const status = code === 'HPE_HEADER_OVERFLOW' ? 431 : code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+    socket.end(rawErrorAnswer(status, `malformed request (${code})`), () => socket.destroy());
   });
 
   await new Promise<void>((resolve, reject) => {
@@ -87,6 +113,7 @@ export async function serveApi(app: Hono, options: ServeOptions, log: Logger): P
       new Promise<void>((resolve) => {
         stopWatching();
         server.close(() => resolve());
+        guard.destroyAll();
         (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
       }),
   };

@@ -122,3 +122,55 @@ t.test('SIGHUP re-reads the TLS files; a broken set keeps the previous one', asy
   const still = await tlsRequest(manager.port, '/es/status', { trust: setup.serverCa.certPem, client: setup.operator });
   t.equal(still.status, 200, 'the previous certificate is still served');
 });
+
+t.test('issue-12 item 11: a client-CA file of garbage rotated in is refused; the previous CA keeps serving valid clients', async (t) => {
+  const setup = tlsSetup();
+  const manager = await startManager({ args: setup.args });
+  t.teardown(() => stopManager(manager));
+  const trust = setup.serverCa.certPem;
+  t.equal((await tlsRequest(manager.port, '/es/status', { trust, client: setup.operator })).status, 200);
+  const seen = manager.logs.length;
+  for (const garbage of ['not a certificate\n', '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n']) {
+    fs.writeFileSync(path.join(setup.tlsDir, 'client-ca.crt'), garbage);
+    manager.child.kill('SIGHUP');
+    const refused = await manager.waitForLog(
+      (r) => manager.logs.indexOf(r) >= seen && r['event.action'] === 'tls-reload' && r['log.level'] === 'error' && r.message.includes(garbage.startsWith('-') ? 'cannot be read' : 'no PEM certificate'),
+      'the garbage CA to be refused',
+    );
+    t.match(refused.message, `--tls-client-ca ${path.join(setup.tlsDir, 'client-ca.crt')}`, 'the error names the flag and the file');
+    const still = await tlsRequest(manager.port, '/es/status', { trust, client: setup.operator });
+    t.equal(still.status, 200, 'a valid client is still served: the previous client CA stays in force');
+  }
+  t.notOk(manager.logs.slice(seen).some((r) => r['event.action'] === 'tls-reload' && r['log.level'] === 'info'), 'never reported as reloaded');
+});
+
+t.test('issue-12 item 11, issue-13: unusable TLS files at start-up exit 78 naming the TLS flag and the file, not the listen address', async (t) => {
+  const setup = tlsSetup();
+  const garbage = path.join(setup.dir, 'garbage.pem');
+  fs.writeFileSync(garbage, 'not PEM at all\n');
+  const otherKey = issue(setup.clientCa, path.join(setup.dir, 'issued'), 'someone-else').keyPem;
+  const otherKeyFile = path.join(setup.dir, 'other.key');
+  fs.writeFileSync(otherKeyFile, otherKey);
+  const replace = (flag: string, file: string) => setup.args.map((word, i, all) => (all[i - 1] === flag ? file : word));
+  const cases: [string, string[], RegExp][] = [
+    ['a garbage --tls-client-ca', replace('--tls-client-ca', garbage), new RegExp(`--tls-client-ca ${garbage}: no PEM certificate`)],
+    ['a garbage --tls-cert', replace('--tls-cert', garbage), new RegExp(`--tls-cert ${garbage}: no PEM certificate`)],
+    ['a garbage --tls-key', replace('--tls-key', garbage), new RegExp(`--tls-key ${garbage}: not a usable private key`)],
+    ['a --tls-key of another certificate', replace('--tls-key', otherKeyFile), new RegExp(`--tls-key ${otherKeyFile} does not belong to the certificate`)],
+    ['a missing --tls-client-ca', replace('--tls-client-ca', path.join(setup.dir, 'absent.crt')), /--tls-client-ca .*absent\.crt: ENOENT/],
+  ];
+  for (const [what, args, message] of cases) {
+    const manager = await startManager({ args, waitForApi: false });
+    t.teardown(() => stopManager(manager));
+    const listening = manager.waitForLog((r) => r['event.action'] === 'api-listening', 'the API to listen').then(() => 'listening' as const, () => 'exited' as const);
+    if ((await listening) === 'listening') {
+      t.fail(`${what}: the API listens instead of refusing to start`);
+      continue;
+    }
+    const exit = await manager.exited;
+    const said = [...manager.logs.map((r) => r.message), ...manager.output].join('\n');
+    t.equal(exit.code, 78, `${what}: exit 78`);
+    t.match(said, message, `${what}: the message names the flag and the file`);
+    t.notMatch(said, /--http-host|--http-port/, `${what}: the listen address is not blamed`);
+  }
+});

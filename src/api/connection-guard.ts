@@ -1,0 +1,117 @@
+// Keeps any client from holding a server's connections, and with them the
+// kubelet's probe, off the air. Node's own limits leave gaps a client can sit
+// in: a TLS handshake may take 120 s; headersTimeout and requestTimeout only
+// start with a first byte and are checked every 30 s; maxConnections refuses
+// the newcomer, never the squatter. So, per accepted TCP connection:
+//   - from accept, and again from the end of each answer, a complete request
+//     head (TLS handshake included) must arrive within `requestHeadMs`, or the
+//     connection is destroyed (a 408 first when a request was begun);
+//   - at the cap, a new connection evicts the oldest one without a request in
+//     flight; only when every connection is busy is the newcomer refused.
+// A request in flight is never cut: a stop may take --stop-timeout and more.
+// Destroy, never end: an ended socket of a half-open server (node:http is one)
+// waits in FIN-WAIT-2 for a client that may never close.
+
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Server, Socket } from 'node:net';
+
+export interface ConnectionLimits {
+  readonly maxConnections: number;
+  readonly requestHeadMs: number;
+  /** Written to a connection whose request was begun but not finished in time. */
+  readonly lateAnswer?: string;
+}
+
+export interface ConnectionGuard {
+  /** Destroys every connection, handshakes and idle keep-alives included (server shutdown). */
+  destroyAll(): void;
+}
+
+interface Connection {
+  readonly key: string;
+  readonly socket: Socket;
+  /** What HTTP is spoken on: the socket itself, or its TLS socket once the handshake is done. */
+  speaking?: Socket;
+  inFlight: number;
+  bytesAtReady: number;
+  timer?: ReturnType<typeof setTimeout>;
+}
+
+/** Guards `server`: call before it listens. Works for node:http and node:https servers alike. */
+export function guardConnections(server: Server, limits: ConnectionLimits): ConnectionGuard {
+  // Keyed by the peer's address and port: a TLS socket and the TCP socket it
+  // wraps share them, and no two open connections to one listener do.
+  const connections = new Map<string, Connection>();
+  const keyOf = (socket: Socket): string => `${socket.remoteAddress}|${socket.remotePort}`;
+
+  const forget = (connection: Connection): void => {
+    clearTimeout(connection.timer);
+    if (connections.get(connection.key) === connection) connections.delete(connection.key);
+  };
+  const destroy = (connection: Connection): void => {
+    forget(connection);
+    connection.socket.destroy();
+  };
+  const expire = (connection: Connection): void => {
+    const { socket, speaking } = connection;
+    const begun = socket.bytesRead > connection.bytesAtReady;
+    if (!begun || !speaking || !limits.lateAnswer || !speaking.writable) return destroy(connection);
+    forget(connection);
+    speaking.end(limits.lateAnswer, () => socket.destroy());
+    // A client that does not read the answer gets no more than a moment.
+    setTimeout(() => socket.destroy(), 1_000).unref();
+  };
+  const awaitRequest = (connection: Connection): void => {
+    clearTimeout(connection.timer);
+    connection.bytesAtReady = connection.socket.bytesRead;
+    connection.timer = setTimeout(() => expire(connection), limits.requestHeadMs);
+    connection.timer.unref();
+  };
+  const evictOneIdle = (): boolean => {
+    for (const connection of connections.values()) {
+      if (connection.inFlight === 0) {
+        destroy(connection);
+        return true;
+      }
+    }
+    return false;
+  };
+
+  server.on('connection', (socket: Socket) => {
+    const key = keyOf(socket);
+    if (connections.size >= limits.maxConnections && !evictOneIdle()) return socket.destroy();
+    const connection: Connection = { key, socket, inFlight: 0, bytesAtReady: 0 };
+    // Over TLS, HTTP is spoken on the TLS socket, known once its handshake is done.
+    if (!isTlsServer(server)) connection.speaking = socket;
+    connections.set(key, connection);
+    socket.once('close', () => forget(connection));
+    awaitRequest(connection);
+  });
+  server.on('secureConnection', (tlsSocket: Socket) => {
+    const connection = connections.get(keyOf(tlsSocket));
+    if (!connection) return;
+    connection.speaking = tlsSocket;
+    // The handshake's own bytes are no request begun.
+    connection.bytesAtReady = connection.socket.bytesRead;
+  });
+  server.on('request', (request: IncomingMessage, response: ServerResponse) => {
+    const connection = connections.get(keyOf(request.socket));
+    if (!connection) return;
+    connection.inFlight++;
+    clearTimeout(connection.timer);
+    response.once('close', () => {
+      // answered (or the client went away): the next request starts its own clock
+      if (--connection.inFlight === 0 && connections.get(connection.key) === connection) awaitRequest(connection);
+    });
+  });
+
+  return {
+    destroyAll: () => {
+      for (const connection of [...connections.values()]) destroy(connection);
+    },
+  };
+}
+
+function isTlsServer(server: Server): boolean {
+  return typeof (server as { setSecureContext?: unknown }).setSecureContext === 'function';
+}
