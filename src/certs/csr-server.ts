@@ -9,6 +9,7 @@
 
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { guardConnections } from '../api/connection-guard.ts';
 
 export interface CsrServer {
   readonly port: number;
@@ -18,6 +19,9 @@ export interface CsrServer {
 const CSR_ROUTE = '/csr';
 // The operator's client gives up after 10 s; nobody legitimate needs longer.
 const REQUEST_TIMEOUT_MS = 10_000;
+// One operator fetches one CSR: a few connections at most. The cap keeps a
+// flood from taking the file descriptors the API and the process need.
+const MAX_CONNECTIONS = 64;
 
 export async function serveCsr(pem: string, port: number, onServed: (remoteAddress: string) => void): Promise<CsrServer> {
   const server = http.createServer((request, response) => {
@@ -33,6 +37,8 @@ export async function serveCsr(pem: string, port: number, onServed: (remoteAddre
   });
   server.requestTimeout = REQUEST_TIMEOUT_MS;
   server.headersTimeout = REQUEST_TIMEOUT_MS;
+  server.keepAliveTimeout = 5_000;
+  const guard = guardConnections(server, { maxConnections: MAX_CONNECTIONS, requestHeadMs: REQUEST_TIMEOUT_MS });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen({ port }, () => {
@@ -46,6 +52,7 @@ export async function serveCsr(pem: string, port: number, onServed: (remoteAddre
       new Promise<void>((resolve) => {
         // close() stops accepting at once; its callback waits for open connections, which closeAllConnections ends.
         server.close(() => resolve());
+        guard.destroyAll();
         server.closeAllConnections();
       }),
   };

@@ -75,8 +75,10 @@ export async function createCertInitializer(config: CertInitializerConfig, deps:
     );
     abort.signal.throwIfAborted();
 
+    // The first fetch is news for the operator; the rest (a flood, a retry loop) would flood the log.
+    let served = 0;
     server = await serveCsr(pem, config.port, (client) =>
-      log.info(`CSR fetched by ${client}`, { 'event.action': 'csr-served', 'client.address': client }),
+      (served++ === 0 ? log.info : log.debug)(`CSR fetched by ${client}`, { 'event.action': 'csr-served', 'client.address': client }),
     ).catch((error: Error) => {
       throw configError(`--port ${config.port}: cannot serve the CSR: ${error.message}`);
     });
