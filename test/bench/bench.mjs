@@ -21,9 +21,10 @@ import { calibrateClock, checkClockAgainstDate } from './clock.mjs';
 import { BUILD_DIR, EXECUTABLE, NODE_RUNTIME, ROOT, killEverything, tempDir } from './launch.mjs';
 import { makeTlsMaterial } from './material.mjs';
 import { measureFullInstance, measureSideBySide } from './memory.mjs';
+import { measureNewMtlsConnections } from './mtls.mjs';
 import { measureSecretUpdates, measureStartup, measureStopAndReap } from './timing.mjs';
 
-const GROUPS = ['size', 'side', 'full', 'startup', 'stop', 'secret', 'hostile'];
+const GROUPS = ['size', 'side', 'full', 'mtls', 'startup', 'stop', 'secret', 'hostile'];
 const KiB = 1;
 const MiB = 1024 * KiB;
 
@@ -54,6 +55,9 @@ const PLAN = {
   secretRounds: 5,
   changeCounts: [1, 10],
   hostileRuns: 3,
+  mtlsBatches: 2,
+  mtlsBatchSize: 10_000,
+  mtlsConcurrency: 4,
 };
 
 function fail(message) {
@@ -242,6 +246,23 @@ await group('full', async () => {
   side.managerBeforeReload = { VmRSS: median(readings.map((r) => r.beforeReload.VmRSS)), RssAnon: median(readings.map((r) => r.beforeReload.RssAnon)), Threads: median(readings.map((r) => r.beforeReload.Threads)) };
   side.manager = { VmRSS: median(rss), RssAnon: median(anon), Threads: median(readings.map((r) => r.idle.Threads)), HWM: median(readings.map((r) => r.idle.VmHWM)) };
   side.helper = { VmRSS: median(helperRss), RssAnon: median(helperAnon), Threads: 1 };
+});
+
+await group('mtls', async () => {
+  const reading = await measureNewMtlsConnections({
+    executable, tls, batches: PLAN.mtlsBatches, batchSize: PLAN.mtlsBatchSize, concurrency: PLAN.mtlsConcurrency, settleMs: PLAN.settleMs, log,
+  });
+  const [first, second] = reading.batches.map((b) => b.status.RssAnon);
+  const n = PLAN.mtlsBatchSize.toLocaleString('en-US');
+  const how = `${n} GET /es/status, each on a new HTTPS connection (no session resumption) presenting a client certificate, ${PLAN.mtlsConcurrency} at a time; manager as PID 1 (helper's allocator tuning); RssAnon 3 s after the batch; idle before: ${mib(reading.idle.RssAnon)}`;
+  record('3c', `manager private memory after ${n} new mTLS connections`, {
+    target: '≤ 20 MiB', limit: 20 * MiB, value: first, unit: 'KiB', shown: `${mib(first)} RssAnon`, how, samples: reading.batches[0],
+  });
+  record('3d', `… flat across a second ${n} new mTLS connections`, {
+    target: 'growth ≤ 1 MiB', limit: 1 * MiB, value: second - first, unit: 'KiB',
+    shown: `${second - first >= 0 ? '+' : ''}${mib(second - first)} (${mib(second)} after ${(2 * PLAN.mtlsBatchSize).toLocaleString('en-US')})`,
+    how: `RssAnon after the second batch minus after the first; one instance`, samples: { idle: reading.idle, second: reading.batches[1] },
+  });
 });
 
 await group('startup', async () => {

@@ -1,0 +1,79 @@
+// Memory of the manager under mutual-TLS clients that each open a *new*
+// connection and present a client certificate (issue 12 item 3: the pinned
+// runtime once kept ~4 KB of every such connection).
+
+import path from 'node:path';
+import { sleep } from './clock.mjs';
+import { FAKE_ES, baseEnv, launchAsPid1, removeTempDir, tempDir } from './launch.mjs';
+import { HOST, freePort, request } from './net.mjs';
+import { readSmapsRollup, readStatus } from './procfs.mjs';
+
+/**
+ * count GET /es/status, each on a fresh TLS connection (no agent, so no
+ * session resumption) presenting the client certificate; `concurrency` at a
+ * time. Every answer must be 200. Bounded by timeLimitMs.
+ */
+async function newConnectionLoad({ port, tls, count, concurrency, timeLimitMs = 600_000 }) {
+  const started = performance.now();
+  let issued = 0;
+  let failures = 0;
+  let firstFailure = null;
+  const worker = async () => {
+    while (issued < count) {
+      if (performance.now() - started > timeLimitMs) throw new Error(`load: ${issued} of ${count} connections after ${timeLimitMs} ms; giving up`);
+      issued++;
+      try {
+        const answer = await request({ port, route: '/es/status', tls, timeoutMs: 10_000 });
+        if (answer.status !== 200) firstFailure ??= `HTTP ${answer.status} ${answer.text.slice(0, 200)}`;
+        if (answer.status !== 200) failures++;
+      } catch (error) {
+        failures++;
+        firstFailure ??= error.message;
+      }
+      if (failures > 100) throw new Error(`load: more than 100 failed connections; first: ${firstFailure}`);
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  return { count: issued, failures, firstFailure, elapsedMs: performance.now() - started };
+}
+
+/**
+ * The manager as PID 1 (so with the helper's allocator tuning) serving HTTPS
+ * with a client CA; RssAnon idle, then after each batch of new connections.
+ */
+export async function measureNewMtlsConnections({ executable, tls, batches, batchSize, concurrency, settleMs, log }) {
+  const dir = tempDir('pm-bench-mtls-');
+  const port = await freePort();
+  const argv = [
+    executable,
+    '--cmd', FAKE_ES,
+    '--http-host', HOST,
+    '--http-port', String(port),
+    '--tls-cert', tls.serverCertFile,
+    '--tls-key', tls.serverKeyFile,
+    '--tls-client-ca', tls.caFile,
+    '--state-file', path.join(dir, 'es.state.json'),
+  ];
+  const run = await launchAsPid1(argv, { env: baseEnv({ TMPDIR: dir, KEYSTORE_UPDATER: 'false' }) });
+  try {
+    await run.waitForLog((r) => r['event.action'] === 'state-change' && r['process.state'] === 'started', 'fake ES to be started');
+    const first = await request({ port, route: '/es/status', tls: tls.client });
+    if (first.status !== 200) throw new Error(`mutual TLS: ${first.status} ${first.text}`);
+    await sleep(settleMs);
+    const reading = { idle: readStatus(run.managerPid), batches: [] };
+    log(`  idle RssAnon ${(reading.idle.RssAnon / 1024).toFixed(1)} MiB`);
+    for (let batch = 0; batch < batches; batch++) {
+      const load = await newConnectionLoad({ port, tls: tls.client, count: batchSize, concurrency });
+      if (load.failures > 0) throw new Error(`${load.failures} connections failed; first: ${load.firstFailure}`);
+      await sleep(3_000);
+      const status = readStatus(run.managerPid);
+      reading.batches.push({ connections: load.count, elapsedMs: load.elapsedMs, status, smaps: readSmapsRollup(run.managerPid) });
+      log(`  ${(batch + 1) * batchSize} new connections: ${(load.elapsedMs / 1000).toFixed(1)} s, RssAnon ${(status.RssAnon / 1024).toFixed(1)} MiB`);
+    }
+    if (!run.isRunning()) throw new Error(`the namespace ended during the measurement:\n${run.dump()}`);
+    return reading;
+  } finally {
+    await run.stop();
+    removeTempDir(dir);
+  }
+}
