@@ -163,7 +163,7 @@ t.test('issue-12 item 11, issue-13: unusable TLS files at start-up exit 78 namin
     const manager = await startManager({ args, waitForApi: false });
     t.teardown(() => stopManager(manager));
     const listening = manager.waitForLog((r) => r['event.action'] === 'api-listening', 'the API to listen').then(() => 'listening' as const, () => 'exited' as const);
-    if ((await listening) === 'listening') {
+    if ((await Promise.race([listening, manager.exited.then(() => 'exited' as const)])) === 'listening') {
       t.fail(`${what}: the API listens instead of refusing to start`);
       continue;
     }
