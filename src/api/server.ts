@@ -11,6 +11,7 @@ import type { TlsConfig } from '../config/config.ts';
 import type { Logger } from '../log/logger.ts';
 import { configError } from '../config/errors.ts';
 import { guardConnections } from './connection-guard.ts';
+import { createHeapTrimmer } from './heap-trim.ts';
 import { nodeRequestListener } from './node-bridge.ts';
 import { readTlsMaterial, TlsMaterialError, watchTlsFiles } from './tls-material.ts';
 
@@ -70,6 +71,8 @@ export async function serveApi(app: Hono, options: ServeOptions, log: Logger): P
     requestHeadMs: REQUEST_HEAD_MS,
     lateAnswer: rawErrorAnswer(408, `no complete request within ${REQUEST_HEAD_MS / 1000} s`),
   });
+  const heapTrimmer = createHeapTrimmer();
+  server.on('connection', () => heapTrimmer.noteActivity());
   // Requests Node's parser rejects (unknown method, bad header, oversize) get
   // the API's JSON error too, instead of a bare "400 Bad Request". Only those:
   // a TLS error (a handshake that failed or never finished) has no HTTP to
@@ -112,6 +115,7 @@ export async function serveApi(app: Hono, options: ServeOptions, log: Logger): P
     close: () =>
       new Promise<void>((resolve) => {
         stopWatching();
+        heapTrimmer.close();
         server.close(() => resolve());
         guard.destroyAll();
         (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();

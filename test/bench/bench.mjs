@@ -254,7 +254,7 @@ await group('mtls', async () => {
   });
   const [first, second] = reading.batches.map((b) => b.status.RssAnon);
   const n = PLAN.mtlsBatchSize.toLocaleString('en-US');
-  const how = `${n} GET /es/status, each on a new HTTPS connection (no session resumption) presenting a client certificate, ${PLAN.mtlsConcurrency} at a time; manager as PID 1 (helper's allocator tuning); RssAnon 3 s after the batch; idle before: ${mib(reading.idle.RssAnon)}`;
+  const how = `${n} GET /es/status, each on a new HTTPS connection (no session resumption) presenting a client certificate, ${PLAN.mtlsConcurrency} at a time; manager as PID 1 (helper's allocator tuning); RssAnon 3 s after the batch; idle before: ${mib(reading.idle.RssAnon)}; peak during the batches (sampled every 250 ms): ${reading.batches.map((b) => mib(b.peakRssAnon)).join(', ')}`;
   record('3c', `manager private memory after ${n} new mTLS connections`, {
     target: '≤ 20 MiB', limit: 20 * MiB, value: first, unit: 'KiB', shown: `${mib(first)} RssAnon`, how, samples: reading.batches[0],
   });

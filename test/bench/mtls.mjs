@@ -63,12 +63,15 @@ export async function measureNewMtlsConnections({ executable, tls, batches, batc
     const reading = { idle: readStatus(run.managerPid), batches: [] };
     log(`  idle RssAnon ${(reading.idle.RssAnon / 1024).toFixed(1)} MiB`);
     for (let batch = 0; batch < batches; batch++) {
-      const load = await newConnectionLoad({ port, tls: tls.client, count: batchSize, concurrency });
+      // The peak during the batch: what a pod's memory limit must allow, whatever is given back afterwards.
+      let peakRssAnon = 0;
+      const sampler = setInterval(() => (peakRssAnon = Math.max(peakRssAnon, readStatus(run.managerPid).RssAnon)), 250);
+      const load = await newConnectionLoad({ port, tls: tls.client, count: batchSize, concurrency }).finally(() => clearInterval(sampler));
       if (load.failures > 0) throw new Error(`${load.failures} connections failed; first: ${load.firstFailure}`);
       await sleep(3_000);
       const status = readStatus(run.managerPid);
-      reading.batches.push({ connections: load.count, elapsedMs: load.elapsedMs, status, smaps: readSmapsRollup(run.managerPid) });
-      log(`  ${(batch + 1) * batchSize} new connections: ${(load.elapsedMs / 1000).toFixed(1)} s, RssAnon ${(status.RssAnon / 1024).toFixed(1)} MiB`);
+      reading.batches.push({ connections: load.count, elapsedMs: load.elapsedMs, peakRssAnon, status, smaps: readSmapsRollup(run.managerPid) });
+      log(`  ${(batch + 1) * batchSize} new connections: ${(load.elapsedMs / 1000).toFixed(1)} s, RssAnon ${(status.RssAnon / 1024).toFixed(1)} MiB (peak during the batch ${(peakRssAnon / 1024).toFixed(1)} MiB)`);
     }
     if (!run.isRunning()) throw new Error(`the namespace ended during the measurement:\n${run.dump()}`);
     return reading;

@@ -1,0 +1,69 @@
+// Gives the system back the heap a burst of connections left behind. Each new
+// TLS connection leaves garbage that survives the small young generation, so
+// V8's old generation grows to its first limit (half of --max-old-space-size)
+// before a full collection: +9 MiB private memory after 10,000 mTLS
+// connections, kept, because the memory reducer is off (it would wake an idle
+// manager) and a regular full collection returns pages to V8's own pool, not
+// to the system. V8's low-memory collection ("last-resort") does: measured in
+// a bare Node.js 24.22.3 mTLS server, 23.1 -> 12.9 MiB. So, once connections
+// have been quiet for a moment, and only if the heap has grown, collect.
+
+import v8 from 'node:v8';
+import vm from 'node:vm';
+
+export interface HeapTrimmer {
+  /** A connection came or went: look at the heap once they have been quiet for a moment. */
+  noteActivity(): void;
+  close(): void;
+}
+
+const QUIET_MS = 1_000;
+// Below this the collection is not worth its few milliseconds of CPU.
+const GROWTH_BYTES = 2 * 1024 * 1024;
+
+type GarbageCollect = (options: { type: 'major'; execution: 'sync'; flavor: 'last-resort' }) => void;
+
+export function createHeapTrimmer(): HeapTrimmer {
+  const heapSize = (): number => v8.getHeapStatistics().total_heap_size;
+  let trimmedAt = heapSize();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let isSupported = true;
+
+  const trimIfGrown = (): void => {
+    if (heapSize() - trimmedAt < GROWTH_BYTES) return;
+    const collect = garbageCollector();
+    if (!collect) {
+      isSupported = false;
+      return;
+    }
+    collect({ type: 'major', execution: 'sync', flavor: 'last-resort' });
+    trimmedAt = heapSize();
+  };
+
+  return {
+    noteActivity() {
+      if (!isSupported) return;
+      clearTimeout(timer);
+      timer = setTimeout(trimIfGrown, QUIET_MS);
+      timer.unref();
+    },
+    close() {
+      clearTimeout(timer);
+    },
+  };
+}
+
+/**
+ * V8's gc(), which only a context created after --expose-gc carries. Made
+ * afresh each time and not kept, so an idle manager holds no extra context.
+ * Undefined where the runtime offers no such thing (Deno).
+ */
+function garbageCollector(): GarbageCollect | undefined {
+  try {
+    v8.setFlagsFromString('--expose-gc');
+    const collect: unknown = vm.runInNewContext('gc');
+    return typeof collect === 'function' ? (collect as GarbageCollect) : undefined;
+  } catch {
+    return undefined;
+  }
+}
