@@ -28,8 +28,9 @@ export interface ConnectionGuard {
 }
 
 interface Connection {
-  readonly key: string;
   readonly socket: Socket;
+  /** Read at accept: a closed socket no longer knows its peer. */
+  readonly peer: string;
   /** What HTTP is spoken on: the socket itself, or its TLS socket once the handshake is done. */
   speaking?: Socket;
   inFlight: number;
@@ -39,14 +40,19 @@ interface Connection {
 
 /** Guards `server`: call before it listens. Works for node:http and node:https servers alike. */
 export function guardConnections(server: Server, limits: ConnectionLimits): ConnectionGuard {
-  // Keyed by the peer's address and port: a TLS socket and the TCP socket it
-  // wraps share them, and no two open connections to one listener do.
-  const connections = new Map<string, Connection>();
-  const keyOf = (socket: Socket): string => `${socket.remoteAddress}|${socket.remotePort}`;
+  const isTls = isTlsServer(server);
+  // Oldest first: a Set keeps the order connections were accepted in.
+  const connections = new Set<Connection>();
+  const bySocket = new WeakMap<Socket, Connection>();
+  // A TLS socket is not the accepted one, but wraps it: same peer address and
+  // port, which no two open TCP connections to one listener share.
+  const peerOf = (socket: Socket): string => `${socket.remoteAddress}|${socket.remotePort}`;
+  const byPeer = new Map<string, Connection>();
 
   const forget = (connection: Connection): void => {
     clearTimeout(connection.timer);
-    if (connections.get(connection.key) === connection) connections.delete(connection.key);
+    connections.delete(connection);
+    if (byPeer.get(connection.peer) === connection) byPeer.delete(connection.peer);
   };
   const destroy = (connection: Connection): void => {
     forget(connection);
@@ -68,7 +74,7 @@ export function guardConnections(server: Server, limits: ConnectionLimits): Conn
     connection.timer.unref();
   };
   const evictOneIdle = (): boolean => {
-    for (const connection of connections.values()) {
+    for (const connection of connections) {
       if (connection.inFlight === 0) {
         destroy(connection);
         return true;
@@ -78,36 +84,38 @@ export function guardConnections(server: Server, limits: ConnectionLimits): Conn
   };
 
   server.on('connection', (socket: Socket) => {
-    const key = keyOf(socket);
     if (connections.size >= limits.maxConnections && !evictOneIdle()) return socket.destroy();
-    const connection: Connection = { key, socket, inFlight: 0, bytesAtReady: 0 };
+    const connection: Connection = { socket, peer: peerOf(socket), inFlight: 0, bytesAtReady: 0 };
+    connections.add(connection);
+    bySocket.set(socket, connection);
     // Over TLS, HTTP is spoken on the TLS socket, known once its handshake is done.
-    if (!isTlsServer(server)) connection.speaking = socket;
-    connections.set(key, connection);
+    if (isTls) byPeer.set(connection.peer, connection);
+    else connection.speaking = socket;
     socket.once('close', () => forget(connection));
     awaitRequest(connection);
   });
   server.on('secureConnection', (tlsSocket: Socket) => {
-    const connection = connections.get(keyOf(tlsSocket));
-    if (!connection) return;
+    const connection = byPeer.get(peerOf(tlsSocket));
+    if (!connection || !connections.has(connection)) return;
+    bySocket.set(tlsSocket, connection);
     connection.speaking = tlsSocket;
     // The handshake's own bytes are no request begun.
     connection.bytesAtReady = connection.socket.bytesRead;
   });
   server.on('request', (request: IncomingMessage, response: ServerResponse) => {
-    const connection = connections.get(keyOf(request.socket));
+    const connection = bySocket.get(request.socket);
     if (!connection) return;
     connection.inFlight++;
     clearTimeout(connection.timer);
     response.once('close', () => {
       // answered (or the client went away): the next request starts its own clock
-      if (--connection.inFlight === 0 && connections.get(connection.key) === connection) awaitRequest(connection);
+      if (--connection.inFlight === 0 && connections.has(connection)) awaitRequest(connection);
     });
   });
 
   return {
     destroyAll: () => {
-      for (const connection of [...connections.values()]) destroy(connection);
+      for (const connection of [...connections]) destroy(connection);
     },
   };
 }

@@ -89,3 +89,27 @@ t.test('HTTP: silent, header-dripping and body-dripping connections lock nobody 
   const answered408 = dripped.filter((client) => /^HTTP\/1\.1 408 [^]*"timeout_exception"/.test(client.received()));
   t.ok(answered408.length >= dripped.length - 2, `a request head that never ends is answered 408 in JSON before the close (${answered408.length} of ${dripped.length})`);
 });
+
+t.test('a request in flight longer than the 10 s deadline is answered, not cut (HTTPS: a stop that waits out --stop-timeout)', async (t) => {
+  const dir = tempDir();
+  const serverCa = createTestCa(path.join(dir, 'server-ca'));
+  const clientCa = createTestCa(path.join(dir, 'client-ca'));
+  const server = issue(serverCa, path.join(dir, 'issued'), 'localhost');
+  const operator = issue(clientCa, path.join(dir, 'issued'), 'operator');
+  fs.writeFileSync(path.join(dir, 'tls.crt'), server.certPem);
+  fs.writeFileSync(path.join(dir, 'tls.key'), server.keyPem);
+  const manager = await startManager({
+    args: [
+      '--cmd', '/bin/sh', '--state-file', path.join(dir, 'state.json'), '--http-host', '127.0.0.1', '--stop-timeout', '12s',
+      '--tls-cert', path.join(dir, 'tls.crt'), '--tls-key', path.join(dir, 'tls.key'), '--tls-client-ca', clientCa.certPath,
+      '--', '-c', 'trap "" TERM; echo ready; while :; do sleep 1; done',
+    ],
+  });
+  t.teardown(() => stopManager(manager));
+  await waitFor(() => manager.output.includes('ready'), 'the shell to ignore SIGTERM');
+  const began = Date.now();
+  const stopped = await tlsRequest(manager.port, '/es/stop', { trust: serverCa.certPem, client: operator, method: 'POST' });
+  t.equal(stopped.status, 200, `answered after ${Date.now() - began} ms`);
+  t.equal(stopped.json.state, 'stopped');
+  t.ok(Date.now() - began >= 10_000, 'the request outlived the deadline for a request head');
+});
