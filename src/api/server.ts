@@ -73,6 +73,7 @@ export async function serveApi(app: Hono, options: ServeOptions, log: Logger): P
   });
   const heapTrimmer = createHeapTrimmer();
   server.on('connection', () => heapTrimmer.noteActivity());
+  server.on('request', () => heapTrimmer.noteActivity());
   // Requests Node's parser rejects (unknown method, bad header, oversize) get
   // the API's JSON error too, instead of a bare "400 Bad Request". Only those:
   // a TLS error (a handshake that failed or never finished) has no HTTP to
