@@ -315,7 +315,7 @@ await group('secret', async () => {
 await group('hostile', async () => {
   const readings = await measureHostileInput({ executable, settleMs: PLAN.settleMs, runs: PLAN.hostileRuns, log });
   const after = readings.map((r) => r.after.RssAnon);
-  record('10', 'private memory, idle after a 1 MiB Secret entry and a 100 MB reload answer', {
+  record('11', 'private memory, idle after a 1 MiB Secret entry and a 100 MB reload answer', {
     target: '≤ 20 MiB', limit: 20 * MiB, value: median(after), unit: 'KiB',
     shown: `${mib(median(after))} (${range(after).map((v) => mib(v)).join('–')}; ${mib(median(readings.map((r) => r.before.RssAnon)))} before)`,
     how: `RssAnon, /proc/PID/status, ${PLAN.settleMs / 1000} s after the reload refused the answer (256 KiB cap); manager as PID 1 of a namespace, fake CLI, plain-HTTP server sending 100 MB; median of ${readings.length}`,
