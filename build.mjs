@@ -38,6 +38,8 @@ const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'))
 // needed, since it is not forwarded).
 // The blob is made under the same flags, or V8 rejects the code cache.
 const V8_FLAGS = ['--max-old-space-size=32', '--max-semi-space-size=1', '--v8-pool-size=1', '--no-concurrent-recompilation', '--max-opt=0', '--no-memory-reducer', '--liftoff-only', '--disable-sigusr1'];
+// The SEA asset the compiled helper travels in; the bundle learns the name through `define`.
+const HELPER_ASSET = 'pm-helper';
 const SEA_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
 
 function log(step, started) {
@@ -46,7 +48,7 @@ function log(step, started) {
 
 function compileHelper() {
   const started = Date.now();
-  const output = path.join(dist, 'pm-helper');
+  const output = path.join(dist, HELPER_ASSET);
   const source = path.join(root, 'src/pid1/helper.c');
   const flags = ['-static', '-Os', '-s', '-std=c11', '-Wall', '-Wextra', '-Werror', '-pedantic', '-o', output, source];
   // musl gives a 26 KB helper resident in 40-44 KiB as PID 1; glibc's static one is 20 times that.
@@ -169,7 +171,7 @@ async function bundle() {
     ...BUNDLE_OPTIONS,
     entryPoints: [path.join(root, 'src/main.ts')],
     outfile: output,
-    define: { __PM_VERSION__: JSON.stringify(pkg.version) },
+    define: { __PM_VERSION__: JSON.stringify(pkg.version), __PM_HELPER_ASSET__: JSON.stringify(HELPER_ASSET) },
     // One libuv worker thread is plenty for a few file reads. The marker tells
     // child-env.ts that the value is ours, so Elasticsearch does not inherit it.
     banner: { js: "if(process.env.UV_THREADPOOL_SIZE===undefined)process.env.UV_THREADPOOL_SIZE='1',process.env.PM_MANAGER_THREADPOOL='1';" },
@@ -216,7 +218,7 @@ function makeExecutable({ bundlePath, assets }, helperPath) {
       execArgv: V8_FLAGS,
       // NODE_OPTIONS in the pod must not undo the memory caps.
       execArgvExtension: 'none',
-      assets: { 'pm-helper': helperPath, ...assets },
+      assets: { [HELPER_ASSET]: helperPath, ...assets },
     }),
   );
   execFileSync(runtime, [...V8_FLAGS, '--experimental-sea-config', seaConfig], { stdio: ['ignore', 'ignore', 'inherit'] });

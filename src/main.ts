@@ -1,7 +1,9 @@
 // Wires the capabilities together. Each lives in its own folder; the few
 // imports between them run one way and never back: the API drives the
-// supervisor, the keystore CLI is started with the supervisor's scrubbed child
-// environment, and that environment drops what the PID-1 handoff added.
+// supervisor; the CSR port reuses the API's connection guard and error shape;
+// the keystore CLI is started with the supervisor's scrubbed child
+// environment and killed through its signal helper; and that environment
+// drops what the PID-1 handoff added.
 // Everything else a capability needs of another (is Elasticsearch running? is
 // the certificate there?) is handed to it here as a function.
 

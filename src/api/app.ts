@@ -7,16 +7,13 @@ import type { Logger } from '../log/logger.ts';
 import type { Supervisor } from '../supervisor/supervisor.ts';
 import { StartBlockedError } from '../supervisor/supervisor.ts';
 import { createAudit, isUnixSocketRequest } from './audit.ts';
+import type { ComponentStatus } from './component-status.ts';
 import { requireClientCertificate } from './client-auth.ts';
 import { ApiError, errorBody } from './errors.ts';
 import { createHealth } from './health.ts';
 import { renderMetrics, type KeystoreMetrics } from './metrics.ts';
 
 /** A component reported in /health; `failed` turns the manager `degraded` (health.ts says when else). */
-export interface ComponentStatus {
-  readonly state: string;
-  readonly [field: string]: unknown;
-}
 
 export interface ApiDeps {
   readonly name: string;

@@ -22,7 +22,7 @@ export function isUnixSocketRequest(c: Context): boolean {
 }
 
 /** ECS client fields and a short "from ..." for the message. */
-export function requesterOf(c: Context): { text: string; fields: LogFields } {
+function requesterOf(c: Context): { text: string; fields: LogFields } {
   const env = c.env as Partial<UnixSocketBindings> | undefined;
   if (env?.unixSocketPath) {
     // Node cannot read the peer's credentials (SO_PEERCRED); the socket's mode 0600 says who can

@@ -4,7 +4,7 @@
 // container for these: they are for the operator's eyes and alerts.
 
 import type { Supervisor } from '../supervisor/supervisor.ts';
-import type { ComponentStatus } from './app.ts';
+import type { ComponentStatus } from './component-status.ts';
 
 /** A certificate not signed within this long means the signer (cert-manager, an operator) is stuck. */
 export const CERTIFICATE_WAIT_LIMIT_MS = 5 * 60_000;

@@ -11,6 +11,7 @@ import type { TlsConfig } from '../config/config.ts';
 import type { Logger } from '../log/logger.ts';
 import { configError } from '../config/errors.ts';
 import { guardConnections } from './connection-guard.ts';
+import { errorBody } from './errors.ts';
 import { createHeapTrimmer } from './heap-trim.ts';
 import { nodeRequestListener } from './node-bridge.ts';
 import { readTlsMaterial, TlsMaterialError, watchTlsFiles } from './tls-material.ts';
@@ -46,7 +47,7 @@ const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 408: 'Request 
 
 /** A complete HTTP/1.1 answer carrying the API's JSON error, for sockets the app never saw. */
 function rawErrorAnswer(status: number, reason: string): string {
-  const body = JSON.stringify({ error: { type: status === 408 ? 'timeout_exception' : 'parse_exception', reason }, status });
+  const body = JSON.stringify(errorBody(status, status === 408 ? 'timeout_exception' : 'parse_exception', reason));
   return `HTTP/1.1 ${status} ${STATUS_TEXT[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
 }
 

@@ -9,6 +9,7 @@ import path from 'node:path';
 import type { SecureContextOptions } from 'node:tls';
 import type { TlsConfig } from '../config/config.ts';
 import { describeReadError, MiB, readBoundedFileSync } from '../files/bounded-read.ts';
+import { errnoCode } from '../files/errno.ts';
 
 /** A TLS file that cannot serve; the message names the flag and the file. */
 export class TlsMaterialError extends Error {
@@ -43,7 +44,7 @@ function readPem(file: string, flag: string): string {
     return readBoundedFileSync(file, { maxBytes: MAX_TLS_FILE_BYTES }).toString('utf8');
   } catch (error) {
     // A device or FIFO planted at the path is refused before any read (and never blocks).
-    const { code } = error as NodeJS.ErrnoException;
+    const code = errnoCode(error);
     throw new TlsMaterialError(`${flag} ${file}: ${code === 'ENOTREG' || code === 'EFBIG' ? describeReadError(error) : (code ?? (error as Error).message)}`);
   }
 }

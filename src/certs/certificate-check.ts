@@ -5,6 +5,7 @@
 
 import { X509Certificate } from 'node:crypto';
 import { describeReadError, MiB, readBoundedFile } from '../files/bounded-read.ts';
+import { errnoCode } from '../files/errno.ts';
 
 export type CertificateVerdict =
   | { readonly ok: true; readonly subject: string; readonly notAfter: Date }
@@ -20,7 +21,7 @@ export async function checkCertificate(file: string, publicKeyDer: Buffer, now: 
   try {
     text = (await readBoundedFile(file, { maxBytes: MAX_CERTIFICATE_FILE_BYTES })).toString('utf8');
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
+    const code = errnoCode(error);
     // ENOENT: not issued yet, or read during a Secret's ..data swap; either way, look again later.
     if (code === 'ENOENT') return { ok: false, missing: true, reason: `no certificate at ${file} yet` };
     return { ok: false, missing: false, reason: `cannot read ${file}: ${describeReadError(error)}` };

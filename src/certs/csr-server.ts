@@ -10,6 +10,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { guardConnections } from '../api/connection-guard.ts';
+import { errorBody } from '../api/errors.ts';
 
 export interface CsrServer {
   readonly port: number;
@@ -60,7 +61,7 @@ export async function serveCsr(pem: string, port: number, onServed: (remoteAddre
 
 // Errors in Elasticsearch's shape, as the API answers them.
 function sendError(response: http.ServerResponse, status: number, type: string, reason: string): void {
-  const body = JSON.stringify({ error: { type, reason }, status });
+  const body = JSON.stringify(errorBody(status, type, reason));
   response.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
   response.end(body);
 }

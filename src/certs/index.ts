@@ -11,6 +11,7 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { isIP } from 'node:net';
 import os from 'node:os';
+import type { ComponentStatus } from '../api/component-status.ts';
 import type { CertInitializerConfig } from '../config/config.ts';
 import { configError, StartupError } from '../config/errors.ts';
 import { EXIT } from '../config/options.ts';
@@ -24,10 +25,7 @@ import { waitForCertificate, type AcceptedCertificate, type RejectedCertificate 
 
 export type CertificatesState = 'waiting' | 'ready' | 'failed';
 
-export interface CertificatesStatus {
-  readonly state: string;
-  readonly [field: string]: unknown;
-}
+export type CertificatesStatus = ComponentStatus;
 
 export interface CertInitializer {
   /** Resolves once a valid certificate matching the key is in place; rejects with a StartupError when it never can be (78 for configuration, 70 for anything unexpected); stays pending after close(). */

@@ -8,6 +8,7 @@ import { promisify } from 'node:util';
 import { configError } from '../config/errors.ts';
 import { writeFileAtomic } from '../files/atomic-write.ts';
 import { describeReadError, KiB, readBoundedFile } from '../files/bounded-read.ts';
+import { errnoCode } from '../files/errno.ts';
 
 const RSA_BITS = 2048;
 const KEY_FILE_MODE = 0o600;
@@ -26,7 +27,7 @@ export async function readPrivateKey(file: string): Promise<KeyObject | undefine
   } catch (error) {
     // ENOENT, ENOTDIR: no key can be there yet (writing it will say what is wrong with the path).
     // Anything else (EACCES, EISDIR, EIO) must not be papered over with a new key.
-    const code = (error as NodeJS.ErrnoException).code;
+    const code = errnoCode(error);
     if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
     throw configError(`${FLAG} ${file}: cannot read: ${describeReadError(error)}`);
   }

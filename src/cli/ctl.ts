@@ -5,9 +5,10 @@
 
 import http from 'node:http';
 import type { CtlAction, CtlRequest } from '../config/config.ts';
+import { errnoCode } from '../files/errno.ts';
 
 /** Exit statuses of `ctl` (69 is sysexits' EX_UNAVAILABLE). */
-export const CTL_EXIT = { OK: 0, REFUSED: 1, UNAVAILABLE: 69 } as const;
+const CTL_EXIT = { OK: 0, REFUSED: 1, UNAVAILABLE: 69 } as const;
 
 /** Reads answer at once; a stop waits for the stop timeout and the group to go, however long that is. */
 const READ_TIMEOUT_MS = 30_000;
@@ -18,7 +19,7 @@ export async function runCtl(request: CtlRequest, out = process.stdout, err = pr
   try {
     answer = await send(request.socketPath, method, route);
   } catch (error) {
-    err.write(`process-manager ctl: no manager answers on ${request.socketPath}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}\n`);
+    err.write(`process-manager ctl: no manager answers on ${request.socketPath}: ${errnoCode(error) ?? (error as Error).message}\n`);
     return CTL_EXIT.UNAVAILABLE;
   }
   const isSuccess = answer.status >= 200 && answer.status < 300;

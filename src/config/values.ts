@@ -8,7 +8,7 @@ const DURATION_PART = /(\d+(?:\.\d+)?)(ms|h|m|s)/y;
 const PLAIN_SECONDS = /^\d+(?:\.\d+)?$/;
 const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;
 /** setTimeout holds a signed 32-bit number of milliseconds; past it Node fires after 1 ms instead. */
-export const LONGEST_TIMER_MS = 2 ** 31 - 1;
+const LONGEST_TIMER_MS = 2 ** 31 - 1;
 const DURATION_FORMS = 'a duration such as 500ms, 5s, 2m, 1h, 2m30s or a number of seconds';
 
 /** `500ms`, `5s`, `2m`, `1h`, compounds (`2m30s`), or plain seconds (`5`, `1.5`); at most what a timer holds. */

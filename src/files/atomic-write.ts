@@ -14,6 +14,7 @@ import { randomBytes } from 'node:crypto';
 import fsSync from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { errnoCode } from './errno.ts';
 
 export interface AtomicWriteOptions {
   /** Mode of the file. */
@@ -81,7 +82,7 @@ async function createTemporary(file: string, mode: number): Promise<{ handle: fs
       return { handle: await fs.open(temporary, CREATE_EXCLUSIVE, mode), temporary };
     } catch (error) {
       // EEXIST: the name is taken (a planted file or symlink); draw another.
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || attempt >= NAME_ATTEMPTS) throw error;
+      if (errnoCode(error) !== 'EEXIST' || attempt >= NAME_ATTEMPTS) throw error;
     }
   }
 }
@@ -92,7 +93,7 @@ function createTemporarySync(file: string, mode: number): { fd: number; temporar
     try {
       return { fd: fsSync.openSync(temporary, CREATE_EXCLUSIVE, mode), temporary };
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || attempt >= NAME_ATTEMPTS) throw error;
+      if (errnoCode(error) !== 'EEXIST' || attempt >= NAME_ATTEMPTS) throw error;
     }
   }
 }
@@ -115,7 +116,7 @@ function makeDirectorySync(directory: string, mode: number): void {
 }
 
 function notADirectory(directory: string, error: unknown): unknown {
-  if ((error as NodeJS.ErrnoException).code !== 'EEXIST') return error;
+  if (errnoCode(error) !== 'EEXIST') return error;
   return Object.assign(new Error(`ENOTDIR: not a directory: ${directory}`), { code: 'ENOTDIR' });
 }
 

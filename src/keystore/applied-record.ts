@@ -12,6 +12,8 @@ import { createHmac, randomBytes } from 'node:crypto';
 import { writeFileAtomic } from '../files/atomic-write.ts';
 import { describeReadError, hashBoundedFile, MiB, readBoundedFile } from '../files/bounded-read.ts';
 import { parseShallowJson } from '../files/parse-json.ts';
+import { errnoCode } from '../files/errno.ts';
+import { SETTING_NAME } from './setting-name.ts';
 
 const RECORD_VERSION = 1;
 /** Names and digests of a Secret (at most 1 MiB in all): a few hundred KiB at worst. */
@@ -21,7 +23,6 @@ const MAX_RECORD_DEPTH = 2;
 const RECORD_MODE = 0o600;
 /** The keystore holds at most a Secret's worth of values plus its framing. */
 const MAX_KEYSTORE_BYTES = 64 * MiB;
-const SETTING_NAME = /^[A-Za-z0-9_\-.]+$/;
 const HEX_DIGEST = /^[0-9a-f]{64}$/;
 
 export interface AppliedRecord {
@@ -51,7 +52,7 @@ export async function loadRecord(file: string): Promise<LoadedRecord> {
     text = (await readBoundedFile(file, { maxBytes: MAX_RECORD_BYTES })).toString('utf8');
   } catch (error) {
     // Expected: ENOENT (first run). Anything else (refused included) is reported, and we start afresh.
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { record: emptyRecord() };
+    if (errnoCode(error) === 'ENOENT') return { record: emptyRecord() };
     return { record: emptyRecord(), problem: `cannot read ${file}: ${describeReadError(error)}` };
   }
   const parsed = parseRecord(text);
@@ -104,7 +105,7 @@ export async function fingerprintFile(file: string): Promise<string | null> {
   try {
     return await hashBoundedFile(file, { maxBytes: MAX_KEYSTORE_BYTES });
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    if (errnoCode(error) === 'ENOENT') return null;
     throw error;
   }
 }

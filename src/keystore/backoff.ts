@@ -2,8 +2,8 @@
 // to 5 min. The jitter keeps a fleet of pods that failed together (ES down
 // during a rolling restart) from retrying in lockstep.
 
-export const FIRST_RETRY_MS = 1_000;
-export const LONGEST_RETRY_MS = 5 * 60_000;
+const FIRST_RETRY_MS = 1_000;
+const LONGEST_RETRY_MS = 5 * 60_000;
 /** Each wait is its nominal value times a factor in [1 - JITTER, 1 + JITTER]. */
 const JITTER = 0.2;
 

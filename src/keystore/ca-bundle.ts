@@ -5,6 +5,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { describeReadError, MiB, readBoundedFile } from '../files/bounded-read.ts';
+import { errnoCode } from '../files/errno.ts';
 
 export type CaBundle = { readonly ok: true; readonly pem: string } | { readonly ok: false; readonly reason: string };
 
@@ -33,7 +34,7 @@ export async function loadCaBundle(certificatesPath: string): Promise<CaBundle> 
     return { ok: true, pem: `${certificates.join('\n')}\n` };
   } catch (error) {
     // Expected: ENOENT (certificates not mounted), EACCES.
-    const code = (error as NodeJS.ErrnoException).code;
+    const code = errnoCode(error);
     const why = code === 'ENOENT' ? 'does not exist' : code === 'EACCES' ? 'permission denied' : (error as Error).message;
     return { ok: false, reason: `cannot read the CA at CERTIFICATES_PATH ${certificatesPath}: ${why}` };
   }

@@ -12,6 +12,7 @@
 
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { errnoCode } from '../files/errno.ts';
 
 export interface ChangeDetector {
   /** A pass is about to read SOURCE_DIR; resolves once its baseline is taken. */
@@ -48,7 +49,7 @@ export async function sourceSignature(dir: string): Promise<string> {
   try {
     names = (await fs.readdir(dir)).sort();
   } catch (error) {
-    parts.push(`readdir ${(error as NodeJS.ErrnoException).code}`);
+    parts.push(`readdir ${errnoCode(error)}`);
   }
   for (const name of names) if (!name.startsWith('..')) parts.push(`${name} ${await statSignature(path.join(dir, name))}`);
   return parts.join('\n');
@@ -60,7 +61,7 @@ async function statSignature(file: string): Promise<string> {
     const s = await fs.stat(file, { bigint: true });
     return `${s.ino} ${s.size} ${s.mtimeNs} ${s.ctimeNs}`;
   } catch (error) {
-    return (error as NodeJS.ErrnoException).code ?? 'error';
+    return errnoCode(error) ?? 'error';
   }
 }
 
@@ -68,6 +69,6 @@ async function readLinkOrError(file: string): Promise<string> {
   try {
     return await fs.readlink(file);
   } catch (error) {
-    return (error as NodeJS.ErrnoException).code ?? 'error';
+    return errnoCode(error) ?? 'error';
   }
 }

@@ -19,11 +19,10 @@ import { createChangeDetector } from './change-detector.ts';
 import { watchSource, type SourceWatcher } from './source-watcher.ts';
 import { describeStatus } from './status.ts';
 import { createSyncLoop } from './sync-loop.ts';
+import { errnoCode } from '../files/errno.ts';
+import type { ComponentStatus } from '../api/component-status.ts';
 
-export interface KeystoreStatus {
-  readonly state: string;
-  readonly [field: string]: unknown;
-}
+export type KeystoreStatus = ComponentStatus;
 
 /** Counters for /metrics. */
 export interface KeystoreCounters {
@@ -116,6 +115,6 @@ async function exists(file: string): Promise<boolean> {
     return true;
   } catch (error) {
     // Expected: ENOENT. Anything else (EACCES) counts as present and surfaces in the status.
-    return (error as NodeJS.ErrnoException).code !== 'ENOENT';
+    return errnoCode(error) !== 'ENOENT';
   }
 }

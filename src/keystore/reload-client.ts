@@ -135,7 +135,7 @@ interface EsAnswer {
 }
 
 /** HTTP 200 is not enough: each node reports its own reload_exception. */
-export function interpret(status: number, text: string): ReloadOutcome {
+function interpret(status: number, text: string): ReloadOutcome {
   let answer: EsAnswer | undefined;
   try {
     answer = JSON.parse(text) as EsAnswer;

@@ -12,9 +12,9 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { describeReadError, hashBoundedFile, MiB, RefusedFileError } from '../files/bounded-read.ts';
+import { errnoCode } from '../files/errno.ts';
+import { SETTING_NAME, SETTING_NAME_RULE } from './setting-name.ts';
 
-/** The characters elasticsearch-keystore accepts in a setting name (Secret keys use the same set). */
-const SETTING_NAME = /^[A-Za-z0-9_\-.]+$/;
 /** Never taken from the directory: bootstrap.password falls back to it, and ES adds it itself. */
 const RESERVED_NAMES = new Set(['keystore.seed']);
 const SCAN_ATTEMPTS = 5;
@@ -63,11 +63,11 @@ export async function scanSource(dir: string): Promise<ScanResult> {
 }
 
 /** The `..data` target, or null when there is none (ENOENT, or not a symlink: EINVAL). */
-export async function readRevision(dir: string): Promise<string | null> {
+async function readRevision(dir: string): Promise<string | null> {
   try {
     return await fs.readlink(path.join(dir, '..data'));
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
+    const code = errnoCode(error);
     if (code === 'ENOENT' || code === 'EINVAL' || code === 'ENOTDIR') return null;
     throw error;
   }
@@ -100,7 +100,7 @@ async function scanOnce(dir: string, isLastAttempt: boolean): Promise<Attempt> {
       ignored.push({ name, reason: read.reason });
       continue;
     }
-    if (!SETTING_NAME.test(name)) ignored.push({ name, reason: 'not a valid setting name (allowed: A-Z a-z 0-9 _ - .)' });
+    if (!SETTING_NAME.test(name)) ignored.push({ name, reason: `not a valid setting name (${SETTING_NAME_RULE})` });
     else if (RESERVED_NAMES.has(name)) ignored.push({ name, reason: `${name} is reserved and never managed` });
     else entries.set(name, { name, file: read.file, hash: read.hash });
   }

@@ -15,7 +15,7 @@ const DEBOUNCE_MS = 100;
 /** A never-ending trickle of events still gets a rescan this often. */
 const LONGEST_DEBOUNCE_MS = 1_000;
 /** No more often: an idle manager must cost no CPU. */
-export const BACKSTOP_POLL_MS = 30_000;
+const BACKSTOP_POLL_MS = 30_000;
 const READY_TIMEOUT_MS = 5_000;
 
 export interface SourceWatcher {

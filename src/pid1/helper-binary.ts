@@ -1,7 +1,7 @@
 // The helper's bytes travel inside the single executable as a SEA asset
-// (build.mjs puts them there). A run from source has none.
+// (build.mjs puts them there and names it). A run from source has none.
 
-export const HELPER_ASSET = 'pm-helper';
+declare const __PM_HELPER_ASSET__: string | undefined;
 
 interface SeaModule {
   isSea(): boolean;
@@ -15,6 +15,6 @@ export async function loadHelperBinary(): Promise<Uint8Array | undefined> {
   } catch {
     return undefined; // Deno, or a Node without SEA support
   }
-  if (!sea.isSea()) return undefined;
-  return new Uint8Array(sea.getRawAsset(HELPER_ASSET));
+  if (!sea.isSea() || typeof __PM_HELPER_ASSET__ !== 'string') return undefined;
+  return new Uint8Array(sea.getRawAsset(__PM_HELPER_ASSET__));
 }

@@ -2,6 +2,7 @@
 // the target is already gone, which every caller treats as success.
 
 import type { Logger } from '../log/logger.ts';
+import { errnoCode } from '../files/errno.ts';
 
 export type Target = { readonly kind: 'process' | 'group'; readonly pid: number };
 
@@ -19,7 +20,7 @@ export function sendSignal(target: Target, signal: NodeJS.Signals, reason: strin
     });
     return true;
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ESRCH') return false;
+    if (errnoCode(error) === 'ESRCH') return false;
     throw error;
   }
 }
@@ -32,6 +33,6 @@ export function groupExists(pgid: number): boolean {
     return true;
   } catch (error) {
     // EPERM: a member exists that we may not signal.
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
+    return errnoCode(error) === 'EPERM';
   }
 }

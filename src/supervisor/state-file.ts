@@ -10,6 +10,7 @@ import { writeFileAtomicSync } from '../files/atomic-write.ts';
 import { describeReadError, KiB, readBoundedFileSync, RefusedFileError } from '../files/bounded-read.ts';
 import { parseShallowJson } from '../files/parse-json.ts';
 import { STATES, type Desired, type State } from './states.ts';
+import { errnoCode } from '../files/errno.ts';
 
 export interface LastExit {
   readonly code: number | null;
@@ -44,7 +45,7 @@ export function readStateFile(file: string): ReadResult {
   try {
     text = readBoundedFileSync(file, { maxBytes: MAX_STATE_FILE_BYTES }).toString('utf8');
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'absent' };
+    if (errnoCode(error) === 'ENOENT') return { kind: 'absent' };
     const reason = error instanceof RefusedFileError ? `refused: ${error.message}` : describeReadError(error);
     return keepAside(file, reason);
   }

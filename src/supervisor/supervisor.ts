@@ -12,6 +12,7 @@ import { StartBlockedError, type ExitCause, type ProcessStatus, type StartOutcom
 import { END_STATE_AT_BOOT, STARTABLE_STATES, TRANSITIONS, type Desired, type Event, type State } from './states.ts';
 import { createRestartBackoff } from './restart-backoff.ts';
 import { nodeSystem, type SupervisorSystem } from './system.ts';
+import { errnoCode } from '../files/errno.ts';
 
 export { StartBlockedError, type Supervisor } from './supervisor-interface.ts';
 
@@ -64,7 +65,7 @@ export function createSupervisor(config: Config, deps: SupervisorDeps): Supervis
       system.stateStore.write({ version: 1, name: config.name, desired, state, lastExit, restarts, updatedAt: since });
       stateFileError = null;
     } catch (error) {
-      stateFileError = (error as NodeJS.ErrnoException).code ?? 'write failed';
+      stateFileError = errnoCode(error) ?? 'write failed';
       log.error(`cannot write the state file: ${(error as Error).message}`, { 'event.action': 'state-file', 'file.path': config.stateFile });
     }
   };

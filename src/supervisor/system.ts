@@ -38,7 +38,7 @@ export interface SupervisorSystem {
   readonly clock: Clock;
 }
 
-export const NODE_CLOCK: Clock = {
+const NODE_CLOCK: Clock = {
   now: () => new Date(),
   monotonicMs: () => performance.now(),
   sleep: (ms, signal) => sleep(ms, undefined, { signal }),

@@ -5,7 +5,7 @@
 
 import { liteRequest } from '../helpers/fetch-lite-globals.ts';
 import t from 'tap';
-import type { ComponentStatus } from '../../src/api/app.ts';
+import type { ComponentStatus } from '../../src/api/component-status.ts';
 import { createApi } from '../../src/api/app.ts';
 import type { Config } from '../../src/config/config.ts';
 import { createSupervisor } from '../../src/supervisor/supervisor.ts';

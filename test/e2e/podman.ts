@@ -23,7 +23,7 @@ export async function until<T>(cond: () => Promise<T | undefined>, what: string,
  * EXECUTABLE joins it, which breaks BUILD_DIR=/tmp/...).
  */
 export const EXECUTABLE = process.env.PM_EXECUTABLE ?? path.resolve(ROOT, process.env.BUILD_DIR ?? 'dist', 'process-manager');
-export const POD_TEMPLATE = path.join(ROOT, 'test/e2e/pod.yaml');
+const POD_TEMPLATE = path.join(ROOT, 'test/e2e/pod.yaml');
 const BUILD_IMAGES = path.join(ROOT, 'test/e2e/build-images.sh');
 /** podman commands that should answer at once; `wait` and `stop` get their own limits. */
 const COMMAND_TIMEOUT_MS = 120_000;
@@ -117,7 +117,7 @@ export interface PodValues {
 }
 
 /** Fills the ${...} placeholders of pod.yaml; a placeholder left over outside comments is an error. */
-export function renderPod(template: string, values: PodValues): string {
+function renderPod(template: string, values: PodValues): string {
   const text = template.replace(/\$\{([A-Z_]+)\}/g, (whole, name: string) => (name in values ? values[name as keyof PodValues] : whole));
   const left = text.split('\n').filter((line) => !line.trimStart().startsWith('#') && /\$\{[A-Z_]+\}/.test(line));
   if (left.length > 0) throw new Error(`pod.yaml has placeholders renderPod does not know: ${left.join('; ')}`);
@@ -130,7 +130,7 @@ export function renderPod(template: string, values: PodValues): string {
  * of our own, since podman names an emptyDir's volume after the manifest's
  * volume and two Pods of the same manifest would otherwise share it.
  */
-export function podmanManifest(manifest: string, volumeName: string): string {
+function podmanManifest(manifest: string, volumeName: string): string {
   const edit = (text: string, pattern: RegExp, replacement: string, expected: number, what: string): string => {
     const count = text.match(pattern)?.length ?? 0;
     if (count !== expected) throw new Error(`pod.yaml changed: expected ${expected} ${what}, found ${count}`);

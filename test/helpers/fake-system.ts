@@ -50,7 +50,7 @@ export interface FakeClock extends Clock {
   pendingTimers(): number[];
 }
 
-export function createFakeClock(startMs = Date.parse('2026-01-01T00:00:00.000Z')): FakeClock {
+function createFakeClock(startMs = Date.parse('2026-01-01T00:00:00.000Z')): FakeClock {
   let nowMs = startMs;
   let nextId = 0;
   const timers = new Map<number, { readonly at: number; readonly fn: () => void }>();

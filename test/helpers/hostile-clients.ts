@@ -21,7 +21,7 @@ export interface HostileClient {
  * Half-open: the client never closes its own side, so a server that only ends
  * its side keeps the socket (FIN-WAIT-2).
  */
-export function hostileClient(port: number, kind: HostileKind, dripEveryMs = 300): HostileClient {
+function hostileClient(port: number, kind: HostileKind, dripEveryMs = 300): HostileClient {
   const socket = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true });
   let received = '';
   let timer: ReturnType<typeof setInterval> | undefined;

@@ -189,7 +189,7 @@ export async function stopManager(manager: RunningManager, timeoutMs = 30_000): 
 }
 
 /** Kill every manager a test left running, with everything in its process group. */
-export function killAllManagers(): void {
+function killAllManagers(): void {
   for (const child of running) {
     try {
       process.kill(-child.pid!, 'SIGKILL');
