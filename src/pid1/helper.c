@@ -82,44 +82,10 @@
 
 extern char **environ;
 
-static const char *prog_name = "process-manager";
-
 static const int forwarded_signals[] = {
 	SIGHUP, SIGINT, SIGQUIT, SIGUSR2, SIGALRM, SIGTERM, SIGSTKFLT, SIGCONT,
 	SIGTSTP, SIGURG, SIGXCPU, SIGVTALRM, SIGPROF, SIGWINCH, SIGIO, SIGPWR,
 };
-
-/* Writes "process-manager: " and the NULL-terminated parts as one line on
- * stderr. No stdio: printf's code would be most of the helper's size, and as
- * PID 1 its whole file is resident. */
-static void say(const char *const parts[])
-{
-	char line[512];
-	size_t length = strlen(prog_name), i;
-
-	memcpy(line, prog_name, length);
-	line[length++] = ':';
-	line[length++] = ' ';
-	for (i = 0; parts[i]; i++) {
-		size_t part = strlen(parts[i]);
-
-		if (part > sizeof(line) - 1 - length)
-			part = sizeof(line) - 1 - length;
-		memcpy(line + length, parts[i], part);
-		length += part;
-	}
-	line[length++] = '\n';
-	/* Nothing to do if stderr is gone. */
-	if (write(STDERR_FILENO, line, length) < 0)
-		return;
-}
-
-static void log_error(const char *what)
-{
-	const char *parts[] = { what, " failed: ", strerror(errno), NULL };
-
-	say(parts);
-}
 
 /* "NAME=" and a non-negative number into buffer (at least 32 bytes). */
 static char *name_number(char *buffer, const char *name, long value)
@@ -135,6 +101,114 @@ static char *name_number(char *buffer, const char *name, long value)
 		buffer[length++] = digits[--count];
 	buffer[length] = '\0';
 	return buffer;
+}
+
+/* A log line: the message is cut to leave room for the fields after it. */
+#define LINE_BYTES 1024
+#define MESSAGE_LIMIT (LINE_BYTES - 192)
+
+/* Appends text to line at length, as is, or escaped as the inside of a JSON
+ * string; stops at limit. Returns the new length. */
+static size_t append(char *line, size_t length, size_t limit, const char *text, int escape)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	for (; *text && length + 6 < limit; text++) {
+		unsigned char c = (unsigned char)*text;
+
+		if (escape && (c == '"' || c == '\\')) {
+			line[length++] = '\\';
+			line[length++] = (char)c;
+		} else if (escape && c < 0x20) {
+			memcpy(line + length, "\\u00", 4);
+			line[length + 4] = hex[c >> 4];
+			line[length + 5] = hex[c & 15];
+			length += 6;
+		} else {
+			line[length++] = (char)c;
+		}
+	}
+	return length;
+}
+
+/* "YYYY-MM-DDTHH:MM:SS.mmmZ" for now, into buffer (at least 25 bytes). The
+ * date comes from the day count by the usual era arithmetic (400-year cycles
+ * starting in March), since gmtime would bring in most of libc's time code. */
+static void iso_timestamp(char *buffer)
+{
+	struct timespec now;
+	long days, seconds_of_day, era, day_of_era, year_of_era, day_of_year, mp, year;
+	unsigned month, day;
+	long fields[7];
+	static const int widths[7] = { 4, 2, 2, 2, 2, 2, 3 };
+	static const char separators[7] = { '-', '-', 'T', ':', ':', '.', 'Z' };
+	int i, w;
+	char *out = buffer;
+
+	if (clock_gettime(CLOCK_REALTIME, &now))
+		now.tv_sec = now.tv_nsec = 0;
+	days = (long)(now.tv_sec / 86400);
+	seconds_of_day = (long)(now.tv_sec % 86400);
+	days += 719468; /* from 1970-01-01 to 0000-03-01 */
+	era = days / 146097;
+	day_of_era = days - era * 146097;
+	year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36524 - day_of_era / 146096) / 365;
+	day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+	mp = (5 * day_of_year + 2) / 153;
+	day = (unsigned)(day_of_year - (153 * mp + 2) / 5 + 1);
+	month = (unsigned)(mp < 10 ? mp + 3 : mp - 9);
+	year = year_of_era + era * 400 + (month <= 2);
+	fields[0] = year;
+	fields[1] = month;
+	fields[2] = day;
+	fields[3] = seconds_of_day / 3600;
+	fields[4] = seconds_of_day / 60 % 60;
+	fields[5] = seconds_of_day % 60;
+	fields[6] = now.tv_nsec / 1000000;
+	for (i = 0; i < 7; i++) {
+		for (w = widths[i] - 1; w >= 0; w--) {
+			out[w] = (char)('0' + fields[i] % 10);
+			fields[i] /= 10;
+		}
+		out += widths[i];
+		*out++ = separators[i];
+	}
+	*out = '\0';
+}
+
+/* Writes the NULL-terminated parts as the message of one JSON log line on
+ * stdout, in the shape of the manager's own lines (ECS field names), so that
+ * every line the container's PID 1 and manager write parses. No stdio:
+ * printf's code would be most of the helper's size, and as PID 1 its whole
+ * file is resident. */
+static void say(const char *const parts[])
+{
+	char line[LINE_BYTES];
+	char timestamp[32];
+	char pid[24];
+	size_t length = 0, i;
+
+	iso_timestamp(timestamp);
+	name_number(pid, "", (long)getpid());
+	length = append(line, length, LINE_BYTES, "{\"@timestamp\":\"", 0);
+	length = append(line, length, LINE_BYTES, timestamp, 0);
+	length = append(line, length, LINE_BYTES, "\",\"log.level\":\"error\",\"message\":\"", 0);
+	for (i = 0; parts[i]; i++)
+		length = append(line, length, MESSAGE_LIMIT, parts[i], 1);
+	length = append(line, length, LINE_BYTES,
+			"\",\"ecs.version\":\"1.6.0\",\"event.action\":\"pid1-helper\",\"process.name\":\"process-manager\",\"process.pid\":", 0);
+	length = append(line, length, LINE_BYTES, pid, 0);
+	length = append(line, length, LINE_BYTES, "}\n", 0);
+	/* Nothing to do if stdout is gone. */
+	if (write(STDOUT_FILENO, line, length) < 0)
+		return;
+}
+
+static void log_error(const char *what)
+{
+	const char *parts[] = { what, " failed: ", strerror(errno), NULL };
+
+	say(parts);
 }
 
 static int status_to_exit_code(int status)

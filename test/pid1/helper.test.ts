@@ -50,10 +50,29 @@ function parseReport(stdout: string): Record<string, string> {
   );
 }
 
-t.test('a missing runtime exits 127 and says why', async (t) => {
-  const result = runHelper('/does/not/exist');
+/** The helper's own lines are JSON on stdout, like the manager's: each parses, whatever the message holds. */
+function helperLines(stdout: string): Record<string, unknown>[] {
+  return stdout.split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
+t.test('a missing runtime exits 127 and says why, in a JSON line', async (t) => {
+  const runtime = '/does/not/"ex\\ist"\t';
+  const result = runHelper(runtime);
   t.equal(result.status, 127);
-  t.match(result.stderr, 'process-manager: exec /does/not/exist failed: No such file or directory');
+  t.equal(result.stderr, '', 'nothing on stderr');
+  const [line, ...more] = helperLines(result.stdout);
+  t.same(more, [], 'one line');
+  t.match(line, {
+    'log.level': 'error',
+    message: `exec ${runtime} failed: No such file or directory`,
+    'event.action': 'pid1-helper',
+    'process.name': 'process-manager',
+    'process.pid': result.pid,
+    'ecs.version': String,
+  });
+  const stamp = Date.parse(String(line['@timestamp']));
+  t.ok(Math.abs(Date.now() - stamp) < 5 * 60_000, `a current ISO timestamp (${line['@timestamp']})`);
+  t.match(line['@timestamp'], /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
 });
 
 t.test('a runtime that is not executable exits 126', async (t) => {
@@ -61,7 +80,7 @@ t.test('a runtime that is not executable exits 126', async (t) => {
   fs.writeFileSync(file, '#!/bin/sh\nexit 0\n', { mode: 0o644 });
   const result = runHelper(file);
   t.equal(result.status, 126);
-  t.match(result.stderr, 'Permission denied');
+  t.match(helperLines(result.stdout)[0], { message: /Permission denied/ });
 });
 
 t.test('without PM_HELPER_RUNTIME it runs .process-manager-runtime beside itself', async (t) => {
