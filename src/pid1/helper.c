@@ -196,7 +196,7 @@ static void say(const char *const parts[])
 	for (i = 0; parts[i]; i++)
 		length = append(line, length, MESSAGE_LIMIT, parts[i], 1);
 	length = append(line, length, LINE_BYTES,
-			"\",\"ecs.version\":\"1.6.0\",\"event.action\":\"pid1-helper\",\"process.name\":\"process-manager\",\"process.pid\":", 0);
+			"\",\"ecs.version\":\"1.6.0\",\"service.name\":\"process-manager\",\"event.action\":\"pid1-helper\",\"process.pid\":", 0);
 	length = append(line, length, LINE_BYTES, pid, 0);
 	length = append(line, length, LINE_BYTES, "}\n", 0);
 	/* Nothing to do if stdout is gone. */

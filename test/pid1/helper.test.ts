@@ -66,7 +66,7 @@ t.test('a missing runtime exits 127 and says why, in a JSON line', async (t) => 
     'log.level': 'error',
     message: `exec ${runtime} failed: No such file or directory`,
     'event.action': 'pid1-helper',
-    'process.name': 'process-manager',
+    'service.name': 'process-manager',
     'process.pid': result.pid,
     'ecs.version': String,
   });
