@@ -11,6 +11,7 @@ import path from 'node:path';
 import type { Hono } from 'hono';
 import type { Logger } from '../log/logger.ts';
 import type { UnixSocketBindings } from './audit.ts';
+import { guardConnections } from './connection-guard.ts';
 import { nodeRequestListener, type NodeBindings } from './node-bridge.ts';
 
 export interface UnixSocketServer {
@@ -21,6 +22,8 @@ export interface UnixSocketServer {
 const LONGEST_SOCKET_PATH = 107;
 const HEADERS_TIMEOUT_MS = 10_000;
 const KEEP_ALIVE_TIMEOUT_MS = 5_000;
+/** ctl opens one connection per command; a few people at once is plenty. */
+const MAX_CONNECTIONS = 16;
 
 export async function serveUnixSocket(app: Hono, socketPath: string, log: Logger): Promise<UnixSocketServer | undefined> {
   const unavailable = (why: string): undefined => {
@@ -36,6 +39,8 @@ export async function serveUnixSocket(app: Hono, socketPath: string, log: Logger
     (error) => log.error(`answering a request on the Unix socket failed: ${error.stack}`, { 'event.action': 'api-error' }),
   );
   const server = createServer({ headersTimeout: HEADERS_TIMEOUT_MS, keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS }, listener);
+  // The same guard as the TCP API: a connection that never speaks must not keep ctl out.
+  const guard = guardConnections(server, { maxConnections: MAX_CONNECTIONS, requestHeadMs: HEADERS_TIMEOUT_MS });
   try {
     fs.mkdirSync(path.dirname(socketPath), { recursive: true });
     await new Promise<void>((resolve, reject) => {
@@ -62,6 +67,7 @@ export async function serveUnixSocket(app: Hono, socketPath: string, log: Logger
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
+        guard.destroyAll();
         server.closeAllConnections?.(); // absent from Deno's node:http
         // Only our own socket: a manager started since may have replaced it.
         if (fs.statSync(socketPath, { throwIfNoEntry: false })?.ino === ino) fs.rmSync(socketPath, { force: true });

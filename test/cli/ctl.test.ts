@@ -5,6 +5,7 @@
 
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import t from 'tap';
 import { EXECUTABLE, isAlive, startManager, stopManager, tempDir, type RunningManager } from '../helpers/manager.ts';
@@ -169,4 +170,30 @@ t.test('under mutual TLS, ctl needs no certificate: the socket is the credential
   const stop = await ctl(EXECUTABLE, ['--state-file', stateFile, 'stop']);
   t.equal(stop.code, 0, stop.stderr);
   t.match(stop.stdout, /^es stopped/);
+});
+
+t.test('connections to the socket that never send a byte do not keep ctl out, and are closed', async (t) => {
+  const { dir, pm } = install();
+  const manager = await startInstalled(pm);
+  t.teardown(() => stopManager(manager));
+  const socket = path.join(dir, 'es.sock');
+  // More than the socket's cap of 16, each connected and then silent.
+  const silent = await Promise.all(
+    Array.from({ length: 24 }, () => new Promise<net.Socket>((resolve, reject) => {
+      const client = net.connect(socket, () => resolve(client));
+      client.once('error', reject);
+    })),
+  );
+  const closed = silent.map((client) => new Promise<void>((resolve) => (client.destroyed ? resolve() : client.once('close', () => resolve()))));
+  for (const client of silent) client.on('error', () => {});
+  t.teardown(() => silent.forEach((client) => client.destroy()));
+
+  const status = await ctl(pm, ['status']);
+  t.equal(status.code, 0, `ctl still answered while 24 silent connections were open: ${status.stderr}`);
+  t.match(status.stdout, /^es started, pid \d+/);
+  await Promise.race([
+    Promise.all(closed),
+    new Promise((_, reject) => setTimeout(() => reject(new Error('the silent connections were not closed within 60 s')), 60_000).unref()),
+  ]);
+  t.pass('the manager closed every silent connection');
 });
