@@ -1,5 +1,6 @@
-// The only place that sends signals to the supervised process. ESRCH means
-// the target is already gone, which every caller treats as success.
+// The only place that sends signals to the supervised process (and to the
+// keystore CLI's process group), each one logged. ESRCH means the target is
+// already gone, which every caller treats as success.
 
 import type { Logger } from '../log/logger.ts';
 import { errnoCode } from '../files/errno.ts';
@@ -24,7 +25,6 @@ export function sendSignal(target: Target, signal: NodeJS.Signals, reason: strin
     throw error;
   }
 }
-
 
 /** Signal 0: does any member of the group exist (zombies included)? */
 export function groupExists(pgid: number): boolean {
