@@ -21,6 +21,7 @@ import { EXIT } from './config/options.ts';
 import { parseCommandLine } from './config/parse-command-line.ts';
 import { createLogger, logRuntimeWarnings, type Logger } from './log/logger.ts';
 import { nameThisProcess } from './log/process-name.ts';
+import { logManagerStart } from './log/start-line.ts';
 import { handOverPid1, tellHelperReady } from './pid1/handoff.ts';
 import { THREADPOOL_MARKER } from './supervisor/child-env.ts';
 import { handleManagerSignals } from './supervisor/manager-signals.ts';
@@ -56,11 +57,6 @@ async function main(log: Logger): Promise<number> {
       for (const warning of command.warnings) log.warn(warning, { 'event.action': 'config-warning' });
       return run(command.config, log);
   }
-}
-
-function pid1Mode(): string {
-  if (process.env.PM_UNDER_HELPER === '1') return 'helper';
-  return process.pid === 1 ? 'pid1-without-helper' : 'not-pid1';
 }
 
 async function run(config: Config, log: Logger): Promise<number> {
@@ -99,23 +95,7 @@ async function run(config: Config, log: Logger): Promise<number> {
     throw configError(`--http-host ${config.httpHost} --http-port ${config.httpPort}: cannot listen: ${error.message}`);
   });
   const socket: UnixSocketServer | undefined = await serveUnixSocket(app, config.socketPath, log);
-  log.info(`process-manager ${VERSION} supervising ${config.cmd}`, {
-    'event.action': 'manager-start',
-    'service.version': VERSION,
-    'process.command_line': [config.cmd, ...config.args].join(' '),
-    'process.name': config.name,
-    'file.path': config.stateFile,
-    'stop_timeout_ms': config.stopTimeoutMs,
-    'shutdown_timeout_ms': config.shutdownTimeoutMs,
-    'stop_scope': config.stopScope,
-    'on_exit': config.onExit,
-    'pid1_mode': pid1Mode(),
-    'server.address': config.httpHost,
-    'server.port': server.port,
-    'url.scheme': config.tls ? 'https' : 'http',
-    'mutual_tls': !!config.tls?.clientCaFile,
-    'socket.path': socket ? config.socketPath : null,
-  });
+  logManagerStart(log, VERSION, config, { port: server.port, socketPath: socket ? config.socketPath : null });
 
   // Elasticsearch boots with its certificate and the right keystore, or not at all.
   const boot = async (): Promise<void> => {

@@ -1,0 +1,38 @@
+// The one `info` line at start that says what runs, so whoever reads the log
+// after a restart knows the version, the command and every setting that
+// shapes a stop, without the pod spec at hand.
+
+import type { Config } from '../config/config.ts';
+import type { Logger } from './logger.ts';
+
+export interface Listening {
+  /** The API's port as bound (port 0 asks the system for one). */
+  readonly port: number;
+  /** The Unix socket, when it could be served. */
+  readonly socketPath: string | null;
+}
+
+export function logManagerStart(log: Logger, version: string, config: Config, listening: Listening): void {
+  log.info(`process-manager ${version} supervising ${config.cmd}`, {
+    'event.action': 'manager-start',
+    'service.version': version,
+    'process.command_line': [config.cmd, ...config.args].join(' '),
+    'process.name': config.name,
+    'file.path': config.stateFile,
+    'stop_timeout_ms': config.stopTimeoutMs,
+    'shutdown_timeout_ms': config.shutdownTimeoutMs,
+    'stop_scope': config.stopScope,
+    'on_exit': config.onExit,
+    'pid1_mode': pid1Mode(),
+    'server.address': config.httpHost,
+    'server.port': listening.port,
+    'url.scheme': config.tls ? 'https' : 'http',
+    'mutual_tls': !!config.tls?.clientCaFile,
+    'socket.path': listening.socketPath,
+  });
+}
+
+function pid1Mode(): string {
+  if (process.env.PM_UNDER_HELPER === '1') return 'helper';
+  return process.pid === 1 ? 'pid1-without-helper' : 'not-pid1';
+}
