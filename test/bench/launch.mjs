@@ -24,6 +24,20 @@ export const UNSHARE = ['unshare', '--pid', '--fork', '--mount-proc', '--kill-ch
 const children = new Set();
 const temporaryDirs = new Set();
 
+/** The manager over the fake ES, serving HTTPS that requires client certificates (figures 2, 3 and 3c). */
+export function mtlsManagerArgv({ executable, host, port, tls, dir }) {
+  return [
+    executable,
+    '--cmd', FAKE_ES,
+    '--http-host', host,
+    '--http-port', String(port),
+    '--tls-cert', tls.serverCertFile,
+    '--tls-key', tls.serverKeyFile,
+    '--tls-client-ca', tls.caFile,
+    '--state-file', path.join(dir, 'es.state.json'),
+  ];
+}
+
 export function tempDir(prefix = 'pm-bench-') {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
   temporaryDirs.add(dir);

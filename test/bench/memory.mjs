@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { sleep } from './clock.mjs';
-import { FAKE_ES, FAKE_KEYSTORE_CLI, NODE_RUNTIME, baseEnv, launch, launchAsPid1, removeTempDir, tempDir } from './launch.mjs';
+import { FAKE_ES, FAKE_KEYSTORE_CLI, NODE_RUNTIME, baseEnv, launch, launchAsPid1, mtlsManagerArgv, removeTempDir, tempDir } from './launch.mjs';
 import { writeSecret } from './material.mjs';
 import { HOST, freePort, httpsLoad, request } from './net.mjs';
 import { readCpuMs, readCpuTicks, readSmapsRollup, readStatus } from './procfs.mjs';
@@ -76,16 +76,7 @@ export async function measureFullInstance({ executable, tls, fakeEs, settleMs, i
     PASSWORD: 'changeme',
     CERTIFICATES_PATH: tls.caFile,
   });
-  const argv = [
-    executable,
-    '--cmd', FAKE_ES,
-    '--http-host', HOST,
-    '--http-port', String(port),
-    '--tls-cert', tls.serverCertFile,
-    '--tls-key', tls.serverKeyFile,
-    '--tls-client-ca', tls.caFile,
-    '--state-file', path.join(dir, 'es.state.json'),
-  ];
+  const argv = mtlsManagerArgv({ executable, host: HOST, port, tls, dir });
   const run = await launchAsPid1(argv, { env });
   try {
     await run.waitForLog((r) => r['event.action'] === 'api-listening', 'the API to listen');

@@ -2,9 +2,8 @@
 // connection and present a client certificate (issue 12 item 3: the pinned
 // runtime once kept ~4 KB of every such connection).
 
-import path from 'node:path';
 import { sleep } from './clock.mjs';
-import { FAKE_ES, baseEnv, launchAsPid1, removeTempDir, tempDir } from './launch.mjs';
+import { baseEnv, launchAsPid1, mtlsManagerArgv, removeTempDir, tempDir } from './launch.mjs';
 import { HOST, freePort, request } from './net.mjs';
 import { readSmapsRollup, readStatus } from './procfs.mjs';
 
@@ -44,16 +43,7 @@ async function newConnectionLoad({ port, tls, count, concurrency, timeLimitMs = 
 export async function measureNewMtlsConnections({ executable, tls, batches, batchSize, concurrency, settleMs, log }) {
   const dir = tempDir('pm-bench-mtls-');
   const port = await freePort();
-  const argv = [
-    executable,
-    '--cmd', FAKE_ES,
-    '--http-host', HOST,
-    '--http-port', String(port),
-    '--tls-cert', tls.serverCertFile,
-    '--tls-key', tls.serverKeyFile,
-    '--tls-client-ca', tls.caFile,
-    '--state-file', path.join(dir, 'es.state.json'),
-  ];
+  const argv = mtlsManagerArgv({ executable, host: HOST, port, tls, dir });
   const run = await launchAsPid1(argv, { env: baseEnv({ TMPDIR: dir, KEYSTORE_UPDATER: 'false' }) });
   try {
     await run.waitForLog((r) => r['event.action'] === 'state-change' && r['process.state'] === 'started', 'fake ES to be started');
