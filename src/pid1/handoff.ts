@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { writeFileAtomic } from '../files/atomic-write.ts';
+import { readBoundedFile } from '../files/bounded-read.ts';
 import type { Logger } from '../log/logger.ts';
 import { loadHelperBinary } from './helper-binary.ts';
 
@@ -85,9 +86,13 @@ export function tellHelperReady(log: Logger): void {
   }
 }
 
-/** Atomic, and skipped when an identical copy is already there (a container restart on the same emptyDir). */
+/**
+ * Atomic, and skipped when an identical copy is already there (a container
+ * restart on the same emptyDir). What is there is read bounded: a FIFO or a
+ * /dev/zero planted under the helper's name must not hang or fill PID 1.
+ */
 async function writeHelper(helperPath: string, binary: Uint8Array): Promise<void> {
-  const existing = await fs.promises.readFile(helperPath).catch(() => undefined);
+  const existing = await readBoundedFile(helperPath, { maxBytes: binary.length }).catch(() => undefined);
   if (existing && Buffer.compare(existing, binary) === 0) {
     await fs.promises.access(helperPath, fsConstants.X_OK);
     return;

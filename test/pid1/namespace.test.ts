@@ -3,7 +3,7 @@
 // reaps every orphan and forwards signals to the manager. Also the
 // executable started as PID 1 directly, which hands PID 1 over to the helper.
 
-import { execFile, spawn } from 'node:child_process';
+import { execFile, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
@@ -32,6 +32,25 @@ t.test('the executable started as PID 1 itself hands PID 1 over to the helper it
   t.equal(fs.realpathSync(`/proc/${managerPid}/exe`), fs.realpathSync(EXECUTABLE), 'its child is the manager');
   t.equal((await manager.status()).state, 'started');
 });
+
+t.test('a FIFO planted under the helper\'s name beside the executable neither hangs nor stops the hand-off', async (t) => {
+  const dir = tempDir();
+  const executable = path.join(dir, 'process-manager');
+  fs.copyFileSync(EXECUTABLE, executable);
+  fs.chmodSync(executable, 0o755);
+  const planted = path.join(dir, '.process-manager-helper');
+  execFileSyncQuiet('mkfifo', [planted]);
+  const { manager, pid1 } = await startAsPid1('/bin/sleep', ['100000'], { executable });
+  t.teardown(() => stopManager(manager));
+  t.equal(fs.readlinkSync(`/proc/${pid1}/exe`), planted, 'PID 1 runs a helper written over the FIFO');
+  t.ok(fs.statSync(planted).isFile(), 'the FIFO was replaced by the helper, not read');
+  t.equal((await manager.status()).state, 'started');
+});
+
+function execFileSyncQuiet(file: string, args: string[]): void {
+  const result = spawnSync(file, args, { stdio: 'ignore' });
+  if (result.status !== 0) throw new Error(`${file} ${args.join(' ')} failed`);
+}
 
 function environOf(pid: number): Record<string, string> {
   const entries = fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').filter(Boolean);
