@@ -2,7 +2,6 @@
 // mutual TLS, its certificate's subject; refused requests are logged at warn,
 // rate-limited.
 
-import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import type { Context } from 'hono';
@@ -11,7 +10,7 @@ import { createLogger } from '../../src/log/logger.ts';
 import { startOnFakeEs } from '../helpers/fake-es.ts';
 import { FAKE_ES, startManager, stopManager, tempDir } from '../helpers/manager.ts';
 import { createTestCa } from '../helpers/openssl.ts';
-import { issue, tlsRequest } from '../helpers/tls-client.ts';
+import { issue, mutualTlsFiles, tlsRequest } from '../helpers/tls-client.ts';
 
 t.test('a mutation over plain HTTP is logged with the client address, before it runs', async (t) => {
   const run = await startOnFakeEs();
@@ -30,16 +29,9 @@ t.test('a mutation over plain HTTP is logged with the client address, before it 
 
 t.test('under mutual TLS: the certificate subject; refusals at warn with who was refused', async (t) => {
   const dir = tempDir();
-  const serverCa = createTestCa(path.join(dir, 'server-ca'));
-  const clientCa = createTestCa(path.join(dir, 'client-ca'));
+  const { serverCa, clientCa, args: tlsArgs } = mutualTlsFiles(dir);
   const foreignCa = createTestCa(path.join(dir, 'foreign-ca'));
-  const server = issue(serverCa, path.join(dir, 'issued'), 'localhost');
-  fs.writeFileSync(path.join(dir, 'tls.crt'), server.certPem);
-  fs.writeFileSync(path.join(dir, 'tls.key'), server.keyPem);
-  fs.writeFileSync(path.join(dir, 'client-ca.crt'), clientCa.certPem);
-  const manager = await startManager({
-    args: ['--cmd', FAKE_ES, '--state-file', path.join(dir, 's.json'), '--http-host', '127.0.0.1', '--tls-cert', path.join(dir, 'tls.crt'), '--tls-key', path.join(dir, 'tls.key'), '--tls-client-ca', path.join(dir, 'client-ca.crt')],
-  });
+  const manager = await startManager({ args: ['--cmd', FAKE_ES, '--state-file', path.join(dir, 's.json'), '--http-host', '127.0.0.1', ...tlsArgs] });
   t.teardown(() => stopManager(manager));
   const trust = serverCa.certPem;
   const operator = issue(clientCa, path.join(dir, 'issued'), 'operator');

@@ -10,7 +10,7 @@ import { startOnFakeEs } from '../helpers/fake-es.ts';
 import { connected, heldServerSockets, hostileClients, type HostileKind } from '../helpers/hostile-clients.ts';
 import { FAKE_ES, startManager, stopManager, tempDir, waitFor } from '../helpers/manager.ts';
 import { createTestCa } from '../helpers/openssl.ts';
-import { issue, tlsRequest } from '../helpers/tls-client.ts';
+import { issue, mutualTlsFiles, tlsRequest } from '../helpers/tls-client.ts';
 
 // The API's connection cap: this many hostile clients fill it.
 const CAP = 64;
@@ -19,13 +19,8 @@ const CLOSED_WITHIN_MS = 60_000;
 
 function httpsArgs() {
   const dir = tempDir();
-  const serverCa = createTestCa(path.join(dir, 'server-ca'));
-  const clientCa = createTestCa(path.join(dir, 'client-ca'));
-  const server = issue(serverCa, path.join(dir, 'issued'), 'localhost');
-  fs.writeFileSync(path.join(dir, 'tls.crt'), server.certPem);
-  fs.writeFileSync(path.join(dir, 'tls.key'), server.keyPem);
-  const args = ['--cmd', FAKE_ES, '--state-file', path.join(dir, 'state.json'), '--http-host', '127.0.0.1'];
-  args.push('--tls-cert', path.join(dir, 'tls.crt'), '--tls-key', path.join(dir, 'tls.key'), '--tls-client-ca', clientCa.certPath);
+  const { serverCa, args: tlsArgs } = mutualTlsFiles(dir);
+  const args = ['--cmd', FAKE_ES, '--state-file', path.join(dir, 'state.json'), '--http-host', '127.0.0.1', ...tlsArgs];
   return { args, trust: serverCa.certPem };
 }
 

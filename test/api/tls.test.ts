@@ -7,23 +7,14 @@ import path from 'node:path';
 import t from 'tap';
 import { FAKE_ES, startManager, stopManager, tempDir, waitFor } from '../helpers/manager.ts';
 import { createTestCa } from '../helpers/openssl.ts';
-import { issue, tlsRequest } from '../helpers/tls-client.ts';
+import { issue, mutualTlsFiles, tlsRequest } from '../helpers/tls-client.ts';
 
 function tlsSetup() {
   const dir = tempDir();
-  const serverCa = createTestCa(path.join(dir, 'server-ca'));
-  const clientCa = createTestCa(path.join(dir, 'client-ca'));
-  const foreignCa = createTestCa(path.join(dir, 'foreign-ca'));
-  const server = issue(serverCa, path.join(dir, 'issued'), 'localhost');
   const tlsDir = path.join(dir, 'tls');
-  fs.mkdirSync(tlsDir);
-  fs.writeFileSync(path.join(tlsDir, 'tls.crt'), server.certPem);
-  fs.writeFileSync(path.join(tlsDir, 'tls.key'), server.keyPem);
-  fs.writeFileSync(path.join(tlsDir, 'client-ca.crt'), clientCa.certPem);
-  const args = [
-    '--cmd', FAKE_ES, '--state-file', path.join(dir, 'state.json'), '--http-host', '127.0.0.1',
-    '--tls-cert', path.join(tlsDir, 'tls.crt'), '--tls-key', path.join(tlsDir, 'tls.key'), '--tls-client-ca', path.join(tlsDir, 'client-ca.crt'),
-  ];
+  const { serverCa, clientCa, args: tlsArgs } = mutualTlsFiles(dir, tlsDir);
+  const foreignCa = createTestCa(path.join(dir, 'foreign-ca'));
+  const args = ['--cmd', FAKE_ES, '--state-file', path.join(dir, 'state.json'), '--http-host', '127.0.0.1', ...tlsArgs];
   return { dir, tlsDir, serverCa, clientCa, foreignCa, args, operator: issue(clientCa, path.join(dir, 'issued'), 'operator') };
 }
 

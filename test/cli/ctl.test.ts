@@ -9,8 +9,7 @@ import net from 'node:net';
 import path from 'node:path';
 import t from 'tap';
 import { EXECUTABLE, isAlive, startManager, stopManager, tempDir, type RunningManager } from '../helpers/manager.ts';
-import { createTestCa } from '../helpers/openssl.ts';
-import { issue, tlsRequest } from '../helpers/tls-client.ts';
+import { mutualTlsFiles, tlsRequest } from '../helpers/tls-client.ts';
 
 /** Lays down DIR/process-manager as an init container would; always run through that path (it may become a helper that execs the runtime). */
 function install(): { dir: string; pm: string } {
@@ -154,16 +153,9 @@ t.test('a second manager on the same socket does not take it over', async (t) =>
 
 t.test('under mutual TLS, ctl needs no certificate: the socket is the credential, TCP still refuses', async (t) => {
   const dir = tempDir();
-  const serverCa = createTestCa(path.join(dir, 'server-ca'));
-  const clientCa = createTestCa(path.join(dir, 'client-ca'));
-  const server = issue(serverCa, path.join(dir, 'issued'), 'localhost');
-  fs.writeFileSync(path.join(dir, 'tls.crt'), server.certPem);
-  fs.writeFileSync(path.join(dir, 'tls.key'), server.keyPem);
-  fs.writeFileSync(path.join(dir, 'client-ca.crt'), clientCa.certPem);
+  const { serverCa, args: tlsArgs } = mutualTlsFiles(dir);
   const stateFile = path.join(dir, 's.json');
-  const manager = await startManager({
-    args: ['--state-file', stateFile, '--http-host', '127.0.0.1', '--tls-cert', path.join(dir, 'tls.crt'), '--tls-key', path.join(dir, 'tls.key'), '--tls-client-ca', path.join(dir, 'client-ca.crt'), ...SLEEPER],
-  });
+  const manager = await startManager({ args: ['--state-file', stateFile, '--http-host', '127.0.0.1', ...tlsArgs, ...SLEEPER] });
   t.teardown(() => stopManager(manager));
   await manager.waitForLog((r) => r['process.state'] === 'started', 'the process to start');
   t.equal((await tlsRequest(manager.port, '/es/stop', { trust: serverCa.certPem, method: 'POST' })).status, 401, 'over TCP without a certificate: 401');
