@@ -25,7 +25,7 @@ export interface HealthSources {
 
 export function createHealth(sources: HealthSources) {
   const { supervisor, name } = sources;
-  // Until the keystore status says since when it syncs, /health notes when it first saw the sync.
+  // The keystore status gives syncingSince once a pass runs; before its first pass starts it has none, so /health notes when it first saw the sync.
   let syncingSeenAt: number | null = null;
 
   const keystoreReasons = (keystore: ComponentStatus | null): string[] => {
