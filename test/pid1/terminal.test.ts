@@ -5,13 +5,13 @@
 // once, from the terminal, and not a second time forwarded by PID 1 (which
 // would count as "second termination signal: SIGKILL now").
 
-import { spawn } from 'node:child_process';
 import path from 'node:path';
 import t from 'tap';
 import fs from 'node:fs';
 import { tempDir, waitFor, type LogRecord } from '../helpers/manager.ts';
 import { installedEntryPoint, PID1_FIXTURES, recorded, UNSHARE } from '../helpers/pid1.ts';
-import { childrenOf, descendants } from '../helpers/procfs.ts';
+import { childrenOf } from '../helpers/procfs.ts';
+import { onTerminal } from '../helpers/terminal.ts';
 
 const CTRL_C = '\x03';
 
@@ -24,22 +24,17 @@ function groups(pid: number): { pgid: number; foreground: number } {
 
 /** Runs argv on a fresh pseudo-terminal; once `until()` holds, types Ctrl-C once. */
 async function ctrlCOnTerminal(argv: string[], until: () => boolean) {
-  const command = argv.map((word) => `'${word.replaceAll("'", "'\\''")}'`).join(' ');
-  // -e: script exits with the command's status; -f: its output is passed on at once.
-  const script = spawn('script', ['-qfec', command, '/dev/null'], { stdio: ['pipe', 'pipe', 'inherit'], detached: true });
-  let output = '';
-  script.stdout!.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-  const exited = new Promise<number | null>((resolve) => script.once('exit', (code) => resolve(code)));
+  const run = onTerminal(argv);
   try {
     await waitFor(until, 'the process to be ready');
-    // PID 1 (the unshare's child) and the manager (its child) as they stand when Ctrl-C is typed.
-    const pid1 = childrenOf(descendants(script.pid!).find((p) => p.comm === 'unshare')!.pid)[0];
+    // PID 1 and the manager (its child) as they stand when Ctrl-C is typed.
+    const pid1 = run.pid1()!;
     const tree = { pid1: groups(pid1), manager: groups(childrenOf(pid1)[0]) };
-    script.stdin!.write(CTRL_C);
-    const timer = setTimeout(() => process.kill(-script.pid!, 'SIGKILL'), 60_000);
-    const code = await exited;
+    run.type(CTRL_C);
+    const timer = setTimeout(run.kill, 60_000);
+    const code = await run.exited;
     clearTimeout(timer);
-    const logs: LogRecord[] = output
+    const logs: LogRecord[] = run.output()
       .split(/\r?\n/)
       // The terminal echoes the Ctrl-C as "^C" in front of whatever comes next.
       .map((line) => line.slice(line.indexOf('{"@timestamp"')))
@@ -47,11 +42,7 @@ async function ctrlCOnTerminal(argv: string[], until: () => boolean) {
       .map((line) => JSON.parse(line));
     return { code, logs, tree };
   } finally {
-    try {
-      process.kill(-script.pid!, 'SIGKILL');
-    } catch {
-      // gone
-    }
+    run.kill();
   }
 }
 
