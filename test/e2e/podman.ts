@@ -2,8 +2,8 @@
 // the two images built offline, the documented Pod played with
 // `podman kube play`, and eyes into a running container (ps, logs, events,
 // inspect). Everything it creates carries the run's name (runId) so that it
-// can be removed even after an interrupted run. The recipe this follows is
-// shared/notes/containers.md.
+// can be removed even after an interrupted run. Everything runs offline: the
+// images are built from local files (build-images.sh), nothing is pulled.
 
 import { execFile, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
