@@ -72,21 +72,47 @@ export function readBoundedFileSync(file: string, options: BoundedReadOptions): 
 
 /** sha256 (hex) of a file's bytes, read a chunk at a time: a large file never sits in memory whole. */
 export async function hashBoundedFile(file: string, options: BoundedReadOptions): Promise<string> {
+  const opened = await openBoundedFile(file, options);
+  try {
+    return await hashOpenFile(opened, options.maxBytes);
+  } finally {
+    await opened.handle.close();
+  }
+}
+
+export interface OpenedFile {
+  readonly handle: fs.FileHandle;
+  /** What fstat saw at open. */
+  readonly size: number;
+}
+
+/** Opens for reading and refuses, before any read, what is not a regular file of at most maxBytes. The caller closes it. */
+export async function openBoundedFile(file: string, options: BoundedReadOptions): Promise<OpenedFile> {
   const handle = await fs.open(file, openFlags(options));
   try {
-    const chunkBytes = chunkSize(checkStats(await handle.stat(), options.maxBytes));
-    const hash = createHash('sha256');
-    const chunk = Buffer.allocUnsafe(chunkBytes);
-    let total = 0;
-    for (;;) {
-      const { bytesRead } = await handle.read(chunk, 0, chunkBytes, null);
-      if (bytesRead === 0) return hash.digest('hex');
-      total += bytesRead;
-      if (total > options.maxBytes) throw tooLarge(options.maxBytes);
-      hash.update(chunk.subarray(0, bytesRead));
-    }
-  } finally {
+    return { handle, size: checkStats(await handle.stat(), options.maxBytes) };
+  } catch (error) {
     await handle.close();
+    throw error;
+  }
+}
+
+/**
+ * sha256 (hex) of an opened file's bytes, streamed. Reads at explicit positions
+ * from 0: the descriptor's own offset is neither used nor moved, so it can be
+ * handed on (a child reading it, or reopening it through /dev/fd) as it was.
+ */
+export async function hashOpenFile(opened: OpenedFile, maxBytes: number): Promise<string> {
+  const chunkBytes = chunkSize(opened.size);
+  const hash = createHash('sha256');
+  const chunk = Buffer.allocUnsafe(chunkBytes);
+  let total = 0;
+  for (;;) {
+    const { bytesRead } = await opened.handle.read(chunk, 0, chunkBytes, total);
+    if (bytesRead === 0) return hash.digest('hex');
+    total += bytesRead;
+    if (total > maxBytes) throw tooLarge(maxBytes);
+    hash.update(chunk.subarray(0, bytesRead));
   }
 }
 

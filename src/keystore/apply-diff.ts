@@ -7,13 +7,19 @@
 // valid setting name ([A-Za-z0-9_-.]+), and joptsimple, which parses the CLI's
 // options anywhere on the line, would otherwise take it for an option (every
 // ES version's parser ends options at `--`).
+//
+// The CLI never gets a path to resolve: each file goes as a descriptor we
+// opened and re-checked (pin-source), named /dev/fd/N on its command line.
 
 import type { Logger } from '../log/logger.ts';
 import { cliErrorLine, type CliResult, type CliRunner } from './keystore-cli.ts';
+import { pinSourceFiles, type PinnedFile } from './pin-source.ts';
 import type { SourceEntry } from './scan-source.ts';
 
 export interface ApplyRequest {
   readonly upserts: readonly SourceEntry[];
+  /** SOURCE_DIR's realpath as the scan saw it: each file must still lie beneath it. */
+  readonly sourceRoot: string;
   readonly removals: readonly string[];
   readonly keystoreExists: boolean;
   /** undefined: the keystore has no password. */
@@ -29,7 +35,7 @@ export interface ApplyOutcome {
   readonly removed: readonly string[];
   /** True once a call saved anything, the keystore's creation included. */
   readonly hasWritten: boolean;
-  /** The CLI could not find a source file: the Secret was swapped under us, look again. */
+  /** A source file moved or changed since the scan (a Secret swap, or worse): nothing of it was applied; look again. */
   readonly isSourceGone: boolean;
   readonly calls: number;
 }
@@ -44,6 +50,19 @@ const END_OF_OPTIONS = '--';
 const EXIT_USAGE = 64;
 const EXIT_CONFIG = 78;
 const PRE_77_EXTRA_ARGUMENTS = /Unrecognized extra arguments/;
+/**
+ * Pairs per add-file call, so descriptors per call. Every pair holds one open
+ * descriptor in us and in the CLI for the call's length. Some container
+ * runtimes still give 1,024 as the soft RLIMIT_NOFILE (most give 1,048,576):
+ * 256 leaves room below that for our own sockets and watchers and for the
+ * JVM's jars, and exceeds by far the handful of keys a secure-settings Secret
+ * holds: only a huge Secret (1 MiB fits thousands of small keys) pays one more
+ * JVM launch per further 256 changed keys.
+ */
+const MAX_PAIRS_PER_CALL = 256;
+/** The CLI's fd of the first inherited descriptor: 0-2 are its stdio. */
+const FIRST_INHERITED_FD = 3;
+const INHERITED_PATH = /\/dev\/fd\/(\d+)/g;
 const SOURCE_FILE_MISSING = /File \[.*\] does not exist/;
 const SETTING_MISSING = /Setting \[([^\]]+)\] does not exist in the keystore/;
 
@@ -56,14 +75,14 @@ export function createApplier(runCli: CliRunner, log: Logger): Applier {
       const progress = { upserted: [] as string[], removed: [] as string[], hasWritten: false, calls: 0 };
       // The password line comes first on stdin; an unprotected keystore never reads it.
       const passwordLine = request.password === undefined ? '' : `${request.password}\n`;
-      const call = async (args: string[], stdin = passwordLine): Promise<CliResult> => {
+      const call = async (args: string[], stdin = passwordLine, inheritFds: readonly number[] = []): Promise<CliResult> => {
         progress.calls++;
-        return runCli(args, stdin);
+        return runCli(args, stdin, inheritFds);
       };
-      const failed = (command: string, result: CliResult): ApplyOutcome => ({
+      const failed = (command: string, result: CliResult, pinned: readonly PinnedFile[] = []): ApplyOutcome => ({
         ok: false,
-        reason: describeFailure(command, result),
-        isSourceGone: result.kind === 'exited' && SOURCE_FILE_MISSING.test(result.stderr),
+        reason: describeFailure(command, result, pinned),
+        isSourceGone: false,
         ...progress,
       });
 
@@ -74,23 +93,32 @@ export function createApplier(runCli: CliRunner, log: Logger): Applier {
           if (!succeeded(created)) return failed('create -p', created);
           progress.hasWritten = true;
         }
-        const pairs = request.upserts.map((entry) => [entry.name, entry.file]);
-        let batches = multiPair === false ? pairs.map((pair) => [pair]) : [pairs];
+        let batches = multiPair === false ? request.upserts.map((entry) => [entry]) : chunk(request.upserts, MAX_PAIRS_PER_CALL);
         for (let i = 0; i < batches.length; i++) {
           const batch = batches[i];
-          const result = await call(['add-file', '-f', END_OF_OPTIONS, ...batch.flat()]);
+          // Opened per call, just before it: a huge Secret never holds more than one call's worth of descriptors.
+          const pinned = await pinSourceFiles(request.sourceRoot, batch);
+          if (!pinned.ok) return { ok: false, reason: pinned.reason, isSourceGone: pinned.isSourceChanged, ...progress };
+          let result: CliResult;
+          try {
+            const pairs = pinned.files.flatMap((file, n) => [file.name, `/dev/fd/${FIRST_INHERITED_FD + n}`]);
+            result = await call(['add-file', '-f', END_OF_OPTIONS, ...pairs], passwordLine, pinned.files.map((file) => file.fd));
+          } finally {
+            // Whatever the call's end (exit, failure, deadline, spawn error): the CLI is gone, ours are closed.
+            await pinned.release();
+          }
           if (batch.length > 1 && isPre77UsageError(result)) {
             // Pre-7.7 checks its arguments after auto-creating the keystore, before saving any setting.
             multiPair = false;
             progress.hasWritten ||= !request.keystoreExists;
             log.info('elasticsearch-keystore predates 7.7 (one setting per add-file call); adding settings one by one', { 'event.action': 'keystore-sync' });
-            batches = [...batches.slice(0, i), ...batch.map((pair) => [pair]), ...batches.slice(i + 1)];
+            batches = [...batches.slice(0, i), ...batch.map((entry) => [entry]), ...batches.slice(i + 1)];
             i--;
             continue;
           }
-          if (!succeeded(result)) return failed('add-file', result);
+          if (!succeeded(result)) return failed('add-file', result, pinned.files);
           if (batch.length > 1) multiPair = true;
-          progress.upserted.push(...batch.map(([name]) => name));
+          progress.upserted.push(...batch.map((entry) => entry.name));
           progress.hasWritten = true;
         }
       }
@@ -123,13 +151,29 @@ function isPre77UsageError(result: CliResult): boolean {
   return result.kind === 'exited' && result.code === EXIT_USAGE && PRE_77_EXTRA_ARGUMENTS.test(result.stderr);
 }
 
-function describeFailure(command: string, result: CliResult): string {
+function chunk<T>(items: readonly T[], size: number): T[][] {
+  const chunks: T[][] = [];
+  for (let i = 0; i < items.length; i += size) chunks.push(items.slice(i, i + size));
+  return chunks;
+}
+
+function describeFailure(command: string, result: CliResult, pinned: readonly PinnedFile[]): string {
   if (result.kind === 'spawnFailed') return result.reason;
   if (result.kind === 'timedOut') {
-    return `elasticsearch-keystore ${command} gave no answer within ${result.deadlineMs / 1000} s; its process group was killed (last error output: ${cliErrorLine(result.stderr)})`;
+    return `elasticsearch-keystore ${command} gave no answer within ${result.deadlineMs / 1000} s; its process group was killed (last error output: ${nameDescriptors(cliErrorLine(result.stderr), pinned)})`;
   }
   const status = result.code !== null ? `exit code ${result.code}` : `signal ${result.signal}`;
-  let reason = `elasticsearch-keystore ${command} failed with ${status}: ${cliErrorLine(result.stderr)}`;
+  let reason = `elasticsearch-keystore ${command} failed with ${status}: ${nameDescriptors(cliErrorLine(result.stderr), pinned)}`;
   if (/unable to read from standard input/.test(result.stderr)) reason += ' (is the keystore password-protected? set KEYSTORE_PASSWORD or KEYSTORE_PASSWORD_FILE)';
+  // The descriptor was open when the CLI started, and /dev/fd/N holds even a deleted file: this is no Secret swap.
+  if (pinned.length > 0 && SOURCE_FILE_MISSING.test(result.stderr)) reason += ' (the CLI did not get the descriptor we passed: is /dev/fd missing, or does a wrapper close inherited descriptors?)';
   return reason;
+}
+
+/** "/dev/fd/5" means nothing to an operator: say which setting and source file it carried. */
+function nameDescriptors(line: string, pinned: readonly PinnedFile[]): string {
+  return line.replace(INHERITED_PATH, (text, fd: string) => {
+    const file = pinned[Number(fd) - FIRST_INHERITED_FD];
+    return file === undefined ? text : `${text} = ${file.name} from ${file.file}`;
+  });
 }

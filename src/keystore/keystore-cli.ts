@@ -10,7 +10,7 @@
 // (setsid) cannot be reached that way; we then stop reading its pipes.
 
 import { Buffer } from 'node:buffer';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcessWithoutNullStreams, type StdioOptions } from 'node:child_process';
 import path from 'node:path';
 import type { Logger } from '../log/logger.ts';
 import { childEnvironment } from '../supervisor/child-env.ts';
@@ -34,18 +34,24 @@ export type CliResult =
   | { readonly kind: 'timedOut'; readonly deadlineMs: number; readonly stderr: string }
   | { readonly kind: 'spawnFailed'; readonly reason: string };
 
-export type CliRunner = (args: readonly string[], stdin: string) => Promise<CliResult>;
+/**
+ * `inheritFds`: descriptors of ours the CLI gets as its fds 3, 4, ... (for add-file's /dev/fd/N paths).
+ * They stay ours: the caller closes them once the call has settled.
+ */
+export type CliRunner = (args: readonly string[], stdin: string, inheritFds?: readonly number[]) => Promise<CliResult>;
 
 /** Runs `binary args...` with ES_PATH_CONF set so the CLI writes `keystorePath`. */
 export function createCliRunner(binary: string, keystorePath: string, log: Logger, env: NodeJS.ProcessEnv = process.env): CliRunner {
   // The CLI only knows $ES_PATH_CONF/elasticsearch.keystore; our passwords stay out of its environment.
   const childEnv = { ...childEnvironment(env), ES_PATH_CONF: path.dirname(keystorePath) };
   const deadlineMs = chooseDeadline(env[DEADLINE_TEST_KNOB]);
-  return (args, stdin) =>
+  return (args, stdin, inheritFds = []) =>
     new Promise((resolve) => {
       const started = performance.now();
       // detached: setsid(2), so the CLI and everything it forks share a process group we can kill whole.
-      const child = spawn(binary, args, { env: childEnv, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+      // Pipes for 0-2 whatever follows them, which only node's typings cannot tell from a spread.
+      const stdio: StdioOptions = ['pipe', 'pipe', 'pipe', ...inheritFds];
+      const child = spawn(binary, args, { env: childEnv, stdio, detached: true }) as ChildProcessWithoutNullStreams;
       const stdout = createTail();
       const stderr = createTail();
       child.stdout.on('data', stdout.push);

@@ -19,7 +19,7 @@ import { SETTING_NAME, SETTING_NAME_RULE } from './setting-name.ts';
 const RESERVED_NAMES = new Set(['keystore.seed']);
 const SCAN_ATTEMPTS = 5;
 /** Kubernetes refuses a Secret larger than 1 MiB in all, so no entry can be larger. */
-const MAX_ENTRY_BYTES = MiB;
+export const MAX_ENTRY_BYTES = MiB;
 const RACE_RETRY_MS = 50;
 
 export interface SourceEntry {
@@ -41,6 +41,8 @@ export interface Snapshot {
   readonly hashes: ReadonlyMap<string, string>;
   /** Names present in the directory that could not be read this time: neither updated nor removed. */
   readonly held: ReadonlySet<string>;
+  /** SOURCE_DIR with its own symlinks resolved, as this scan saw it: every entry's file lies beneath it. */
+  readonly root: string;
   /** Target of the `..data` symlink (the Secret's revision), null in a plain directory. */
   readonly revision: string | null;
   readonly ignored: readonly IgnoredEntry[];
@@ -113,7 +115,7 @@ async function scanOnce(dir: string, isLastAttempt: boolean): Promise<Attempt> {
   // ..data swapped while we read: some entries may come from the old revision.
   if (revisionAfter !== revisionBefore) return { ok: 'raced', reason: `${dir}/..data changed while scanning` };
   const hashes = new Map([...entries].map(([name, entry]) => [name, entry.hash]));
-  return { ok: true, snapshot: { entries, hashes, held, revision: revisionAfter, ignored } };
+  return { ok: true, snapshot: { entries, hashes, held, root, revision: revisionAfter, ignored } };
 }
 
 type EntryRead =
@@ -133,7 +135,7 @@ async function readEntry(root: string, name: string): Promise<EntryRead> {
   } catch (error) {
     return unreadable(error as NodeJS.ErrnoException);
   }
-  if (!file.startsWith(`${root}${path.sep}`)) {
+  if (!isBeneath(root, file)) {
     return { kind: 'unusable', reason: `refused: a symlink out of SOURCE_DIR (to ${file})` };
   }
   try {
@@ -148,6 +150,11 @@ async function readEntry(root: string, name: string): Promise<EntryRead> {
     if (error instanceof RefusedFileError) return { kind: 'unusable', reason: `refused: ${describeReadError(error)} (a Secret holds at most 1 MiB)` };
     return unreadable(error as NodeJS.ErrnoException);
   }
+}
+
+/** The one rule for "inside SOURCE_DIR", at scan time and again when the CLI is handed the file. */
+export function isBeneath(root: string, file: string): boolean {
+  return file.startsWith(`${root}${path.sep}`);
 }
 
 function unreadable(error: NodeJS.ErrnoException): EntryRead {

@@ -14,7 +14,7 @@ import { readSecret } from './secrets.ts';
 import { createSerialWorker, type PassResult } from './serial-worker.ts';
 import type { SyncFacts } from './status.ts';
 
-/** A source file vanishing under the CLI is a Secret swap, not a failure; rescan this often before calling it one. */
+/** A source file changing between the scan and the CLI call is most likely a Secret swap, not a failure; rescan this often before calling it one. */
 const SWAP_RACE_RETRIES = 3;
 const CLOSE_WAIT_MS = 10_000;
 
@@ -122,6 +122,7 @@ export function createSyncLoop(options: SyncLoopOptions) {
     const started = performance.now();
     const outcome = await applier.apply({
       upserts: diff.upserts.map((name) => snapshot.entries.get(name)!),
+      sourceRoot: snapshot.root,
       removals: diff.removals,
       keystoreExists,
       password: password.value,
@@ -153,7 +154,8 @@ export function createSyncLoop(options: SyncLoopOptions) {
     }
     if (outcome.isSourceGone && swapRaces < SWAP_RACE_RETRIES) {
       swapRaces++;
-      log.debug(`a source file vanished under elasticsearch-keystore (Secret swap); rescanning`, { 'event.action': 'keystore-sync' });
+      // Said at info: a Secret swap at that moment is ordinary, a symlink planted there is worth seeing.
+      log.info(`not applied: ${outcome.reason}; rescanning SOURCE_DIR`, { 'event.action': 'keystore-sync' });
       return { kind: 'again' };
     }
     return failed(outcome.reason ?? 'elasticsearch-keystore failed');
