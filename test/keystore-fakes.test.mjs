@@ -34,9 +34,10 @@ function childEnv(overrides) {
 }
 
 /** Runs the fake CLI with ES_PATH_CONF=configDir and the given stdin; resolves when it exits. */
-function runKeystore(configDir, args, { stdin = '', env = {} } = {}) {
+function runKeystore(configDir, args, { stdin = '', env = {}, fds = [] } = {}) {
   return new Promise((resolve, reject) => {
-    const child = spawn(KEYSTORE_CLI, args, { env: childEnv({ ES_PATH_CONF: configDir, ...env }) });
+    const stdio = ['pipe', 'pipe', 'pipe', ...fds];
+    const child = spawn(KEYSTORE_CLI, args, { env: childEnv({ ES_PATH_CONF: configDir, ...env }), stdio });
     const stdout = [];
     const stderr = [];
     child.stdout.on('data', (chunk) => stdout.push(chunk));
@@ -449,6 +450,37 @@ t.test('knobs: delay, invocation log, injected failure', async (t) => {
   t.ok(entries.every((e) => !Number.isNaN(Date.parse(e.time)) && e.esPathConf === configDir));
   t.ok(entries[0].durationMs >= 400, `delay honoured (${entries[0].durationMs} ms)`);
   t.ok(entries[1].durationMs < 400, `no delay without the knob (${entries[1].durationMs} ms)`);
+});
+
+t.test('add-file reads an inherited descriptor as /dev/fd/N; FAKE_KEYSTORE_BEFORE_READ runs just before', async (t) => {
+  const configDir = makeTempDir(t);
+  const source = writeFile(configDir, 'source', 'checked bytes');
+  const hook = path.join(configDir, 'hook.sh');
+  // The hook moves the name away and puts other bytes there: a reopen by name would read them.
+  fs.writeFileSync(hook, `#!/bin/sh\nprintf '%s\\n' "$@" > "${configDir}/hook-args"\nmv "${source}" "${source}.old" && printf swapped > "${source}"\n`, { mode: 0o755 });
+  const fd = fs.openSync(source, 'r');
+  t.teardown(() => fs.closeSync(fd));
+  const env = { FAKE_KEYSTORE_BEFORE_READ: hook };
+  for (const version of ['8.15.0', '7.6.2']) {
+    fs.rmSync(keystoreFile(configDir), { force: true });
+    if (fs.existsSync(`${source}.old`)) fs.renameSync(`${source}.old`, source);
+    const added = await runKeystore(configDir, ['add-file', '-f', '--', 'pinned', '/dev/fd/3'], { env: { ...env, FAKE_KEYSTORE_VERSION: version }, fds: [fd] });
+    t.equal(added.code, 0, `${version}: ${added.stderr}`);
+    t.equal(fs.readFileSync(path.join(configDir, 'hook-args'), 'utf8'), '/dev/fd/3\n', `${version}: the hook got the file arguments`);
+    t.equal(fs.readFileSync(source, 'utf8'), 'swapped', `${version}: the hook ran before the read`);
+    t.equal((await runKeystore(configDir, ['show', 'pinned'])).stdout, 'checked bytes', `${version}: the descriptor's file was read, not the name's`);
+  }
+
+  // Not fd 3: the fake's own Node runtime holds one there (as a JVM holds its own files), which reads as a file that exists.
+  const closed = await runKeystore(configDir, ['add-file', '-f', '--', 'missing', '/dev/fd/200']);
+  t.equal(closed.code, 74, 'a descriptor not passed: as for any missing file');
+  t.equal(closed.stderr, '\nERROR: File [/dev/fd/200] does not exist\n');
+
+  fs.writeFileSync(hook, '#!/bin/sh\nexit 3\n');
+  const failing = await runKeystore(configDir, ['add-file', '-f', 'other', source], { env });
+  t.equal(failing.code, 70, 'a failing hook fails the call');
+  t.match(failing.stderr, /FAKE_KEYSTORE_BEFORE_READ .* failed: exit 3/);
+  t.same(await listNames(configDir), ['keystore.seed', 'pinned'], 'and nothing is saved');
 });
 
 t.test('a leftover temp file blocks saving, as with 8.x CREATE_NEW', async (t) => {
