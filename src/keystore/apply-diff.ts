@@ -174,6 +174,6 @@ function describeFailure(command: string, result: CliResult, pinned: readonly Pi
 function nameDescriptors(line: string, pinned: readonly PinnedFile[]): string {
   return line.replace(INHERITED_PATH, (text, fd: string) => {
     const file = pinned[Number(fd) - FIRST_INHERITED_FD];
-    return file === undefined ? text : `${text} = ${file.name} from ${file.file}`;
+    return file === undefined ? text : `${text} (${file.name} from ${file.file})`;
   });
 }

@@ -9,7 +9,7 @@ import t, { type Test } from 'tap';
 import fs from 'node:fs';
 import path from 'node:path';
 import { startManager, stopManager, waitFor, type RunningManager } from '../helpers/manager.ts';
-import { cliCalls, keystoreLayout, secretRevision, settingsOf, statusWhere, writeSecret, type KeystoreLayout } from '../helpers/keystore.ts';
+import { cliCalls, KEYSTORE_CLI, keystoreLayout, secretRevision, settingsOf, statusWhere, writeSecret, type KeystoreLayout } from '../helpers/keystore.ts';
 
 /** What add-file may carry per call (MAX_PAIRS_PER_CALL in src/keystore/apply-diff.ts). */
 const PAIRS_PER_CALL = 256;
@@ -152,31 +152,57 @@ t.test('changed between the scan and the call that would carry it: not applied; 
   t.end();
 });
 
-t.test('no descriptor outlives its call: after many syncs, ok or failed, the manager holds as many as when idle', async (t) => {
+t.test('a CLI that did not get the descriptors: the reason names the setting and its source file', async (t) => {
   const layout = keystoreLayout();
-  const failMarker = path.join(layout.root, 'fail-next');
-  // A call fails (exit 70, nothing saved) while the marker exists.
-  const hook = writeHook(layout, `[ -e '${failMarker}' ] && exit 1\nexit 0`, false);
+  writeSecret(layout.sourceDir, { 'a.setting': 'A', 'b.setting': 'B' });
+  // A wrapper that closes inherited descriptors (as sudo does by default), in front of a CLI that checks its
+  // files the way AddFileKeyStoreCommand does (Files.exists, then the message ES prints, exit 74).
+  const binary = path.join(layout.root, 'closing-wrapper');
+  const check = `for arg; do case "$arg" in /dev/fd/*) [ -e "$arg" ] || { printf '\\nERROR: File [%s] does not exist\\n' "$arg" >&2; exit 74; };; esac; done`;
+  fs.writeFileSync(binary, `#!/bin/sh\nexec 3<&- 4<&-\n[ "$1" = add-file ] && ${check}\nexec '${KEYSTORE_CLI}' "$@"\n`, { mode: 0o755 });
+  const manager = await start(t, layout, { KEYSTORE_BINARY: binary });
+  const status = await statusWhere(manager, (s) => s.state === 'failed', 'the failure', TIMEOUT_MS);
+  const file = path.join(fs.realpathSync(layout.sourceDir), secretRevision(layout.sourceDir)!, 'a.setting');
+  t.equal(
+    status.reason.replace(/; retrying .*/, ''),
+    `elasticsearch-keystore add-file failed with exit code 74: ERROR: File [/dev/fd/3 (a.setting from ${file})] does not exist` +
+      ' (the CLI did not get the descriptor we passed: is /dev/fd missing, or does a wrapper close inherited descriptors?)',
+  );
+  t.same(openBeneath(manager, layout.sourceDir), [], 'no descriptor into SOURCE_DIR is left open');
+});
+
+t.test('no descriptor outlives its call, whatever its end: after many syncs the manager holds as many as when idle', async (t) => {
+  const layout = keystoreLayout();
+  const failMarker = path.join(layout.root, 'fail');
+  const hangMarker = path.join(layout.root, 'hang');
+  // While a marker exists the call fails (exit 70, nothing saved), or hangs until its deadline kills its group.
+  const hook = writeHook(layout, `[ -e '${failMarker}' ] && exit 1\n[ -e '${hangMarker}' ] && exec sleep 600\nexit 0`, false);
+  // Made non-executable for a round: the spawn itself fails (EACCES).
+  const binary = path.join(layout.root, 'keystore-wrapper');
+  fs.writeFileSync(binary, `#!/bin/sh\nexec '${KEYSTORE_CLI}' "$@"\n`, { mode: 0o755 });
   let payload = numbered(5, 'V0');
   writeSecret(layout.sourceDir, payload);
-  const manager = await start(t, layout, { FAKE_KEYSTORE_BEFORE_READ: hook });
+  const manager = await start(t, layout, { FAKE_KEYSTORE_BEFORE_READ: hook, KEYSTORE_BINARY: binary, KEYSTORE_CLI_DEADLINE_TEST_MS: '5000' });
   const fds = (): string[] => fs.readdirSync(`/proc/${manager.child.pid}/fd`);
   await statusWhere(manager, (s) => s.state === 'synced' && s.settings.length === 5, 'the first sync', TIMEOUT_MS);
   const idle = fds().length;
 
+  const outcomes = [
+    { what: 'exit 0', before: () => {}, after: () => {}, reason: /^keystore matches SOURCE_DIR$/ },
+    { what: 'a failing call', before: () => fs.writeFileSync(failMarker, ''), after: () => fs.rmSync(failMarker), reason: /add-file failed with exit code 70/ },
+    { what: 'a call past its deadline', before: () => fs.writeFileSync(hangMarker, ''), after: () => fs.rmSync(hangMarker), reason: /add-file gave no answer within 5 s/ },
+    { what: 'a spawn error', before: () => fs.chmodSync(binary, 0o644), after: () => fs.chmodSync(binary, 0o755), reason: /is not executable/ },
+  ];
   for (let round = 1; round <= 12; round++) {
-    const isFailing = round % 4 === 0;
-    if (isFailing) fs.writeFileSync(failMarker, '');
+    const outcome = outcomes[round % outcomes.length];
+    outcome.before();
     payload = { ...payload, ...numbered(3, `V${round}`) };
     writeSecret(layout.sourceDir, payload);
-    if (isFailing) {
-      await statusWhere(manager, (s) => s.state === 'failed', `round ${round} to fail`, TIMEOUT_MS);
-      fs.rmSync(failMarker);
-    }
+    await statusWhere(manager, (s) => outcome.reason.test(s.reason), `round ${round}: ${outcome.what}`, TIMEOUT_MS);
+    outcome.after();
     await waitFor(() => JSON.stringify(settingsOf(layout.keystorePath)) === JSON.stringify(payload), `round ${round} to be applied`, TIMEOUT_MS);
     await statusWhere(manager, (s) => s.state === 'synced', `round ${round} to settle`, TIMEOUT_MS);
   }
-  t.ok(addFileCalls(layout).filter((call) => call.exit !== 0).length >= 3, 'failed calls were among them');
   t.same(openBeneath(manager, layout.sourceDir), [], 'no descriptor into SOURCE_DIR is left open');
   const settled = await waitFor(() => (fds().length <= idle ? fds().length : undefined), `the descriptor count to return to ${idle}`, TIMEOUT_MS);
   t.ok(settled <= idle, `${settled} descriptors open, ${idle} when idle`);
