@@ -36,7 +36,7 @@ export interface ApplyOutcome {
   /** True once a call saved anything, the keystore's creation included. */
   readonly hasWritten: boolean;
   /** A source file moved or changed since the scan (a Secret swap, or worse): nothing of it was applied; look again. */
-  readonly isSourceGone: boolean;
+  readonly isSourceChanged: boolean;
   readonly calls: number;
 }
 
@@ -82,7 +82,7 @@ export function createApplier(runCli: CliRunner, log: Logger): Applier {
       const failed = (command: string, result: CliResult, pinned: readonly PinnedFile[] = []): ApplyOutcome => ({
         ok: false,
         reason: describeFailure(command, result, pinned),
-        isSourceGone: false,
+        isSourceChanged: false,
         ...progress,
       });
 
@@ -98,7 +98,7 @@ export function createApplier(runCli: CliRunner, log: Logger): Applier {
           const batch = batches[i];
           // Opened per call, just before it: a huge Secret never holds more than one call's worth of descriptors.
           const pinned = await pinSourceFiles(request.sourceRoot, batch);
-          if (!pinned.ok) return { ok: false, reason: pinned.reason, isSourceGone: pinned.isSourceChanged, ...progress };
+          if (!pinned.ok) return { ok: false, reason: pinned.reason, isSourceChanged: pinned.isSourceChanged, ...progress };
           let result: CliResult;
           try {
             const pairs = pinned.files.flatMap((file, n) => [file.name, `/dev/fd/${FIRST_INHERITED_FD + n}`]);
@@ -138,7 +138,7 @@ export function createApplier(runCli: CliRunner, log: Logger): Applier {
         progress.removed.push(missing);
         removals = removals.filter((name) => name !== missing);
       }
-      return { ok: true, isSourceGone: false, ...progress };
+      return { ok: true, isSourceChanged: false, ...progress };
     },
   };
 }

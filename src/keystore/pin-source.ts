@@ -11,6 +11,10 @@
 //
 // A file that moved or changed since the scan is not handed on: the caller
 // looks again, and the next scan judges what is there now.
+//
+// Node opens every file O_CLOEXEC: only the add-file child, which is given
+// these descriptors explicitly, inherits them; Elasticsearch or anything else
+// spawned meanwhile does not.
 
 import fs from 'node:fs/promises';
 import { describeReadError, hashOpenFile, openBoundedFile, RefusedFileError, type OpenedFile } from '../files/bounded-read.ts';

@@ -152,7 +152,7 @@ export function createSyncLoop(options: SyncLoopOptions) {
       });
       return succeed(snapshot);
     }
-    if (outcome.isSourceGone && swapRaces < SWAP_RACE_RETRIES) {
+    if (outcome.isSourceChanged && swapRaces < SWAP_RACE_RETRIES) {
       swapRaces++;
       // Said at info: a Secret swap at that moment is ordinary, a symlink planted there is worth seeing.
       log.info(`not applied: ${outcome.reason}; rescanning SOURCE_DIR`, { 'event.action': 'keystore-sync' });
