@@ -6,9 +6,10 @@
 // nothing here depends on timing.
 
 import t, { type Test } from 'tap';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { startManager, stopManager, waitFor, type RunningManager } from '../helpers/manager.ts';
+import { ROOT, startManager, stopManager, waitFor, type RunningManager } from '../helpers/manager.ts';
 import { cliCalls, KEYSTORE_CLI, keystoreLayout, secretRevision, settingsOf, statusWhere, writeSecret, type KeystoreLayout } from '../helpers/keystore.ts';
 
 /** What add-file may carry per call (MAX_PAIRS_PER_CALL in src/keystore/apply-diff.ts). */
@@ -95,6 +96,30 @@ t.test('a directory swapped for a symlink out of SOURCE_DIR as the CLI opens its
   await waitFor(() => settingsOf(layout.keystorePath)?.[name] === 'GOOD-2', 'the next value to be applied', TIMEOUT_MS);
   t.notOk(hasVictimBytes(layout), 'the victim never reached the keystore');
   t.same(openBeneath(manager, layout.sourceDir), [], 'no descriptor into SOURCE_DIR is left open');
+});
+
+const javaMissing = spawnSync('java', ['-version']).error ? 'java is not installed (apt-get install openjdk-17-jdk-headless)' : false;
+
+t.test('a real JVM reading /dev/fd/N as add-file does reads the descriptor\'s file, where the name now leads elsewhere', { skip: javaMissing }, async (t) => {
+  const layout = keystoreLayout();
+  const name = 'a.setting';
+  writeSecret(layout.sourceDir, { [name]: 'CHECKED' });
+  const victim = victimDir(layout, [name]);
+  const file = path.join(layout.sourceDir, secretRevision(layout.sourceDir)!, name);
+  const fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+  t.teardown(() => fs.closeSync(fd));
+  // Between our open and the JVM's: the timestamped directory becomes a symlink out of SOURCE_DIR.
+  const swap = spawnSync('sh', ['-c', writeHook(layout, SWAP_DIR(victim))]);
+  t.equal(swap.status, 0, `the swap ran ${swap.stderr}`);
+
+  const child = spawn('java', [path.join(ROOT, 'test/fixtures/keystore/ReadLikeAddFile.java'), '/dev/fd/3', file], { stdio: ['ignore', 'pipe', 'pipe', fd] });
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (chunk) => (out += chunk));
+  child.stderr!.on('data', (chunk) => (err += chunk));
+  const code = await new Promise((resolve) => child.on('close', resolve));
+  t.equal(code, 0, `java exited 0 ${err}`);
+  t.same(out.trim().split('\n'), ['/dev/fd/3=CHECKED', `${file}=${VICTIM}`], 'the descriptor gives the checked bytes; the path, as a negative control, the victim\'s');
 });
 
 t.test(`a Secret of more than ${PAIRS_PER_CALL} keys takes one add-file call per ${PAIRS_PER_CALL}, and all of it is applied`, async (t) => {
