@@ -34,19 +34,22 @@ export type PinResult =
   /** isSourceChanged: moved or changed since the scan, so a rescan will see something else; otherwise a plain failure. */
   | { readonly ok: false; readonly reason: string; readonly isSourceChanged: boolean };
 
-type Check = { readonly ok: true; readonly opened: OpenedFile } | { readonly ok: false; readonly reason: string; readonly isSourceChanged: boolean };
+interface Refusal {
+  readonly reason: string;
+  readonly isSourceChanged: boolean;
+}
 
 /** Opens and re-checks every entry; on any refusal, closes what it opened and says why. */
 export async function pinSourceFiles(root: string, entries: readonly SourceEntry[]): Promise<PinResult> {
   const opened: OpenedFile[] = [];
-  // A close that fails (EBADF cannot happen to a FileHandle we own) must not hide the outcome.
+  // allSettled: one failing close must neither hide the outcome nor leave the others open.
   const release = async (): Promise<void> => void (await Promise.allSettled(opened.map((file) => file.handle.close())));
   try {
     for (const entry of entries) {
-      const check = await pinOne(root, entry, opened);
-      if (!check.ok) {
+      const refusal = await pinOne(root, entry, opened);
+      if (refusal !== null) {
         await release();
-        return { ok: false, reason: check.reason, isSourceChanged: check.isSourceChanged };
+        return { ok: false, ...refusal };
       }
     }
   } catch (error) {
@@ -57,9 +60,9 @@ export async function pinSourceFiles(root: string, entries: readonly SourceEntry
   return { ok: true, files, release };
 }
 
-/** `opened` receives the file as soon as it is open, so the caller can close it whatever happens next. */
-async function pinOne(root: string, entry: SourceEntry, opened: OpenedFile[]): Promise<Check> {
-  const changed = (what: string): Check => ({ ok: false, reason: `${entry.name} (${entry.file}) changed since the scan: ${what}`, isSourceChanged: true });
+/** null when pinned. `opened` receives the file as soon as it is open, so the caller can close it whatever happens next. */
+async function pinOne(root: string, entry: SourceEntry, opened: OpenedFile[]): Promise<Refusal | null> {
+  const changed = (what: string): Refusal => ({ reason: `${entry.name} (${entry.file}) changed since the scan: ${what}`, isSourceChanged: true });
   let file: OpenedFile;
   try {
     // O_NOFOLLOW and O_NONBLOCK, then fstat: a symlink, FIFO or device planted since the scan is refused before any read.
@@ -68,7 +71,7 @@ async function pinOne(root: string, entry: SourceEntry, opened: OpenedFile[]): P
     // Expected: ENOENT (a Secret swap deleted the old timestamped directory), ELOOP (now a symlink), ENOTDIR.
     const code = errnoCode(error);
     if (error instanceof RefusedFileError || code === 'ENOENT' || code === 'ELOOP' || code === 'ENOTDIR') return changed(describeReadError(error));
-    return { ok: false, reason: `cannot open ${entry.name} (${entry.file}): ${describeReadError(error)}`, isSourceChanged: false };
+    return { reason: `cannot open ${entry.name} (${entry.file}): ${describeReadError(error)}`, isSourceChanged: false };
   }
   opened.push(file);
   // The kernel's own name for the inode we hold, every directory on the way resolved as it was at open.
@@ -77,7 +80,7 @@ async function pinOne(root: string, entry: SourceEntry, opened: OpenedFile[]): P
   try {
     where = await fs.readlink(`/proc/self/fd/${file.handle.fd}`);
   } catch (error) {
-    return { ok: false, reason: `cannot tell where ${entry.file} lies (/proc/self/fd: ${describeReadError(error)}); is /proc mounted?`, isSourceChanged: false };
+    return { reason: `cannot tell where ${entry.file} lies (/proc/self/fd: ${describeReadError(error)}); is /proc mounted?`, isSourceChanged: false };
   }
   if (!isBeneath(root, where)) return changed(`it now leads out of SOURCE_DIR (to ${where})`);
   let hash: string;
@@ -85,8 +88,7 @@ async function pinOne(root: string, entry: SourceEntry, opened: OpenedFile[]): P
     hash = await hashOpenFile(file, MAX_ENTRY_BYTES);
   } catch (error) {
     if (error instanceof RefusedFileError) return changed(describeReadError(error));
-    return { ok: false, reason: `cannot read ${entry.name} (${entry.file}): ${describeReadError(error)}`, isSourceChanged: false };
+    return { reason: `cannot read ${entry.name} (${entry.file}): ${describeReadError(error)}`, isSourceChanged: false };
   }
-  if (hash !== entry.hash) return changed('its bytes differ');
-  return { ok: true, opened: file };
+  return hash === entry.hash ? null : changed('its bytes differ');
 }
