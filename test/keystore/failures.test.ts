@@ -106,10 +106,12 @@ t.test('KEYSTORE_UPDATER=true and a missing directory: failed until it appears',
   await waitFor(async () => (await manager.status()).state === 'started', 'the process to start anyway');
   await assertStillServing(t, manager);
 
-  // The parent is watched meanwhile, then the directory itself once it exists. The next
-  // back-off retry is >= 1.6 s away (after the second failure), so only the watch can be this quick.
+  // The parent is watched meanwhile, then the directory itself once it exists. What finds it is told
+  // by order, not by a time budget: the scan that syncs it starts before the back-off retry was due.
+  const waiting = await statusWhere(manager, (s) => s.state === 'failed' && s.nextRetryAt !== null && Date.parse(s.nextRetryAt) - Date.now() > 1_000, 'a retry still a second or more away');
   writeSecret(layout.sourceDir, { late: 'L1' });
-  await statusWhere(manager, (s) => s.state === 'synced', 'the directory to be picked up by the watch on its parent', 1_200);
+  const synced = await statusWhere(manager, (s) => s.state === 'synced', 'the directory to be picked up');
+  t.ok(Date.parse(synced.lastScanAt) < Date.parse(waiting.nextRetryAt), `found by the watch on its parent: scanned at ${synced.lastScanAt}, before the retry due at ${waiting.nextRetryAt}`);
   t.same(settingsOf(layout.keystorePath), { late: 'L1' });
   writeSecret(layout.sourceDir, { late: 'L2' });
   await waitFor(() => settingsOf(layout.keystorePath)?.late === 'L2', 'later changes to be seen: the watch moved into the directory');
