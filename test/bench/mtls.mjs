@@ -4,7 +4,7 @@
 
 import { sleep } from './clock.mjs';
 import { baseEnv, launchAsPid1, mtlsManagerArgv, removeTempDir, tempDir } from './launch.mjs';
-import { HOST, freePort, request } from './net.mjs';
+import { HOST, freePort, request, runLoad } from './net.mjs';
 import { readSmapsRollup, readStatus } from './procfs.mjs';
 
 /**
@@ -12,28 +12,8 @@ import { readSmapsRollup, readStatus } from './procfs.mjs';
  * session resumption) presenting the client certificate; `concurrency` at a
  * time. Every answer must be 200. Bounded by timeLimitMs.
  */
-async function newConnectionLoad({ port, tls, count, concurrency, timeLimitMs = 600_000 }) {
-  const started = performance.now();
-  let issued = 0;
-  let failures = 0;
-  let firstFailure = null;
-  const worker = async () => {
-    while (issued < count) {
-      if (performance.now() - started > timeLimitMs) throw new Error(`load: ${issued} of ${count} connections after ${timeLimitMs} ms; giving up`);
-      issued++;
-      try {
-        const answer = await request({ port, route: '/es/status', tls, timeoutMs: 10_000 });
-        if (answer.status !== 200) firstFailure ??= `HTTP ${answer.status} ${answer.text.slice(0, 200)}`;
-        if (answer.status !== 200) failures++;
-      } catch (error) {
-        failures++;
-        firstFailure ??= error.message;
-      }
-      if (failures > 100) throw new Error(`load: more than 100 failed connections; first: ${firstFailure}`);
-    }
-  };
-  await Promise.all(Array.from({ length: concurrency }, worker));
-  return { count: issued, failures, firstFailure, elapsedMs: performance.now() - started };
+function newConnectionLoad({ port, tls, count, concurrency, timeLimitMs = 600_000 }) {
+  return runLoad({ count, concurrency, timeLimitMs, what: 'connections', routes: ['/es/status'], send: (route) => request({ port, route, tls, timeoutMs: 10_000 }) });
 }
 
 /**

@@ -89,17 +89,32 @@ export async function httpsLoad({ port, tls, routes, count, connections = 4, tim
     sockets++;
     return createConnection(...args);
   };
+  try {
+    const load = await runLoad({ count, concurrency: connections, timeLimitMs, what: 'requests', routes, send: (route) => request({ port, route, tls, agent, timeoutMs: 10_000 }) });
+    return { ...load, sockets };
+  } finally {
+    agent.destroy();
+  }
+}
+
+/**
+ * count calls of send(route), cycling through routes, `concurrency` at a time.
+ * Every answer must be 200; more than 100 failures, or timeLimitMs, end the
+ * load with an error. `what` names the calls in messages.
+ * Returns {count, failures, firstFailure, elapsedMs}.
+ */
+export async function runLoad({ count, concurrency, timeLimitMs, what, routes, send }) {
   const started = performance.now();
   let issued = 0;
   let failures = 0;
   let firstFailure = null;
   const worker = async () => {
     while (issued < count) {
-      if (performance.now() - started > timeLimitMs) throw new Error(`load: ${issued} of ${count} requests after ${timeLimitMs} ms; giving up`);
+      if (performance.now() - started > timeLimitMs) throw new Error(`load: ${issued} of ${count} ${what} after ${timeLimitMs} ms; giving up`);
       const route = routes[issued % routes.length];
       issued++;
       try {
-        const answer = await request({ port, route, tls, agent, timeoutMs: 10_000 });
+        const answer = await send(route);
         if (answer.status !== 200) {
           failures++;
           firstFailure ??= `${route}: HTTP ${answer.status} ${answer.text.slice(0, 200)}`;
@@ -108,13 +123,9 @@ export async function httpsLoad({ port, tls, routes, count, connections = 4, tim
         failures++;
         firstFailure ??= `${route}: ${error.message}`;
       }
-      if (failures > 100) throw new Error(`load: more than 100 failed requests; first: ${firstFailure}`);
+      if (failures > 100) throw new Error(`load: more than 100 failed ${what}; first: ${firstFailure}`);
     }
   };
-  try {
-    await Promise.all(Array.from({ length: connections }, worker));
-  } finally {
-    agent.destroy();
-  }
-  return { count: issued, failures, firstFailure, elapsedMs: performance.now() - started, sockets };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  return { count: issued, failures, firstFailure, elapsedMs: performance.now() - started };
 }
