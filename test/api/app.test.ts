@@ -10,6 +10,7 @@ import { createApi } from '../../src/api/app.ts';
 import type { Config } from '../../src/config/config.ts';
 import { createSupervisor } from '../../src/supervisor/supervisor.ts';
 import { createFakeSystem, settle, supervisorConfig } from '../helpers/fake-system.ts';
+import { readAnswer } from '../helpers/manager.ts';
 
 const ES_ERROR = { error: { type: String, reason: String }, status: Number };
 
@@ -34,17 +35,8 @@ async function setup(options: Setup = {}) {
     requireClientCertificates: options.requireClientCertificates,
   });
   /** As node-bridge.ts calls it: an origin-form target on a fixed origin, raw header pairs. */
-  const request = async (method: string, target: string, headers: [string, string][] = []) => {
-    const response = await app.fetch(liteRequest(`http://api.invalid${target}`, { method, headers }));
-    const text = await response.text();
-    let json: any;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      json = undefined;
-    }
-    return { status: response.status, headers: response.headers, text, json };
-  };
+  const request = async (method: string, target: string, headers: [string, string][] = []) =>
+    readAnswer(await app.fetch(liteRequest(`http://api.invalid${target}`, { method, headers })));
   return { fake, supervisor, app, request };
 }
 

@@ -98,15 +98,7 @@ export async function startManager(options: StartOptions = {}): Promise<RunningM
     terminate: () => child.kill('SIGTERM'),
     exited,
     async request(method, route, body) {
-      const response = await fetch(`http://127.0.0.1:${manager.port}${route}`, { method, body, signal: AbortSignal.timeout(60_000) });
-      const text = await response.text();
-      let json: unknown;
-      try {
-        json = JSON.parse(text);
-      } catch {
-        json = undefined;
-      }
-      return { status: response.status, headers: response.headers, json, text };
+      return readAnswer(await fetch(`http://127.0.0.1:${manager.port}${route}`, { method, body, signal: AbortSignal.timeout(60_000) }));
     },
     waitForLog(predicate, what, timeoutMs = 20_000) {
       return new Promise((resolve, reject) => {
@@ -138,6 +130,18 @@ export async function startManager(options: StartOptions = {}): Promise<RunningM
 }
 
 /** A port nobody listened on a moment ago, for tests that must know the port in advance. */
+/** An answer of the API, read whole: its JSON when the body is JSON, undefined otherwise. */
+export async function readAnswer(response: Response): Promise<{ status: number; headers: Headers; json: any; text: string }> {
+  const text = await response.text();
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { status: response.status, headers: response.headers, json, text };
+}
+
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
