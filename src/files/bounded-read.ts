@@ -33,9 +33,9 @@ export class RefusedFileError extends Error {
 }
 
 export async function readBoundedFile(file: string, options: BoundedReadOptions): Promise<Buffer> {
-  const handle = await fs.open(file, openFlags(options));
+  const { handle, size } = await openBoundedFile(file, options);
   try {
-    const chunkBytes = chunkSize(checkStats(await handle.stat(), options.maxBytes));
+    const chunkBytes = chunkSize(size);
     const chunks: Buffer[] = [];
     let total = 0;
     for (;;) {
