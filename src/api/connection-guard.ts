@@ -23,8 +23,11 @@ export interface ConnectionLimits {
 }
 
 export interface ConnectionGuard {
-  /** Destroys every connection, handshakes and idle keep-alives included (server shutdown). */
-  destroyAll(): void;
+  /**
+   * Shuts the server down: stops listening and destroys every connection, handshakes and idle keep-alives
+   * included. Resolves once the server has closed.
+   */
+  close(): Promise<void>;
 }
 
 interface Connection {
@@ -114,9 +117,14 @@ export function guardConnections(server: Server, limits: ConnectionLimits): Conn
   });
 
   return {
-    destroyAll: () => {
-      for (const connection of [...connections]) destroy(connection);
-    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        // close() stops accepting at once; its callback waits for the open connections, which end here.
+        server.close(() => resolve());
+        for (const connection of [...connections]) destroy(connection);
+        // node:http's own list, for any socket it tracks that we do not; absent from Deno's node:http.
+        (server as { closeAllConnections?: () => void }).closeAllConnections?.();
+      }),
   };
 }
 

@@ -114,13 +114,10 @@ export async function serveApi(app: Hono, options: ServeOptions, log: Logger): P
   return {
     port,
     reloadTls,
-    close: () =>
-      new Promise<void>((resolve) => {
-        stopWatching();
-        heapTrimmer.close();
-        server.close(() => resolve());
-        guard.destroyAll();
-        (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
-      }),
+    close: () => {
+      stopWatching();
+      heapTrimmer.close();
+      return guard.close();
+    },
   };
 }

@@ -64,14 +64,12 @@ export async function serveUnixSocket(app: Hono, socketPath: string, log: Logger
   const { ino } = fs.statSync(socketPath);
   log.info(`API listening on the Unix socket ${socketPath}`, { 'event.action': 'socket-listening', 'file.path': socketPath });
   return {
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        guard.destroyAll();
-        server.closeAllConnections?.(); // absent from Deno's node:http
-        // Only our own socket: a manager started since may have replaced it.
-        if (fs.statSync(socketPath, { throwIfNoEntry: false })?.ino === ino) fs.rmSync(socketPath, { force: true });
-      }),
+    close: () => {
+      const closed = guard.close();
+      // Only our own socket: a manager started since may have replaced it.
+      if (fs.statSync(socketPath, { throwIfNoEntry: false })?.ino === ino) fs.rmSync(socketPath, { force: true });
+      return closed;
+    },
   };
 }
 
