@@ -15,6 +15,7 @@ import path from 'node:path';
 import type { Logger } from '../log/logger.ts';
 import { childEnvironment } from '../supervisor/child-env.ts';
 import { sendSignal } from '../supervisor/signal-process.ts';
+import { deadlineOrTestKnob } from './test-deadline.ts';
 
 /** A JVM stuck on something (a full disk, a lock) must not hold syncs forever; a slow one in a starved pod takes a minute or two. */
 const CLI_DEADLINE_MS = 120_000;
@@ -44,7 +45,7 @@ export type CliRunner = (args: readonly string[], stdin: string, inheritFds?: re
 export function createCliRunner(binary: string, keystorePath: string, log: Logger, env: NodeJS.ProcessEnv = process.env): CliRunner {
   // The CLI only knows $ES_PATH_CONF/elasticsearch.keystore; our passwords stay out of its environment.
   const childEnv = { ...childEnvironment(env), ES_PATH_CONF: path.dirname(keystorePath) };
-  const deadlineMs = chooseDeadline(env[DEADLINE_TEST_KNOB]);
+  const deadlineMs = deadlineOrTestKnob(CLI_DEADLINE_MS, env[DEADLINE_TEST_KNOB]);
   return (args, stdin, inheritFds = []) =>
     new Promise((resolve) => {
       const started = performance.now();
@@ -98,11 +99,6 @@ export function createCliRunner(binary: string, keystorePath: string, log: Logge
         child.once('close', () => finish(code, signal));
       });
     });
-}
-
-function chooseDeadline(knob: string | undefined): number {
-  const value = Number(knob);
-  return Number.isInteger(value) && value > 0 && value < CLI_DEADLINE_MS ? value : CLI_DEADLINE_MS;
 }
 
 /** Keeps the last MAX_OUTPUT_BYTES of a stream. */

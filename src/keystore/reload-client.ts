@@ -8,6 +8,7 @@ import type { Client } from 'undici';
 import type { KeystoreConfig } from '../config/config.ts';
 import { loadCaBundle } from './ca-bundle.ts';
 import { readSecret } from './secrets.ts';
+import { deadlineOrTestKnob } from './test-deadline.ts';
 
 const RELOAD_ROUTE = '/_nodes/_local/reload_secure_settings';
 /**
@@ -38,7 +39,7 @@ export interface ReloadClient {
 
 export function createReloadClient(config: KeystoreConfig, env: NodeJS.ProcessEnv = process.env): ReloadClient {
   const url = new URL(`${config.endpoint}${RELOAD_ROUTE}`);
-  const deadlineMs = chooseDeadline(env[DEADLINE_TEST_KNOB]);
+  const deadlineMs = deadlineOrTestKnob(RELOAD_DEADLINE_MS, env[DEADLINE_TEST_KNOB]);
   const isHttps = url.protocol === 'https:';
   let undici: typeof import('undici') | undefined;
   let client: Client | undefined;
@@ -101,11 +102,6 @@ export function createReloadClient(config: KeystoreConfig, env: NodeJS.ProcessEn
       client = undefined;
     },
   };
-}
-
-function chooseDeadline(knob: string | undefined): number {
-  const value = Number(knob);
-  return Number.isInteger(value) && value > 0 && value < RELOAD_DEADLINE_MS ? value : RELOAD_DEADLINE_MS;
 }
 
 /** The answer as text, or undefined once it passes MAX_ANSWER_BYTES (the rest is never read). */
