@@ -22,17 +22,13 @@ import { parseCommandLine } from './config/parse-command-line.ts';
 import { createLogger, logRuntimeWarnings, type Logger } from './log/logger.ts';
 import { nameThisProcess } from './log/process-name.ts';
 import { logManagerStart } from './log/start-line.ts';
-import { handOverPid1, tellHelperReady } from './pid1/handoff.ts';
+import { handOverPid1, HELPER_VARIABLES, tellHelperReady } from './pid1/handoff.ts';
 import { THREADPOOL_MARKER } from './supervisor/child-env.ts';
 import { handleManagerSignals } from './supervisor/manager-signals.ts';
 import { createSupervisor } from './supervisor/supervisor.ts';
 
-/**
- * PM_ variables that are not options, so not the operator's typos: those the
- * PID-1 helper reads or sets for the manager it starts (helper.c lists them),
- * and the build's thread-pool marker.
- */
-const INTERNAL_VARIABLES = ['PM_UNDER_HELPER', 'PM_READY_FD', 'PM_HELPER_RUNTIME', 'PM_HELPER_GRACE_MS', 'PM_MANAGER_TUNABLES', THREADPOOL_MARKER];
+/** PM_ variables that are not options, so not the operator's typos: the PID-1 helper's and the build's thread-pool marker. */
+const INTERNAL_VARIABLES = [...HELPER_VARIABLES, THREADPOOL_MARKER];
 
 async function main(log: Logger): Promise<number> {
   const command = parseCommandLine(process.argv.slice(2), process.env, process.execPath, INTERNAL_VARIABLES);

@@ -4,6 +4,7 @@
 
 import type { Config } from '../config/config.ts';
 import type { Logger } from './logger.ts';
+import { isUnderHelper } from '../pid1/handoff.ts';
 
 export interface Listening {
   /** The API's port as bound (port 0 asks the system for one). */
@@ -33,6 +34,6 @@ export function logManagerStart(log: Logger, version: string, config: Config, li
 }
 
 function pid1Mode(): string {
-  if (process.env.PM_UNDER_HELPER === '1') return 'helper';
+  if (isUnderHelper()) return 'helper';
   return process.pid === 1 ? 'pid1-without-helper' : 'not-pid1';
 }

@@ -13,6 +13,7 @@ import { writeFileAtomic } from '../files/atomic-write.ts';
 import { readBoundedFile } from '../files/bounded-read.ts';
 import type { Logger } from '../log/logger.ts';
 import { loadHelperBinary } from './helper-binary.ts';
+import { MALLOC_TUNING_MARKER } from './malloc-tuning.ts';
 
 /** Set by the helper in the environment of the manager it starts; scrubbed from the supervised process with every PM_ variable. */
 const UNDER_HELPER_ENV = 'PM_UNDER_HELPER';
@@ -20,6 +21,11 @@ const UNDER_HELPER_ENV = 'PM_UNDER_HELPER';
 const READY_FD_ENV = 'PM_READY_FD';
 /** Tells the helper which runtime to start, instead of the one installed beside it. */
 const RUNTIME_ENV = 'PM_HELPER_RUNTIME';
+/**
+ * The PM_ variables the helper reads or sets for the manager it starts
+ * (helper.c's header lists them): not options, so never an operator's typo.
+ */
+export const HELPER_VARIABLES = [UNDER_HELPER_ENV, READY_FD_ENV, RUNTIME_ENV, 'PM_HELPER_GRACE_MS', MALLOC_TUNING_MARKER];
 const HELPER_FILE_NAME = '.process-manager-helper';
 
 type Execve = (file: string, args: string[], env: NodeJS.ProcessEnv) => never;
@@ -32,7 +38,7 @@ type Execve = (file: string, args: string[], env: NodeJS.ProcessEnv) => never;
  */
 export async function handOverPid1(log: Logger): Promise<void> {
   if (process.pid !== 1) {
-    if (process.env[UNDER_HELPER_ENV] === '1') log.debug('running under the PID-1 helper', { 'event.action': 'pid1-helper', 'process.parent.pid': process.ppid });
+    if (isUnderHelper()) log.debug('running under the PID-1 helper', { 'event.action': 'pid1-helper', 'process.parent.pid': process.ppid });
     return;
   }
   const execve = (process as unknown as { execve?: Execve }).execve;
@@ -98,4 +104,9 @@ async function writeHelper(helperPath: string, binary: Uint8Array): Promise<void
     return;
   }
   await writeFileAtomic(helperPath, binary, { mode: 0o755, directoryMode: 0o755 });
+}
+
+/** True in the manager the helper started. */
+export function isUnderHelper(): boolean {
+  return process.env[UNDER_HELPER_ENV] === '1';
 }

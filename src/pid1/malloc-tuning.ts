@@ -8,9 +8,9 @@
 
 const TUNABLES = 'GLIBC_TUNABLES';
 /** Set by the helper beside GLIBC_TUNABLES when it is ours, not the pod's; a PM_ variable, so never passed on. */
-const MARKER = 'PM_MANAGER_TUNABLES';
+export const MALLOC_TUNING_MARKER = 'PM_MANAGER_TUNABLES';
 
 /** Drops GLIBC_TUNABLES from `env` (in place) when the manager set it for itself. */
 export function dropManagerMallocTuning(env: NodeJS.ProcessEnv, original: NodeJS.ProcessEnv): void {
-  if (original[MARKER] === '1') delete env[TUNABLES];
+  if (original[MALLOC_TUNING_MARKER] === '1') delete env[TUNABLES];
 }
