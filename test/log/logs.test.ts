@@ -8,6 +8,7 @@ import path from 'node:path';
 import t from 'tap';
 import { startOnFakeEs } from '../helpers/fake-es.ts';
 import { EXECUTABLE, isAlive, startManager, stopManager, tempDir, waitFor } from '../helpers/manager.ts';
+import { startAsPid1 } from '../helpers/pid1.ts';
 import { createLogger, logRuntimeWarnings } from '../../src/log/logger.ts';
 
 t.test('one start-up line says what runs', async (t) => {
@@ -29,6 +30,17 @@ t.test('one start-up line says what runs', async (t) => {
     'socket.path': path.join(dir, 'es.sock'),
   });
   t.equal(manager.logs.filter((r) => r['event.action'] === 'manager-start').length, 1, 'once');
+});
+
+t.test('under the PID-1 helper: the start-up line says so, and only a real typo of a PM_ variable is warned about', async (t) => {
+  // PM_UNDER_HELPER, PM_READY_FD and PM_MANAGER_TUNABLES come from the helper; PM_HELPER_GRACE_MS is the helper's setting.
+  const { manager } = await startAsPid1('/bin/sh', ['-c', 'sleep 100000 & wait'], { env: { PM_HELPER_GRACE_MS: '500', PM_SHUTDOWN_TIMOUT: '5s' } });
+  t.teardown(() => stopManager(manager));
+  const line = await manager.waitForLog((r) => r['event.action'] === 'manager-start', 'the start-up line');
+  t.equal(line.pid1_mode, 'helper');
+  const warned = manager.logs.filter((r) => r['event.action'] === 'config-warning').map((r) => r.message);
+  t.equal(warned.length, 1, `one warning: ${JSON.stringify(warned)}`);
+  t.match(warned[0], 'PM_SHUTDOWN_TIMOUT', 'for the typo, not for what the helper set');
 });
 
 t.test('the manager\'s process name is process-manager (the runtime calls it MainThread)', async (t) => {
