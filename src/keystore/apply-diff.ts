@@ -52,12 +52,13 @@ const EXIT_CONFIG = 78;
 const PRE_77_EXTRA_ARGUMENTS = /Unrecognized extra arguments/;
 /**
  * Pairs per add-file call, so descriptors per call. Every pair holds one open
- * descriptor in us and in the CLI for the call's length. Some container
- * runtimes still give 1,024 as the soft RLIMIT_NOFILE (most give 1,048,576):
- * 256 leaves room below that for our own sockets and watchers and for the
- * JVM's jars, and exceeds by far the handful of keys a secure-settings Secret
- * holds: only a huge Secret (1 MiB fits thousands of small keys) pays one more
- * JVM launch per further 256 changed keys.
+ * descriptor in us and in the CLI for the call's length. Node raises its soft
+ * RLIMIT_NOFILE to the hard one, which the CLI inherits, but some container
+ * runtimes still set the hard limit at 1,024 (most at 1,048,576): 256 leaves
+ * room below that for our own sockets and watchers and for the JVM's jars, and
+ * exceeds by far the handful of keys a secure-settings Secret holds: only a
+ * huge Secret (1 MiB fits thousands of small keys) pays one more JVM launch
+ * per further 256 changed keys.
  */
 const MAX_PAIRS_PER_CALL = 256;
 /** The CLI's fd of the first inherited descriptor: 0-2 are its stdio. */
