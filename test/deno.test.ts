@@ -3,7 +3,7 @@
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import t from 'tap';
-import { ROOT, startManager, stopManager, tempDir } from './helpers/manager.ts';
+import { ROOT, startManager, stopManager, tempDir, within } from './helpers/manager.ts';
 
 const DENO = path.join(ROOT, 'node_modules/.bin/deno');
 const MAIN = path.join(ROOT, 'src/main.ts');
@@ -35,5 +35,5 @@ t.test('deno run: supervise a process, serve the API, stop it, exit with its sta
   t.match(stopped.json, { state: 'stopped', lastExit: { code: 3, signal: null } });
   t.equal((await manager.request('POST', '/es/start')).status, 202);
   manager.child.kill('SIGTERM');
-  t.equal((await manager.exited).code, 3, 'SIGTERM: stop, then exit with the process status');
+  t.equal((await within(manager.exited, 'the manager to exit')).code, 3, 'SIGTERM: stop, then exit with the process status');
 });

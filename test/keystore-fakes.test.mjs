@@ -10,6 +10,9 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { readFakeKeystore, startFakeEs } from './fixtures/keystore/fake-es.mjs';
 
+/** Rejects after ms, so an awaited exit that never comes fails the test naming it instead of hanging the file. */
+const timeout = (ms, what) => new Promise((_, reject) => setTimeout(() => reject(new Error(`timed out waiting for: ${what}`)), ms).unref());
+
 const FIXTURES = fileURLToPath(new URL('./fixtures/keystore/', import.meta.url));
 const KEYSTORE_CLI = path.join(FIXTURES, 'elasticsearch-keystore');
 const FAKE_ES_SCRIPT = path.join(FIXTURES, 'fake-es.mjs');
@@ -627,5 +630,5 @@ t.test('fake ES runs as a script and takes control lines on stdin', async (t) =>
 
   const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
   child.kill('SIGTERM');
-  t.same(await exited, { code: 0, signal: null }, 'SIGTERM closes the server and exits 0');
+  t.same(await Promise.race([exited, timeout(60_000, 'the fake ES to exit')]), { code: 0, signal: null }, 'SIGTERM closes the server and exits 0');
 });

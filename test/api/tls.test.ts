@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
-import { FAKE_ES, startManager, stopManager, tempDir, waitFor } from '../helpers/manager.ts';
+import { FAKE_ES, startManager, stopManager, tempDir, waitFor, within } from '../helpers/manager.ts';
 import { createTestCa } from '../helpers/openssl.ts';
 import { issue, mutualTlsFiles, tlsRequest } from '../helpers/tls-client.ts';
 
@@ -159,7 +159,7 @@ t.test('issue-12 item 11, issue-13: unusable TLS files at start-up exit 78 namin
       t.fail(`${what}: the API listens instead of refusing to start`);
       continue;
     }
-    const exit = await manager.exited;
+    const exit = await within(manager.exited, 'the manager to exit');
     const said = [...manager.logs.map((r) => r.message), ...manager.output].join('\n');
     t.equal(exit.code, 78, `${what}: exit 78`);
     t.match(said, message, `${what}: the message names the flag and the file`);

@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { certLayout, startCertManager } from '../helpers/cert-manager.ts';
-import { stopManager } from '../helpers/manager.ts';
+import { stopManager, within } from '../helpers/manager.ts';
 
 const EXIT_CONFIG = 78;
 
@@ -23,7 +23,7 @@ for (const [what, plant, reason] of [
     plant(layout.keyPath);
     const manager = await startCertManager(layout, { waitForApi: false });
     t.teardown(() => stopManager(manager));
-    const { code } = await manager.exited;
+    const { code } = await within(manager.exited, 'the manager to exit');
     t.equal(code, EXIT_CONFIG);
     const error = manager.logs.find((r) => r['log.level'] === 'error');
     t.match(error?.message, new RegExp(`^--private-key-path ${layout.keyPath}: cannot read: ${reason}`));

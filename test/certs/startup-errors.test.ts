@@ -5,12 +5,12 @@ import t, { type Test } from 'tap';
 import fs from 'node:fs';
 import path from 'node:path';
 import { certLayout, startCertManager, type CertManagerOptions } from '../helpers/cert-manager.ts';
-import { stopManager, type RunningManager } from '../helpers/manager.ts';
+import { stopManager, type RunningManager, within } from '../helpers/manager.ts';
 
 const EXIT_CONFIG = 78;
 
 async function expectConfigError(t: Test, manager: RunningManager, pidsFile: string, message: RegExp): Promise<void> {
-  const { code } = await manager.exited;
+  const { code } = await within(manager.exited, 'the manager to exit');
   t.equal(code, EXIT_CONFIG, 'the manager exits 78');
   const error = manager.logs.find((r) => r['log.level'] === 'error');
   t.match(error?.message, message, 'the error names the flag, the path and the problem');

@@ -166,6 +166,18 @@ export async function waitFor<T>(cond: () => T | Promise<T>, what: string, timeo
   }
 }
 
+/**
+ * Awaits an event that has no deadline of its own (an exit, a close) with one: a test that waits for something
+ * that never comes fails naming it, instead of hanging until tap ends the file.
+ */
+export function within<T>(event: Promise<T>, what: string, timeoutMs = 60_000): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`)), timeoutMs);
+  });
+  return Promise.race([event, expired]).finally(() => clearTimeout(timer));
+}
+
 /** True while the pid exists and is not a zombie. */
 export function isAlive(pid: number): boolean {
   try {
@@ -188,7 +200,7 @@ export async function stopManager(manager: RunningManager, timeoutMs = 30_000): 
       /* already gone */
     }
   }, timeoutMs);
-  await manager.exited;
+  await within(manager.exited, 'the manager to exit after SIGTERM and SIGKILL', timeoutMs + 30_000);
   clearTimeout(timer);
 }
 

@@ -9,7 +9,7 @@ import t, { type Test } from 'tap';
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { ROOT, startManager, stopManager, waitFor, type RunningManager } from '../helpers/manager.ts';
+import { ROOT, startManager, stopManager, waitFor, within, type RunningManager } from '../helpers/manager.ts';
 import { cliCalls, KEYSTORE_CLI, keystoreLayout, secretRevision, settingsOf, statusWhere, writeSecret, type KeystoreLayout } from '../helpers/keystore.ts';
 
 /** What add-file may carry per call (MAX_PAIRS_PER_CALL in src/keystore/apply-diff.ts). */
@@ -117,7 +117,7 @@ t.test('a real JVM reading /dev/fd/N as add-file does reads the descriptor\'s fi
   let err = '';
   child.stdout!.on('data', (chunk) => (out += chunk));
   child.stderr!.on('data', (chunk) => (err += chunk));
-  const code = await new Promise((resolve) => child.on('close', resolve));
+  const code = await within(new Promise((resolve) => child.on('close', resolve)), 'java to exit');
   t.equal(code, 0, `java exited 0 ${err}`);
   t.same(out.trim().split('\n'), ['/dev/fd/3=CHECKED', `${file}=${VICTIM}`], 'the descriptor gives the checked bytes; the path, as a negative control, the victim\'s');
 });

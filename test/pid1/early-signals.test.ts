@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
-import { ROOT, startManager, stopManager, tempDir, waitFor } from '../helpers/manager.ts';
+import { ROOT, startManager, stopManager, tempDir, waitFor, within } from '../helpers/manager.ts';
 import { installedEntryPoint, PID1_FIXTURES, recorded, UNSHARE } from '../helpers/pid1.ts';
 import { childrenOf } from '../helpers/procfs.ts';
 
@@ -74,7 +74,7 @@ for (const delay of DELAYS_MS) {
     process.kill(pid1, 'SIGTERM');
     // A lost SIGTERM leaves the namespace running: the kubelet would wait out the grace period.
     const timer = setTimeout(() => process.kill(-manager.child.pid!, 'SIGKILL'), 30_000);
-    const exit = await manager.exited;
+    const exit = await within(manager.exited, 'the manager to exit');
     clearTimeout(timer);
     t.ok(manager.logs.some((r) => r['event.action'] === 'manager-signal' && r['process.signal'] === 'SIGTERM'), 'the manager received it');
     if (recorded(record).includes('ready')) {
@@ -110,7 +110,7 @@ t.test('negative control: a Node.js runtime without --disable-sigusr1 opens the 
   const child = spawn(runtime, ['-e', 'console.log("up"); setInterval(() => {}, 1000)'], { stdio: ['ignore', 'pipe', 'ignore'] });
   t.teardown(() => child.kill('SIGKILL'));
   // Once its script runs, its SIGUSR1 handler is in place (before, the signal would kill it).
-  await new Promise((resolve) => child.stdout!.once('data', resolve));
+  await within(new Promise((resolve) => child.stdout!.once('data', resolve)), 'node to print its first line');
   child.kill('SIGUSR1');
   t.ok(await waitFor(() => listensOn(child.pid!, INSPECTOR_PORT), `node to listen on ${INSPECTOR_PORT}`), 'the detector sees the inspector');
 });

@@ -7,7 +7,7 @@ import { execFile, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import t, { type Test } from 'tap';
-import { tempDir, waitFor } from '../helpers/manager.ts';
+import { tempDir, waitFor, within } from '../helpers/manager.ts';
 import { HELPER, PID1_FIXTURES, recorded, UNSHARE } from '../helpers/pid1.ts';
 import { childrenOf } from '../helpers/procfs.ts';
 
@@ -114,7 +114,7 @@ t.test('not PID 1: the runtime replaces the helper (same pid), with the mask the
   let stdout = '';
   helper.stdout!.on('data', (chunk) => (stdout += chunk));
   helper.stdin!.end('echo $$\n');
-  await new Promise((resolve) => helper.once('exit', resolve));
+  await within(new Promise((resolve) => helper.once('exit', resolve)), 'the runtime to exit');
   t.equal(stdout.trim(), String(helper.pid), 'the runtime runs as the very process that was started');
 });
 
@@ -170,7 +170,7 @@ t.test('as PID 1: no signal is passed on before the manager is ready, and none i
   await new Promise((resolve) => setTimeout(resolve, 500));
   t.same(recorded(record), ['waiting'], 'nothing passed on while it is not ready');
   fs.writeFileSync(go, '');
-  t.equal(await exited, 143, 'once ready, the held SIGTERM arrives and ends it');
+  t.equal(await within(exited, 'the process to exit'), 143, 'once ready, the held SIGTERM arrives and ends it');
   t.same(recorded(record), ['waiting', 'ready', 'HUP', 'QUIT', 'TERM'], 'every held signal arrived, once each');
 });
 
@@ -182,7 +182,7 @@ t.test('as PID 1: what the manager has no listener for is not passed on (USR1, T
   for (const signal of ['SIGUSR1', 'SIGTTIN', 40, 'SIGHUP'] as const) process.kill(pid1, signal);
   await waitFor(() => recorded(record).includes('HUP'), 'the HUP sent last to arrive');
   process.kill(pid1, 'SIGTERM');
-  t.equal(await exited, 143, 'it lived on until SIGTERM');
+  t.equal(await within(exited, 'the process to exit'), 143, 'it lived on until SIGTERM');
   t.same(recorded(record), ['ready', 'HUP', 'TERM'], 'only HUP and TERM reached it');
 });
 
@@ -203,20 +203,20 @@ exit 7
     { mode: 0o755 },
   );
   const { exited } = await helperAsPid1(t, runtime, []);
-  t.equal(await exited, 7, "the manager's status");
+  t.equal(await within(exited, 'the process to exit'), 7, "the manager's status");
   t.equal(fs.readFileSync(swept, 'utf8'), 'TERM\n', 'what was left got SIGTERM before the end');
 });
 
 const hasValgrind = spawnSync('valgrind', ['--version']).status === 0;
 t.test('no leak under valgrind, as PID 1', { skip: hasValgrind ? false : 'valgrind is not installed' }, async (t) => {
-  const result = await new Promise<{ code: number | null; stderr: string }>((resolve) =>
+  const result = await within(new Promise<{ code: number | null; stderr: string }>((resolve) =>
     execFile(
       UNSHARE[0],
       [...UNSHARE.slice(1), 'valgrind', '--leak-check=full', '--error-exitcode=1', HELPER, '/'],
       { env: { PATH: process.env.PATH, PM_HELPER_RUNTIME: '/bin/ls' } },
       (error, _stdout, stderr) => resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stderr }),
     ),
-  );
+  ), 'valgrind to finish', 240_000);
   t.equal(result.code, 0, result.stderr);
   t.match(result.stderr, /ERROR SUMMARY: 0 errors/);
 });
@@ -228,7 +228,7 @@ t.test('issue 14 item 5: the signal recorders take their sleep with them when SI
     const exited = new Promise<number | null>((resolve) => recorder.once('exit', (code) => resolve(code)));
     const sleeper = await waitFor(() => recorded(record).includes('ready') && childrenOf(recorder.pid!)[0], `${fixture}'s sleep`);
     recorder.kill('SIGTERM');
-    t.equal(await exited, 143, `${fixture} ends with 143`);
+    t.equal(await within(exited, 'the process to exit'), 143, `${fixture} ends with 143`);
     await waitFor(() => !fs.existsSync(`/proc/${sleeper}`) || fs.readFileSync(`/proc/${sleeper}/stat`, 'utf8').includes(') Z'), `${fixture}'s sleep ${sleeper} to be gone`, 10_000);
     t.pass(`${fixture} left no sleep behind`);
   }

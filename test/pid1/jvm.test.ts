@@ -1,20 +1,28 @@
-// A real JVM (Debian's OpenJDK 17, what Elasticsearch runs on) under the
-// manager as PID 1 of a PID namespace. HotSpot dumps its threads on SIGQUIT,
-// dies on SIGUSR1 (138) and crashes on SIGUSR2 (SIGSEGV, hs_err, 134), so
-// what PID 1 passes on decides whether a stray signal takes Elasticsearch
-// down. The fixture, test/fixtures/pid1/jvm/Hooked.java, is compiled here.
+// A real JVM (Debian's OpenJDK 17) under the manager as PID 1 of a PID
+// namespace. HotSpot dumps its threads on SIGQUIT. What a stray SIGUSR1 or
+// SIGUSR2 does depends on the build: up to 17.0.15 it dies on SIGUSR1 (138)
+// and crashes on SIGUSR2 (SIGSEGV, hs_err, 134); 17.0.21 logs "[warning][os]
+// Non-attached thread received stray SR signal" for SIGUSR2 and lives.
+// Elasticsearch runs on the JDK bundled in its image, whatever build that is,
+// so the rule stays: PID 1 does not pass these on. The tests assert what
+// reaches the JVM (a crash or that warning line), never one build's reaction.
+// The fixture, test/fixtures/pid1/jvm/Hooked.java, is compiled here.
 
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import t from 'tap';
-import { stopManager, tempDir, waitFor, type RunningManager } from '../helpers/manager.ts';
+import { stopManager, tempDir, waitFor, type RunningManager, within } from '../helpers/manager.ts';
 import { PID1_FIXTURES, startAsPid1, UNSHARE } from '../helpers/pid1.ts';
 import { childrenOf } from '../helpers/procfs.ts';
 
 const javac = spawnSync('javac', ['-version']);
 const missing = javac.error ? 'javac is not installed (apt-get install openjdk-17-jdk-headless)' : undefined;
+/** "openjdk version "17.0.21.1" 2026-11-17", said in the output so a failure names the build it ran on. */
+const jdk = missing ? '' : (spawnSync('java', ['-version'], { encoding: 'utf8' }).stderr.split('\n')[0] ?? '');
+/** HotSpot's line for a SIGUSR2 that reached it, on builds that survive it. */
+const STRAY_SR = /Non-attached thread received stray SR signal \(siginfo: si_signo: 12 \(SIGUSR2\)/;
 
 /** Compiles the fixture; the java command line that runs it, its crash files kept out of the work tree. */
 function jvmCommand(dir: string, portFile: string): string[] {
@@ -55,6 +63,7 @@ t.test('a JVM under the manager as PID 1', { skip: missing ?? false }, async (t)
   });
 
   await t.test('SIGUSR1, SIGUSR2, SIGALRM and SIGPWR to PID 1 leave the same JVM running', async (t) => {
+    t.comment(`JVM: ${jdk}`);
     for (const signal of ['SIGUSR1', 'SIGUSR2', 'SIGALRM', 'SIGPWR'] as const) {
       const from = manager.logs.length;
       process.kill(pid1, signal);
@@ -64,6 +73,12 @@ t.test('a JVM under the manager as PID 1', { skip: missing ?? false }, async (t)
       await waitFor(() => manager.logs.slice(from).some((r) => r['event.action'] === 'manager-signal' && r['process.signal'] === witness), `the manager to log ${witness}`);
       t.equal(await ask(port), jvm, `after ${signal}: the same JVM answers`);
     }
+    // A forwarded signal sent after them all: HotSpot logs a stray SR signal from inside its handler, so had the
+    // SIGUSR2 been passed on, its line would stand before this thread dump.
+    const dumps = manager.output.filter((line) => line.startsWith('Full thread dump')).length;
+    process.kill(pid1, 'SIGQUIT');
+    await waitFor(() => manager.output.filter((line) => line.startsWith('Full thread dump')).length > dumps, 'the second thread dump', 60_000);
+    t.notOk(manager.output.some((line) => STRAY_SR.test(line)), 'no SIGUSR2 reached the JVM');
     t.match(await manager.status(), { state: 'started', pid: javaPid }, 'the manager saw no exit');
     t.same(fs.readdirSync(dir).filter((name) => name.startsWith('hs_err')), [], 'no crash file');
   });
@@ -80,23 +95,34 @@ t.test('a JVM under the manager as PID 1', { skip: missing ?? false }, async (t)
     t.equal((await manager.request('POST', '/es/start')).status, 202);
     await ask(await readPort(portFile));
     process.kill(pid1, 'SIGTERM');
-    const exit = await manager.exited;
+    const exit = await within(manager.exited, 'the manager to exit');
     t.equal(exit.code, 143);
     t.equal(hookRuns(manager), 2, 'the hook ran again');
   });
 });
 
-t.test('negative control: under tini as PID 1, the same SIGUSR2 crashes the JVM', { skip: missing ?? (fs.existsSync('/usr/bin/tini') ? false : 'tini is not installed') }, async (t) => {
+t.test('negative control: under tini as PID 1, the same SIGUSR2 reaches the JVM', { skip: missing ?? (fs.existsSync('/usr/bin/tini') ? false : 'tini is not installed') }, async (t) => {
+  t.comment(`JVM: ${jdk}`);
   const dir = tempDir();
   const portFile = path.join(dir, 'port');
-  const unshare = spawn(UNSHARE[0], [...UNSHARE.slice(1), '/usr/bin/tini', '--', '/usr/bin/java', ...jvmCommand(dir, portFile)], { stdio: 'ignore', detached: true });
+  const unshare = spawn(UNSHARE[0], [...UNSHARE.slice(1), '/usr/bin/tini', '--', '/usr/bin/java', ...jvmCommand(dir, portFile)], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   t.teardown(() => {
     if (unshare.exitCode === null) process.kill(-unshare.pid!, 'SIGKILL');
   });
-  const exited = new Promise<number | null>((resolve) => unshare.once('exit', (code) => resolve(code)));
+  let output = '';
+  unshare.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+  unshare.stderr.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+  let exit: number | null | undefined;
+  unshare.once('exit', (code) => (exit = code));
   const pid1 = await waitFor(() => childrenOf(unshare.pid!)[0], 'unshare to fork PID 1');
   await ask(await readPort(portFile));
   process.kill(pid1, 'SIGUSR2');
-  t.equal(await exited, 134, 'tini passes the JVM’s SIGABRT after the crash on');
-  t.ok(fs.readdirSync(dir).some((name) => name.startsWith('hs_err')), 'HotSpot wrote a crash file');
+  // Either reaction proves that tini passed the signal on; which one comes is the JVM build's business.
+  await waitFor(() => exit !== undefined || STRAY_SR.test(output), 'the JVM to crash or log the stray SIGUSR2', 60_000);
+  if (exit !== undefined) {
+    t.equal(exit, 134, 'this JVM crashed: tini passes its SIGABRT after the crash on');
+    t.ok(fs.readdirSync(dir).some((name) => name.startsWith('hs_err')), 'HotSpot wrote a crash file');
+  } else {
+    t.match(output, STRAY_SR, 'this JVM lives on and logs the SIGUSR2 that reached it');
+  }
 });

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { PASSABLE } from '../../src/config/signals.ts';
-import { EXECUTABLE, ROOT, stopManager, tempDir, waitFor } from '../helpers/manager.ts';
+import { EXECUTABLE, ROOT, stopManager, tempDir, waitFor, within } from '../helpers/manager.ts';
 import { installedEntryPoint, managerUnder, PID1_FIXTURES as FIXTURES, recorded, startAsPid1, UNSHARE } from '../helpers/pid1.ts';
 import { childrenOf, descendants, namespacePid, readCmdline } from '../helpers/procfs.ts';
 
@@ -131,7 +131,7 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     await waitFor(() => fs.existsSync(record), 'the fixture to be ready');
     process.kill(pid1, signal);
     await manager.waitForLog((r) => r['event.action'] === 'manager-signal' && r['process.signal'] === signal, `the manager to log ${signal}`);
-    const exit = await manager.exited;
+    const exit = await within(manager.exited, 'the manager to exit');
     t.equal(exit.code, 143, 'exits with the status of the stopped process (143: it ended on SIGTERM)');
     t.match(fs.readFileSync(record, 'utf8'), /TERM/, 'the process got SIGTERM from the stop');
   });
@@ -184,7 +184,7 @@ const SIGNALS = { TERM: 15, KILL: 9, HUP: 1 } as const;
 for (const code of CODES) {
   t.test(`the namespace exits ${code} when the process exits ${code}`, async (t) => {
     const { manager } = await startAsPid1('/bin/sh', ['-c', `sleep 0.2; exit ${code}`]);
-    const exit = await manager.exited;
+    const exit = await within(manager.exited, 'the manager to exit');
     t.equal(exit.code, code);
     const lastExit = manager.logs.find((r) => r['event.action'] === 'process-exit');
     t.equal(lastExit?.['process.exit_code'], code, 'logged as an exit code');
@@ -195,7 +195,7 @@ for (const code of CODES) {
 for (const [name, number] of Object.entries(SIGNALS)) {
   t.test(`the namespace exits ${128 + number} when SIG${name} kills the process`, async (t) => {
     const { manager } = await startAsPid1('/bin/sh', ['-c', `sleep 0.2; kill -${name} $$`]);
-    const exit = await manager.exited;
+    const exit = await within(manager.exited, 'the manager to exit');
     t.equal(exit.code, 128 + number);
     const lastExit = manager.logs.find((r) => r['event.action'] === 'process-exit');
     t.equal(lastExit?.['process.signal'], `SIG${name}`, 'logged as a signal');

@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
 import { PASSABLE } from '../../src/config/signals.ts';
-import { tempDir, waitFor, type LogRecord } from '../helpers/manager.ts';
+import { tempDir, waitFor, type LogRecord, within } from '../helpers/manager.ts';
 import { installedEntryPoint, PID1_FIXTURES, recorded, UNSHARE } from '../helpers/pid1.ts';
 import { childrenOf, descendants } from '../helpers/procfs.ts';
 import { onTerminal } from '../helpers/terminal.ts';
@@ -114,7 +114,7 @@ t.test('orphans are reaped (tini reaping/, dumb-init test-zombies)', { skip }, a
     }, `${init}: the orphans to end and be reaped`);
     t.same(settled.filter((p) => p.state === 'Z'), [], `${init}: no zombie`);
     process.kill(run.pid1, 'SIGTERM');
-    await run.exited;
+    await within(run.exited, 'the process to exit');
   }
 });
 
@@ -169,7 +169,7 @@ t.test("every signal of dumb-init's proxy list (proxies_signals_test), sent to P
         await waitFor(() => (pendingSignals(run.pid1) & (1n << BigInt(n - 1))) === 0n, `${init}: PID 1 to take signal ${n}`);
       }
     }
-    t.equal(await run.exited, 143, `${init}: the process ended on SIGTERM, and so did the container`);
+    t.equal(await within(run.exited, 'the process to exit'), 143, `${init}: the process ended on SIGTERM, and so did the container`);
     const got = init === 'process-manager' ? afterOurStop(recorded(record)) : recorded(record);
     t.same(got, ['ready', ...expected.map(String)], `${init}: what reached the process, once each, in order`);
   }
@@ -189,11 +189,11 @@ t.test('SIGTERM reaches the whole process group, gracefully (dumb-init setsid mo
       const shell = await waitFor(() => childrenOf(run.pid1)[0], 'the shell');
       await waitFor(() => pendingSignals(run.pid1) === 0n && pendingSignals(shell) === 0n, 'the TERM to be taken');
       process.kill(run.pid1, 'SIGKILL');
-      await run.exited;
+      await within(run.exited, 'the process to exit');
       t.same([recorded(a), recorded(b)], [['ready'], ['ready']], `${init}: the members of the group got nothing`);
     } else {
       // Ours: the stop's SIGTERM goes to the group (--stop-scope group, the default); dumb-init: setsid mode.
-      await run.exited;
+      await within(run.exited, 'the process to exit');
       const got = [recorded(a), recorded(b)].map(init === 'process-manager' ? afterOurStop : (lines: string[]) => lines);
       t.same(got, [['ready', '15'], ['ready', '15']], `${init}: each member of the group got SIGTERM`);
     }
@@ -231,7 +231,7 @@ t.test('TTY: what is typed reaches the process (dumb-init tty_test)', { skip }, 
   for (const init of INITS) {
     // Typed once tac runs: for ours, once the manager has logged its start (it logs nothing more until tac ends).
     const run = await onTerminalUnder(init, '/usr/bin/tac', [], '1\n2\n3\n\x04\x04', (output) => init !== 'process-manager' || output.includes('"process.state":"started"'));
-    t.equal(await run.exited, 0, `${init}: tac ends with 0`);
+    t.equal(await within(run.exited, 'the process to exit'), 0, `${init}: tac ends with 0`);
     // The manager's process inherits its stdin; in its own session, it reads the terminal without job control.
     t.match(run.output(), '3\r\n2\r\n1\r\n', `${init}: tac read the terminal`);
   }
@@ -244,12 +244,12 @@ t.test('TTY: one Ctrl-C (tini run_outer_tests, dumb-init tty_test)', { skip }, a
     const record = path.join(tempDir(), 'signals');
     const run = await onTerminalUnder(init, PRINT_SIGNALS, [record], '\x03', () => recorded(record).includes('ready'));
     if (init === 'process-manager') {
-      t.equal(await run.exited, 143, `${init}: the container ends with the stopped process's status`);
+      t.equal(await within(run.exited, 'the process to exit'), 143, `${init}: the container ends with the stopped process's status`);
       t.same(afterOurStop(recorded(record)), ['ready', '15'], `${init}: the process got SIGTERM, once`);
     } else {
       await waitFor(() => recorded(record).includes('2'), `${init}: the SIGINT to arrive`);
       process.kill(run.pid1()!, 'SIGTERM');
-      t.equal(await run.exited, 143, `${init}: the process ended on the TERM, and so did the container`);
+      t.equal(await within(run.exited, 'the process to exit'), 143, `${init}: the process ended on the TERM, and so did the container`);
       t.same(recorded(record), ['ready', '2', '15'], `${init}: the process got SIGINT once, then the TERM`);
     }
   }

@@ -8,7 +8,7 @@
 import path from 'node:path';
 import t from 'tap';
 import fs from 'node:fs';
-import { tempDir, waitFor, type LogRecord } from '../helpers/manager.ts';
+import { tempDir, waitFor, type LogRecord, within } from '../helpers/manager.ts';
 import { installedEntryPoint, PID1_FIXTURES, recorded, UNSHARE } from '../helpers/pid1.ts';
 import { childrenOf } from '../helpers/procfs.ts';
 import { onTerminal } from '../helpers/terminal.ts';
@@ -32,7 +32,7 @@ async function ctrlCOnTerminal(argv: string[], until: () => boolean) {
     const tree = { pid1: groups(pid1), manager: groups(childrenOf(pid1)[0]) };
     run.type(CTRL_C);
     const timer = setTimeout(run.kill, 60_000);
-    const code = await run.exited;
+    const code = await within(run.exited, 'the process to exit');
     clearTimeout(timer);
     const logs: LogRecord[] = run.output()
       .split(/\r?\n/)

@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import t from 'tap';
 import { startOnFakeEs } from '../helpers/fake-es.ts';
-import { isAlive, stopManager, tempDir } from '../helpers/manager.ts';
+import { isAlive, stopManager, tempDir, within } from '../helpers/manager.ts';
 
 async function comeBack(dir: string) {
   const run = await startOnFakeEs({ dir });
@@ -44,7 +44,7 @@ for (const signal of ['SIGTERM', 'SIGKILL'] as const) {
     const run = await startOnFakeEs({ dir });
     const pids = await run.pids();
     process.kill(pids[0], signal);
-    const exit = await run.manager.exited;
+    const exit = await within(run.manager.exited, 'the manager to exit');
     t.equal(exit.code, signal === 'SIGTERM' ? 143 : 137, 'the manager exits with the process status');
     const again = await comeBack(dir);
     const newPids = await again.pids(pids);
@@ -58,7 +58,7 @@ t.test('the manager SIGTERMed -> the container comes back started', async (t) =>
   const run = await startOnFakeEs({ dir });
   const pids = await run.pids();
   run.manager.child.kill('SIGTERM');
-  t.equal((await run.manager.exited).code, 143);
+  t.equal((await within(run.manager.exited, 'the manager to exit')).code, 143);
   const again = await comeBack(dir);
   const newPids = await again.pids(pids);
   t.match(await again.manager.status(), { state: 'started', desired: 'started', pid: newPids[0], restarts: 1 });
@@ -69,7 +69,7 @@ t.test('the manager SIGKILLed (the kubelet after the grace period) -> comes back
   const run = await startOnFakeEs({ dir });
   const pids = await run.pids();
   run.manager.child.kill('SIGKILL');
-  await run.manager.exited;
+  await within(run.manager.exited, 'the manager to exit');
   for (const pid of pids) if (isAlive(pid)) process.kill(pid, 'SIGKILL'); // the container's death takes these too
   const again = await comeBack(dir);
   const newPids = await again.pids(pids);

@@ -4,7 +4,7 @@
 import path from 'node:path';
 import t from 'tap';
 import { startOnFakeEs } from '../helpers/fake-es.ts';
-import { startManager, stopManager, tempDir, waitFor } from '../helpers/manager.ts';
+import { startManager, stopManager, tempDir, waitFor, within } from '../helpers/manager.ts';
 
 for (const code of [0, 3, 78, 143]) {
   t.test(`exit ${code} is an exit code, not a signal`, async (t) => {
@@ -25,7 +25,7 @@ t.test('death by SIGKILL is a signal with no code; --on-exit exit makes the mana
   const run = await startOnFakeEs();
   const [launcher] = await run.pids();
   process.kill(launcher, 'SIGKILL');
-  const exit = await run.manager.exited;
+  const exit = await within(run.manager.exited, 'the manager to exit');
   t.equal(exit.code, 137);
   const logged = run.manager.logs.find((r) => r['event.action'] === 'process-exit');
   t.match(logged, { 'process.exit_code': null, 'process.signal': 'SIGKILL', 'event.reason': 'unexpected' });

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { startOnFakeEs } from '../helpers/fake-es.ts';
-import { isAlive, startManager, stopManager, tempDir, waitFor } from '../helpers/manager.ts';
+import { isAlive, startManager, stopManager, tempDir, waitFor, within } from '../helpers/manager.ts';
 import { processTable } from '../helpers/procfs.ts';
 
 const isStopped = (pid: number) => processTable().find((p) => p.pid === pid)?.state === 'T';
@@ -103,7 +103,7 @@ t.test('a stop that lasts longer than the HTTP call still completes, and SIGTERM
   const pids = await run.pids();
   const began = Date.now();
   run.manager.child.kill('SIGTERM');
-  const exit = await run.manager.exited;
+  const exit = await within(run.manager.exited, 'the manager to exit');
   t.ok(Date.now() - began >= 1000, 'waited --shutdown-timeout before SIGKILL');
   t.equal(exit.code, 137, 'the manager exits with the status of the process: 128 + SIGKILL');
   t.notOk(pids.some(isAlive), 'nothing left behind');
@@ -114,7 +114,7 @@ t.test('SIGTERM to a manager whose process is stopped: exit 0 at once', async (t
   await run.pids();
   await run.manager.request('POST', '/es/stop');
   run.manager.child.kill('SIGTERM');
-  t.equal((await run.manager.exited).code, 0);
+  t.equal((await within(run.manager.exited, 'the manager to exit')).code, 0);
 });
 
 t.test('a second SIGTERM to the manager stops waiting: SIGKILL to the group at once', async (t) => {
@@ -124,7 +124,7 @@ t.test('a second SIGTERM to the manager stops waiting: SIGKILL to the group at o
   run.manager.child.kill('SIGTERM');
   await run.manager.waitForLog((r) => r['process.signal'] === 'SIGTERM' && r['event.action'] === 'signal', 'the graceful SIGTERM to be sent');
   run.manager.child.kill('SIGTERM');
-  const exit = await run.manager.exited;
+  const exit = await within(run.manager.exited, 'the manager to exit');
   t.equal(exit.code, 137, 'the process was SIGKILLed');
   t.ok(Date.now() - began < 30_000, 'well before the 60 s --shutdown-timeout');
   t.ok(run.manager.logs.some((r) => r['process.signal'] === 'SIGKILL' && /second termination signal/.test(r.message)), 'and the log says why');
