@@ -41,7 +41,7 @@ export const OPTIONS = {
     kind: 'signals',
     metavar: 'LIST',
     defaultValue: 'QUIT',
-    help: 'signals passed on to the main process (comma-separated, or none); USR1 and USR2 would kill a JVM. Every other signal is ignored',
+    help: 'signals passed on to the main process (comma-separated, or none); USR1 and USR2 may kill a JVM. Every other signal is ignored',
   },
   logLevel: { flag: '--log-level', kind: 'choice', metavar: 'L', choices: ['debug', 'info', 'warn', 'error'], defaultValue: 'info', help: 'debug, info, warn or error' },
 } as const satisfies Record<string, OptionSpec>;
