@@ -170,6 +170,7 @@ t.test('--version', async (t) => {
 
 t.test('install lays down the PID-1 helper as the entry point and the runtime beside it, both 0755, and the entry point runs', async (t) => {
   const dir = path.join(tempDir(), 'shared', 'pm');
+  fs.mkdirSync(dir, { recursive: true }); // the volume's mount point: install refuses to make it
   const result = run(['install', dir]);
   t.equal(result.status, 0, result.stderr);
   const entryPoint = path.join(dir, 'process-manager');
@@ -193,7 +194,24 @@ t.test('install lays down the PID-1 helper as the entry point and the runtime be
 t.test('install into a path that cannot be a directory: exit 78', async (t) => {
   const file = path.join(tempDir(), 'a-file');
   fs.writeFileSync(file, '');
-  const result = run(['install', path.join(file, 'sub')]);
+  for (const target of [file, path.join(file, 'sub')]) {
+    const result = run(['install', target]);
+    t.equal(result.status, 78);
+    t.match(fatalLine(result).message, /install .*a-file(\/sub)?: (not a directory|no such directory); give the mount point/);
+  }
+});
+
+t.test('issue 21: install into a directory that does not exist refuses (78) and creates nothing', async (t) => {
+  const parent = tempDir();
+  const missing = path.join(parent, 'mnt', 'pm');
+  const result = run(['install', missing]);
   t.equal(result.status, 78);
-  t.match(fatalLine(result).message, /install .*a-file\/sub: ENOTDIR/);
+  t.match(fatalLine(result).message, /install .*\/mnt\/pm: no such directory; give the mount point of the volume shared/);
+  t.same(fs.readdirSync(parent), [], 'no directory was made');
+});
+
+t.test('issue 21: a ctl command given without ctl points at ctl (64)', async (t) => {
+  const result = run(['stop']);
+  t.equal(result.status, 64);
+  t.match(fatalLine(result).message, /unexpected argument 'stop'; to talk to the running manager, run: process-manager ctl stop/);
 });

@@ -18,6 +18,12 @@ const MODES = { mode: 0o755, directoryMode: 0o755 };
 /** Writes the runtime, then the entry point; returns the entry point's path. */
 export async function installExecutable(dir: string, executablePath: string = process.execPath): Promise<string> {
   const target = path.resolve(dir);
+  // DIR is the shared volume's mount point. Were it missing, creating it would put the executable in the init
+  // container's own filesystem, gone with it, and the Pod would fail later with a far less telling error.
+  const found = await fs.promises.stat(target).catch(() => undefined);
+  if (!found?.isDirectory()) {
+    throw configError(`install ${dir}: ${found ? 'not a directory' : 'no such directory'}; give the mount point of the volume shared with the Elasticsearch container (an emptyDir)`);
+  }
   try {
     const helper = await loadHelperBinary();
     if (!helper) throw new Error('only the built executable carries the PID-1 helper');

@@ -72,10 +72,16 @@ export function parseCommandLine(argv: readonly string[], env: Env, executablePa
     }
     if (word === '--help' || word === '-h') return { kind: 'help' };
     if (word === '--version' || word === '-V') return { kind: 'version' };
-    if (!word.startsWith('--')) throw usageError(`unexpected argument '${word}'; arguments for the process go after '--'`);
+    if (!word.startsWith('--')) throw usageError(unexpectedArgument(word));
     i = readFlag(argv, i, flags);
   }
   return { kind: 'run', config: buildConfig(readerOf(flags, env), args, env, executablePath), warnings: unknownVariables(env, internalVariables) };
+}
+
+/** A ctl command typed without `ctl` gets pointed at it; anything else is taken for a process argument. */
+function unexpectedArgument(word: string): string {
+  if ((CTL_ACTIONS as readonly string[]).includes(word)) return `unexpected argument '${word}'; to talk to the running manager, run: process-manager ctl ${word}`;
+  return `unexpected argument '${word}'; arguments for the process go after '--'`;
 }
 
 /** Stores the option at argv[i] (`--flag value` or `--flag=value`); returns the index of the last word used. */

@@ -14,6 +14,7 @@ import { mutualTlsFiles, tlsRequest } from '../helpers/tls-client.ts';
 /** Lays down DIR/process-manager as an init container would; always run through that path (it may become a helper that execs the runtime). */
 function install(): { dir: string; pm: string } {
   const dir = path.join(tempDir(), 'pm');
+  fs.mkdirSync(dir);
   const installed = spawnSync(EXECUTABLE, ['install', dir], { encoding: 'utf8', timeout: 60_000 });
   if (installed.status !== 0) throw new Error(`install failed: ${installed.stdout}${installed.stderr}`);
   return { dir, pm: path.join(dir, 'process-manager') };
