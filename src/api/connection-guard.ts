@@ -20,6 +20,8 @@ export interface ConnectionLimits {
   readonly requestHeadMs: number;
   /** Written to a connection whose request was begun but not finished in time. */
   readonly lateAnswer?: string;
+  /** Written, in plain text, to a client that speaks plain HTTP to a TLS server (curl http:// to an https port). */
+  readonly plainHttpAnswer?: string;
 }
 
 export interface ConnectionGuard {
@@ -104,6 +106,18 @@ export function guardConnections(server: Server, limits: ConnectionLimits): Conn
     connection.speaking = tlsSocket;
     // The handshake's own bytes are no request begun.
     connection.bytesAtReady = connection.socket.bytesRead;
+  });
+  // Without a listener a failed handshake destroys its socket; with one, that is ours to do. OpenSSL recognises a plain
+  // HTTP request in place of a ClientHello, and the accepted socket under the TLS one can still carry plain text.
+  server.on('tlsClientError', (error: NodeJS.ErrnoException, tlsSocket: Socket) => {
+    const connection = byPeer.get(peerOf(tlsSocket));
+    if (error.code !== 'ERR_SSL_HTTP_REQUEST' || !limits.plainHttpAnswer || !connection?.socket.writable) {
+      if (connection) destroy(connection);
+      return tlsSocket.destroy();
+    }
+    forget(connection);
+    connection.socket.end(limits.plainHttpAnswer, () => connection.socket.destroy());
+    setTimeout(() => connection.socket.destroy(), 1_000).unref();
   });
   server.on('request', (request: IncomingMessage, response: ServerResponse) => {
     const connection = bySocket.get(request.socket);

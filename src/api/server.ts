@@ -71,6 +71,7 @@ export async function serveApi(app: Hono, options: ServeOptions, log: Logger): P
     maxConnections: MAX_CONNECTIONS,
     requestHeadMs: REQUEST_HEAD_MS,
     lateAnswer: rawErrorAnswer(408, `no complete request within ${REQUEST_HEAD_MS / 1000} s`),
+    plainHttpAnswer: rawErrorAnswer(400, 'this port speaks HTTPS: use https://'),
   });
   const heapTrimmer = createHeapTrimmer();
   server.on('connection', () => heapTrimmer.noteActivity());

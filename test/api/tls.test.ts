@@ -50,6 +50,18 @@ t.test('mutual TLS: refused without the right client certificate, /health stays 
   t.equal(stopped.json.state, 'stopped', 'and the operator can stop Elasticsearch');
 });
 
+t.test('issue 21: plain HTTP to the HTTPS port gets a 400 that says the port speaks HTTPS, and the server stays well', async (t) => {
+  const setup = tlsSetup();
+  const manager = await startManager({ args: setup.args });
+  t.teardown(() => stopManager(manager));
+  for (const route of ['/health', '/es/status']) {
+    const answer = await manager.request('GET', route); // the harness speaks plain http://
+    t.equal(answer.status, 400, `${route}: 400, not a closed connection`);
+    t.match(answer.json, { error: { type: 'parse_exception', reason: 'this port speaks HTTPS: use https://' }, status: 400 });
+  }
+  t.equal((await tlsRequest(manager.port, '/health', { trust: setup.serverCa.certPem })).status, 200, 'HTTPS clients are still served');
+});
+
 t.test('with --tls-client-ca and no --http-host the API binds 0.0.0.0; without client CA, an exposed bind is warned about', async (t) => {
   const setup = tlsSetup();
   const args = setup.args.filter((word, i, all) => word !== '--http-host' && all[i - 1] !== '--http-host');
