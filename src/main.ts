@@ -40,7 +40,7 @@ async function main(log: Logger): Promise<number> {
       process.stdout.write(`process-manager ${VERSION}\n`);
       return EXIT.OK;
     case 'install':
-      log.info(`installed ${await installExecutable(command.dir)}`, { 'event.action': 'install' });
+      log.info(`installed ${await installExecutable(command.dir, command.owner, log)}`, { 'event.action': 'install' });
       return EXIT.OK;
     case 'ctl':
       return runCtl(command.request);

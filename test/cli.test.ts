@@ -210,6 +210,34 @@ t.test('issue 21: install into a directory that does not exist refuses (78) and 
   t.same(fs.readdirSync(parent), [], 'no directory was made');
 });
 
+t.test('issue 21: install, run as root, gives DIR to the user ES runs as (1000:0 unless --owner says otherwise)', async (t) => {
+  const cases: [string[], { uid: number; gid: number; mode: number } | 'unchanged'][] = [
+    [[], { uid: 1000, gid: 0, mode: 0o775 }],
+    [['--owner', '1234:56'], { uid: 1234, gid: 56, mode: 0o775 }],
+    [['--owner=4321'], { uid: 4321, gid: 4321, mode: 0o775 }],
+    [['--owner', 'none'], 'unchanged'],
+  ];
+  for (const [extra, wanted] of cases) {
+    const dir = path.join(tempDir(), 'pm');
+    fs.mkdirSync(dir, { mode: 0o700 });
+    const before = fs.statSync(dir);
+    const result = run(['install', dir, ...extra]);
+    t.equal(result.status, 0, `install ${extra.join(' ')}: ${result.stdout}${result.stderr}`);
+    const after = fs.statSync(dir);
+    const got = { uid: after.uid, gid: after.gid, mode: after.mode & 0o7777 };
+    t.same(got, wanted === 'unchanged' ? { uid: before.uid, gid: before.gid, mode: 0o700 } : wanted, `install ${extra.join(' ') || '(no --owner)'}`);
+    t.equal(fs.statSync(path.join(dir, 'process-manager')).uid, 0, 'the files stay root’s: nobody but root may replace what PID 1 runs');
+  }
+  for (const bad of ['elastic', '1000:', '-1', '1:2:3']) {
+    const result = run(['install', tempDir(), '--owner', bad]);
+    t.equal(result.status, 78, `--owner ${bad}: 78`);
+    t.match(fatalLine(result).message, /--owner: .* is not UID\[:GID\]/);
+  }
+  const unknown = run(['install', tempDir(), '--mode', '0755']);
+  t.equal(unknown.status, 64);
+  t.match(fatalLine(unknown).message, /unknown option '--mode' for install/);
+});
+
 t.test('issue 21: a ctl command given without ctl points at ctl (64)', async (t) => {
   const result = run(['stop']);
   t.equal(result.status, 64);

@@ -8,6 +8,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomic } from '../files/atomic-write.ts';
 import { configError } from '../config/errors.ts';
+import type { Owner } from '../config/config.ts';
+import type { Logger } from '../log/logger.ts';
 import { loadHelperBinary } from '../pid1/helper-binary.ts';
 
 const ENTRY_POINT = 'process-manager';
@@ -15,8 +17,12 @@ const ENTRY_POINT = 'process-manager';
 const RUNTIME = '.process-manager-runtime';
 const MODES = { mode: 0o755, directoryMode: 0o755 };
 
-/** Writes the runtime, then the entry point; returns the entry point's path. */
-export async function installExecutable(dir: string, executablePath: string = process.execPath): Promise<string> {
+/**
+ * Writes the runtime, then the entry point; returns the entry point's path. Run as root (an init container's default),
+ * it then gives DIR to `owner`: the manager, running as the Elasticsearch image's user, makes its state file and its
+ * socket there, and a root-owned emptyDir would refuse them (EACCES).
+ */
+export async function installExecutable(dir: string, owner: Owner | null, log: Logger, executablePath: string = process.execPath): Promise<string> {
   const target = path.resolve(dir);
   // DIR is the shared volume's mount point. Were it missing, creating it would put the executable in the init
   // container's own filesystem, gone with it, and the Pod would fail later with a far less telling error.
@@ -32,8 +38,22 @@ export async function installExecutable(dir: string, executablePath: string = pr
     // the init container was still copying, or after it died halfway).
     await writeFileAtomic(path.join(target, RUNTIME), fs.createReadStream(executablePath), MODES);
     await writeFileAtomic(path.join(target, ENTRY_POINT), helper, MODES);
+    await handOver(target, owner, log);
   } catch (error) {
     throw configError(`install ${dir}: ${(error as Error).message}`);
   }
   return path.join(target, ENTRY_POINT);
+}
+
+/** Only root can give a directory away; anyone else leaves it as the volume made it (Kubernetes: 0777). */
+async function handOver(dir: string, owner: Owner | null, log: Logger): Promise<void> {
+  if (!owner) return;
+  if (process.geteuid?.() !== 0) {
+    log.info(`${dir} keeps its owner: install is not running as root (--owner ${owner.uid}:${owner.gid} needs root)`, { 'event.action': 'install' });
+    return;
+  }
+  await fs.promises.chown(dir, owner.uid, owner.gid);
+  // The owner writes the state file and the socket there, and so may group 0: the official image runs ES in group 0,
+  // and OpenShift runs it as an arbitrary uid in that group. Others only read and run the two files.
+  await fs.promises.chmod(dir, 0o775);
 }

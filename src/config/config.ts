@@ -59,10 +59,16 @@ export interface Config {
 export type Command =
   | { readonly kind: 'help' }
   | { readonly kind: 'version' }
-  | { readonly kind: 'install'; readonly dir: string }
+  | { readonly kind: 'install'; readonly dir: string; readonly owner: Owner | null }
   | { readonly kind: 'ctl'; readonly request: CtlRequest }
   /** warnings: what was set but means nothing (an unknown PM_ variable), for the log. */
   | { readonly kind: 'run'; readonly config: Config; readonly warnings: readonly string[] };
+
+/** Who gets the install directory: the user Elasticsearch runs as, so the state file and the socket can be made there. */
+export interface Owner {
+  readonly uid: number;
+  readonly gid: number;
+}
 
 export const CTL_ACTIONS = ['status', 'start', 'stop', 'restart', 'kill', 'health'] as const;
 export type CtlAction = (typeof CTL_ACTIONS)[number];

@@ -22,8 +22,10 @@ export function helpText(): string {
 
 Usage:
   process-manager [options] [-- ARG...]   supervise --cmd (ARGs are passed to it)
-  process-manager install DIR             lay down DIR/process-manager (the PID-1 helper, the
-                                          Pod's command) and this runtime beside it, mode 0755
+  process-manager install DIR [--owner UID[:GID]|none]
+                                          lay down DIR/process-manager (the PID-1 helper, the
+                                          Pod's command) and this runtime beside it, mode 0755;
+                                          run as root, give DIR to the user ES runs as (1000:0)
   process-manager ctl [--json] COMMAND    ask the running manager, over its Unix socket:
                                           status, start, stop, restart, kill or health
   process-manager --help | --version

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { CTL_ACTIONS, type Command, type Config, type CtlAction, type CtlRequest, type KeystoreConfig } from './config.ts';
+import { CTL_ACTIONS, type Command, type Owner, type Config, type CtlAction, type CtlRequest, type KeystoreConfig } from './config.ts';
 import { configError, usageError } from './errors.ts';
 import { KEYSTORE_VARIABLES, type KeystoreVariable } from './keystore-env.ts';
 import { envNameOf, OPTIONS, type OptionName, type OptionSpec } from './options.ts';
@@ -57,10 +57,7 @@ function parseAs(spec: OptionSpec, text: string): Parsed<string | number | reado
  * itself (the PID-1 hand-off), not reported as unknown.
  */
 export function parseCommandLine(argv: readonly string[], env: Env, executablePath: string, internalVariables: readonly string[] = []): Command {
-  if (argv[0] === 'install') {
-    if (argv.length !== 2 || argv[1] === '') throw usageError('install takes exactly one argument: the directory to copy the executable into');
-    return { kind: 'install', dir: argv[1] };
-  }
+  if (argv[0] === 'install') return parseInstall(argv.slice(1));
   if (argv[0] === 'ctl') return { kind: 'ctl', request: parseCtl(argv.slice(1), env, executablePath) };
   const flags = new Map<OptionName, string>();
   let args: string[] = [];
@@ -76,6 +73,34 @@ export function parseCommandLine(argv: readonly string[], env: Env, executablePa
     i = readFlag(argv, i, flags);
   }
   return { kind: 'run', config: buildConfig(readerOf(flags, env), args, env, executablePath), warnings: unknownVariables(env, internalVariables) };
+}
+
+/** The official Elasticsearch images run ES as uid 1000, group 0. */
+const DEFAULT_INSTALL_OWNER = '1000:0';
+
+/** `install DIR [--owner UID[:GID]|none]`. */
+function parseInstall(words: readonly string[]): Command {
+  const dirs: string[] = [];
+  let owner = DEFAULT_INSTALL_OWNER;
+  for (let i = 0; i < words.length; i++) {
+    const word = words[i];
+    if (word === '--owner' || word.startsWith('--owner=')) {
+      const value = word === '--owner' ? words[++i] : word.slice('--owner='.length);
+      if (value === undefined) throw usageError('option --owner needs a value (UID[:GID] or none)');
+      owner = value;
+    } else if (word.startsWith('--')) throw usageError(`unknown option '${word}' for install; it takes DIR and --owner UID[:GID]|none`);
+    else dirs.push(word);
+  }
+  if (dirs.length !== 1 || dirs[0] === '') throw usageError('install takes exactly one argument: the directory to copy the executable into');
+  return { kind: 'install', dir: dirs[0], owner: parseOwner(owner) };
+}
+
+function parseOwner(value: string): Owner | null {
+  if (value === 'none') return null;
+  const match = /^(\d{1,10})(?::(\d{1,10}))?$/.exec(value);
+  const [uid, gid] = [Number(match?.[1]), Number(match?.[2] ?? match?.[1])];
+  if (!match || uid > 0xfffffffe || gid > 0xfffffffe) throw configError(`--owner: '${value}' is not UID[:GID] (numbers, e.g. 1000:0) or none`);
+  return { uid, gid };
 }
 
 /** A ctl command typed without `ctl` gets pointed at it; anything else is taken for a process argument. */

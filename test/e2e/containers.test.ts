@@ -148,6 +148,12 @@ if (missing) {
     tt.ok(mount, '/mnt/pm is a mount of its own');
     tt.not(mount?.split(' ')[2], 'tmpfs', `the emptyDir is on disk, not in memory (${mount})`);
     tt.match(JSON.parse((await pod.exec('cat', '/mnt/pm/es.state.json')).stdout), { version: 1, name: 'es', desired: 'started', state: 'started' }, 'the state file is on the emptyDir');
+    // issue 21: not root, as the official images run ES; install (root) gave the volume to that user.
+    tt.equal((await pod.exec('id', '-u')).stdout.trim(), '1000', 'the Elasticsearch container runs as uid 1000');
+    tt.equal((await pod.exec('stat', '-c', '%u %g %a', `/proc/${status.pid}`)).stdout.trim().split(' ').slice(0, 2).join(':'), '1000:0', 'and so does ES');
+    tt.equal((await pod.exec('stat', '-c', '%u:%g %a', '/mnt/pm')).stdout.trim(), '1000:0 775', 'install gave /mnt/pm to 1000:0, mode 0775');
+    tt.equal((await pod.exec('stat', '-c', '%u', '/mnt/pm/es.state.json')).stdout.trim(), '1000', 'the state file is written by the manager as uid 1000');
+    tt.equal((await pod.exec('stat', '-c', '%u:%g', '/mnt/pm/process-manager')).stdout.trim(), '0:0', 'what PID 1 runs stays root’s');
 
     tt.equal(await pod.inspect('{{.Path}}'), '/mnt/pm/process-manager', "the container's command is the installed entry point");
     const environ = (await pod.exec('cat', `/proc/${status.pid}/environ`)).stdout.split('\0');
