@@ -21,6 +21,8 @@ export interface ApplyRequest {
   /** SOURCE_DIR's realpath as the scan saw it: each file must still lie beneath it. */
   readonly sourceRoot: string;
   readonly removals: readonly string[];
+  /** ES_PATH_CONF for every call: the directory of the keystore copy being changed (keystore-swap). */
+  readonly configDir: string;
   readonly keystoreExists: boolean;
   /** undefined: the keystore has no password. */
   readonly password: string | undefined;
@@ -78,7 +80,7 @@ export function createApplier(runCli: CliRunner, log: Logger): Applier {
       const passwordLine = request.password === undefined ? '' : `${request.password}\n`;
       const call = async (args: string[], stdin = passwordLine, inheritFds: readonly number[] = []): Promise<CliResult> => {
         progress.calls++;
-        return runCli(args, stdin, inheritFds);
+        return runCli(request.configDir, args, stdin, inheritFds);
       };
       const failed = (command: string, result: CliResult, pinned: readonly PinnedFile[] = []): ApplyOutcome => ({
         ok: false,
