@@ -94,7 +94,10 @@ export function createSyncLoop(options: SyncLoopOptions) {
       return `cannot read the keystore ${config.keystorePath}: ${(error as Error).message}`;
     }
     if (fingerprint === null && record.settings.size > 0) {
-      log.warn(`the keystore ${config.keystorePath} is gone; adding every setting again`, { 'event.action': 'keystore-sync' });
+      // Names only booked (pending) were never known to be in it: no news that they are not.
+      if ([...record.settings.values()].some((digest) => digest !== PENDING_DIGEST)) {
+        log.warn(`the keystore ${config.keystorePath} is gone; adding every setting again`, { 'event.action': 'keystore-sync' });
+      }
       record.settings.clear();
       record.keystoreSha256 = null;
     }
