@@ -15,6 +15,7 @@
 // seconds of a CLI call.
 
 import { createHash } from 'node:crypto';
+import fsSync from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { errnoCode } from '../files/errno.ts';
@@ -23,6 +24,7 @@ import { errnoCode } from '../files/errno.ts';
 const MAX_KEYSTORE_BYTES = 64 * 1024 * 1024;
 const KEYSTORE_MODE = 0o660;
 const WORKSPACE_MODE = 0o700;
+const ABSENT = 'absent';
 
 /** The live keystore as one read saw it; bytes null when there is none. */
 interface Version {
@@ -88,19 +90,34 @@ export async function openWorkspace(keystorePath: string, expectedSha256: string
       const updated = await readVersion(copy);
       if (updated.bytes === null) throw new Error(`elasticsearch-keystore left no keystore in ${dir}`);
       const live = await readVersion(keystorePath);
-      if (live.identity !== base.identity || live.sha256 !== base.sha256) {
-        return { kind: 'conflict', what: live.bytes === null ? 'it was deleted' : base.bytes === null ? 'it was created' : 'it was rewritten' };
-      }
+      if (live.identity !== base.identity || live.sha256 !== base.sha256) return { kind: 'conflict', what: describeChange(base, live) };
       // The CLI refuses to change a keystore's owner; so do we (as root we may keep it instead).
       if (base.bytes !== null && (updated.uid !== base.uid || updated.gid !== base.gid)) {
         await fs.chown(copy, base.uid, base.gid).catch((error: Error) => {
           throw new Error(`will not replace ${keystorePath}, owned by ${base.uid}:${base.gid}, with a file of another owner (${error.message})`);
         });
       }
-      await fs.rename(copy, keystorePath);
+      // The last look and the rename, with nothing in between: synchronous, so the event loop cannot widen the gap
+      // another writer's rename could fall into to more than two system calls. Any save changes the inode or the times.
+      if (identityNow(keystorePath) !== base.identity) return { kind: 'conflict', what: 'it was rewritten just now' };
+      fsSync.renameSync(copy, keystorePath);
       return { kind: 'swapped', sha256: updated.sha256! };
     },
   };
+}
+
+function describeChange(base: Version, live: Version): string {
+  if (live.bytes === null) return 'it was deleted';
+  return base.bytes === null ? 'it was created' : 'it was rewritten';
+}
+
+function identityNow(file: string): string {
+  const stat = fsSync.statSync(file, { bigint: true, throwIfNoEntry: false });
+  return stat === undefined ? ABSENT : identityOf(stat);
+}
+
+function identityOf(stat: fsSync.BigIntStats): string {
+  return `${stat.dev}:${stat.ino}:${stat.size}:${stat.mtimeNs}:${stat.ctimeNs}`;
 }
 
 async function readVersion(file: string): Promise<Version> {
@@ -108,7 +125,7 @@ async function readVersion(file: string): Promise<Version> {
   try {
     handle = await fs.open(file, 'r');
   } catch (error) {
-    if (errnoCode(error) === 'ENOENT') return { bytes: null, identity: 'absent', sha256: null, uid: -1, gid: -1 };
+    if (errnoCode(error) === 'ENOENT') return { bytes: null, identity: ABSENT, sha256: null, uid: -1, gid: -1 };
     throw error;
   }
   try {
@@ -118,7 +135,7 @@ async function readVersion(file: string): Promise<Version> {
     const bytes = await handle.readFile();
     return {
       bytes,
-      identity: `${stat.dev}:${stat.ino}:${stat.size}:${stat.mtimeNs}:${stat.ctimeNs}`,
+      identity: identityOf(stat),
       sha256: createHash('sha256').update(bytes).digest('hex'),
       uid: Number(stat.uid),
       gid: Number(stat.gid),
