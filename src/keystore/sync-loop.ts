@@ -164,7 +164,7 @@ export function createSyncLoop(options: SyncLoopOptions) {
     }
     if ('conflict' in workspace) return concurrentWriter(workspace.conflict);
     let outcome: ApplyOutcome;
-    let committed: CommitResult | null = null;
+    let committed: CommitResult | Error | null = null;
     try {
       outcome = await applier.apply({
         upserts: diff.upserts.map((name) => snapshot.entries.get(name)!),
@@ -174,9 +174,10 @@ export function createSyncLoop(options: SyncLoopOptions) {
         keystoreExists: workspace.keystoreExists,
         password: password.value,
       });
-      if (outcome.hasWritten) committed = await workspace.commit();
-    } catch (error) {
-      return failed(`cannot put the updated keystore in place at ${config.keystorePath}: ${(error as Error).message}`);
+      if (outcome.hasWritten) {
+        committed = await workspace.commit().catch((error: Error) => error);
+        if (committed instanceof Error) return failed(`cannot put the updated keystore in place at ${config.keystorePath}: ${committed.message}`);
+      }
     } finally {
       await workspace.dispose();
     }
