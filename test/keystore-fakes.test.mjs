@@ -72,6 +72,14 @@ async function createKeystore(t, configDir, args = [], stdin = '') {
   return result;
 }
 
+async function waitForPath(file) {
+  const deadline = Date.now() + 30_000;
+  while (!fs.existsSync(file)) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${file}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
 async function listNames(configDir, stdin = '') {
   const result = await runKeystore(configDir, ['list'], { stdin });
   return result.code === 0 ? result.stdout.split('\n').filter(Boolean) : result;
@@ -122,27 +130,27 @@ t.test('CLI usage and configuration errors', async (t) => {
   const configDir = makeTempDir(t);
   const noConf = await runKeystore(configDir, ['list'], { env: { ES_PATH_CONF: undefined } });
   t.equal(noConf.code, 78);
-  t.equal(noConf.stderr, '\nERROR: the system property [es.path.conf] must be set\n');
+  t.equal(noConf.stderr, '\nERROR: the system property [es.path.conf] must be set, with exit code 78\n');
 
   const missing = await runKeystore(configDir, []);
   t.equal(missing.code, 64);
-  t.match(missing.stderr, /\nERROR: Missing required command\n$/);
+  t.match(missing.stderr, /\nERROR: Missing required command, with exit code 64\n$/);
 
   const unknown = await runKeystore(configDir, ['frobnicate']);
   t.equal(unknown.code, 64);
-  t.match(unknown.stderr, /\nERROR: Unknown command \[frobnicate\]\n$/);
+  t.match(unknown.stderr, /\nERROR: Unknown command \[frobnicate\], with exit code 64\n$/);
 
   const badOption = await runKeystore(configDir, ['list', '--bogus']);
   t.equal(badOption.code, 64);
-  t.match(badOption.stderr, /ERROR: bogus is not a recognized option\n$/);
+  t.match(badOption.stderr, /ERROR: bogus is not a recognized option, with exit code 64\n$/);
 
   const notFound = await runKeystore(configDir, ['list']);
   t.equal(notFound.code, 65);
-  t.equal(notFound.stderr, `\nERROR: Elasticsearch keystore not found at [${keystoreFile(configDir)}]. Use 'create' command to create one.\n`);
+  t.equal(notFound.stderr, `\nERROR: Elasticsearch keystore not found at [${keystoreFile(configDir)}]. Use 'create' command to create one., with exit code 65\n`);
 
   const silentNotFound = await runKeystore(configDir, ['remove', '-s', 'x']);
   t.equal(silentNotFound.code, 65);
-  t.equal(silentNotFound.stderr, `ERROR: Elasticsearch keystore not found at [${keystoreFile(configDir)}]. Use 'create' command to create one.\n`, '-s drops the blank line');
+  t.equal(silentNotFound.stderr, `ERROR: Elasticsearch keystore not found at [${keystoreFile(configDir)}]. Use 'create' command to create one., with exit code 65\n`, '-s drops the blank line');
 });
 
 t.test('options parse like joptsimple: anywhere, abbreviated, -long, and -- ends them', async (t) => {
@@ -160,8 +168,8 @@ t.test('options parse like joptsimple: anywhere, abbreviated, -long, and -- ends
   t.equal((await runKeystore(configDir, ['remove', 'plain'])).code, 0);
   const unknownShort = await runKeystore(configDir, ['add-file', '-f', '-x', value]);
   t.equal(unknownShort.code, 64);
-  t.match(unknownShort.stderr, /\nERROR: x is not a recognized option\n$/);
-  t.match(unknownShort.stderr, /^Add a file setting to the keystore\n/, 'help first, on stderr');
+  t.match(unknownShort.stderr, /\nERROR: x is not a recognized option, with exit code 64\n$/);
+  t.match(unknownShort.stderr, /^A tool for managing settings stored in the elasticsearch keystore\n/, 'the top-level help first, on stderr (as 8.x measured)');
 
   const names = ['--help', '-f', '-x', '--', '-s'];
   const added = await runKeystore(configDir, ['add-file', '-f', '--', ...names.flatMap((name) => [name, value])]);
@@ -236,10 +244,10 @@ t.test('add-file stores several pairs verbatim in one call', async (t) => {
 
   const noArgs = await runKeystore(configDir, ['add-file']);
   t.equal(noArgs.code, 64);
-  t.match(noArgs.stderr, /\nERROR: Missing setting name\n$/);
+  t.match(noArgs.stderr, /\nERROR: Missing setting name, with exit code 64\n$/);
   const odd = await runKeystore(configDir, ['add-file', 'a', text, 'b']);
   t.equal(odd.code, 64);
-  t.match(odd.stderr, /\nERROR: settings and filenames must come in pairs\n$/);
+  t.match(odd.stderr, /\nERROR: settings and filenames must come in pairs, with exit code 64\n$/);
 });
 
 t.test('add-file saves nothing when any pair fails', async (t) => {
@@ -251,7 +259,7 @@ t.test('add-file saves nothing when any pair fails', async (t) => {
 
   const result = await runKeystore(configDir, ['add-file', '-f', 'first', good, 'second', missing]);
   t.equal(result.code, 74);
-  t.equal(result.stderr, `\nERROR: File [${missing}] does not exist\n`);
+  t.equal(result.stderr, `\nERROR: File [${missing}] does not exist, with exit code 74\n`);
   t.ok(fs.readFileSync(keystoreFile(configDir)).equals(before), 'the first pair was not saved either');
 
   const badName = await runKeystore(configDir, ['add-file', '-f', 'bad name', good]);
@@ -273,13 +281,13 @@ t.test('remove takes several names and stops at the first unknown one without sa
   const before = fs.readFileSync(keystoreFile(configDir));
   const unknown = await runKeystore(configDir, ['remove', 'c', 'zz']);
   t.equal(unknown.code, 78);
-  t.equal(unknown.stderr, '\nERROR: Setting [zz] does not exist in the keystore.\n');
+  t.equal(unknown.stderr, '\nERROR: Setting [zz] does not exist in the keystore., with exit code 78\n');
   t.ok(fs.readFileSync(keystoreFile(configDir)).equals(before), 'c was not removed');
   t.same(await listNames(configDir), ['c', 'keystore.seed']);
 
   const none = await runKeystore(configDir, ['remove']);
   t.equal(none.code, 64);
-  t.match(none.stderr, /\nERROR: Must supply at least one setting to remove\n$/);
+  t.match(none.stderr, /\nERROR: Must supply at least one setting to remove, with exit code 64\n$/);
 });
 
 t.test('add and add-file create a missing keystore, asking first unless forced', async (t) => {
@@ -345,7 +353,7 @@ t.test('add reads one value per line and validates names', async (t) => {
 
   const invalid = await runKeystore(configDir, ['add', '-x', 'no/slash'], { stdin: 'x\n' });
   t.equal(invalid.code, 65);
-  t.equal(invalid.stderr, '\nERROR: Setting name [no/slash] does not match the allowed setting name pattern [[A-Za-z0-9_\\-.]+]\n');
+  t.equal(invalid.stderr, '\nERROR: Setting name [no/slash] does not match the allowed setting name pattern [[A-Za-z0-9_\\-.]+], with exit code 65\n');
 });
 
 t.test('password-protected keystores read the password from the first stdin line', async (t) => {
@@ -364,7 +372,7 @@ t.test('password-protected keystores read the password from the first stdin line
 
   const wrong = await runKeystore(configDir, ['list'], { stdin: 'nope\n' });
   t.equal(wrong.code, 65);
-  t.equal(wrong.stderr, 'Enter password for the elasticsearch keystore : \nERROR: Provided keystore password was incorrect\n');
+  t.equal(wrong.stderr, 'Enter password for the elasticsearch keystore : \nERROR: Provided keystore password was incorrect, with exit code 65\n');
 
   const added = await runKeystore(configDir, ['add-file', '-f', 'x.y', value], { stdin: 'pw\n' });
   t.equal(added.code, 0, added.stderr);
@@ -377,7 +385,7 @@ t.test('password-protected keystores read the password from the first stdin line
 
   const mismatch = await runKeystore(configDir, ['create', '-p'], { stdin: 'a\nb\n' });
   t.equal(mismatch.code, 65);
-  t.match(mismatch.stderr, /\nERROR: Passwords are not equal, exiting\.\n$/);
+  t.match(mismatch.stderr, /\nERROR: Passwords are not equal, exiting\., with exit code 65\n$/);
 
   const unprotectedDir = makeTempDir(t);
   const noKeystore = await runKeystore(unprotectedDir, ['has-passwd']);
@@ -477,7 +485,7 @@ t.test('add-file reads an inherited descriptor as /dev/fd/N; FAKE_KEYSTORE_BEFOR
   // Not fd 3: the fake's own Node runtime holds one there (as a JVM holds its own files), which reads as a file that exists.
   const closed = await runKeystore(configDir, ['add-file', '-f', '--', 'missing', '/dev/fd/200']);
   t.equal(closed.code, 74, 'a descriptor not passed: as for any missing file');
-  t.equal(closed.stderr, '\nERROR: File [/dev/fd/200] does not exist\n');
+  t.equal(closed.stderr, '\nERROR: File [/dev/fd/200] does not exist, with exit code 74\n');
 
   fs.writeFileSync(hook, '#!/bin/sh\nexit 3\n');
   const failing = await runKeystore(configDir, ['add-file', '-f', 'other', source], { env });
@@ -495,6 +503,67 @@ t.test('a leftover temp file blocks saving, as with 8.x CREATE_NEW', async (t) =
   t.equal(blocked.code, 74);
   t.match(blocked.stderr, /^java\.nio\.file\.FileAlreadyExistsException: .*elasticsearch\.keystore\.tmp/);
   t.same(await listNames(configDir), ['keystore.seed']);
+});
+
+t.test('two writers at once: both fail with 74 and leave no temp file; 0.3 s apart: both exit 0, the first update is lost', async (t) => {
+  const configDir = makeTempDir(t);
+  await createKeystore(t, configDir);
+  // A writer that holds the temp file: it fails once, and its clean-up removes the temp file.
+  fs.writeFileSync(path.join(configDir, 'elasticsearch.keystore.tmp'), 'another writer');
+  const racing = await runKeystore(configDir, ['add', '-x', 'a'], { stdin: 'A\n' });
+  t.equal(racing.code, 74);
+  t.match(racing.stderr, /^java\.nio\.file\.FileAlreadyExistsException: .*\.tmp\n\tat java\.base\/sun\.nio\.fs\.UnixException/, 'a Java stack trace on stderr');
+  t.notOk(fs.existsSync(path.join(configDir, 'elasticsearch.keystore.tmp')), "the failing save deleted the other writer's temp file");
+
+  // No lock: a writer that read the keystore before another one saved overwrites that save.
+  const gate = path.join(configDir, 'gate');
+  const hook = path.join(configDir, 'hold.sh');
+  fs.writeFileSync(hook, `#!/bin/sh\ntouch ${gate}.read\nwhile [ ! -e ${gate}.go ]; do sleep 0.02; done\n`, { mode: 0o755 });
+  const slowValue = writeFile(configDir, 'slow-value', 'S');
+  const slow = runKeystore(configDir, ['add-file', '-f', 'slow', slowValue], { env: { FAKE_KEYSTORE_BEFORE_READ: hook } });
+  await waitForPath(`${gate}.read`);
+  const fast = await runKeystore(configDir, ['add', '-x', 'fast'], { stdin: 'F\n' });
+  t.equal(fast.code, 0);
+  fs.writeFileSync(`${gate}.go`, '');
+  t.equal((await slow).code, 0, 'both exit 0');
+  t.same(await listNames(configDir), ['keystore.seed', 'slow'], "the first writer's update is lost");
+});
+
+t.test('JVM latency knob, ES_PATH_CONF that does not exist, environment noise', async (t) => {
+  const configDir = makeTempDir(t);
+  const started = Date.now();
+  const list = await runKeystore(configDir, ['has-passwd', '-s'], { env: { FAKE_KEYSTORE_JVM_MS: '200' } });
+  t.equal(list.code, 1);
+  t.ok(Date.now() - started >= 600, 'three JVM starts per call');
+
+  const cwd = makeTempDir(t);
+  const missing = path.join(configDir, 'no-such-dir');
+  const fallback = await new Promise((resolve) => {
+    const child = spawn(KEYSTORE_CLI, ['add', '-x', '-f', 'a'], { cwd, env: childEnv({ ES_PATH_CONF: missing }) });
+    let stderr = '';
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    child.stdin.end('A\n');
+    child.on('close', (code) => resolve({ code, stderr }));
+  });
+  t.equal(fallback.code, 0, 'not fatal');
+  t.match(fallback.stderr, `cd: ${missing}: No such file or directory`);
+  t.notOk(fs.existsSync(missing), 'the missing directory is not created');
+  t.ok(fs.existsSync(keystoreFile(cwd)), 'the keystore lands in the working directory instead');
+
+  const noisy = await runKeystore(configDir, ['create'], { env: { JAVA_TOOL_OPTIONS: '-Xss1m', JAVA_HOME: '/opt/jdk' } });
+  t.match(noisy.stdout, /^Picked up JAVA_TOOL_OPTIONS: -Xss1m\n/, 'JAVA_TOOL_OPTIONS adds a line to stdout');
+  t.match(noisy.stderr, /JAVA_HOME/, 'JAVA_HOME a warning on stderr');
+});
+
+t.test('FAKE_KEYSTORE_AFTER_SAVE runs after the save, before the exit, and knows the caller', async (t) => {
+  const configDir = makeTempDir(t);
+  const seen = path.join(configDir, 'seen');
+  const hook = path.join(configDir, 'hook.sh');
+  fs.writeFileSync(hook, `#!/bin/sh\necho "$FAKE_KEYSTORE_CALLER_PID $ES_PATH_CONF" > ${seen}\ncp "$ES_PATH_CONF/elasticsearch.keystore" ${seen}.keystore\n`, { mode: 0o755 });
+  const result = await runKeystore(configDir, ['add', '-x', '-f', 'a'], { stdin: 'A\n', env: { FAKE_KEYSTORE_AFTER_SAVE: hook } });
+  t.equal(result.code, 0);
+  t.equal(fs.readFileSync(seen, 'utf8'), `${process.pid} ${configDir}\n`);
+  t.same([...readFakeKeystore(`${seen}.keystore`, '').entries.keys()].sort(), ['a', 'keystore.seed'], 'the keystore was saved when the hook ran');
 });
 
 // ---- the fake reload endpoint ----

@@ -24,6 +24,13 @@ const RECORD_MODE = 0o600;
 /** The keystore holds at most a Secret's worth of values plus its framing. */
 const MAX_KEYSTORE_BYTES = 64 * MiB;
 const HEX_DIGEST = /^[0-9a-f]{64}$/;
+/**
+ * The digest of a name recorded before the CLI call that adds it: it may or
+ * may not be in the keystore (the manager may die at any step of the call).
+ * Never equal to a real digest, so the name is added again while it is in
+ * SOURCE_DIR, and removed (or found already gone) once it is not.
+ */
+export const PENDING_DIGEST = 'pending';
 
 export interface AppliedRecord {
   readonly salt: string;
@@ -72,6 +79,9 @@ function parseRecord(text: string): AppliedRecord | undefined {
   if (value.version !== RECORD_VERSION || typeof value.salt !== 'string' || typeof settings !== 'object' || settings === null) return undefined;
   const entries = Object.entries(settings as Record<string, unknown>);
   if (!entries.every(([name, digest]) => SETTING_NAME.test(name) && typeof digest === 'string' && HEX_DIGEST.test(digest))) return undefined;
+  const pending = value.pending ?? [];
+  if (!Array.isArray(pending) || !pending.every((name) => typeof name === 'string' && SETTING_NAME.test(name))) return undefined;
+  for (const name of pending as string[]) if (!entries.some(([known]) => known === name)) entries.push([name, PENDING_DIGEST]);
   const optionalString = (field: unknown): string | null => (typeof field === 'string' ? field : null);
   return {
     salt: value.salt,
@@ -90,7 +100,8 @@ export async function saveRecord(file: string, record: AppliedRecord): Promise<v
     keystoreSha256: record.keystoreSha256,
     revision: record.revision,
     appliedAt: record.appliedAt,
-    settings: Object.fromEntries([...record.settings].sort(([a], [b]) => (a < b ? -1 : 1))),
+    settings: Object.fromEntries([...record.settings].filter(([, digest]) => digest !== PENDING_DIGEST).sort(([a], [b]) => (a < b ? -1 : 1))),
+    pending: [...record.settings].filter(([, digest]) => digest === PENDING_DIGEST).map(([name]) => name).sort(),
   };
   await writeFileAtomic(file, `${JSON.stringify(body, null, 2)}\n`, { mode: RECORD_MODE });
 }

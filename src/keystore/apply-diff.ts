@@ -14,6 +14,7 @@
 import type { Logger } from '../log/logger.ts';
 import { cliErrorLine, type CliResult, type CliRunner } from './keystore-cli.ts';
 import { pinSourceFiles, type PinnedFile } from './pin-source.ts';
+import { descriptorBudget, isOutOfDescriptors, type DescriptorBudget } from './descriptor-budget.ts';
 import type { SourceEntry } from './scan-source.ts';
 
 export interface ApplyRequest {
@@ -21,6 +22,8 @@ export interface ApplyRequest {
   /** SOURCE_DIR's realpath as the scan saw it: each file must still lie beneath it. */
   readonly sourceRoot: string;
   readonly removals: readonly string[];
+  /** ES_PATH_CONF for every call: the directory of the keystore copy being changed (keystore-swap). */
+  readonly configDir: string;
   readonly keystoreExists: boolean;
   /** undefined: the keystore has no password. */
   readonly password: string | undefined;
@@ -51,7 +54,8 @@ const EXIT_USAGE = 64;
 const EXIT_CONFIG = 78;
 const PRE_77_EXTRA_ARGUMENTS = /Unrecognized extra arguments/;
 /**
- * Pairs per add-file call, so descriptors per call. Every pair holds one open
+ * Most pairs per add-file call, so descriptors per call; fewer when the
+ * RLIMIT_NOFILE in force leaves less room (descriptor-budget). Every pair holds one open
  * descriptor in us and in the CLI for the call's length. Node raises its soft
  * RLIMIT_NOFILE to the hard one, which the CLI inherits, but some container
  * runtimes still set the hard limit at 1,024 (most at 1,048,576): 256 leaves
@@ -67,8 +71,32 @@ const INHERITED_PATH = /\/dev\/fd\/(\d+)/g;
 const SOURCE_FILE_MISSING = /File \[.*\] does not exist/;
 const SETTING_MISSING = /Setting \[([^\]]+)\] does not exist in the keystore/;
 
-export function createApplier(runCli: CliRunner, log: Logger): Applier {
+export function createApplier(runCli: CliRunner, log: Logger, budget: (cap: number) => Promise<DescriptorBudget> = descriptorBudget): Applier {
   let multiPair: boolean | null = null;
+  /** Lowered whenever a call runs out of descriptors anyway (a CLI needing more of its own than we allowed for). */
+  let learnedCap = MAX_PAIRS_PER_CALL;
+  let lastSaidPairs = MAX_PAIRS_PER_CALL;
+  let lastBudget: DescriptorBudget | null = null;
+
+  /** Smaller calls from now on, and the limit named in the reason. */
+  const outOfDescriptors = (failedBatch: number, reason: string): string => {
+    learnedCap = Math.max(1, Math.min(learnedCap, Math.floor(failedBatch / 2)));
+    if (lastBudget === null || lastBudget.limit === null) return reason;
+    return `${reason} (RLIMIT_NOFILE ${lastBudget.limit}, ${lastBudget.open} descriptors open in the manager before the call; raise the limit: ${failedBatch} setting${failedBatch === 1 ? '' : 's'} per call did not fit)`;
+  };
+
+  /** Sized to the descriptors free now; said once per new size when it is below the fixed cap. */
+  const pairsPerCall = async (wanted: number): Promise<number> => {
+    const found = await budget(learnedCap);
+    lastBudget = found;
+    if (found.pairs < wanted && found.pairs !== lastSaidPairs) {
+      log.info(`at most ${found.pairs} setting${found.pairs === 1 ? '' : 's'} per add-file call: RLIMIT_NOFILE ${found.limit ?? 'unlimited'}, ${found.open} descriptors open`, {
+        'event.action': 'keystore-sync',
+      });
+    }
+    lastSaidPairs = found.pairs;
+    return found.pairs;
+  };
 
   return {
     supportsMultiPair: () => multiPair,
@@ -78,7 +106,7 @@ export function createApplier(runCli: CliRunner, log: Logger): Applier {
       const passwordLine = request.password === undefined ? '' : `${request.password}\n`;
       const call = async (args: string[], stdin = passwordLine, inheritFds: readonly number[] = []): Promise<CliResult> => {
         progress.calls++;
-        return runCli(args, stdin, inheritFds);
+        return runCli(request.configDir, args, stdin, inheritFds);
       };
       const failed = (command: string, result: CliResult, pinned: readonly PinnedFile[] = []): ApplyOutcome => ({
         ok: false,
@@ -94,12 +122,16 @@ export function createApplier(runCli: CliRunner, log: Logger): Applier {
           if (!succeeded(created)) return failed('create -p', created);
           progress.hasWritten = true;
         }
-        let batches = multiPair === false ? request.upserts.map((entry) => [entry]) : chunk(request.upserts, MAX_PAIRS_PER_CALL);
+        const perCall = await pairsPerCall(request.upserts.length);
+        let batches = multiPair === false ? request.upserts.map((entry) => [entry]) : chunk(request.upserts, perCall);
         for (let i = 0; i < batches.length; i++) {
           const batch = batches[i];
           // Opened per call, just before it: a huge Secret never holds more than one call's worth of descriptors.
           const pinned = await pinSourceFiles(request.sourceRoot, batch);
-          if (!pinned.ok) return { ok: false, reason: pinned.reason, isSourceChanged: pinned.isSourceChanged, ...progress };
+          if (!pinned.ok) {
+            const reason = isOutOfDescriptors(pinned.reason) ? outOfDescriptors(batch.length, pinned.reason) : pinned.reason;
+            return { ok: false, reason, isSourceChanged: pinned.isSourceChanged, ...progress };
+          }
           let result: CliResult;
           try {
             const pairs = pinned.files.flatMap((file, n) => [file.name, `/dev/fd/${FIRST_INHERITED_FD + n}`]);
@@ -117,7 +149,11 @@ export function createApplier(runCli: CliRunner, log: Logger): Applier {
             i--;
             continue;
           }
-          if (!succeeded(result)) return failed('add-file', result, pinned.files);
+          if (!succeeded(result)) {
+            const failure = failed('add-file', result, pinned.files);
+            if (!isOutOfDescriptors(result.kind === 'spawnFailed' ? result.reason : result.stderr)) return failure;
+            return { ...failure, reason: outOfDescriptors(batch.length, failure.reason!) };
+          }
           if (batch.length > 1) multiPair = true;
           progress.upserted.push(...batch.map((entry) => entry.name));
           progress.hasWritten = true;

@@ -12,6 +12,7 @@ import type { Logger } from '../log/logger.ts';
 import { digester, loadRecord, recordPathFor } from './applied-record.ts';
 import { createApplier } from './apply-diff.ts';
 import { createCliRunner } from './keystore-cli.ts';
+import { sweepWorkspaces, workspaceRoot } from './keystore-swap.ts';
 import { createReloadClient } from './reload-client.ts';
 import { createReloadLoop } from './reload-loop.ts';
 import { readSecret } from './secrets.ts';
@@ -58,6 +59,10 @@ export async function createKeystoreUpdater(config: KeystoreConfig, deps: Keysto
     return undefined;
   }
 
+  // Copies a manager killed mid-pass left behind: never put in place, and the keystore is as that pass found it.
+  await sweepWorkspaces(config.keystorePath).catch((error: Error) =>
+    log.warn(`cannot remove leftover keystore copies in ${workspaceRoot(config.keystorePath)}: ${error.message}`, { 'event.action': 'keystore-start' }),
+  );
   const recordFile = recordPathFor(config.keystorePath);
   const loaded = await loadRecord(recordFile);
   if (loaded.problem) log.warn(`${loaded.problem}; settings not in SOURCE_DIR will be left alone`, { 'event.action': 'keystore-start' });
@@ -72,7 +77,7 @@ export async function createKeystoreUpdater(config: KeystoreConfig, deps: Keysto
   const syncLoop = createSyncLoop({
     config,
     log,
-    applier: createApplier(createCliRunner(config.binary, config.keystorePath, log), log),
+    applier: createApplier(createCliRunner(config.binary, log), log),
     record: loaded.record,
     recordFile,
     digest: digester(loaded.record.salt, passwordAtStart.ok ? (passwordAtStart.value ?? '') : ''),

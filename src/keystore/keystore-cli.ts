@@ -11,7 +11,6 @@
 
 import { Buffer } from 'node:buffer';
 import { spawn, type ChildProcessWithoutNullStreams, type StdioOptions } from 'node:child_process';
-import path from 'node:path';
 import type { Logger } from '../log/logger.ts';
 import { childEnvironment } from '../supervisor/child-env.ts';
 import { sendSignal } from '../supervisor/signal-process.ts';
@@ -36,23 +35,40 @@ export type CliResult =
   | { readonly kind: 'spawnFailed'; readonly reason: string };
 
 /**
+ * `configDir`: ES_PATH_CONF for this call, the directory holding the elasticsearch.keystore it works on (it must exist:
+ * the CLI's launcher falls back to its working directory otherwise).
  * `inheritFds`: descriptors of ours the CLI gets as its fds 3, 4, ... (for add-file's /dev/fd/N paths).
  * They stay ours: the caller closes them once the call has settled.
  */
-export type CliRunner = (args: readonly string[], stdin: string, inheritFds?: readonly number[]) => Promise<CliResult>;
+export type CliRunner = (configDir: string, args: readonly string[], stdin: string, inheritFds?: readonly number[]) => Promise<CliResult>;
 
-/** Runs `binary args...` with ES_PATH_CONF set so the CLI writes `keystorePath`. */
-export function createCliRunner(binary: string, keystorePath: string, log: Logger, env: NodeJS.ProcessEnv = process.env): CliRunner {
-  // The CLI only knows $ES_PATH_CONF/elasticsearch.keystore; our passwords stay out of its environment.
-  const childEnv = { ...childEnvironment(env), ES_PATH_CONF: path.dirname(keystorePath) };
+export function createCliRunner(binary: string, log: Logger, env: NodeJS.ProcessEnv = process.env): CliRunner {
+  // Our passwords stay out of its environment.
+  const baseEnv = childEnvironment(env);
   const deadlineMs = deadlineOrTestKnob(CLI_DEADLINE_MS, env[DEADLINE_TEST_KNOB]);
-  return (args, stdin, inheritFds = []) =>
+  return (configDir, args, stdin, inheritFds = []) =>
     new Promise((resolve) => {
       const started = performance.now();
       // detached: setsid(2), so the CLI and everything it forks share a process group we can kill whole.
       // Pipes for 0-2 whatever follows them, which only node's typings cannot tell from a spread.
       const stdio: StdioOptions = ['pipe', 'pipe', 'pipe', ...inheritFds];
-      const child = spawn(binary, args, { env: childEnv, stdio, detached: true }) as ChildProcessWithoutNullStreams;
+      let spawned: ReturnType<typeof spawn>;
+      try {
+        spawned = spawn(binary, args, { env: { ...baseEnv, ES_PATH_CONF: configDir }, stdio, detached: true });
+      } catch (error) {
+        resolve({ kind: 'spawnFailed', reason: describeSpawnError(binary, error as NodeJS.ErrnoException) });
+        return;
+      }
+      // Out of descriptors (EMFILE) the pipes are never made: no stream exists to listen on, and the 'error'
+      // event follows. Nothing may touch them before that handler is in place, or the throw ends the manager.
+      if (spawned.stdin === null || spawned.stdout === null || spawned.stderr === null || spawned.pid === undefined) {
+        spawned.once('error', (error: NodeJS.ErrnoException) => resolve({ kind: 'spawnFailed', reason: describeSpawnError(binary, error) }));
+        spawned.stdin?.destroy();
+        spawned.stdout?.destroy();
+        spawned.stderr?.destroy();
+        return;
+      }
+      const child = spawned as ChildProcessWithoutNullStreams;
       const stdout = createTail();
       const stderr = createTail();
       child.stdout.on('data', stdout.push);
@@ -123,6 +139,7 @@ function describeSpawnError(binary: string, error: NodeJS.ErrnoException): strin
   // Expected: ENOENT (wrong KEYSTORE_BINARY, or not an ES image), EACCES (not executable).
   if (error.code === 'ENOENT') return `KEYSTORE_BINARY ${binary} not found`;
   if (error.code === 'EACCES') return `KEYSTORE_BINARY ${binary} is not executable (permission denied)`;
+  if (error.code === 'EMFILE' || error.code === 'ENFILE') return `cannot run KEYSTORE_BINARY ${binary}: out of file descriptors (${error.code}); retrying later`;
   return `cannot run KEYSTORE_BINARY ${binary}: ${error.message}`;
 }
 

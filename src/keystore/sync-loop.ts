@@ -6,17 +6,22 @@
 
 import type { KeystoreConfig } from '../config/config.ts';
 import type { Logger } from '../log/logger.ts';
-import { saveRecord, fingerprintFile, type AppliedRecord } from './applied-record.ts';
-import type { Applier } from './apply-diff.ts';
+import { saveRecord, fingerprintFile, PENDING_DIGEST, type AppliedRecord } from './applied-record.ts';
+import type { Applier, ApplyOutcome } from './apply-diff.ts';
+import { openWorkspace, type CommitResult } from './keystore-swap.ts';
+import { crashHereIfAsked } from './test-crash.ts';
 import { diffSettings, isEmptyDiff, type KeystoreDiff } from './diff.ts';
 import { scanSource, type IgnoredEntry, type Snapshot } from './scan-source.ts';
 import { readSecret } from './secrets.ts';
 import { createSerialWorker, type PassResult } from './serial-worker.ts';
 import type { SyncFacts } from './status.ts';
+import { checkKeystoreDirectory } from './keystore-directory.ts';
 
 /** A source file changing between the scan and the CLI call is most likely a Secret swap, not a failure; rescan this often before calling it one. */
 const SWAP_RACE_RETRIES = 3;
 const CLOSE_WAIT_MS = 10_000;
+/** Updates dropped in a row because another writer got there first, before the pass counts as failed and backs off. */
+const CONFLICT_RETRIES = 5;
 
 export interface SyncLoopOptions {
   readonly config: KeystoreConfig;
@@ -41,6 +46,7 @@ export function createSyncLoop(options: SyncLoopOptions) {
   const now = (): string => new Date().toISOString();
   let isBootSync = true;
   let swapRaces = 0;
+  let casConflicts = 0;
   let lastIgnored = '';
   const facts = {
     /** True until the first pass ends, so the status never says "synced" before anything was read. */
@@ -62,6 +68,7 @@ export function createSyncLoop(options: SyncLoopOptions) {
 
   const succeed = (snapshot: Snapshot): PassResult => {
     swapRaces = 0;
+    casConflicts = 0;
     facts.revision = snapshot.revision;
     facts.lastSyncAt = now();
     facts.scans++;
@@ -76,7 +83,10 @@ export function createSyncLoop(options: SyncLoopOptions) {
   };
 
   /** The diff to apply, or a reason it cannot be computed. */
-  const plan = async (snapshot: Snapshot): Promise<{ diff: KeystoreDiff; keystoreExists: boolean } | string> => {
+  const plan = async (snapshot: Snapshot): Promise<{ diff: KeystoreDiff; fingerprint: string | null } | string> => {
+    // The CLI's launcher falls back to its working directory when ES_PATH_CONF does not exist, and writes a keystore there.
+    const directoryProblem = await checkKeystoreDirectory(config.keystorePath);
+    if (directoryProblem !== null) return directoryProblem;
     let fingerprint: string | null;
     try {
       fingerprint = await fingerprintFile(config.keystorePath);
@@ -84,7 +94,10 @@ export function createSyncLoop(options: SyncLoopOptions) {
       return `cannot read the keystore ${config.keystorePath}: ${(error as Error).message}`;
     }
     if (fingerprint === null && record.settings.size > 0) {
-      log.warn(`the keystore ${config.keystorePath} is gone; adding every setting again`, { 'event.action': 'keystore-sync' });
+      // Names only booked (pending) were never known to be in it: no news that they are not.
+      if ([...record.settings.values()].some((digest) => digest !== PENDING_DIGEST)) {
+        log.warn(`the keystore ${config.keystorePath} is gone; adding every setting again`, { 'event.action': 'keystore-sync' });
+      }
       record.settings.clear();
       record.keystoreSha256 = null;
     }
@@ -93,13 +106,24 @@ export function createSyncLoop(options: SyncLoopOptions) {
     const managed = new Set([...record.settings.keys()].filter((name) => !snapshot.held.has(name)));
     const diff = diffSettings(record.settings, managed, current);
     if (current.size === 0 || fingerprint === null || fingerprint === record.keystoreSha256 || record.keystoreSha256 === null) {
-      return { diff, keystoreExists: fingerprint !== null };
+      return { diff, fingerprint };
     }
     // Written by someone else since our last write (entrypoint, ES, an operator), with or without a
     // Secret change (the backstop poll notices either): our values may be gone or changed. Re-adding
     // all of them is one add-file call, and none is spent while nobody touches the keystore.
     log.info('the keystore was modified outside the updater; re-adding every setting from SOURCE_DIR', { 'event.action': 'keystore-sync' });
-    return { diff: { upserts: [...current.keys()].sort(), removals: diff.removals }, keystoreExists: true };
+    return { diff: { upserts: [...current.keys()].sort(), removals: diff.removals }, fingerprint };
+  };
+
+  /** Another writer's change won: ours was not put in place. Start again from its version, a few times at once. */
+  const concurrentWriter = (what: string): PassResult => {
+    casConflicts++;
+    log.warn(`another writer changed the keystore ${config.keystorePath} while we updated a copy of it (${what}); our update was dropped, starting again from its version`, {
+      'event.action': 'keystore-sync',
+      'event.reason': 'concurrent-writer',
+    });
+    if (casConflicts <= CONFLICT_RETRIES) return { kind: 'again' };
+    return failed(`the keystore ${config.keystorePath} keeps changing under every update (${casConflicts} times in a row): another writer is busy with it`);
   };
 
   const syncOnce = async (): Promise<PassResult> => {
@@ -114,26 +138,58 @@ export function createSyncLoop(options: SyncLoopOptions) {
     if (!password.ok) return failed(password.reason);
     const planned = await plan(snapshot);
     if (typeof planned === 'string') return failed(planned);
-    const { diff, keystoreExists } = planned;
+    const { diff, fingerprint } = planned;
     if (isEmptyDiff(diff)) return succeed(snapshot);
 
     const what = describeDiff(diff, record.settings);
+    // Intent first: a name about to be added is booked as ours before any call, so that wherever the manager dies
+    // (before the call, during it, after the CLI saved, before the record below), a later removal from SOURCE_DIR
+    // still removes it.
+    const fresh = diff.upserts.filter((name) => !record.settings.has(name));
+    if (fresh.length > 0) {
+      for (const name of fresh) record.settings.set(name, PENDING_DIGEST);
+      try {
+        await saveRecord(recordFile, record);
+      } catch (error) {
+        return failed(`cannot save ${recordFile} before adding ${fresh.join(', ')}: ${(error as Error).message}`);
+      }
+    }
     facts.syncingWhat = what;
     const started = performance.now();
-    const outcome = await applier.apply({
-      upserts: diff.upserts.map((name) => snapshot.entries.get(name)!),
-      sourceRoot: snapshot.root,
-      removals: diff.removals,
-      keystoreExists,
-      password: password.value,
-    });
+    let workspace: Awaited<ReturnType<typeof openWorkspace>>;
+    try {
+      workspace = await openWorkspace(config.keystorePath, fingerprint);
+    } catch (error) {
+      return failed(`cannot copy the keystore ${config.keystorePath} to work on: ${(error as Error).message}`);
+    }
+    if ('conflict' in workspace) return concurrentWriter(workspace.conflict);
+    let outcome: ApplyOutcome;
+    let committed: CommitResult | Error | null = null;
+    try {
+      outcome = await applier.apply({
+        upserts: diff.upserts.map((name) => snapshot.entries.get(name)!),
+        sourceRoot: snapshot.root,
+        removals: diff.removals,
+        configDir: workspace.dir,
+        keystoreExists: workspace.keystoreExists,
+        password: password.value,
+      });
+      if (outcome.hasWritten) {
+        committed = await workspace.commit().catch((error: Error) => error);
+        if (committed instanceof Error) return failed(`cannot put the updated keystore in place at ${config.keystorePath}: ${committed.message}`);
+      }
+    } finally {
+      await workspace.dispose();
+    }
     facts.cliCalls += outcome.calls;
+    if (committed?.kind === 'conflict') return concurrentWriter(committed.what);
 
     // Book what was saved, even on failure: the record must say what the keystore holds.
     for (const name of outcome.upserted) record.settings.set(name, options.digest(snapshot.hashes.get(name)!));
     for (const name of outcome.removed) record.settings.delete(name);
-    if (outcome.hasWritten) {
-      record.keystoreSha256 = await fingerprintFile(config.keystorePath).catch(() => null);
+    if (committed !== null) {
+      crashHereIfAsked();
+      record.keystoreSha256 = committed.sha256;
       record.appliedAt = facts.lastChangeAt = now();
       if (outcome.ok) record.revision = snapshot.revision;
       await saveRecord(recordFile, record).catch((error: Error) =>
@@ -198,7 +254,8 @@ export function createSyncLoop(options: SyncLoopOptions) {
         consecutiveFailures: work.consecutiveFailures,
         syncFailures: work.failures,
         nextRetryAt: work.nextRetryAt,
-        settings: [...record.settings.keys()].sort(),
+        // A name booked before its call is not known to be in the keystore: listed once the call saved it.
+        settings: [...record.settings].filter(([, digest]) => digest !== PENDING_DIGEST).map(([name]) => name).sort(),
         cliSupportsMultiPair: applier.supportsMultiPair(),
       };
     },

@@ -39,6 +39,8 @@ export interface StartOptions {
   readonly wrapper?: readonly string[];
   /** Run this copy instead of the built one (an installed copy). */
   readonly executable?: string;
+  /** The manager's working directory (default: the test's). */
+  readonly cwd?: string;
   /** Resolve without waiting for the API (tests of start-up failures). */
   readonly waitForApi?: boolean;
 }
@@ -60,7 +62,7 @@ export async function startManager(options: StartOptions = {}): Promise<RunningM
   const wrapped = options.wrapper?.some((word) => word.endsWith('.ts')) ? [...options.wrapper] : [...(options.wrapper ?? []), options.executable ?? EXECUTABLE];
   const argv = [...wrapped, '--http-port', '0', ...(options.args ?? [])];
   // A non-interactive shell starts background jobs with SIGINT ignored; a container runtime does not.
-  const child = spawn(argv[0], argv.slice(1), { env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const child = spawn(argv[0], argv.slice(1), { env: { ...process.env, ...options.env }, cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   running.add(child);
   const logs: LogRecord[] = [];
   const output: string[] = [];

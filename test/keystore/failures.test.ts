@@ -31,6 +31,32 @@ t.test('a missing binary', async (t) => {
   t.equal(fs.existsSync(layout.keystorePath), false, 'no keystore was made');
 });
 
+t.test('a KEYSTORE_PATH whose directory does not exist: the CLI is never run, the status says why, and it recovers', async (t) => {
+  const layout = keystoreLayout();
+  // The real CLI's launcher falls back to its working directory for a missing ES_PATH_CONF: give the manager one to watch.
+  const workingDir = path.join(layout.root, 'cwd');
+  fs.mkdirSync(workingDir);
+  const missingDir = path.join(layout.root, 'no-such-config');
+  const keystorePath = path.join(missingDir, 'elasticsearch.keystore');
+  writeSecret(layout.sourceDir, { a: 'A1' });
+  const manager = await startManager({ args: layout.args, cwd: workingDir, env: { ...layout.env, KEYSTORE_PATH: keystorePath } });
+  t.teardown(() => stopManager(manager));
+  const status = await statusWhere(manager, (s) => s.state === 'failed' && s.consecutiveFailures >= 2, 'a failed status, retried');
+  t.match(status.reason, `the keystore's directory ${missingDir} (from KEYSTORE_PATH) does not exist; elasticsearch-keystore is not run`);
+  t.same(cliCalls(layout.cliLog), [], 'the CLI was never called');
+  t.same(fs.readdirSync(workingDir), [], 'no keystore appeared in the working directory');
+  t.notOk(fs.existsSync(missingDir), 'nor was the directory made');
+  const failure = manager.logs.find((r) => r['event.action'] === 'keystore-sync' && r['event.outcome'] === 'failure');
+  t.match(failure?.message, /does not exist; elasticsearch-keystore is not run/, 'the log says it too');
+  await waitFor(async () => (await manager.status()).state === 'started', 'the process to start after the failed first sync');
+  await assertStillServing(t, manager);
+
+  fs.mkdirSync(missingDir);
+  await statusWhere(manager, (s) => s.state === 'synced' && s.settings.length === 1, 'recovery once the directory exists', 90_000);
+  t.same(settingsOf(keystorePath), { a: 'A1' });
+  t.same(fs.readdirSync(workingDir), [], 'still nothing in the working directory');
+});
+
 t.test('a failing CLI: nothing half-applied, then recovery', async (t) => {
   const layout = keystoreLayout();
   // A wrapper that fails add-file and remove (as a simulated IOException, before touching the keystore) while a flag file exists.
