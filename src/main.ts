@@ -22,7 +22,7 @@ import { parseCommandLine } from './config/parse-command-line.ts';
 import { createLogger, logRuntimeWarnings, type Logger } from './log/logger.ts';
 import { nameThisProcess } from './log/process-name.ts';
 import { logManagerStart } from './log/start-line.ts';
-import { handOverPid1, HELPER_VARIABLES, tellHelperReady } from './pid1/handoff.ts';
+import { handOverPid1, HELPER_VARIABLES, pid1Mode, tellHelperReady } from './pid1/handoff.ts';
 import { THREADPOOL_MARKER } from './supervisor/child-env.ts';
 import { handleManagerSignals } from './supervisor/manager-signals.ts';
 import { createSupervisor } from './supervisor/supervisor.ts';
@@ -91,7 +91,7 @@ async function run(config: Config, log: Logger): Promise<number> {
     throw configError(`--http-host ${config.httpHost} --http-port ${config.httpPort}: cannot listen: ${error.message}`);
   });
   const socket: UnixSocketServer | undefined = await serveUnixSocket(app, config.socketPath, log);
-  logManagerStart(log, VERSION, config, { port: server.port, socketPath: socket ? config.socketPath : null });
+  logManagerStart(log, VERSION, config, { port: server.port, socketPath: socket ? config.socketPath : null, pid1Mode: pid1Mode() });
 
   // Elasticsearch boots with its certificate and the right keystore, or not at all.
   const boot = async (): Promise<void> => {
