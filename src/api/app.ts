@@ -22,6 +22,8 @@ export interface ApiDeps {
   readonly keystoreStatus?: () => ComponentStatus;
   readonly keystoreMetrics?: () => KeystoreMetrics;
   readonly certificatesStatus?: () => ComponentStatus;
+  /** Log lines the stdout writer dropped so far. */
+  readonly logLinesDropped?: () => number;
   /** Mutual TLS is on: every route but GET /health needs a valid client certificate. */
   readonly requireClientCertificates?: boolean;
 }
@@ -56,7 +58,7 @@ export function createApi(deps: ApiDeps): Hono {
     '/keystore/status': { method: 'GET', handler: (c) => keystoreStatus(c) },
     '/metrics': {
       method: 'GET',
-      handler: (c) => c.text(renderMetrics(deps.name, supervisor, deps.keystoreMetrics?.()), 200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8' }),
+      handler: (c) => c.text(renderMetrics(deps.name, supervisor, deps.keystoreMetrics?.(), deps.logLinesDropped?.()), 200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8' }),
     },
   };
 
