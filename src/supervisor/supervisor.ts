@@ -139,7 +139,7 @@ export function createSupervisor(config: Config, deps: SupervisorDeps): Supervis
   };
 
   const scheduleRestart = (): void => {
-    const waitMs = backoff.next(startedAt);
+    const waitMs = backoff.next();
     log.info(`restarting ${config.name} in ${waitMs} ms`, { 'event.action': 'restart-scheduled' });
     backoff.schedule(waitMs, () => void serialize(() => startLocked('restart after an unexpected exit')).catch(() => {}));
   };
@@ -165,6 +165,7 @@ export function createSupervisor(config: Config, deps: SupervisorDeps): Supervis
     }
     child = spawned.process;
     startedAt = clock.now().toISOString();
+    backoff.runStarted();
     transition('spawned', `pid ${child.pid}`);
     watchExit(child);
     return { kind: 'started' };

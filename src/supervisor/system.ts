@@ -12,9 +12,9 @@ import { spawnProcess, type SpawnResult } from './spawn-process.ts';
 import { readStateFile, writeStateFile, type PersistedState, type ReadResult } from './state-file.ts';
 
 export interface Clock {
-  /** Wall-clock time: for `since`, `at` and how long a run lasted, never for deadlines. */
+  /** Wall-clock time: only for what is shown (`since`, `at`), never to measure a duration. */
   now(): Date;
-  /** Monotonic milliseconds, for deadlines. */
+  /** Monotonic milliseconds: for deadlines and every duration (how long a run lasted). */
   monotonicMs(): number;
   /** Resolves after ms; rejects (AbortError) once signal aborts. */
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
