@@ -39,12 +39,13 @@ t.test('a keystore sync under way: a day\'s jump does not make it "run for 86400
   const pidFile = path.join(layout.root, 'cli-pid');
   // A CLI call that does not return for now: the first sync stays under way.
   const stuck = path.join(layout.root, 'elasticsearch-keystore');
-  fs.writeFileSync(stuck, `#!/bin/sh\necho $$ > '${pidFile}'\nexec sleep 100000\n`, { mode: 0o755 });
+  fs.writeFileSync(stuck, `#!/bin/sh\necho $$ >> '${pidFile}'\nexec sleep 100000\n`, { mode: 0o755 });
   writeSecret(layout.sourceDir, { a: 'A1' });
   const manager = await startManager({ args: layout.args, env: { ...layout.env, ...clock.env, KEYSTORE_BINARY: stuck } });
   t.teardown(async () => {
-    const pid = fs.existsSync(pidFile) ? Number(fs.readFileSync(pidFile, 'utf8')) : 0;
-    if (pid && isAlive(pid)) process.kill(pid, 'SIGKILL');
+    // Every call the manager made, should there have been more than one.
+    const pids = fs.existsSync(pidFile) ? fs.readFileSync(pidFile, 'utf8').split('\n').filter(Boolean).map(Number) : [];
+    for (const pid of pids) if (isAlive(pid)) process.kill(pid, 'SIGKILL');
     await stopManager(manager);
   });
   await statusWhere(manager, (s) => s.state === 'syncing' && s.syncingSince !== null, 'a sync under way');
