@@ -56,6 +56,9 @@ export function createHealth(sources: HealthSources) {
     if (sinceCrash !== null && sinceCrash < CRASH_WINDOW_MS && process.state !== 'exited') {
       reasons.push(`${name} exited unexpectedly ${Math.round(sinceCrash / 1000)} s ago (${process.restarts} restarts so far)`);
     }
+    if (process.strays.length > 0) {
+      reasons.push(`${process.strays.length} processes started by ${name} left its process group and outlive it (pids ${process.strays.join(' ')}); they are ended before the next start`);
+    }
     const stateFileError = supervisor.stateFileError();
     if (stateFileError) reasons.push(`the state file cannot be written (${stateFileError}): a container restart would forget a stop`);
     return reasons;

@@ -106,7 +106,8 @@ function statusLine(status: any): string {
   const exit = status.lastExit;
   const lastExit = exit ? `${exit.code !== null ? `code ${exit.code}` : `signal ${exit.signal}`} at ${exit.at}` : 'none';
   const desired = status.desired === 'stopped' && status.state !== 'stopped' && status.state !== 'killed' ? ' (desired: stopped)' : '';
-  return `${status.name} ${status.state}${pid}, since ${status.since}${desired}; last exit: ${lastExit}`;
+  const strays = Array.isArray(status.strays) && status.strays.length > 0 ? `; still running outside its process group: ${status.strays.join(' ')}` : '';
+  return `${status.name} ${status.state}${pid}, since ${status.since}${desired}; last exit: ${lastExit}${strays}`;
 }
 
 function healthLine(health: any): string {

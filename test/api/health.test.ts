@@ -15,7 +15,7 @@ import { startManager, stopManager, tempDir, waitFor } from '../helpers/manager.
 
 /** In process: a supervisor that reports what each case needs. */
 function fakeSupervisor(overrides: { state?: string; desired?: string; stateFileError?: string | null; msSinceUnexpectedExit?: number | null; isShuttingDown?: boolean } = {}) {
-  const status = { name: 'es', state: overrides.state ?? 'started', pid: 42, since: new Date().toISOString(), startedAt: null, lastExit: null, restarts: 3, desired: overrides.desired ?? 'started' };
+  const status = { name: 'es', state: overrides.state ?? 'started', pid: 42, since: new Date().toISOString(), startedAt: null, lastExit: null, restarts: 3, desired: overrides.desired ?? 'started', strays: [] };
   return {
     status: () => status,
     stateFileError: () => overrides.stateFileError ?? null,
