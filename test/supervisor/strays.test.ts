@@ -9,7 +9,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { startOnFakeEs } from '../helpers/fake-es.ts';
 import { isAlive, startManager, stopManager, FAKE_ES, tempDir, waitFor } from '../helpers/manager.ts';
-import { processTable } from '../helpers/procfs.ts';
+import { startAsPid1 } from '../helpers/pid1.ts';
+import { descendants, namespacePid, processTable } from '../helpers/procfs.ts';
 
 function pidsIn(file: string): number[] {
   return fs.existsSync(file) ? fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).map(Number) : [];
@@ -115,3 +116,30 @@ t.test('what a manager that died left behind (the whole tree, and the stray) is 
   const starting = second.logs.findIndex((r) => r['process.state'] === 'started');
   t.ok(second.logs.indexOf(line!) < starting, 'before the process was started');
 });
+
+t.test('under the PID-1 helper, where the stray is PID 1\'s child once its parent is gone: the same', async (t) => {
+  const dir = tempDir();
+  const straysFile = path.join(dir, 'strays');
+  const { manager, pid1 } = await startAsPid1(FAKE_ES, [], { env: { FAKE_ES_SETSID: straysFile } });
+  t.teardown(() => stopManager(manager));
+  const [stray] = await waitFor(() => pidsIn(straysFile).length > 0 && pidsIn(straysFile), 'the process that leaves the group');
+  const strayOnHost = await waitFor(() => descendantIn(pid1, stray), 'the stray, seen from the host');
+  const stopped = await manager.request('POST', '/es/stop');
+  t.ok(stopped.json.strays.includes(stray), `the stop's answer names it (${JSON.stringify(stopped.json.strays)})`);
+  t.ok(isAlive(strayOnHost), 'it outlived the stop');
+  t.equal(processTable().find((entry) => entry.pid === strayOnHost)?.ppid, pid1, 'and is now PID 1\'s child: no parent chain leads to the manager');
+  t.equal((await manager.request('GET', '/health')).json.status, 'degraded');
+  t.equal((await manager.request('POST', '/es/start')).status, 202);
+  t.notOk(isAlive(strayOnHost), 'ended before the start');
+});
+
+/** The host pid of the process that is `nsPid` inside pid1's namespace. */
+function descendantIn(pid1: number, nsPid: number): number | undefined {
+  return descendants(pid1).find((entry) => {
+    try {
+      return namespacePid(entry.pid) === nsPid;
+    } catch {
+      return false;
+    }
+  })?.pid;
+}
