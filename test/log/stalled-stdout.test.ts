@@ -128,3 +128,35 @@ t.test('stdout a full pipe nobody reads: the API answers, SIGTERM ends it, and t
   t.same({ code, signal }, { code: 0, signal: null }, 'SIGTERM ends it, with status 0');
   t.equal(stderr, '', 'nothing on stderr');
 });
+
+t.test('stdout a pipe whose reader goes away: the manager carries on, lines are dropped and counted', async (t) => {
+  const dir = tempDir();
+  const fifo = path.join(dir, 'stdout');
+  execFileSync('mkfifo', [fifo]);
+  const reader = fs.openSync(fifo, O_RDONLY | O_NONBLOCK);
+  const writer = fs.openSync(fifo, O_WRONLY);
+  const port = await freePort();
+  const child = spawn(EXECUTABLE, ['--cmd', '/bin/sh', '--http-port', String(port), '--state-file', path.join(dir, 's.json'), '--', '-c', 'sleep 100000 & wait'], {
+    stdio: ['ignore', writer, 'ignore'],
+    detached: true,
+  });
+  fs.closeSync(writer);
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  t.teardown(() => {
+    try {
+      process.kill(-child.pid!, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  });
+  const request = async (method: string, route: string) => readAnswer(await fetch(`http://127.0.0.1:${port}${route}`, { method, signal: AbortSignal.timeout(20_000) }));
+  await waitFor(() => request('GET', '/health').catch(() => undefined), '/health to answer', 30_000);
+  await waitFor(async () => (await request('GET', '/es/status')).json.pid, 'the process to start');
+  // The reader goes away, as `| head -1` does; the next write meets EPIPE.
+  fs.closeSync(reader);
+  t.equal((await request('POST', '/es/stop')).status, 200, 'a stop is answered');
+  const dropped = Number(/^pm_log_lines_dropped_total (\d+)$/m.exec((await request('GET', '/metrics')).text)?.[1]);
+  t.ok(dropped > 0, `the lines nobody could read are counted (${dropped})`);
+  process.kill(child.pid!, 'SIGTERM');
+  t.equal(await exited, 0, 'and it exits cleanly when told to');
+});
