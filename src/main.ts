@@ -20,9 +20,10 @@ import { helpText, VERSION } from './config/help.ts';
 import { EXIT } from './config/options.ts';
 import { parseCommandLine } from './config/parse-command-line.ts';
 import { createLogger, logRuntimeWarnings, type Logger } from './log/logger.ts';
+import { createStdoutWriter, type StdoutWriter } from './log/stdout-writer.ts';
 import { nameThisProcess } from './log/process-name.ts';
 import { logManagerStart } from './log/start-line.ts';
-import { handOverPid1, HELPER_VARIABLES, tellHelperReady } from './pid1/handoff.ts';
+import { handOverPid1, HELPER_VARIABLES, pid1Mode, tellHelperReady } from './pid1/handoff.ts';
 import { THREADPOOL_MARKER } from './supervisor/child-env.ts';
 import { handleManagerSignals } from './supervisor/manager-signals.ts';
 import { createSupervisor } from './supervisor/supervisor.ts';
@@ -30,7 +31,7 @@ import { createSupervisor } from './supervisor/supervisor.ts';
 /** PM_ variables that are not options, so not the operator's typos: the PID-1 helper's and the build's thread-pool marker. */
 const INTERNAL_VARIABLES = [...HELPER_VARIABLES, THREADPOOL_MARKER];
 
-async function main(log: Logger): Promise<number> {
+async function main(log: Logger, stdout: StdoutWriter): Promise<number> {
   const command = parseCommandLine(process.argv.slice(2), process.env, process.execPath, INTERNAL_VARIABLES);
   switch (command.kind) {
     case 'help':
@@ -51,11 +52,11 @@ async function main(log: Logger): Promise<number> {
       await handOverPid1(log);
       // After the hand-off: the manager the helper starts says it, once.
       for (const warning of command.warnings) log.warn(warning, { 'event.action': 'config-warning' });
-      return run(command.config, log);
+      return run(command.config, log, stdout);
   }
 }
 
-async function run(config: Config, log: Logger): Promise<number> {
+async function run(config: Config, log: Logger, stdout: StdoutWriter): Promise<number> {
   let exitWith: (status: number) => void = () => {};
   const exited = new Promise<number>((resolve) => (exitWith = resolve));
 
@@ -85,13 +86,14 @@ async function run(config: Config, log: Logger): Promise<number> {
     keystoreMetrics: keystore?.metrics,
     certificatesStatus: certs?.status,
     requireClientCertificates: !!config.tls?.clientCaFile,
+    logLinesDropped: stdout.droppedLines,
   });
   server = await serveApi(app, { host: config.httpHost, port: config.httpPort, tls: config.tls }, log).catch((error: Error) => {
     if (error instanceof StartupError) throw error; // unusable TLS files: it names their flag
     throw configError(`--http-host ${config.httpHost} --http-port ${config.httpPort}: cannot listen: ${error.message}`);
   });
   const socket: UnixSocketServer | undefined = await serveUnixSocket(app, config.socketPath, log);
-  logManagerStart(log, VERSION, config, { port: server.port, socketPath: socket ? config.socketPath : null });
+  logManagerStart(log, VERSION, config, { port: server.port, socketPath: socket ? config.socketPath : null, pid1Mode: pid1Mode() });
 
   // Elasticsearch boots with its certificate and the right keystore, or not at all.
   const boot = async (): Promise<void> => {
@@ -112,12 +114,16 @@ async function run(config: Config, log: Logger): Promise<number> {
   return status;
 }
 
-const log = createLogger();
+const stdout = createStdoutWriter();
+const log = createLogger(stdout.write);
+stdout.onRecovered((dropped) =>
+  log.warn(`${dropped} log lines were dropped: stdout was full (its reader stalled)`, { 'event.action': 'log-lines-dropped', 'log.dropped_lines': dropped }),
+);
 process.on('uncaughtException', (error) => {
   log.error(`internal error: ${error.stack ?? String(error)}`, { 'event.action': 'internal-error', 'process.exit_code': EXIT.INTERNAL });
   process.exit(EXIT.INTERNAL);
 });
-main(log).then(
+main(log, stdout).then(
   (status) => process.exit(status),
   (error: unknown) => {
     // ctl is a tool for a terminal, not the manager: its usage errors are plain text.

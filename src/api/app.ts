@@ -22,12 +22,21 @@ export interface ApiDeps {
   readonly keystoreStatus?: () => ComponentStatus;
   readonly keystoreMetrics?: () => KeystoreMetrics;
   readonly certificatesStatus?: () => ComponentStatus;
+  /** Log lines the stdout writer dropped so far. */
+  readonly logLinesDropped?: () => number;
   /** Mutual TLS is on: every route but GET /health needs a valid client certificate. */
   readonly requireClientCertificates?: boolean;
 }
 
 /** The API takes no request bodies; this much is tolerated from clients that always send one ("{}"). */
 const BODY_LIMIT_BYTES = 1024;
+/**
+ * Mutations run one at a time, and each one waiting holds its connection. Past
+ * this many, another is answered 503 at once instead of queued, so waiting
+ * mutations can never take every connection of the Unix socket (32) or the TCP
+ * API (64): reads (`ctl status`, the kubelet's /health) always get through.
+ */
+export const MAX_WAITING_MUTATIONS = 16;
 
 type Handler = (c: Context) => Response | Promise<Response>;
 
@@ -37,13 +46,24 @@ export function createApi(deps: ApiDeps): Hono {
   const json = (c: Context, status: 200 | 202 | 503, body: unknown) => c.json(body, status);
   const audit = createAudit(deps.log);
   const healthOf = createHealth(deps);
+  let waitingMutations = 0;
   // Logged with who asked before anything happens; refused at once while shutting down, never queued behind the shutdown.
+  // A kill is never turned away as busy: it does not queue behind the others, it ends them.
   const mutation =
-    (handler: Handler): Handler =>
-    (c) => {
+    (handler: Handler, isKill = false): Handler =>
+    async (c) => {
       audit.mutation(c);
       if (supervisor.isShuttingDown()) throw new ApiError(503, 'shutting_down_exception', 'the manager is shutting down');
-      return handler(c);
+      if (isKill) return handler(c);
+      if (waitingMutations >= MAX_WAITING_MUTATIONS) {
+        throw new ApiError(503, 'busy_exception', `${waitingMutations} requests to change the process are already waiting; this one was not queued: try again once they finish`);
+      }
+      waitingMutations++;
+      try {
+        return await handler(c);
+      } finally {
+        waitingMutations--;
+      }
     };
 
   const routes: Record<string, { method: 'GET' | 'POST'; handler: Handler }> = {
@@ -51,12 +71,12 @@ export function createApi(deps: ApiDeps): Hono {
     [`/${deps.name}/status`]: { method: 'GET', handler: (c) => json(c, 200, supervisor.status()) },
     [`/${deps.name}/start`]: { method: 'POST', handler: mutation((c) => start(c)) },
     [`/${deps.name}/stop`]: { method: 'POST', handler: mutation(async (c) => (await supervisor.stop(), json(c, 200, supervisor.status()))) },
-    [`/${deps.name}/kill`]: { method: 'POST', handler: mutation(async (c) => (await supervisor.kill(), json(c, 200, supervisor.status()))) },
+    [`/${deps.name}/kill`]: { method: 'POST', handler: mutation(async (c) => (await supervisor.kill(), json(c, 200, supervisor.status())), true) },
     [`/${deps.name}/restart`]: { method: 'POST', handler: mutation((c) => restart(c)) },
     '/keystore/status': { method: 'GET', handler: (c) => keystoreStatus(c) },
     '/metrics': {
       method: 'GET',
-      handler: (c) => c.text(renderMetrics(deps.name, supervisor, deps.keystoreMetrics?.()), 200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8' }),
+      handler: (c) => c.text(renderMetrics(deps.name, supervisor, deps.keystoreMetrics?.(), deps.logLinesDropped?.()), 200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8' }),
     },
   };
 

@@ -25,7 +25,8 @@ export interface HealthSources {
 
 export function createHealth(sources: HealthSources) {
   const { supervisor, name } = sources;
-  // The keystore status gives syncingSince once a pass runs; before its first pass starts it has none, so /health notes when it first saw the sync.
+  // The keystore status gives syncingForMs once a pass runs; before its first pass starts it has none, so /health notes when it first saw the sync.
+  // Durations come from the monotonic clock: a wall-clock jump (an NTP step) must not make anything look stuck.
   let syncingSeenAt: number | null = null;
 
   const keystoreReasons = (keystore: ComponentStatus | null): string[] => {
@@ -33,15 +34,14 @@ export function createHealth(sources: HealthSources) {
     if (!keystore) return [];
     if (keystore.state === 'failed') return [`the keystore updater failed: ${String(keystore.reason ?? 'see the log')}`];
     if (keystore.state !== 'syncing') return [];
-    const since = typeof keystore.syncingSince === 'string' ? Date.parse(keystore.syncingSince) : (syncingSeenAt ??= Date.now());
-    const forMs = Date.now() - since;
+    const forMs = typeof keystore.syncingForMs === 'number' ? keystore.syncingForMs : performance.now() - (syncingSeenAt ??= performance.now());
     return forMs > KEYSTORE_SYNC_LIMIT_MS ? [`a keystore sync has run for ${Math.round(forMs / 1000)} s (stuck?)`] : [];
   };
 
   const certificateReasons = (certificates: ComponentStatus | null): string[] => {
     if (certificates?.state === 'failed') return [`the cert initializer failed: ${String(certificates.reason ?? 'see the log')}`];
-    if (certificates?.state !== 'waiting' || typeof certificates.since !== 'string') return [];
-    const forMs = Date.now() - Date.parse(certificates.since);
+    if (certificates?.state !== 'waiting' || typeof certificates.forMs !== 'number') return [];
+    const { forMs } = certificates;
     return forMs > CERTIFICATE_WAIT_LIMIT_MS ? [`the signed certificate has been awaited for ${Math.round(forMs / 60_000)} min; is the CSR being signed?`] : [];
   };
 
@@ -55,6 +55,9 @@ export function createHealth(sources: HealthSources) {
     const sinceCrash = supervisor.msSinceUnexpectedExit();
     if (sinceCrash !== null && sinceCrash < CRASH_WINDOW_MS && process.state !== 'exited') {
       reasons.push(`${name} exited unexpectedly ${Math.round(sinceCrash / 1000)} s ago (${process.restarts} restarts so far)`);
+    }
+    if (process.strays.length > 0) {
+      reasons.push(`${process.strays.length} processes started by ${name} left its process group and outlive it (pids ${process.strays.join(' ')}); they are ended before the next start`);
     }
     const stateFileError = supervisor.stateFileError();
     if (stateFileError) reasons.push(`the state file cannot be written (${stateFileError}): a container restart would forget a stop`);

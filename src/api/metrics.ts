@@ -20,7 +20,7 @@ function family(name: string, type: 'gauge' | 'counter', help: string, samples: 
   return lines.join('\n');
 }
 
-export function renderMetrics(name: string, supervisor: Supervisor, keystore?: KeystoreMetrics): string {
+export function renderMetrics(name: string, supervisor: Supervisor, keystore?: KeystoreMetrics, logLinesDropped = 0): string {
   const status = supervisor.status();
   const { counters } = supervisor;
   const process = `name="${name}"`;
@@ -31,6 +31,7 @@ export function renderMetrics(name: string, supervisor: Supervisor, keystore?: K
     family('pm_process_spawn_failures_total', 'counter', 'Starts that failed to run the command.', [[`{${process}}`, counters.spawnFailures]]),
     family('pm_process_exits_total', 'counter', 'Process exits by cause.', Object.entries(counters.exits).map(([cause, n]) => [`{${process},cause="${cause}"}`, n])),
     family('pm_process_restarts', 'gauge', 'Starts after the first, across container restarts.', [[`{${process}}`, status.restarts]]),
+    family('pm_log_lines_dropped_total', 'counter', 'Log lines dropped because stdout was full (its reader stalled) or gone.', [['', logLinesDropped]]),
   ];
   if (keystore) {
     families.push(

@@ -10,6 +10,7 @@ import net from 'node:net';
 import path from 'node:path';
 import type { Hono } from 'hono';
 import type { Logger } from '../log/logger.ts';
+import { MAX_WAITING_MUTATIONS } from './app.ts';
 import type { UnixSocketBindings } from './audit.ts';
 import { guardConnections } from './connection-guard.ts';
 import { nodeRequestListener, type NodeBindings } from './node-bridge.ts';
@@ -22,8 +23,11 @@ export interface UnixSocketServer {
 const LONGEST_SOCKET_PATH = 107;
 const HEADERS_TIMEOUT_MS = 10_000;
 const KEEP_ALIVE_TIMEOUT_MS = 5_000;
-/** ctl opens one connection per command; a few people at once is plenty. */
-const MAX_CONNECTIONS = 16;
+/**
+ * ctl opens one connection per command. Twice the mutations that may wait
+ * (app.ts), so that a full queue of stops still leaves room for `ctl status`.
+ */
+const MAX_CONNECTIONS = 2 * MAX_WAITING_MUTATIONS;
 
 export async function serveUnixSocket(app: Hono, socketPath: string, log: Logger): Promise<UnixSocketServer | undefined> {
   const unavailable = (why: string): undefined => {

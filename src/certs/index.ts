@@ -53,11 +53,16 @@ export async function createCertInitializer(config: CertInitializerConfig, deps:
   let state: CertificatesState = 'waiting';
   let reason = 'looking for an existing key and certificate';
   let since = new Date().toISOString();
+  /** The same moment on the monotonic clock, for how long the state has lasted. */
+  let sinceMs = performance.now();
   let notAfter: string | undefined;
   let server: CsrServer | undefined;
 
   const enter = (to: CertificatesState, why: string): void => {
-    if (to !== state) since = new Date().toISOString();
+    if (to !== state) {
+      since = new Date().toISOString();
+      sinceMs = performance.now();
+    }
     state = to;
     reason = why;
   };
@@ -165,6 +170,7 @@ export async function createCertInitializer(config: CertInitializerConfig, deps:
       ...(server ? { port: server.port } : {}),
       ...(notAfter ? { notAfter } : {}),
       since,
+      forMs: Math.round(performance.now() - sinceMs),
     }),
     close: async () => {
       abort.abort();

@@ -30,8 +30,10 @@ export interface SerialWorkerOptions {
 }
 
 interface WorkerFacts {
-  /** Wall-clock start of the pass in flight, or null. */
+  /** Wall-clock start of the pass in flight, or null: shown, never subtracted from. */
   readonly runningSince: string | null;
+  /** How long the pass in flight has run, on the monotonic clock, or null. */
+  readonly runningForMs: number | null;
   /** Reason of the last failed pass, until a pass succeeds. */
   readonly error: string | null;
   readonly consecutiveFailures: number;
@@ -52,6 +54,8 @@ export function createSerialWorker(options: SerialWorkerOptions): SerialWorker {
   const { log, name, action } = options;
   let running: Promise<void> | null = null;
   let runningSince: string | null = null;
+  /** The same moment on the monotonic clock: how long a pass has run survives a wall-clock jump. */
+  let runningSinceMs = 0;
   let isRequestedAgain = false;
   let isClosed = false;
   let isRetryScheduled = false;
@@ -114,6 +118,7 @@ export function createSerialWorker(options: SerialWorkerOptions): SerialWorker {
         isRequestedAgain = false;
         if (options.isRequestRetryingAtOnce) cancelRetry();
         runningSince = new Date().toISOString();
+        runningSinceMs = performance.now();
         let result: PassResult;
         try {
           result = await options.pass();
@@ -138,6 +143,7 @@ export function createSerialWorker(options: SerialWorkerOptions): SerialWorker {
     },
     facts: () => ({
       runningSince,
+      runningForMs: runningSince === null ? null : Math.round(performance.now() - runningSinceMs),
       error: facts.error,
       consecutiveFailures: facts.consecutiveFailures,
       nextRetryAt: isRetryScheduled ? timer.dueAt() : null,

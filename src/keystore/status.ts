@@ -10,6 +10,8 @@ export interface SyncFacts {
   readonly isSyncing: boolean;
   /** Wall-clock start of the pass in flight (a rescan, or a write), or null: a stuck sync shows here. */
   readonly syncingSince: string | null;
+  /** How long that pass has run, on the monotonic clock (a wall-clock jump does not make it stuck), or null. */
+  readonly syncingForMs: number | null;
   /** What the running sync writes, e.g. "add a, change b, remove c". */
   readonly syncingWhat: string | null;
   readonly error: string | null;
@@ -46,6 +48,7 @@ export function describeStatus(sync: SyncFacts, reload: ReloadFacts | undefined,
     state,
     reason,
     syncingSince: sync.syncingSince,
+    syncingForMs: sync.syncingForMs,
     settings: sync.settings,
     ignored: sync.ignored,
     secretRevision: sync.revision,

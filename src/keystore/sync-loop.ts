@@ -250,6 +250,7 @@ export function createSyncLoop(options: SyncLoopOptions) {
         ...facts,
         isSyncing: facts.isFirstPassPending || facts.syncingWhat !== null,
         syncingSince: work.runningSince,
+        syncingForMs: work.runningForMs,
         error: work.error,
         consecutiveFailures: work.consecutiveFailures,
         syncFailures: work.failures,

@@ -17,7 +17,8 @@ export interface Logger {
 const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 const ECS_VERSION = '1.6.0';
 
-export function createLogger(write: (line: string) => void = stdoutWriter()): Logger {
+/** write takes whole lines; main.ts passes the stdout writer (stdout-writer.ts), tests a recorder. */
+export function createLogger(write: (line: string) => void): Logger {
   let threshold = RANK.info;
   const emit = (level: LogLevel, message: string, fields?: LogFields): void => {
     if (RANK[level] < threshold) return;
@@ -39,29 +40,6 @@ export function createLogger(write: (line: string) => void = stdoutWriter()): Lo
     setLevel: (level) => {
       threshold = RANK[level];
     },
-  };
-}
-
-/**
- * Writes to stdout until its reader goes away (`| head -1`, a log shipper
- * that died), then drops lines: an EPIPE must never take the manager, and
- * with it the supervised process, down. Nobody is left to read them anyway.
- */
-function stdoutWriter(): (line: string) => void {
-  let isBroken = false;
-  for (const stream of [process.stdout, process.stderr]) {
-    // EPIPE, or EBADF for a closed descriptor: any write error means nobody reads.
-    stream.on('error', () => {
-      if (stream === process.stdout) isBroken = true;
-    });
-  }
-  return (line) => {
-    if (isBroken) return;
-    try {
-      process.stdout.write(line);
-    } catch {
-      isBroken = true; // a synchronous stdout (file, terminal) throws instead of emitting 'error'
-    }
   };
 }
 

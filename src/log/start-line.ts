@@ -4,16 +4,17 @@
 
 import type { Config } from '../config/config.ts';
 import type { Logger } from './logger.ts';
-import { isUnderHelper } from '../pid1/handoff.ts';
 
-export interface Listening {
+export interface StartFacts {
   /** The API's port as bound (port 0 asks the system for one). */
   readonly port: number;
   /** The Unix socket, when it could be served. */
   readonly socketPath: string | null;
+  /** Who reaps orphans, as the PID-1 hand-off found it (handed in: pid1/ logs through this folder, not the other way). */
+  readonly pid1Mode: string;
 }
 
-export function logManagerStart(log: Logger, version: string, config: Config, listening: Listening): void {
+export function logManagerStart(log: Logger, version: string, config: Config, facts: StartFacts): void {
   log.info(`process-manager ${version} supervising ${config.cmd}`, {
     'event.action': 'manager-start',
     'service.version': version,
@@ -24,16 +25,11 @@ export function logManagerStart(log: Logger, version: string, config: Config, li
     'shutdown_timeout_ms': config.shutdownTimeoutMs,
     'stop_scope': config.stopScope,
     'on_exit': config.onExit,
-    'pid1_mode': pid1Mode(),
+    'pid1_mode': facts.pid1Mode,
     'server.address': config.httpHost,
-    'server.port': listening.port,
+    'server.port': facts.port,
     'url.scheme': config.tls ? 'https' : 'http',
     'mutual_tls': !!config.tls?.clientCaFile,
-    'socket.path': listening.socketPath,
+    'socket.path': facts.socketPath,
   });
-}
-
-function pid1Mode(): string {
-  if (isUnderHelper()) return 'helper';
-  return process.pid === 1 ? 'pid1-without-helper' : 'not-pid1';
 }

@@ -110,3 +110,9 @@ async function writeHelper(helperPath: string, binary: Uint8Array): Promise<void
 export function isUnderHelper(): boolean {
   return process.env[UNDER_HELPER_ENV] === '1';
 }
+
+/** For the start-up line: who reaps orphans in this container. */
+export function pid1Mode(): 'helper' | 'pid1-without-helper' | 'not-pid1' {
+  if (isUnderHelper()) return 'helper';
+  return process.pid === 1 ? 'pid1-without-helper' : 'not-pid1';
+}

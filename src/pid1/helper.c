@@ -24,7 +24,9 @@
  * byte on the pipe whose write end is PM_READY_FD in its environment; EOF if
  * it dies first), then forwards the signals below and reaps every child with
  * waitpid(-1). When the manager exits, it sweeps whatever is left in the PID
- * namespace (TERM, a short grace, then KILL) and exits with its status.
+ * namespace (TERM, a short grace, then KILL) and exits with its status. A
+ * manager killed by a signal (the kernel's OOM killer, a crash) wrote no last
+ * line of its own: the helper writes one before the sweep (manager-died).
  *
  * Forwarded to the manager: HUP INT QUIT USR2 ALRM TERM STKFLT CONT TSTP URG
  * XCPU VTALRM PROF WINCH IO PWR, the signals the manager has a listener for
@@ -68,6 +70,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -105,7 +108,7 @@ static char *name_number(char *buffer, const char *name, long value)
 
 /* A log line: the message is cut to leave room for the fields after it. */
 #define LINE_BYTES 1024
-#define MESSAGE_LIMIT (LINE_BYTES - 192)
+#define MESSAGE_LIMIT (LINE_BYTES - 256)
 
 /* Appends text to line at length, as is, or escaped as the inside of a JSON
  * string; stops at limit. Returns the new length. */
@@ -176,32 +179,67 @@ static void iso_timestamp(char *buffer)
 	*out = '\0';
 }
 
+/* Writes line to stdout without ever waiting for its reader: PID 1 stuck in
+ * write(2) on a full pipe (a stalled log reader) would never sweep nor exit.
+ * A pipe is opened again, non-blocking, for this one write (setting
+ * O_NONBLOCK on descriptor 1 itself would change it for the manager and
+ * Elasticsearch too, who share it); a full pipe loses the line. Anything
+ * else (a file, a terminal) is written as it is. */
+static void write_line(const char *line, size_t length)
+{
+	struct stat stdout_stat;
+	int fd = STDOUT_FILENO;
+
+	if (fstat(STDOUT_FILENO, &stdout_stat) == 0 && S_ISFIFO(stdout_stat.st_mode)) {
+		/* ENXIO: no reader left; nobody would read the line. */
+		fd = open("/proc/self/fd/1", O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+		if (fd < 0)
+			return;
+	}
+	/* Nothing to do if stdout is gone or full. */
+	if (write(fd, line, length) < 0) {
+		/* fall through: the descriptor is closed below either way */
+	}
+	if (fd != STDOUT_FILENO)
+		close(fd);
+}
+
 /* Writes the NULL-terminated parts as the message of one JSON log line on
  * stdout, in the shape of the manager's own lines (ECS field names), so that
- * every line the container's PID 1 and manager write parses. No stdio:
- * printf's code would be most of the helper's size, and as PID 1 its whole
- * file is resident. */
-static void say(const char *const parts[])
+ * every line the container's PID 1 and manager write parses: event.action
+ * `action`, process.pid `pid`, then `fields` as they are (JSON members, each
+ * starting with a comma; ours, so not escaped). No stdio: printf's code would
+ * be most of the helper's size, and as PID 1 its whole file is resident. */
+static void say_as(const char *action, long pid, const char *const parts[], const char *const fields[])
 {
 	char line[LINE_BYTES];
 	char timestamp[32];
-	char pid[24];
+	char pid_text[24];
 	size_t length = 0, i;
 
 	iso_timestamp(timestamp);
-	name_number(pid, "", (long)getpid());
+	name_number(pid_text, "", pid);
 	length = append(line, length, LINE_BYTES, "{\"@timestamp\":\"", 0);
 	length = append(line, length, LINE_BYTES, timestamp, 0);
 	length = append(line, length, LINE_BYTES, "\",\"log.level\":\"error\",\"message\":\"", 0);
 	for (i = 0; parts[i]; i++)
 		length = append(line, length, MESSAGE_LIMIT, parts[i], 1);
-	length = append(line, length, LINE_BYTES,
-			"\",\"ecs.version\":\"1.6.0\",\"service.name\":\"process-manager\",\"event.action\":\"pid1-helper\",\"process.pid\":", 0);
-	length = append(line, length, LINE_BYTES, pid, 0);
+	length = append(line, length, LINE_BYTES, "\",\"ecs.version\":\"1.6.0\",\"service.name\":\"process-manager\",\"event.action\":\"", 0);
+	length = append(line, length, LINE_BYTES, action, 0);
+	length = append(line, length, LINE_BYTES, "\",\"process.pid\":", 0);
+	length = append(line, length, LINE_BYTES, pid_text, 0);
+	for (i = 0; fields[i]; i++)
+		length = append(line, length, LINE_BYTES, fields[i], 0);
 	length = append(line, length, LINE_BYTES, "}\n", 0);
-	/* Nothing to do if stdout is gone. */
-	if (write(STDOUT_FILENO, line, length) < 0)
-		return;
+	write_line(line, length);
+}
+
+/* A line about the helper itself. */
+static void say(const char *const parts[])
+{
+	const char *const no_fields[] = { NULL };
+
+	say_as("pid1-helper", (long)getpid(), parts, no_fields);
 }
 
 static void log_error(const char *what)
@@ -209,6 +247,57 @@ static void log_error(const char *what)
 	const char *parts[] = { what, " failed: ", strerror(errno), NULL };
 
 	say(parts);
+}
+
+/* The names the manager's own lines use (process.signal), for the signals
+ * that can end a process; designated by macro, so right on every architecture. */
+static const char *signal_name(int signo)
+{
+	static const char *const names[] = {
+		[SIGHUP] = "SIGHUP", [SIGINT] = "SIGINT", [SIGQUIT] = "SIGQUIT", [SIGILL] = "SIGILL",
+		[SIGTRAP] = "SIGTRAP", [SIGABRT] = "SIGABRT", [SIGBUS] = "SIGBUS", [SIGFPE] = "SIGFPE",
+		[SIGKILL] = "SIGKILL", [SIGUSR1] = "SIGUSR1", [SIGSEGV] = "SIGSEGV", [SIGUSR2] = "SIGUSR2",
+		[SIGPIPE] = "SIGPIPE", [SIGALRM] = "SIGALRM", [SIGTERM] = "SIGTERM", [SIGSTKFLT] = "SIGSTKFLT",
+		[SIGXCPU] = "SIGXCPU", [SIGXFSZ] = "SIGXFSZ", [SIGVTALRM] = "SIGVTALRM", [SIGPROF] = "SIGPROF",
+		[SIGIO] = "SIGIO", [SIGPWR] = "SIGPWR", [SIGSYS] = "SIGSYS",
+	};
+
+	if (signo > 0 && (size_t)signo < sizeof(names) / sizeof(names[0]) && names[signo])
+		return names[signo];
+	return NULL;
+}
+
+/* The manager died of a signal: it could not say so itself. Say how, before
+ * the sweep takes Elasticsearch down with it. A manager that exited wrote its
+ * own last line (manager-exit). */
+static void report_manager_death(pid_t manager, int status, int exit_code)
+{
+	char number[24], code[24], signal_field[48];
+	const char *name;
+
+	if (!WIFSIGNALED(status))
+		return;
+	name = signal_name(WTERMSIG(status));
+	name_number(number, "", WTERMSIG(status));
+	name_number(code, "", exit_code);
+	signal_field[0] = '\0';
+	if (name) {
+		size_t length = append(signal_field, 0, sizeof(signal_field), ",\"process.signal\":\"", 0);
+
+		length = append(signal_field, length, sizeof(signal_field), name, 0);
+		length = append(signal_field, length, sizeof(signal_field), "\"", 0);
+		signal_field[length] = '\0';
+	}
+	{
+		const char *const parts[] = {
+			"the manager was killed by ", name ? name : "signal ", name ? " (signal " : "", number, name ? ")" : "",
+			WTERMSIG(status) == SIGKILL ? ", which is what the kernel's out-of-memory killer sends" : "",
+			"; ending what is left in the container, then exiting with ", code, NULL,
+		};
+		const char *const fields[] = { signal_field, ",\"process.exit_code\":null,\"event.reason\":\"signal\"", NULL };
+
+		say_as("manager-died", (long)manager, parts, fields);
+	}
 }
 
 static int status_to_exit_code(int status)
@@ -479,10 +568,10 @@ static void sweep_namespace(const sigset_t *blocked)
 		;
 }
 
-static int supervise(pid_t program, const sigset_t *blocked)
+/* Returns when the program has ended, with its wait status in *status_ptr;
+ * non-zero when the helper itself failed. */
+static int supervise(pid_t program, const sigset_t *blocked, int *status_ptr)
 {
-	int program_status = 0;
-
 	for (;;) {
 		siginfo_t info;
 		int signo = sigwaitinfo(blocked, &info);
@@ -491,15 +580,15 @@ static int supervise(pid_t program, const sigset_t *blocked)
 			if (errno == EINTR)
 				continue;
 			log_error("sigwaitinfo");
-			return EXIT_HELPER_FAILED;
+			return 1;
 		}
 		if (signo != SIGCHLD) {
 			if (is_forwarded(signo))
 				forward_signal(program, signo);
 			continue;
 		}
-		if (reap_children(program, &program_status) & PROGRAM_REAPED)
-			return status_to_exit_code(program_status);
+		if (reap_children(program, status_ptr) & PROGRAM_REAPED)
+			return 0;
 	}
 }
 
@@ -511,7 +600,7 @@ int main(int argc, char *argv[])
 	int ready[2] = { -1, -1 };
 	char *no_extra[] = { NULL };
 	pid_t manager;
-	int exit_code;
+	int exit_code = EXIT_HELPER_FAILED, status = 0;
 
 	/* Set up */
 	if (block_signals(&blocked, &original))
@@ -534,7 +623,10 @@ int main(int argc, char *argv[])
 	if (ready[1] >= 0)
 		close(ready[1]);
 	wait_until_manager_ready(ready[0]);
-	exit_code = supervise(manager, &blocked);
+	if (supervise(manager, &blocked, &status) == 0) {
+		exit_code = status_to_exit_code(status);
+		report_manager_death(manager, status, exit_code);
+	}
 
 	/* Clean up */
 	sweep_namespace(&blocked);

@@ -1,5 +1,6 @@
 import { KEYSTORE_VARIABLE_SPELLINGS } from '../config/keystore-env.ts';
 import { dropManagerMallocTuning } from '../pid1/malloc-tuning.ts';
+import { SUPERVISED_MARKER } from './marked-processes.ts';
 
 const MANAGER_ONLY = new Set(KEYSTORE_VARIABLE_SPELLINGS);
 /** Set by build.mjs's banner when it chose UV_THREADPOOL_SIZE for the manager (the pod did not). */
@@ -14,7 +15,8 @@ export const THREADPOOL_MARKER = 'PM_MANAGER_THREADPOOL';
 export function childEnvironment(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   const result: NodeJS.ProcessEnv = {};
   for (const [name, value] of Object.entries(env)) {
-    if (name.startsWith('PM_') || MANAGER_ONLY.has(name)) continue;
+    // A marker in our own environment (a manager started by a supervised process) is not our children's.
+    if (name.startsWith('PM_') || MANAGER_ONLY.has(name) || name === SUPERVISED_MARKER) continue;
     result[name] = value;
   }
   dropManagerMallocTuning(result, env);

@@ -10,10 +10,16 @@ const LONGEST_WAIT_MS = 60_000;
 export function createRestartBackoff(clock: Clock) {
   let nextWaitMs = FIRST_WAIT_MS;
   let cancelTimer: (() => void) | undefined;
+  /** When the current run started, on the monotonic clock: a wall-clock jump must not pass for a long, healthy run. */
+  let runStartedMs: number | null = null;
   return {
-    /** The wait before the next restart, given when the process that just died had started. */
-    next(startedAt: string | null): number {
-      const ranMs = startedAt ? clock.now().getTime() - Date.parse(startedAt) : 0;
+    /** A process was spawned. */
+    runStarted(): void {
+      runStartedMs = clock.monotonicMs();
+    },
+    /** The wait before the next restart, after the process that runStarted() saw has died. */
+    next(): number {
+      const ranMs = runStartedMs === null ? 0 : clock.monotonicMs() - runStartedMs;
       if (ranMs > LONGEST_WAIT_MS) nextWaitMs = FIRST_WAIT_MS;
       const wait = nextWaitMs;
       nextWaitMs = Math.min(nextWaitMs * 2, LONGEST_WAIT_MS);

@@ -4,6 +4,7 @@
 
 import { spawn } from 'node:child_process';
 import { childEnvironment } from './child-env.ts';
+import { SUPERVISED_MARKER } from './marked-processes.ts';
 
 export interface ExitStatus {
   /** Exit code, or null when a signal ended it; never folded into one number. */
@@ -24,8 +25,9 @@ export type SpawnResult =
 
 const SPAWN_ERRORS: Readonly<Record<string, string>> = { ENOENT: 'no such file', EACCES: 'not executable', ENOEXEC: 'not a valid executable' };
 
-export async function spawnProcess(cmd: string, args: readonly string[]): Promise<SpawnResult> {
-  const child = spawn(cmd, args, { detached: true, stdio: 'inherit', env: childEnvironment(process.env) });
+/** marker goes into the environment of the process and so of all it starts: marked-processes.ts finds them by it. */
+export async function spawnProcess(cmd: string, args: readonly string[], marker: string): Promise<SpawnResult> {
+  const child = spawn(cmd, args, { detached: true, stdio: 'inherit', env: { ...childEnvironment(process.env), [SUPERVISED_MARKER]: marker } });
   // 'exit' never comes before 'spawn', but listen now so nothing is missed.
   const exited = new Promise<ExitStatus>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
   const spawnError = await new Promise<NodeJS.ErrnoException | undefined>((resolve) => {

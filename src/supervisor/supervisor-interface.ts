@@ -13,6 +13,8 @@ export interface ProcessStatus {
   readonly lastExit: LastExit | null;
   readonly restarts: number;
   readonly desired: Desired;
+  /** Processes it started that left its process group and outlive it: ended before the next start. */
+  readonly strays: readonly number[];
 }
 
 export type ExitCause = 'stop' | 'kill' | 'restart' | 'shutdown' | 'unexpected';

@@ -11,6 +11,7 @@ import type { LastExit } from './state-file.ts';
 import { StartBlockedError, type ExitCause, type ProcessStatus, type StartOutcome, type Supervisor, type SupervisorCounters } from './supervisor-interface.ts';
 import { END_STATE_AT_BOOT, STARTABLE_STATES, TRANSITIONS, type Desired, type Event, type State } from './states.ts';
 import { createRestartBackoff } from './restart-backoff.ts';
+import { createStrays } from './strays.ts';
 import { nodeSystem, type SupervisorSystem } from './system.ts';
 import { errnoCode } from '../files/errno.ts';
 
@@ -34,6 +35,7 @@ export function createSupervisor(config: Config, deps: SupervisorDeps): Supervis
   const { clock } = system;
   const signalNumbers = os.constants.signals as Record<string, number>;
   const backoff = createRestartBackoff(clock);
+  const strays = createStrays(system, log, config.name);
   const counters: SupervisorCounters = { starts: 0, spawnFailures: 0, exits: { stop: 0, kill: 0, restart: 0, shutdown: 0, unexpected: 0 } };
   let state: State = 'notStarted';
   let since = clock.now().toISOString();
@@ -85,7 +87,7 @@ export function createSupervisor(config: Config, deps: SupervisorDeps): Supervis
     persist();
   };
 
-  const status = (): ProcessStatus => ({ name: config.name, state, pid: child?.pid ?? null, since, startedAt, lastExit, restarts, desired });
+  const status = (): ProcessStatus => ({ name: config.name, state, pid: child?.pid ?? null, since, startedAt, lastExit, restarts, desired, strays: strays.current() });
 
   /** Kills what the main process left in its group and waits until none of it runs. */
   const clearGroup = async (pgid: number): Promise<void> => {
@@ -104,6 +106,7 @@ export function createSupervisor(config: Config, deps: SupervisorDeps): Supervis
   const endProcess = async (running: RunningProcess, event: 'groupGone' | 'exitedUnasked', reason: () => string): Promise<void> => {
     await running.exited;
     await clearGroup(running.pid);
+    strays.noteAfterEnd();
     child = null;
     transition(event, reason());
   };
@@ -139,7 +142,7 @@ export function createSupervisor(config: Config, deps: SupervisorDeps): Supervis
   };
 
   const scheduleRestart = (): void => {
-    const waitMs = backoff.next(startedAt);
+    const waitMs = backoff.next();
     log.info(`restarting ${config.name} in ${waitMs} ms`, { 'event.action': 'restart-scheduled' });
     backoff.schedule(waitMs, () => void serialize(() => startLocked('restart after an unexpected exit')).catch(() => {}));
   };
@@ -155,6 +158,7 @@ export function createSupervisor(config: Config, deps: SupervisorDeps): Supervis
     everStarted = true;
     exitCause = null;
     transition('start', reason);
+    await strays.endAll(config.stopTimeoutMs);
     const spawned = await system.spawn(config.cmd, config.args);
     counters.starts++;
     if (!spawned.ok) {
@@ -165,6 +169,7 @@ export function createSupervisor(config: Config, deps: SupervisorDeps): Supervis
     }
     child = spawned.process;
     startedAt = clock.now().toISOString();
+    backoff.runStarted();
     transition('spawned', `pid ${child.pid}`);
     watchExit(child);
     return { kind: 'started' };

@@ -4,17 +4,19 @@
 // supervisord's tests do with DummyOptions, and drive every transition in
 // milliseconds.
 
+import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../log/logger.ts';
+import { findMarkedProcesses, markerValue } from './marked-processes.ts';
 import { livingGroupMembers } from './process-group.ts';
 import { sendSignal, type Target } from './signal-process.ts';
 import { spawnProcess, type SpawnResult } from './spawn-process.ts';
 import { readStateFile, writeStateFile, type PersistedState, type ReadResult } from './state-file.ts';
 
 export interface Clock {
-  /** Wall-clock time: for `since`, `at` and how long a run lasted, never for deadlines. */
+  /** Wall-clock time: only for what is shown (`since`, `at`), never to measure a duration. */
   now(): Date;
-  /** Monotonic milliseconds, for deadlines. */
+  /** Monotonic milliseconds: for deadlines and every duration (how long a run lasted). */
   monotonicMs(): number;
   /** Resolves after ms; rejects (AbortError) once signal aborts. */
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
@@ -34,6 +36,8 @@ export interface SupervisorSystem {
   signal(target: Target, signal: NodeJS.Signals, reason: string, log: Logger): boolean;
   /** Pids of the group's members that still run (zombies excluded). */
   livingGroupMembers(pgid: number): number[];
+  /** Running processes that carry the marker of the processes this manager spawns, wherever their group (among `among`, else all). */
+  findStrays(among?: readonly number[]): number[];
   readonly stateStore: StateStore;
   readonly clock: Clock;
 }
@@ -49,10 +53,13 @@ const NODE_CLOCK: Clock = {
 };
 
 export function nodeSystem(stateFile: string): SupervisorSystem {
+  // By state file: a manager restarted with the same one finds what an earlier run left.
+  const resolved = path.resolve(stateFile);
   return {
-    spawn: spawnProcess,
+    spawn: (cmd, args) => spawnProcess(cmd, args, markerValue(resolved)),
     signal: sendSignal,
     livingGroupMembers,
+    findStrays: (among) => findMarkedProcesses(resolved, among),
     stateStore: { read: () => readStateFile(stateFile), write: (state) => writeStateFile(stateFile, state) },
     clock: NODE_CLOCK,
   };

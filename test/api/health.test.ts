@@ -15,7 +15,7 @@ import { startManager, stopManager, tempDir, waitFor } from '../helpers/manager.
 
 /** In process: a supervisor that reports what each case needs. */
 function fakeSupervisor(overrides: { state?: string; desired?: string; stateFileError?: string | null; msSinceUnexpectedExit?: number | null; isShuttingDown?: boolean } = {}) {
-  const status = { name: 'es', state: overrides.state ?? 'started', pid: 42, since: new Date().toISOString(), startedAt: null, lastExit: null, restarts: 3, desired: overrides.desired ?? 'started' };
+  const status = { name: 'es', state: overrides.state ?? 'started', pid: 42, since: new Date().toISOString(), startedAt: null, lastExit: null, restarts: 3, desired: overrides.desired ?? 'started', strays: [] };
   return {
     status: () => status,
     stateFileError: () => overrides.stateFileError ?? null,
@@ -36,10 +36,12 @@ t.test('in process: each reason a person is needed, and its absence', async (t) 
     ['an old crash', { name: 'es', supervisor: fakeSupervisor({ msSinceUnexpectedExit: CRASH_WINDOW_MS + 1 }) }, null],
     ['state file not writable', { name: 'es', supervisor: fakeSupervisor({ stateFileError: 'EROFS' }) }, /^the state file cannot be written \(EROFS\)/],
     ['keystore failed', { name: 'es', supervisor: fakeSupervisor(), keystoreStatus: () => ({ state: 'failed', reason: 'elasticsearch-keystore exited with 1' }) }, /^the keystore updater failed: elasticsearch-keystore exited with 1$/],
-    ['keystore sync stuck', { name: 'es', supervisor: fakeSupervisor(), keystoreStatus: () => ({ state: 'syncing', syncingSince: ago(KEYSTORE_SYNC_LIMIT_MS + 1000) }) }, /^a keystore sync has run for \d+ s \(stuck\?\)$/],
-    ['keystore syncing for a while', { name: 'es', supervisor: fakeSupervisor(), keystoreStatus: () => ({ state: 'syncing', syncingSince: ago(60_000) }) }, null],
-    ['certificate awaited too long', { name: 'es', supervisor: fakeSupervisor({ state: 'notStarted' }), certificatesStatus: () => ({ state: 'waiting', since: ago(CERTIFICATE_WAIT_LIMIT_MS + 60_000) }) }, /^the signed certificate has been awaited for 6 min/],
-    ['certificate awaited a little', { name: 'es', supervisor: fakeSupervisor({ state: 'notStarted' }), certificatesStatus: () => ({ state: 'waiting', since: ago(60_000) }) }, null],
+    ['keystore sync stuck', { name: 'es', supervisor: fakeSupervisor(), keystoreStatus: () => ({ state: 'syncing', syncingSince: ago(KEYSTORE_SYNC_LIMIT_MS + 1000), syncingForMs: KEYSTORE_SYNC_LIMIT_MS + 1000 }) }, /^a keystore sync has run for \d+ s \(stuck\?\)$/],
+    ['keystore syncing for a while', { name: 'es', supervisor: fakeSupervisor(), keystoreStatus: () => ({ state: 'syncing', syncingSince: ago(60_000), syncingForMs: 60_000 }) }, null],
+    ['keystore syncing a minute, the wall clock stepped a day', { name: 'es', supervisor: fakeSupervisor(), keystoreStatus: () => ({ state: 'syncing', syncingSince: ago(86_400_000), syncingForMs: 60_000 }) }, null],
+    ['certificate awaited too long', { name: 'es', supervisor: fakeSupervisor({ state: 'notStarted' }), certificatesStatus: () => ({ state: 'waiting', since: ago(CERTIFICATE_WAIT_LIMIT_MS + 60_000), forMs: CERTIFICATE_WAIT_LIMIT_MS + 60_000 }) }, /^the signed certificate has been awaited for 6 min/],
+    ['certificate awaited a little', { name: 'es', supervisor: fakeSupervisor({ state: 'notStarted' }), certificatesStatus: () => ({ state: 'waiting', since: ago(60_000), forMs: 60_000 }) }, null],
+    ['certificate awaited a minute, the wall clock stepped a day', { name: 'es', supervisor: fakeSupervisor({ state: 'notStarted' }), certificatesStatus: () => ({ state: 'waiting', since: ago(86_400_000), forMs: 60_000 }) }, null],
     ['cert initializer failed', { name: 'es', supervisor: fakeSupervisor({ state: 'notStarted' }), certificatesStatus: () => ({ state: 'failed', reason: 'bad key' }) }, /^the cert initializer failed: bad key$/],
   ];
   for (const [what, sources, reason] of cases) {

@@ -5,10 +5,11 @@
 
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import t from 'tap';
-import { EXECUTABLE, isAlive, startManager, stopManager, tempDir, type RunningManager } from '../helpers/manager.ts';
+import { EXECUTABLE, isAlive, startManager, stopManager, tempDir, waitFor, type RunningManager } from '../helpers/manager.ts';
 import { mutualTlsFiles, tlsRequest } from '../helpers/tls-client.ts';
 
 /** Lays down DIR/process-manager as an init container would; always run through that path (it may become a helper that execs the runtime). */
@@ -83,12 +84,86 @@ t.test('ctl finds a socket moved by PM_SOCKET or --socket, as the manager does',
   t.equal((await ctl(pm, ['status'])).code, 69, 'not at the default place');
 });
 
-t.test('ctl with no manager: exit 69, and says where it looked', async (t) => {
+t.test('ctl with no manager: exit 69, and says where it looked and what it found', async (t) => {
   const { dir, pm } = install();
+  const socket = path.join(dir, 'es.sock');
   const result = await ctl(pm, ['status']);
   t.equal(result.code, 69);
-  t.match(result.stderr, `no manager answers on ${path.join(dir, 'es.sock')}: ENOENT`);
+  t.match(result.stderr, `no socket at ${socket} (ENOENT): no manager runs with this --socket or --state-file, or it could not create the socket (its log says socket-unavailable)`);
   t.equal(result.stdout, '');
+
+  // What a SIGKILLed manager leaves: the socket file, nobody listening.
+  const died = spawnSync(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(socket)}, () => process.kill(process.pid, 'SIGKILL'))`], { timeout: 30_000 });
+  t.equal(died.signal, 'SIGKILL');
+  const stale = await ctl(pm, ['status']);
+  t.equal(stale.code, 69);
+  t.match(stale.stderr, `nobody listens on ${socket} (ECONNREFUSED): the manager that created it is gone`);
+
+  fs.rmSync(socket);
+  fs.writeFileSync(socket, 'precious');
+  const file = await ctl(pm, ['status']);
+  t.equal(file.code, 69);
+  t.match(file.stderr, `${socket} is not a socket (ECONNREFUSED): a file is in the way`);
+});
+
+t.test('ctl run by another user: exit 77, and says whose socket it is', async (t) => {
+  const dir = tempDir();
+  // The directory may be searched by anyone; the socket itself is mode 0600, the manager's (root's).
+  fs.chmodSync(dir, 0o755);
+  const stateFile = path.join(dir, 's.json');
+  const manager = await startManager({ args: ['--state-file', stateFile, ...SLEEPER] });
+  t.teardown(() => stopManager(manager));
+  await manager.waitForLog((r) => r['event.action'] === 'socket-listening', 'the socket to listen');
+  const result = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+    const child = spawn(EXECUTABLE, ['ctl', '--state-file', stateFile, 'status'], { uid: 65534, gid: 65534, env: { PATH: process.env.PATH } });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (chunk) => (stderr += chunk));
+    child.on('close', (code) => resolve({ code, stderr }));
+  });
+  t.equal(result.code, 77, result.stderr);
+  t.match(result.stderr, `permission denied on ${path.join(dir, 'es.sock')} (EACCES): the socket is mode 0600, owned by uid 0, and this is uid 65534: run ctl as uid 0 or as root`);
+});
+
+t.test('16 mutations waiting on a stop that takes long: ctl status still answers; a 17th mutation is told busy (75)', async (t) => {
+  const { dir, pm } = install();
+  // Ignores SIGTERM (so does its sleep): the stop waits for --stop-timeout, and every later mutation waits behind it.
+  const manager = await startInstalled(pm, ['--stop-timeout', '10m', '--cmd', '/bin/sh', '--', '-c', 'trap "" TERM; sleep 100000 & wait']);
+  const socket = path.join(dir, 'es.sock');
+  const es = (await manager.status()).pid;
+  t.teardown(async () => {
+    // Should the kill below not get through: the process group goes, so that the stops end.
+    try {
+      process.kill(-es, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+    await stopManager(manager);
+  });
+  const waiting = Array.from({ length: 16 }, () =>
+    new Promise<number>((resolve, reject) => {
+      const request = http.request({ socketPath: socket, method: 'POST', path: '/es/stop', agent: false }, (response) => {
+        response.resume();
+        response.on('end', () => resolve(response.statusCode ?? 0));
+      });
+      request.on('error', reject);
+      request.end();
+    }),
+  );
+  await manager.waitForLog(() => manager.logs.filter((r) => r['event.action'] === 'audit' && r['url.path'] === '/es/stop').length === 16, 'the 16 stops to arrive');
+
+  const status = await ctl(pm, ['status']);
+  t.equal(status.code, 0, `ctl status answered: ${status.stderr}`);
+  t.match(status.stdout, /^es stopping, pid \d+/);
+  t.equal((await ctl(pm, ['health'])).code, 0, 'ctl health too');
+
+  const seventeenth = await ctl(pm, ['restart']);
+  t.equal(seventeenth.code, 75, 'busy: try again');
+  t.match(seventeenth.stderr, /restart refused \(503\): 16 requests to change the process are already waiting; this one was not queued/);
+
+  const kill = await ctl(pm, ['kill']);
+  t.equal(kill.code, 0, `a kill is one more mutation, but it does not wait: ${kill.stderr}`);
+  const finished = await waitFor(() => Promise.race([Promise.all(waiting), new Promise<undefined>((resolve) => setTimeout(resolve, 100))]), 'the waiting stops to finish');
+  t.same(new Set(finished), new Set([200]), 'the waiting stops finish with the kill');
 });
 
 t.test('ctl: a refused request exits 1 with the reason', async (t) => {
@@ -170,9 +245,9 @@ t.test('connections to the socket that never send a byte do not keep ctl out, an
   const manager = await startInstalled(pm);
   t.teardown(() => stopManager(manager));
   const socket = path.join(dir, 'es.sock');
-  // More than the socket's cap of 16, each connected and then silent.
+  // More than the socket's cap of 32, each connected and then silent.
   const silent = await Promise.all(
-    Array.from({ length: 24 }, () => new Promise<net.Socket>((resolve, reject) => {
+    Array.from({ length: 40 }, () => new Promise<net.Socket>((resolve, reject) => {
       const client = net.connect(socket, () => resolve(client));
       client.once('error', reject);
     })),
@@ -182,7 +257,7 @@ t.test('connections to the socket that never send a byte do not keep ctl out, an
   t.teardown(() => silent.forEach((client) => client.destroy()));
 
   const status = await ctl(pm, ['status']);
-  t.equal(status.code, 0, `ctl still answered while 24 silent connections were open: ${status.stderr}`);
+  t.equal(status.code, 0, `ctl still answered while 40 silent connections were open: ${status.stderr}`);
   t.match(status.stdout, /^es started, pid \d+/);
   await Promise.race([
     Promise.all(closed),

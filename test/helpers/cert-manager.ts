@@ -44,6 +44,8 @@ export interface CertManagerOptions {
   /** Replace single flags, e.g. a --private-key-path that cannot be written. */
   readonly overrides?: Readonly<Record<string, string>>;
   readonly waitForApi?: boolean;
+  /** Added to the manager's environment. */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 export function startCertManager(layout: CertLayout, options: CertManagerOptions = {}): Promise<RunningManager> {
@@ -58,7 +60,7 @@ export function startCertManager(layout: CertLayout, options: CertManagerOptions
   };
   return startManager({
     args: Object.entries(flags).flat(),
-    env: { POD_IP: options.podIp, FAKE_ES_PIDS_FILE: layout.pidsFile, KEYSTORE_UPDATER: 'false' },
+    env: { POD_IP: options.podIp, FAKE_ES_PIDS_FILE: layout.pidsFile, KEYSTORE_UPDATER: 'false', ...options.env },
     waitForApi: options.waitForApi,
   });
 }

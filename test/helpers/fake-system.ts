@@ -157,6 +157,7 @@ export function createFakeSystem(stored: ReadResult = { kind: 'absent' }): FakeS
         if (!process) return false;
         return deliver(process, target.kind, signal);
       },
+      findStrays: () => [],
       livingGroupMembers(pgid) {
         const process = processes.find((p) => p.pid === pgid);
         if (!process) return [];

@@ -3,7 +3,7 @@
 // forks it, holds signals until it is ready, forwards what the manager
 // listens for, reaps, and exits with its status.
 
-import { execFile, spawn, spawnSync } from 'node:child_process';
+import { execFile, execFileSync, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import t, { type Test } from 'tap';
@@ -232,4 +232,30 @@ t.test('issue 14 item 5: the signal recorders take their sleep with them when SI
     await waitFor(() => !fs.existsSync(`/proc/${sleeper}`) || fs.readFileSync(`/proc/${sleeper}/stat`, 'utf8').includes(') Z'), `${fixture}'s sleep ${sleeper} to be gone`, 10_000);
     t.pass(`${fixture} left no sleep behind`);
   }
+});
+
+t.test('issue 23: as PID 1 with stdout a full pipe nobody reads, the helper does not wait for the reader: its line is lost, it sweeps and exits', async (t) => {
+  const dir = tempDir();
+  const fifo = path.join(dir, 'stdout');
+  execFileSync('mkfifo', [fifo]);
+  const reader = fs.openSync(fifo, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+  t.teardown(() => fs.closeSync(reader));
+  const writer = fs.openSync(fifo, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK);
+  // Fill it to the last byte.
+  for (const chunk of [Buffer.alloc(4096, 'x'), Buffer.from('x')]) {
+    for (;;) {
+      try {
+        fs.writeSync(writer, chunk);
+      } catch {
+        break; // EAGAIN: full
+      }
+    }
+  }
+  // The stand-in manager SIGKILLs itself at once: the helper's line about it meets the full pipe.
+  const unshare = spawn(UNSHARE[0], [...UNSHARE.slice(1), HELPER, '-c', 'kill -KILL $$'], { env: { PATH: process.env.PATH, PM_HELPER_RUNTIME: '/bin/sh' }, stdio: ['ignore', writer, 'ignore'] });
+  fs.closeSync(writer);
+  t.teardown(() => unshare.kill('SIGKILL'));
+  const exited = new Promise<number | null>((resolve) => unshare.once('exit', (code) => resolve(code)));
+  const code = await Promise.race([exited, new Promise<string>((resolve) => setTimeout(() => resolve('still running after 20 s'), 20_000).unref())]);
+  t.equal(code, 137, 'the helper exited with the manager\'s status instead of waiting for the reader');
 });

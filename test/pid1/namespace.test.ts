@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { PASSABLE } from '../../src/config/signals.ts';
-import { EXECUTABLE, ROOT, stopManager, tempDir, waitFor, within } from '../helpers/manager.ts';
+import { EXECUTABLE, isAlive, ROOT, stopManager, tempDir, waitFor, within } from '../helpers/manager.ts';
 import { installedEntryPoint, managerUnder, PID1_FIXTURES as FIXTURES, recorded, startAsPid1, UNSHARE } from '../helpers/pid1.ts';
 import { childrenOf, descendants, namespacePid, readCmdline } from '../helpers/procfs.ts';
 
@@ -202,3 +202,34 @@ for (const [name, number] of Object.entries(SIGNALS)) {
     t.equal(lastExit?.['process.exit_code'], null, 'with no exit code');
   });
 }
+
+t.test('issue 23 item 6: a manager SIGKILLed (as by the OOM killer) leaves word: the helper says how it ended, then sweeps', async (t) => {
+  const { manager, pid1 } = await startAsPid1('/bin/sh', ['-c', 'sleep 100000 & wait']);
+  t.teardown(() => stopManager(manager));
+  await waitFor(async () => (await manager.status()).pid, 'the process to start');
+  const managerPid = managerUnder(pid1);
+  const [esOnHost] = childrenOf(managerPid);
+  const managerInNamespace = namespacePid(managerPid);
+  process.kill(managerPid, 'SIGKILL');
+  const line = await manager.waitForLog((r) => r['event.action'] === 'manager-died', 'the helper\'s line');
+  t.match(line, {
+    'log.level': 'error',
+    'process.pid': managerInNamespace,
+    'process.signal': 'SIGKILL',
+    'process.exit_code': null,
+    'event.reason': 'signal',
+    'service.name': 'process-manager',
+    'ecs.version': '1.6.0',
+    message: "the manager was killed by SIGKILL (signal 9), which is what the kernel's out-of-memory killer sends; ending what is left in the container, then exiting with 137",
+  });
+  t.equal((await within(manager.exited, 'the manager to exit')).code, 137, 'the container exits 137');
+  t.notOk(isAlive(esOnHost), 'Elasticsearch was swept');
+  t.equal(manager.logs.filter((r) => r['event.action'] === 'manager-died').length, 1, 'one line');
+});
+
+t.test('a manager that exits by itself gets no line from the helper: it wrote its own', async (t) => {
+  const { manager } = await startAsPid1('/bin/sh', ['-c', 'exit 3']);
+  t.equal((await within(manager.exited, 'the manager to exit')).code, 3);
+  t.ok(manager.logs.some((r) => r['event.action'] === 'manager-exit'), 'the manager\'s own last line');
+  t.notOk(manager.logs.some((r) => r['event.action'] === 'manager-died'), 'none from the helper');
+});
