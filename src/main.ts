@@ -25,6 +25,7 @@ import { logManagerStart } from './log/start-line.ts';
 import { handOverPid1, HELPER_VARIABLES, tellHelperReady } from './pid1/handoff.ts';
 import { THREADPOOL_MARKER } from './supervisor/child-env.ts';
 import { handleManagerSignals } from './supervisor/manager-signals.ts';
+import { acquireStateLock } from './supervisor/state-lock.ts';
 import { createSupervisor } from './supervisor/supervisor.ts';
 
 /** PM_ variables that are not options, so not the operator's typos: the PID-1 helper's and the build's thread-pool marker. */
@@ -59,6 +60,8 @@ async function run(config: Config, log: Logger): Promise<number> {
   let exitWith: (status: number) => void = () => {};
   const exited = new Promise<number>((resolve) => (exitWith = resolve));
 
+  // Before anything is written: a second manager on this state file exits here (78), having changed nothing.
+  await acquireStateLock(config.stateFile);
   const supervisor = createSupervisor(config, { log, onExitRequested: exitWith });
   const shouldStart = supervisor.restoreFromStateFile();
   // Before anything that takes time: a default SIGHUP or SIGTERM would kill the manager outright.
@@ -90,6 +93,8 @@ async function run(config: Config, log: Logger): Promise<number> {
     if (error instanceof StartupError) throw error; // unusable TLS files: it names their flag
     throw configError(`--http-host ${config.httpHost} --http-port ${config.httpPort}: cannot listen: ${error.message}`);
   });
+  // Sure to run now: a manager that failed on its port has left the state file as it found it.
+  supervisor.takeOverStateFile();
   const socket: UnixSocketServer | undefined = await serveUnixSocket(app, config.socketPath, log);
   logManagerStart(log, VERSION, config, { port: server.port, socketPath: socket ? config.socketPath : null });
 

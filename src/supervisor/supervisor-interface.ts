@@ -39,8 +39,10 @@ export interface Supervisor {
   msSinceUnexpectedExit(): number | null;
   /** While fn returns a reason, starts are refused with it (the certificate is awaited). */
   holdStartsWhile(fn: () => string | undefined): void;
-  /** Restores the persisted intent; true when the process should be started now. */
+  /** Restores the persisted intent, reading only; true when the process should be started now. */
   restoreFromStateFile(): boolean;
+  /** The manager will run (its lock is held, its API listens): an unusable file is moved aside and the state is written from now on. */
+  takeOverStateFile(): void;
   start(reason?: string): Promise<StartOutcome>;
   /** Resolves once nothing of the group is left. */
   stop(): Promise<void>;

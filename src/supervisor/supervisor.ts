@@ -53,6 +53,11 @@ export function createSupervisor(config: Config, deps: SupervisorDeps): Supervis
   /** For /health: the errno code of the last failed state-file write, until one succeeds. */
   let stateFileError: string | null = null;
   let lastUnexpectedExitAt: number | null = null;
+  /** Why the state file read at boot was unusable; it is moved aside when the manager takes the file over. */
+  let corruptStateFile: string | null = null;
+  /** Nothing is written before takeOverStateFile: a manager that cannot run must leave the file as it was. */
+  let isStateFileOurs = false;
+  let isRestored = false;
 
   const serialize = <T>(operation: () => Promise<T>): Promise<T> => {
     const result = queue.then(operation);
@@ -61,6 +66,7 @@ export function createSupervisor(config: Config, deps: SupervisorDeps): Supervis
   };
 
   const persist = (): void => {
+    if (!isStateFileOurs) return;
     try {
       system.stateStore.write({ version: 1, name: config.name, desired, state, lastExit, restarts, updatedAt: since });
       stateFileError = null;
@@ -241,10 +247,9 @@ export function createSupervisor(config: Config, deps: SupervisorDeps): Supervis
 
     restoreFromStateFile() {
       const read = system.stateStore.read();
-      if (read.kind === 'corrupt') {
-        log.warn(`ignoring the state file: ${read.reason}`, { 'event.action': 'state-file', 'file.path': read.keptAs ?? config.stateFile });
-      }
+      if (read.kind === 'corrupt') corruptStateFile = read.reason;
       if (read.kind !== 'valid') return true;
+      isRestored = true;
       desired = read.state.desired;
       lastExit = read.state.lastExit;
       restarts = read.state.restarts;
@@ -252,9 +257,18 @@ export function createSupervisor(config: Config, deps: SupervisorDeps): Supervis
       state = END_STATE_AT_BOOT[read.state.state] ?? read.state.state;
       since = clock.now().toISOString();
       log.info(`state file says ${config.name} was ${read.state.state} (now ${state}), desired ${desired}`, { 'event.action': 'state-file', 'process.state': state });
-      persist();
       if (desired === 'stopped') log.info(`${config.name} stays ${state}: it was stopped through the API; POST /${config.name}/start starts it`, { 'event.action': 'state-file' });
       return desired === 'started';
+    },
+
+    takeOverStateFile() {
+      if (corruptStateFile !== null) {
+        const keptAs = system.stateStore.keepAside();
+        log.warn(`ignoring the state file: ${corruptStateFile}${keptAs ? '; kept as ' + keptAs : ''}`, { 'event.action': 'state-file', 'file.path': keptAs ?? config.stateFile });
+      }
+      isStateFileOurs = true;
+      // The state resolved from the file is written back; with no file, the first transition writes one.
+      if (isRestored) persist();
     },
 
     start: (reason = 'start requested') => serialize(() => startLocked(reason)),

@@ -9,7 +9,7 @@ import type { Logger } from '../log/logger.ts';
 import { livingGroupMembers } from './process-group.ts';
 import { sendSignal, type Target } from './signal-process.ts';
 import { spawnProcess, type SpawnResult } from './spawn-process.ts';
-import { readStateFile, writeStateFile, type PersistedState, type ReadResult } from './state-file.ts';
+import { keepStateFileAside, readStateFile, writeStateFile, type PersistedState, type ReadResult } from './state-file.ts';
 
 export interface Clock {
   /** Wall-clock time: for `since`, `at` and how long a run lasted, never for deadlines. */
@@ -23,7 +23,10 @@ export interface Clock {
 }
 
 export interface StateStore {
+  /** Reads only. */
   read(): ReadResult;
+  /** Moves an unusable file aside; where it went, or null. */
+  keepAside(): string | null;
   /** Throws when the file cannot be written; the supervisor logs it and carries on. */
   write(state: PersistedState): void;
 }
@@ -53,7 +56,7 @@ export function nodeSystem(stateFile: string): SupervisorSystem {
     spawn: spawnProcess,
     signal: sendSignal,
     livingGroupMembers,
-    stateStore: { read: () => readStateFile(stateFile), write: (state) => writeStateFile(stateFile, state) },
+    stateStore: { read: () => readStateFile(stateFile), keepAside: () => keepStateFileAside(stateFile), write: (state) => writeStateFile(stateFile, state) },
     clock: NODE_CLOCK,
   };
 }

@@ -25,6 +25,7 @@ async function setup(options: Setup = {}) {
   const fake = createFakeSystem();
   const config = supervisorConfig(options.config);
   const supervisor = createSupervisor(config, { log: fake.log, onExitRequested: () => {}, system: fake.system });
+  supervisor.takeOverStateFile();
   const app = createApi({
     name: config.name,
     supervisor,

@@ -114,6 +114,7 @@ t.test('in process: a stop sent while the shutdown waits on a process ignoring S
   const fake = createFakeSystem();
   fake.processDefaults.onTerm = 'ignore';
   const supervisor = createSupervisor(supervisorConfig({ shutdownTimeoutMs: 600_000 }), { log: fake.log, onExitRequested: () => {}, system: fake.system });
+  supervisor.takeOverStateFile();
   const app = createApi({ name: 'es', supervisor, log: fake.log });
   await supervisor.start('boot');
   let isShutdownOver = false;
@@ -136,6 +137,7 @@ t.test('in process: a stop sent while the shutdown waits on a process ignoring S
 t.test('in process, on the real supervisor: a crash loop stays degraded while the process is up, then clears; so does an unwritable state file', async (t) => {
   const fake = createFakeSystem();
   const supervisor = createSupervisor(supervisorConfig({ onExit: 'restart' }), { log: fake.log, onExitRequested: () => {}, system: fake.system });
+  supervisor.takeOverStateFile();
   const health = createHealth({ name: 'es', supervisor });
   await supervisor.start('boot');
   t.same(health().body.reasons, [], 'running: ok');

@@ -164,6 +164,7 @@ export function createFakeSystem(stored: ReadResult = { kind: 'absent' }): FakeS
       },
       stateStore: {
         read: () => stored,
+        keepAside: () => (stored.kind === 'corrupt' ? '/fake/es.state.json.corrupt-x' : null),
         write(state) {
           if (fake.stateWriteError) throw fake.stateWriteError;
           writes.push(structuredClone(state));

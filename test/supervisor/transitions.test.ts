@@ -14,6 +14,8 @@ function setup(options: { config?: Partial<Config>; stored?: ReadResult } = {}) 
   const fake = createFakeSystem(options.stored);
   const exitRequests: number[] = [];
   const supervisor = createSupervisor(supervisorConfig(options.config), { log: fake.log, onExitRequested: (status) => exitRequests.push(status), system: fake.system });
+  // What main.ts does once the manager is sure to run; the boot tests restore first.
+  if (!options.stored) supervisor.takeOverStateFile();
   return { fake, supervisor, exitRequests };
 }
 
@@ -333,6 +335,8 @@ for (const stored of STATES) {
       const { fake, supervisor } = setup({ stored: { kind: 'valid', state } });
       const resolved = END_STATE_AT_BOOT[stored] ?? stored;
       t.equal(supervisor.restoreFromStateFile(), desired === 'started', desired === 'started' ? 'starts' : 'stays down');
+      t.same(fake.writes, [], 'nothing is written before the manager takes the file over');
+      supervisor.takeOverStateFile();
       t.match(supervisor.status(), { state: resolved, desired, restarts: 4, lastExit, pid: null, since: '2026-01-01T00:00:00.000Z' });
       t.match(fake.writes, [{ state: resolved, desired }], 'the resolved state is written back at once');
       if (desired === 'started') {
@@ -346,9 +350,10 @@ for (const stored of STATES) {
 }
 
 t.test('boot from a corrupt state file: warned, treated as absent', async (t) => {
-  const { fake, supervisor } = setup({ stored: { kind: 'corrupt', reason: 'invalid state file: not a JSON object', keptAs: '/fake/es.state.json.corrupt-x' } });
+  const { fake, supervisor } = setup({ stored: { kind: 'corrupt', reason: 'invalid state file: not a JSON object' } });
   t.equal(supervisor.restoreFromStateFile(), true);
   t.match(supervisor.status(), { state: 'notStarted', desired: 'started', restarts: 0 });
+  supervisor.takeOverStateFile();
   t.ok(fake.log.records.some((r) => r.level === 'warn' && r.fields['file.path'] === '/fake/es.state.json.corrupt-x'));
   await supervisor.start('boot');
   t.equal(supervisor.status().restarts, 0, 'the first start is not a restart');
