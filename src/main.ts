@@ -56,6 +56,9 @@ async function main(log: Logger): Promise<number> {
   }
 }
 
+/** How long an exiting manager waits for its last state to reach the disk (a crash's exit status, for the next container). */
+const STATE_FLUSH_MS = 5_000;
+
 async function run(config: Config, log: Logger): Promise<number> {
   let exitWith: (status: number) => void = () => {};
   const exited = new Promise<number>((resolve) => (exitWith = resolve));
@@ -112,7 +115,8 @@ async function run(config: Config, log: Logger): Promise<number> {
   });
 
   const status = await exited;
-  await Promise.all([server.close(), socket?.close(), keystore?.close(), certs?.close()]);
+  const [isStateSaved] = await Promise.all([supervisor.flushState(STATE_FLUSH_MS), server.close(), socket?.close(), keystore?.close(), certs?.close()]);
+  if (!isStateSaved) log.error(`exiting before the last state reached the state file (${supervisor.stateFileError() ?? 'still being written'})`, { 'event.action': 'state-file', 'file.path': config.stateFile });
   log.info(`exiting with status ${status}`, { 'event.action': 'manager-exit', 'process.exit_code': status });
   return status;
 }

@@ -50,8 +50,8 @@ export function createApi(deps: ApiDeps): Hono {
     '/health': { method: 'GET', handler: (c) => health(c) },
     [`/${deps.name}/status`]: { method: 'GET', handler: (c) => json(c, 200, supervisor.status()) },
     [`/${deps.name}/start`]: { method: 'POST', handler: mutation((c) => start(c)) },
-    [`/${deps.name}/stop`]: { method: 'POST', handler: mutation(async (c) => (await supervisor.stop(), json(c, 200, supervisor.status()))) },
-    [`/${deps.name}/kill`]: { method: 'POST', handler: mutation(async (c) => (await supervisor.kill(), json(c, 200, supervisor.status()))) },
+    [`/${deps.name}/stop`]: { method: 'POST', handler: mutation(async (c) => (await supervisor.stop(), settled(c, 200))) },
+    [`/${deps.name}/kill`]: { method: 'POST', handler: mutation(async (c) => (await supervisor.kill(), settled(c, 200))) },
     [`/${deps.name}/restart`]: { method: 'POST', handler: mutation((c) => restart(c)) },
     '/keystore/status': { method: 'GET', handler: (c) => keystoreStatus(c) },
     '/metrics': {
@@ -68,14 +68,25 @@ export function createApi(deps: ApiDeps): Hono {
   const start = async (c: Context) => {
     const outcome = await supervisor.start().catch(rethrowBlocked);
     if (outcome.kind === 'spawnFailed') throw new ApiError(500, 'spawn_exception', outcome.reason);
-    return json(c, outcome.kind === 'alreadyRunning' ? 200 : 202, supervisor.status());
+    return settled(c, outcome.kind === 'alreadyRunning' ? 200 : 202);
   };
 
   const restart = async (c: Context) => {
     const outcome = await supervisor.restart().catch(rethrowBlocked);
     if (outcome.kind === 'spawnFailed') throw new ApiError(500, 'spawn_exception', outcome.reason);
     // A kill that overtook the restart answers like a stop: 200 with the killed status.
-    return json(c, outcome.kind === 'killedDuringRestart' ? 200 : 202, supervisor.status());
+    return settled(c, outcome.kind === 'killedDuringRestart' ? 200 : 202);
+  };
+
+  // A mutation answers once its state is on disk, or with a warning once an attempt to put it there failed: the
+  // operator learns at once that a container restart now would not know this stop (the writer keeps trying).
+  const settled = async (c: Context, httpStatus: 200 | 202) => {
+    const isSaved = await supervisor.stateSaved();
+    const status = supervisor.status();
+    if (isSaved) return json(c, httpStatus, status);
+    const intent = status.desired === 'stopped' ? 'stop' : 'start';
+    const warning = `the state file cannot be written (${supervisor.stateFileError() ?? 'failed'}): a container restart now would not know this ${intent}; retrying until it is written`;
+    return json(c, httpStatus, { ...status, warnings: [warning] });
   };
 
   const keystoreStatus = (c: Context) => {

@@ -6,7 +6,7 @@
 // within bounds or refused, kept aside, and treated as absent.
 
 import fs from 'node:fs';
-import { writeFileAtomicSync } from '../files/atomic-write.ts';
+import { writeFileAtomic } from '../files/atomic-write.ts';
 import { describeReadError, KiB, readBoundedFileSync, RefusedFileError } from '../files/bounded-read.ts';
 import { parseShallowJson } from '../files/parse-json.ts';
 import { STATES, type Desired, type State } from './states.ts';
@@ -56,8 +56,9 @@ export function readStateFile(file: string): ReadResult {
   }
 }
 
-export function writeStateFile(file: string, state: PersistedState): void {
-  writeFileAtomicSync(file, JSON.stringify(state) + '\n', { mode: STATE_FILE_MODE });
+/** Asynchronous on purpose: the fsyncs run on libuv's threads, and a slow disk never stalls the API. */
+export function writeStateFile(file: string, state: PersistedState): Promise<void> {
+  return writeFileAtomic(file, JSON.stringify(state) + '\n', { mode: STATE_FILE_MODE });
 }
 
 /** Moves a corrupt state file out of the way before the first write replaces it; where it went, or null if it could not be moved. */

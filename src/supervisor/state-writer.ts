@@ -40,6 +40,8 @@ export function createStateWriter(write: (state: PersistedState) => Promise<void
   /** Each save is a generation; onDisk is the latest one known written. */
   let saved = 0;
   let onDisk = 0;
+  /** The latest generation an attempt failed to write. */
+  let failed = 0;
   let isWriting = false;
   let lastError: string | null = null;
   let failures = 0;
@@ -82,6 +84,7 @@ export function createStateWriter(write: (state: PersistedState) => Promise<void
         });
       }
       lastError = code;
+      failed = generation;
       answer(generation, false);
     } finally {
       isWriting = false;
@@ -94,6 +97,7 @@ export function createStateWriter(write: (state: PersistedState) => Promise<void
 
   const waitFor = (untilOnDisk: boolean): Promise<boolean> => {
     if (onDisk === saved) return Promise.resolve(true);
+    if (!untilOnDisk && failed === saved) return Promise.resolve(false);
     return new Promise((resolve) => waiters.add({ generation: saved, untilOnDisk, resolve }));
   };
 

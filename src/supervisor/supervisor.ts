@@ -12,7 +12,7 @@ import { StartBlockedError, type ExitCause, type ProcessStatus, type StartOutcom
 import { END_STATE_AT_BOOT, STARTABLE_STATES, TRANSITIONS, type Desired, type Event, type State } from './states.ts';
 import { createRestartBackoff } from './restart-backoff.ts';
 import { nodeSystem, type SupervisorSystem } from './system.ts';
-import { errnoCode } from '../files/errno.ts';
+import { createStateWriter } from './state-writer.ts';
 
 export { StartBlockedError, type Supervisor } from './supervisor-interface.ts';
 
@@ -50,13 +50,11 @@ export function createSupervisor(config: Config, deps: SupervisorDeps): Supervis
   let shuttingDown = false;
   /** The stop under way (API stop, restart, shutdown), which a kill escalates. */
   let stopUnderWay: { readonly running: RunningProcess; readonly timer: AbortController; escalated: boolean } | null = null;
-  /** For /health: the errno code of the last failed state-file write, until one succeeds. */
-  let stateFileError: string | null = null;
   let lastUnexpectedExitAt: number | null = null;
   /** Why the state file read at boot was unusable; it is moved aside when the manager takes the file over. */
   let corruptStateFile: string | null = null;
   /** Nothing is written before takeOverStateFile: a manager that cannot run must leave the file as it was. */
-  let isStateFileOurs = false;
+  const writer = createStateWriter((persisted) => system.stateStore.write(persisted), { clock, log, file: config.stateFile });
   let isRestored = false;
 
   const serialize = <T>(operation: () => Promise<T>): Promise<T> => {
@@ -65,16 +63,8 @@ export function createSupervisor(config: Config, deps: SupervisorDeps): Supervis
     return result;
   };
 
-  const persist = (): void => {
-    if (!isStateFileOurs) return;
-    try {
-      system.stateStore.write({ version: 1, name: config.name, desired, state, lastExit, restarts, updatedAt: since });
-      stateFileError = null;
-    } catch (error) {
-      stateFileError = errnoCode(error) ?? 'write failed';
-      log.error(`cannot write the state file: ${(error as Error).message}`, { 'event.action': 'state-file', 'file.path': config.stateFile });
-    }
-  };
+  // Never waits: the writer puts it on disk off the event loop, and keeps trying while it cannot.
+  const persist = (): void => writer.save({ version: 1, name: config.name, desired, state, lastExit, restarts, updatedAt: since });
 
   const transition = (event: Event, reason: string): void => {
     const to = TRANSITIONS[state][event];
@@ -239,7 +229,9 @@ export function createSupervisor(config: Config, deps: SupervisorDeps): Supervis
     status,
     counters,
     isShuttingDown: () => shuttingDown,
-    stateFileError: () => stateFileError,
+    stateFileError: () => writer.error(),
+    stateSaved: () => writer.settled(),
+    flushState: (timeoutMs) => writer.flush(timeoutMs),
     msSinceUnexpectedExit: () => (lastUnexpectedExitAt === null ? null : clock.monotonicMs() - lastUnexpectedExitAt),
     holdStartsWhile(fn) {
       startBlockedReason = fn;
@@ -266,7 +258,7 @@ export function createSupervisor(config: Config, deps: SupervisorDeps): Supervis
         const keptAs = system.stateStore.keepAside();
         log.warn(`ignoring the state file: ${corruptStateFile}${keptAs ? '; kept as ' + keptAs : ''}`, { 'event.action': 'state-file', 'file.path': keptAs ?? config.stateFile });
       }
-      isStateFileOurs = true;
+      writer.open();
       // The state resolved from the file is written back; with no file, the first transition writes one.
       if (isRestored) persist();
     },

@@ -27,8 +27,8 @@ export interface StateStore {
   read(): ReadResult;
   /** Moves an unusable file aside; where it went, or null. */
   keepAside(): string | null;
-  /** Throws when the file cannot be written; the supervisor logs it and carries on. */
-  write(state: PersistedState): void;
+  /** Rejects when the file cannot be written; the supervisor's writer logs it and tries again. */
+  write(state: PersistedState): Promise<void>;
 }
 
 export interface SupervisorSystem {
