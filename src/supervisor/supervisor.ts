@@ -248,7 +248,16 @@ export function createSupervisor(config: Config, deps: SupervisorDeps): Supervis
       everStarted = true;
       state = END_STATE_AT_BOOT[read.state.state] ?? read.state.state;
       since = clock.now().toISOString();
-      log.info(`state file says ${config.name} was ${read.state.state} (now ${state}), desired ${desired}`, { 'event.action': 'state-file', 'process.state': state });
+      const fields = { 'event.action': 'state-file', 'process.state': state };
+      if (read.state.state === 'exited' && lastExit) {
+        // A crash before this container restart (--on-exit exit) counts in /health's window like one seen live.
+        const ageMs = Math.max(0, clock.now().getTime() - Date.parse(lastExit.at));
+        if (Number.isFinite(ageMs)) lastUnexpectedExitAt = clock.monotonicMs() - ageMs;
+        const how = lastExit.code !== null ? `code ${lastExit.code}` : `signal ${lastExit.signal}`;
+        log.warn(`state file says ${config.name} exited unexpectedly (${how}) ${Math.round(ageMs / 1000)} s ago, before this container restart; desired ${desired}`, fields);
+      } else if (read.state.state === 'started' || read.state.state === 'starting') {
+        log.warn(`state file says ${config.name} was ${read.state.state}: the previous manager ended without stopping it (killed?); desired ${desired}`, fields);
+      } else log.info(`state file says ${config.name} was ${read.state.state} (now ${state}), desired ${desired}`, fields);
       if (desired === 'stopped') log.info(`${config.name} stays ${state}: it was stopped through the API; POST /${config.name}/start starts it`, { 'event.action': 'state-file' });
       return desired === 'started';
     },
