@@ -52,8 +52,40 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array | 
   await syncDirectory(directory);
 }
 
+const TEMPORARY_HEX_CHARS = 16;
+
 function temporaryName(file: string): string {
-  return path.join(path.dirname(file), `.${path.basename(file)}.${randomBytes(8).toString('hex')}.tmp`);
+  return path.join(path.dirname(file), `.${path.basename(file)}.${randomBytes(TEMPORARY_HEX_CHARS / 2).toString('hex')}.tmp`);
+}
+
+/**
+ * Removes the temporary files that interrupted writes of `file` left beside it (a SIGKILL between create and rename
+ * leaves one). Only regular files named exactly as temporaryName names them; anything else is someone else's. Call it
+ * only while no other writer of `file` can run (the state file's lock). Returns the names removed.
+ */
+export function sweepTemporaries(file: string): string[] {
+  const directory = path.dirname(file);
+  const escaped = path.basename(file).replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const ours = new RegExp(`^\\.${escaped}\\.[0-9a-f]{${TEMPORARY_HEX_CHARS}}\\.tmp$`);
+  let names: string[];
+  try {
+    names = fsSync.readdirSync(directory);
+  } catch {
+    return []; // no directory yet: nothing left over
+  }
+  const removed: string[] = [];
+  for (const name of names) {
+    if (!ours.test(name)) continue;
+    const candidate = path.join(directory, name);
+    try {
+      if (!fsSync.lstatSync(candidate).isFile()) continue;
+      fsSync.unlinkSync(candidate);
+      removed.push(name);
+    } catch {
+      // Gone meanwhile, or not ours to remove: leave it.
+    }
+  }
+  return removed;
 }
 
 async function createTemporary(file: string, mode: number): Promise<{ handle: fs.FileHandle; temporary: string }> {

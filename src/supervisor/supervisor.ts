@@ -4,6 +4,7 @@
 // and a stop issued while starting ends stopped.
 
 import os from 'node:os';
+import path from 'node:path';
 import type { Config } from '../config/config.ts';
 import type { Logger } from '../log/logger.ts';
 import { exitStatusNumber, type ExitStatus, type RunningProcess } from './spawn-process.ts';
@@ -263,6 +264,9 @@ export function createSupervisor(config: Config, deps: SupervisorDeps): Supervis
     },
 
     takeOverStateFile() {
+      // Ours alone now (the lock is held): what a SIGKILL mid-write left behind would otherwise pile up.
+      const swept = system.stateStore.sweep();
+      if (swept.length > 0) log.info(`removed ${swept.length} temporary files left by interrupted state-file writes: ${swept.join(' ')}`, { 'event.action': 'state-file', 'file.directory': path.dirname(config.stateFile) });
       if (corruptStateFile !== null) {
         const keptAs = system.stateStore.keepAside();
         log.warn(`ignoring the state file: ${corruptStateFile}${keptAs ? '; kept as ' + keptAs : ''}`, { 'event.action': 'state-file', 'file.path': keptAs ?? config.stateFile });

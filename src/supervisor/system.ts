@@ -6,6 +6,7 @@
 
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../log/logger.ts';
+import { sweepTemporaries } from '../files/atomic-write.ts';
 import { livingGroupMembers } from './process-group.ts';
 import { sendSignal, type Target } from './signal-process.ts';
 import { spawnProcess, type SpawnResult } from './spawn-process.ts';
@@ -27,6 +28,8 @@ export interface StateStore {
   read(): ReadResult;
   /** Moves an unusable file aside; where it went, or null. */
   keepAside(): string | null;
+  /** Removes the temporary files interrupted writes left; their names. */
+  sweep(): string[];
   /** Rejects when the file cannot be written; the supervisor's writer logs it and tries again. */
   write(state: PersistedState): Promise<void>;
 }
@@ -56,7 +59,7 @@ export function nodeSystem(stateFile: string): SupervisorSystem {
     spawn: spawnProcess,
     signal: sendSignal,
     livingGroupMembers,
-    stateStore: { read: () => readStateFile(stateFile), keepAside: () => keepStateFileAside(stateFile), write: (state) => writeStateFile(stateFile, state) },
+    stateStore: { read: () => readStateFile(stateFile), keepAside: () => keepStateFileAside(stateFile), sweep: () => sweepTemporaries(stateFile), write: (state) => writeStateFile(stateFile, state) },
     clock: NODE_CLOCK,
   };
 }

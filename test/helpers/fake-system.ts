@@ -167,6 +167,7 @@ export function createFakeSystem(stored: ReadResult = { kind: 'absent' }): FakeS
       },
       stateStore: {
         read: () => stored,
+        sweep: () => [],
         keepAside: () => (stored.kind === 'corrupt' ? '/fake/es.state.json.corrupt-x' : null),
         async write(state) {
           if (fake.stateWriteError) {
