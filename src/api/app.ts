@@ -11,6 +11,7 @@ import type { ComponentStatus } from './component-status.ts';
 import { requireClientCertificate } from './client-auth.ts';
 import { ApiError, errorBody } from './errors.ts';
 import { createHealth } from './health.ts';
+import { hidePaths, isAuthenticated } from './hide-paths.ts';
 import { renderMetrics, type KeystoreMetrics } from './metrics.ts';
 
 /** A component reported in /health; `failed` turns the manager `degraded` (health.ts says when else). */
@@ -62,7 +63,8 @@ export function createApi(deps: ApiDeps): Hono {
 
   const health = (c: Context) => {
     const { httpStatus, body } = healthOf();
-    return json(c, httpStatus, body);
+    // Open to anyone who reaches the port: no file paths, unless the client proved who it is.
+    return json(c, httpStatus, isAuthenticated(c) ? body : hidePaths(body));
   };
 
   const start = async (c: Context) => {

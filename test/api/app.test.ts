@@ -225,3 +225,26 @@ t.test('the app runs on fetch-lite, and a member fetch-lite lacks fails loudly',
   t.ok(response instanceof LiteResponse, "Hono's answer is fetch-lite's Response, as in the bundle");
   t.throws(() => (response as unknown as Record<string, unknown>).ok, /fetch-lite's Response has no member 'ok'/, 'the detector a Hono upgrade would trip');
 });
+
+t.test('/health hides every file path from a client that did not prove itself; over the Unix socket they are shown', async (t) => {
+  const keystore = {
+    state: 'failed',
+    reason: 'cannot read /volumes/secrets/a: EACCES; retrying at 2026-01-01T00:00:00.000Z',
+    sourceDir: '/volumes/secrets',
+    keystorePath: '/usr/share/elasticsearch/config/elasticsearch.keystore',
+    ignored: [{ name: 'b', reason: 'a symlink to /etc/shadow, outside SOURCE_DIR' }],
+    endpoint: 'https://127.0.0.1:9200/',
+  };
+  const certificates = { state: 'failed', reason: '--cert-path /mnt/elastic/node-certs/tls.crt: not a certificate', certPath: '/mnt/elastic/node-certs/tls.crt', csrPath: '/mnt/elastic/node-certs/csr.pem' };
+  const { app, request } = await setup({ keystore, certificates, requireClientCertificates: true });
+  const open = await request('GET', '/health');
+  t.equal(open.status, 200);
+  t.notMatch(open.text, /\/(volumes|usr|etc|mnt)/, 'no path anywhere in the open answer');
+  t.match(open.json, {
+    reasons: ['the keystore updater failed: cannot read <path>: EACCES; retrying at 2026-01-01T00:00:00.000Z', 'the cert initializer failed: --cert-path <path>: not a certificate'],
+    keystore: { sourceDir: '<path>', keystorePath: '<path>', ignored: [{ name: 'b', reason: 'a symlink to <path>, outside SOURCE_DIR' }], endpoint: 'https://127.0.0.1:9200/' },
+    certificates: { certPath: '<path>', csrPath: '<path>' },
+  });
+  const socket = readAnswer(await app.fetch(liteRequest('http://api.invalid/health', { method: 'GET', headers: [] }), { unixSocketPath: '/run/pm/es.sock' }));
+  t.match((await socket).json, { keystore, certificates }, 'over the Unix socket: as it is');
+});
