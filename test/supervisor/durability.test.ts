@@ -3,12 +3,12 @@
 // room, the answer says when it has not, and a slow fsync never holds up
 // /health.
 
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { startOnFakeEs } from '../helpers/fake-es.ts';
-import { FAKE_ES, startManager, stopManager, tempDir, waitFor } from '../helpers/manager.ts';
+import { EXECUTABLE, FAKE_ES, startManager, stopManager, tempDir, waitFor } from '../helpers/manager.ts';
 
 /** Fills the file system holding dir until it refuses a byte. */
 function fill(dir: string): void {
@@ -46,6 +46,10 @@ t.test('a stop while the disk is full: answered with a warning, retried until on
   t.match(JSON.parse(fs.readFileSync(run.stateFile, 'utf8')), { desired: 'started' }, 'not on disk yet');
   const degraded = await run.manager.request('GET', '/health');
   t.match(degraded.json, { status: 'degraded', reasons: [/^the state file cannot be written \(ENOSPC\)/] });
+  const ctl = spawnSync(EXECUTABLE, ['ctl', '--state-file', run.stateFile, 'stop'], { encoding: 'utf8', timeout: 60_000 });
+  t.equal(ctl.status, 0, 'ctl stop succeeds');
+  t.match(ctl.stdout, /^es stopped/);
+  t.match(ctl.stderr, /^process-manager ctl: warning: the state file cannot be written \(ENOSPC\): a container restart now would not know this stop/, 'and warns on stderr');
 
   fs.rmSync(path.join(dir, 'filler'));
   await waitFor(async () => (await run.manager.request('GET', '/health')).json.status === 'ok', '/health ok again once the disk has room', 60_000);
