@@ -252,10 +252,12 @@ export function createSupervisor(config: Config, deps: SupervisorDeps): Supervis
       const fields = { 'event.action': 'state-file', 'process.state': state };
       if (read.state.state === 'exited' && lastExit) {
         // A crash before this container restart (--on-exit exit) counts in /health's window like one seen live.
+        // A clock set back since is read as "just now"; an unreadable time counts as no window at all.
         const ageMs = Math.max(0, clock.now().getTime() - Date.parse(lastExit.at));
         if (Number.isFinite(ageMs)) lastUnexpectedExitAt = clock.monotonicMs() - ageMs;
         const how = lastExit.code !== null ? `code ${lastExit.code}` : `signal ${lastExit.signal}`;
-        log.warn(`state file says ${config.name} exited unexpectedly (${how}) ${Math.round(ageMs / 1000)} s ago, before this container restart; desired ${desired}`, fields);
+        const when = Number.isFinite(ageMs) ? `${Math.round(ageMs / 1000)} s ago` : `at ${lastExit.at}`;
+        log.warn(`state file says ${config.name} exited unexpectedly (${how}) ${when}, before this container restart; desired ${desired}`, fields);
       } else if (read.state.state === 'started' || read.state.state === 'starting') {
         log.warn(`state file says ${config.name} was ${read.state.state}: the previous manager ended without stopping it (killed?); desired ${desired}`, fields);
       } else log.info(`state file says ${config.name} was ${read.state.state} (now ${state}), desired ${desired}`, fields);
