@@ -27,6 +27,9 @@ export interface ApiDeps {
   readonly requireClientCertificates?: boolean;
 }
 
+/** How long a mutation's answer waits for its state to reach the disk; a disk that hangs longer gets a warning, not a hung answer. */
+const STATE_WRITE_WAIT_MS = 10_000;
+
 /** The API takes no request bodies; this much is tolerated from clients that always send one ("{}"). */
 const BODY_LIMIT_BYTES = 1024;
 
@@ -83,11 +86,14 @@ export function createApi(deps: ApiDeps): Hono {
   // A mutation answers once its state is on disk, or with a warning once an attempt to put it there failed: the
   // operator learns at once that a container restart now would not know this stop (the writer keeps trying).
   const settled = async (c: Context, httpStatus: 200 | 202) => {
-    const isSaved = await supervisor.stateSaved();
+    const saved = await supervisor.stateSaved(STATE_WRITE_WAIT_MS);
     const status = supervisor.status();
-    if (isSaved) return json(c, httpStatus, status);
+    if (saved === 'saved') return json(c, httpStatus, status);
     const intent = status.desired === 'stopped' ? 'stop' : 'start';
-    const warning = `the state file cannot be written (${supervisor.stateFileError() ?? 'failed'}): a container restart now would not know this ${intent}; retrying until it is written`;
+    const warning =
+      saved === 'failed'
+        ? `the state file cannot be written (${supervisor.stateFileError() ?? 'failed'}): a container restart now would not know this ${intent}; retrying until it is written`
+        : `the state file is still being written after ${STATE_WRITE_WAIT_MS / 1000} s (a slow disk): a container restart now might not know this ${intent}`;
     return json(c, httpStatus, { ...status, warnings: [warning] });
   };
 

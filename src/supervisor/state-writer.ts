@@ -20,11 +20,16 @@ export interface StateWriter {
   open(): void;
   /** The errno code of the last failed attempt; null once one succeeds. */
   error(): string | null;
-  /** True once everything saved so far is on disk; false as soon as an attempt at it fails (the retries go on). */
-  settled(): Promise<boolean>;
+  /**
+   * 'saved' once everything saved so far is on disk; 'failed' as soon as an attempt at it fails (the retries go on);
+   * 'pending' if neither happened within timeoutMs (a disk that hangs).
+   */
+  settled(timeoutMs: number): Promise<Settled>;
   /** True once everything saved is on disk; false if that takes longer than timeoutMs. */
   flush(timeoutMs: number): Promise<boolean>;
 }
+
+export type Settled = 'saved' | 'failed' | 'pending';
 
 interface Waiter {
   readonly generation: number;
@@ -101,6 +106,15 @@ export function createStateWriter(write: (state: PersistedState) => Promise<void
     return new Promise((resolve) => waiters.add({ generation: saved, untilOnDisk, resolve }));
   };
 
+  /** The promise's value, or null if it takes longer than timeoutMs. */
+  const within = async <T>(timeoutMs: number, promise: Promise<T>): Promise<T | null> => {
+    let cancel = (): void => {};
+    const timedOut = new Promise<null>((resolve) => (cancel = clock.setTimer(timeoutMs, () => resolve(null))));
+    const value = await Promise.race([promise, timedOut]);
+    cancel();
+    return value;
+  };
+
   return {
     save(state) {
       pending = state;
@@ -113,13 +127,12 @@ export function createStateWriter(write: (state: PersistedState) => Promise<void
       void attempt();
     },
     error: () => lastError,
-    settled: () => waitFor(false),
+    async settled(timeoutMs) {
+      const outcome = await within(timeoutMs, waitFor(false));
+      return outcome === null ? 'pending' : outcome ? 'saved' : 'failed';
+    },
     async flush(timeoutMs) {
-      let cancel = (): void => {};
-      const timedOut = new Promise<boolean>((resolve) => (cancel = clock.setTimer(timeoutMs, () => resolve(false))));
-      const isOnDisk = await Promise.race([waitFor(true), timedOut]);
-      cancel();
-      return isOnDisk;
+      return (await within(timeoutMs, waitFor(true))) ?? false;
     },
   };
 }

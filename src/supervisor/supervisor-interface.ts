@@ -35,8 +35,8 @@ export interface Supervisor {
   isShuttingDown(): boolean;
   /** For /health: the errno code of the last failed state-file write; null once a write succeeds. */
   stateFileError(): string | null;
-  /** True once every state so far is on disk; false as soon as an attempt to write it failed (it is retried). */
-  stateSaved(): Promise<boolean>;
+  /** 'saved' once every state so far is on disk; 'failed' once an attempt to write it failed (it is retried); 'pending' after timeoutMs. */
+  stateSaved(timeoutMs: number): Promise<'saved' | 'failed' | 'pending'>;
   /** Before the manager exits: true once every state is on disk, false after timeoutMs. */
   flushState(timeoutMs: number): Promise<boolean>;
   /** For /health: how long ago the process last exited unasked; null if it never did. */

@@ -231,7 +231,7 @@ export function createSupervisor(config: Config, deps: SupervisorDeps): Supervis
     counters,
     isShuttingDown: () => shuttingDown,
     stateFileError: () => writer.error(),
-    stateSaved: () => writer.settled(),
+    stateSaved: (timeoutMs) => writer.settled(timeoutMs),
     flushState: (timeoutMs) => writer.flush(timeoutMs),
     msSinceUnexpectedExit: () => (lastUnexpectedExitAt === null ? null : clock.monotonicMs() - lastUnexpectedExitAt),
     holdStartsWhile(fn) {

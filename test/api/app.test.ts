@@ -248,3 +248,24 @@ t.test('/health hides every file path from a client that did not prove itself; o
   const socket = readAnswer(await app.fetch(liteRequest('http://api.invalid/health', { method: 'GET', headers: [] }), { unixSocketPath: '/run/pm/es.sock' }));
   t.match((await socket).json, { keystore, certificates }, 'over the Unix socket: as it is');
 });
+
+t.test('a mutation answers once its state is on disk; a disk that hangs gets a warning after 10 s, not a hung answer', async (t) => {
+  const { fake, supervisor, request } = await setup();
+  await supervisor.start('boot');
+  const stop = request('POST', '/es/stop');
+  let answered = false;
+  void stop.then(() => (answered = true));
+  const write = fake.system.stateStore.write;
+  let release = (): void => {};
+  fake.system.stateStore.write = (state) => new Promise<void>((resolve) => (release = resolve)).then(() => write(state));
+  await fake.clock.advance(9_000);
+  t.notOk(answered, 'still waiting for the write at 9 s');
+  await fake.clock.advance(1_000);
+  const answer = await stop;
+  t.equal(answer.status, 200);
+  t.match(answer.json, { state: 'stopped', warnings: ['the state file is still being written after 10 s (a slow disk): a container restart now might not know this stop'] });
+  fake.system.stateStore.write = write;
+  release();
+  await settle();
+  t.equal((await request('POST', '/es/stop')).json.warnings, undefined, 'once written, no warning');
+});

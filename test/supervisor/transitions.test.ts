@@ -371,7 +371,7 @@ t.test('a stop the disk cannot take is retried with back-off until it is on disk
   const { fake, supervisor } = await running();
   fake.stateWriteError = Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' });
   await supervisor.stop();
-  t.equal(await supervisor.stateSaved(), false, 'the stop is not on disk');
+  t.equal(await supervisor.stateSaved(1_000), 'failed', 'the stop is not on disk');
   t.equal(supervisor.stateFileError(), 'ENOSPC');
   const tried = fake.failedWrites;
   const waits: number[] = [];
@@ -400,7 +400,7 @@ t.test('a stop the disk cannot take is retried with back-off until it is on disk
   await fake.clock.advance(1_000);
   fake.stateWriteError = null;
   await supervisor.stop();
-  t.equal(await supervisor.stateSaved(), true, 'a new state goes to disk at once, without waiting out the back-off');
+  t.equal(await supervisor.stateSaved(1_000), 'saved', 'a new state goes to disk at once, without waiting out the back-off');
   t.match(fake.writes.at(-1), { desired: 'stopped', state: 'stopped' });
 });
 
