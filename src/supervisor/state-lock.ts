@@ -59,12 +59,19 @@ export async function acquireStateLock(stateFile: string): Promise<StateLock> {
 }
 
 /**
- * The directory's identity, not its path: containers may mount one emptyDir at different paths. A directory that does
- * not exist yet is named by its nearest existing ancestor and the rest of the path.
+ * The directory's identity, not its path: containers may mount one emptyDir at different paths. The directory is
+ * created first (the state file's writer would create it anyway): named by an ancestor while it is missing, the lock
+ * would change name once the holder's first write created it. Only if it cannot be created is it named by its nearest
+ * existing ancestor and the rest of the path.
  */
 function lockName(stateFile: string): string {
   let existing = path.dirname(path.resolve(stateFile));
   let rest = path.basename(stateFile);
+  try {
+    fs.mkdirSync(existing, { recursive: true });
+  } catch {
+    // Read-only or not ours: the writes will fail and say so; the lock still works.
+  }
   for (;;) {
     const stat = fs.statSync(existing, { throwIfNoEntry: false });
     if (stat) {

@@ -59,6 +59,7 @@ t.test('a second manager on a running one exits 78 and changes nothing: no write
   const before = snapshot(dir);
   const socketIno = fs.statSync(path.join(dir, 'es.sock')).ino;
   const second = await startOn(dir);
+  t.teardown(() => stopManager(second));
   t.equal(await outcome(second), 78);
   t.match(second.logs.at(-1), { 'event.action': 'startup-error', 'process.exit_code': 78, message: new RegExp(`another manager \\(pid ${first.manager.child.pid}\\)`) });
   t.same(snapshot(dir), before, 'the state file and its directory are as they were');
@@ -88,8 +89,19 @@ t.test('a manager that cannot listen on its port leaves the state file as it fou
     fs.writeFileSync(path.join(dir, 'state.json'), content);
     const before = snapshot(dir);
     const manager = await startOn(dir, ['--http-port', port]);
+    t.teardown(() => stopManager(manager));
     t.equal(await outcome(manager), 78, 'the port is taken: 78');
     t.match(manager.logs.at(-1)?.message, /cannot listen/);
     t.same(snapshot(dir), before, `${content.length > 30 ? 'a valid' : 'a corrupt'} state file untouched, nothing beside it`);
   }
+});
+
+t.test('a state file whose directory does not exist yet: the lock is the same before and after the holder creates it', async (t) => {
+  const dir = path.join(tempDir(), 'not', 'yet');
+  const first = await startManager({ args: ['--cmd', FAKE_ES, '--state-file', path.join(dir, 'state.json')], env: { FAKE_ES_PIDS_FILE: path.join(tempDir(), 'pids') } });
+  t.teardown(() => stopManager(first));
+  await waitFor(() => fs.existsSync(path.join(dir, 'state.json')), 'the first manager to write its state file');
+  const second = await startOn(dir);
+  t.teardown(() => stopManager(second));
+  t.equal(await outcome(second), 78, 'the second manager finds the same lock');
 });
