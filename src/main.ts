@@ -26,6 +26,7 @@ import { logManagerStart } from './log/start-line.ts';
 import { handOverPid1, HELPER_VARIABLES, pid1Mode, tellHelperReady } from './pid1/handoff.ts';
 import { THREADPOOL_MARKER } from './supervisor/child-env.ts';
 import { handleManagerSignals } from './supervisor/manager-signals.ts';
+import { acquireStateLock } from './supervisor/state-lock.ts';
 import { createSupervisor } from './supervisor/supervisor.ts';
 
 /** PM_ variables that are not options, so not the operator's typos: the PID-1 helper's and the build's thread-pool marker. */
@@ -56,10 +57,15 @@ async function main(log: Logger, stdout: StdoutWriter): Promise<number> {
   }
 }
 
+/** How long an exiting manager waits for its last state to reach the disk (a crash's exit status, for the next container). */
+const STATE_FLUSH_MS = 5_000;
+
 async function run(config: Config, log: Logger, stdout: StdoutWriter): Promise<number> {
   let exitWith: (status: number) => void = () => {};
   const exited = new Promise<number>((resolve) => (exitWith = resolve));
 
+  // Before anything is written: a second manager on this state file exits here (78), having changed nothing.
+  await acquireStateLock(config.stateFile);
   const supervisor = createSupervisor(config, { log, onExitRequested: exitWith });
   const shouldStart = supervisor.restoreFromStateFile();
   // Before anything that takes time: a default SIGHUP or SIGTERM would kill the manager outright.
@@ -92,6 +98,8 @@ async function run(config: Config, log: Logger, stdout: StdoutWriter): Promise<n
     if (error instanceof StartupError) throw error; // unusable TLS files: it names their flag
     throw configError(`--http-host ${config.httpHost} --http-port ${config.httpPort}: cannot listen: ${error.message}`);
   });
+  // Sure to run now: a manager that failed on its port has left the state file as it found it.
+  supervisor.takeOverStateFile();
   const socket: UnixSocketServer | undefined = await serveUnixSocket(app, config.socketPath, log);
   logManagerStart(log, VERSION, config, { port: server.port, socketPath: socket ? config.socketPath : null, pid1Mode: pid1Mode() });
 
@@ -109,7 +117,8 @@ async function run(config: Config, log: Logger, stdout: StdoutWriter): Promise<n
   });
 
   const status = await exited;
-  await Promise.all([server.close(), socket?.close(), keystore?.close(), certs?.close()]);
+  const [isStateSaved] = await Promise.all([supervisor.flushState(STATE_FLUSH_MS), server.close(), socket?.close(), keystore?.close(), certs?.close()]);
+  if (!isStateSaved) log.error(`exiting before the last state reached the state file (${supervisor.stateFileError() ?? 'still being written'})`, { 'event.action': 'state-file', 'file.path': config.stateFile });
   log.info(`exiting with status ${status}`, { 'event.action': 'manager-exit', 'process.exit_code': status });
   return status;
 }

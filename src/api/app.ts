@@ -11,6 +11,7 @@ import type { ComponentStatus } from './component-status.ts';
 import { requireClientCertificate } from './client-auth.ts';
 import { ApiError, errorBody } from './errors.ts';
 import { createHealth } from './health.ts';
+import { hidePaths, isAuthenticated } from './hide-paths.ts';
 import { renderMetrics, type KeystoreMetrics } from './metrics.ts';
 
 /** A component reported in /health; `failed` turns the manager `degraded` (health.ts says when else). */
@@ -27,6 +28,9 @@ export interface ApiDeps {
   /** Mutual TLS is on: every route but GET /health needs a valid client certificate. */
   readonly requireClientCertificates?: boolean;
 }
+
+/** How long a mutation's answer waits for its state to reach the disk; a disk that hangs longer gets a warning, not a hung answer. */
+const STATE_WRITE_WAIT_MS = 10_000;
 
 /** The API takes no request bodies; this much is tolerated from clients that always send one ("{}"). */
 const BODY_LIMIT_BYTES = 1024;
@@ -70,8 +74,8 @@ export function createApi(deps: ApiDeps): Hono {
     '/health': { method: 'GET', handler: (c) => health(c) },
     [`/${deps.name}/status`]: { method: 'GET', handler: (c) => json(c, 200, supervisor.status()) },
     [`/${deps.name}/start`]: { method: 'POST', handler: mutation((c) => start(c)) },
-    [`/${deps.name}/stop`]: { method: 'POST', handler: mutation(async (c) => (await supervisor.stop(), json(c, 200, supervisor.status()))) },
-    [`/${deps.name}/kill`]: { method: 'POST', handler: mutation(async (c) => (await supervisor.kill(), json(c, 200, supervisor.status())), true) },
+    [`/${deps.name}/stop`]: { method: 'POST', handler: mutation(async (c) => (await supervisor.stop(), settled(c, 200))) },
+    [`/${deps.name}/kill`]: { method: 'POST', handler: mutation(async (c) => (await supervisor.kill(), settled(c, 200)), true) },
     [`/${deps.name}/restart`]: { method: 'POST', handler: mutation((c) => restart(c)) },
     '/keystore/status': { method: 'GET', handler: (c) => keystoreStatus(c) },
     '/metrics': {
@@ -82,20 +86,35 @@ export function createApi(deps: ApiDeps): Hono {
 
   const health = (c: Context) => {
     const { httpStatus, body } = healthOf();
-    return json(c, httpStatus, body);
+    // Open to anyone who reaches the port: no file paths, unless the client proved who it is.
+    return json(c, httpStatus, isAuthenticated(c) ? body : hidePaths(body));
   };
 
   const start = async (c: Context) => {
     const outcome = await supervisor.start().catch(rethrowBlocked);
     if (outcome.kind === 'spawnFailed') throw new ApiError(500, 'spawn_exception', outcome.reason);
-    return json(c, outcome.kind === 'alreadyRunning' ? 200 : 202, supervisor.status());
+    return settled(c, outcome.kind === 'alreadyRunning' ? 200 : 202);
   };
 
   const restart = async (c: Context) => {
     const outcome = await supervisor.restart().catch(rethrowBlocked);
     if (outcome.kind === 'spawnFailed') throw new ApiError(500, 'spawn_exception', outcome.reason);
     // A kill that overtook the restart answers like a stop: 200 with the killed status.
-    return json(c, outcome.kind === 'killedDuringRestart' ? 200 : 202, supervisor.status());
+    return settled(c, outcome.kind === 'killedDuringRestart' ? 200 : 202);
+  };
+
+  // A mutation answers once its state is on disk, or with a warning once an attempt to put it there failed: the
+  // operator learns at once that a container restart now would not know this stop (the writer keeps trying).
+  const settled = async (c: Context, httpStatus: 200 | 202) => {
+    const saved = await supervisor.stateSaved(STATE_WRITE_WAIT_MS);
+    const status = supervisor.status();
+    if (saved === 'saved') return json(c, httpStatus, status);
+    const intent = status.desired === 'stopped' ? 'stop' : 'start';
+    const warning =
+      saved === 'failed'
+        ? `the state file cannot be written (${supervisor.stateFileError() ?? 'failed'}): a container restart now would not know this ${intent}; retrying until it is written`
+        : `the state file is still being written after ${STATE_WRITE_WAIT_MS / 1000} s (a slow disk): a container restart now might not know this ${intent}`;
+    return json(c, httpStatus, { ...status, warnings: [warning] });
   };
 
   const keystoreStatus = (c: Context) => {

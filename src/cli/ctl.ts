@@ -41,6 +41,8 @@ export async function runCtl(request: CtlRequest, out = process.stdout, err = pr
     return body.error.type === BUSY_TYPE ? CTL_EXIT.BUSY : CTL_EXIT.REFUSED;
   }
   out.write(`${request.action === 'health' ? healthLine(body) : statusLine(body)}\n`);
+  // A stop the state file does not hold yet, for one: worth a person's eyes.
+  if (Array.isArray(body.warnings)) for (const warning of body.warnings) err.write(`process-manager ctl: warning: ${warning}\n`);
   return isSuccess ? CTL_EXIT.OK : CTL_EXIT.REFUSED;
 }
 

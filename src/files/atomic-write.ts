@@ -9,6 +9,8 @@
 //   - fsync, rename (atomic within one file system, and it replaces a symlink
 //     at the target instead of following it), fsync the directory;
 //   - on any failure the temporary file is removed.
+// Only asynchronous: every step, the fsyncs above all (seconds on a slow
+// disk), runs on libuv's threads, never on the event loop that answers /health.
 
 import { randomBytes } from 'node:crypto';
 import fsSync from 'node:fs';
@@ -50,29 +52,40 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array | 
   await syncDirectory(directory);
 }
 
-/** The same, for callers that must not yield (the supervisor persists its state inside a transition). */
-export function writeFileAtomicSync(file: string, data: string | Uint8Array, options: AtomicWriteOptions): void {
-  const directory = path.dirname(file);
-  makeDirectorySync(directory, options.directoryMode ?? DEFAULT_DIRECTORY_MODE);
-  const { fd, temporary } = createTemporarySync(file, options.mode);
-  try {
-    try {
-      fsSync.fchmodSync(fd, options.mode);
-      fsSync.writeFileSync(fd, data);
-      fsSync.fsyncSync(fd);
-    } finally {
-      fsSync.closeSync(fd);
-    }
-    fsSync.renameSync(temporary, file);
-  } catch (error) {
-    fsSync.rmSync(temporary, { force: true });
-    throw error;
-  }
-  syncDirectorySync(directory);
-}
+const TEMPORARY_HEX_CHARS = 16;
 
 function temporaryName(file: string): string {
-  return path.join(path.dirname(file), `.${path.basename(file)}.${randomBytes(8).toString('hex')}.tmp`);
+  return path.join(path.dirname(file), `.${path.basename(file)}.${randomBytes(TEMPORARY_HEX_CHARS / 2).toString('hex')}.tmp`);
+}
+
+/**
+ * Removes the temporary files that interrupted writes of `file` left beside it (a SIGKILL between create and rename
+ * leaves one). Only regular files named exactly as temporaryName names them; anything else is someone else's. Call it
+ * only while no other writer of `file` can run (the state file's lock). Returns the names removed.
+ */
+export function sweepTemporaries(file: string): string[] {
+  const directory = path.dirname(file);
+  const escaped = path.basename(file).replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const ours = new RegExp(`^\\.${escaped}\\.[0-9a-f]{${TEMPORARY_HEX_CHARS}}\\.tmp$`);
+  let names: string[];
+  try {
+    names = fsSync.readdirSync(directory);
+  } catch {
+    return []; // no directory yet: nothing left over
+  }
+  const removed: string[] = [];
+  for (const name of names) {
+    if (!ours.test(name)) continue;
+    const candidate = path.join(directory, name);
+    try {
+      if (!fsSync.lstatSync(candidate).isFile()) continue;
+      fsSync.unlinkSync(candidate);
+      removed.push(name);
+    } catch {
+      // Gone meanwhile, or not ours to remove: leave it.
+    }
+  }
+  return removed;
 }
 
 async function createTemporary(file: string, mode: number): Promise<{ handle: fs.FileHandle; temporary: string }> {
@@ -87,29 +100,10 @@ async function createTemporary(file: string, mode: number): Promise<{ handle: fs
   }
 }
 
-function createTemporarySync(file: string, mode: number): { fd: number; temporary: string } {
-  for (let attempt = 1; ; attempt++) {
-    const temporary = temporaryName(file);
-    try {
-      return { fd: fsSync.openSync(temporary, CREATE_EXCLUSIVE, mode), temporary };
-    } catch (error) {
-      if (errnoCode(error) !== 'EEXIST' || attempt >= NAME_ATTEMPTS) throw error;
-    }
-  }
-}
-
 // mkdir -p reports a regular file in the way as EEXIST, which reads as if all were well.
 async function makeDirectory(directory: string, mode: number): Promise<void> {
   try {
     await fs.mkdir(directory, { recursive: true, mode });
-  } catch (error) {
-    throw notADirectory(directory, error);
-  }
-}
-
-function makeDirectorySync(directory: string, mode: number): void {
-  try {
-    fsSync.mkdirSync(directory, { recursive: true, mode });
   } catch (error) {
     throw notADirectory(directory, error);
   }
@@ -132,17 +126,5 @@ async function syncDirectory(directory: string): Promise<void> {
     // EISDIR, EINVAL, EPERM: not supported here.
   } finally {
     await handle?.close().catch(() => {});
-  }
-}
-
-function syncDirectorySync(directory: string): void {
-  let fd: number | undefined;
-  try {
-    fd = fsSync.openSync(directory, 'r');
-    fsSync.fsyncSync(fd);
-  } catch {
-    // EISDIR, EINVAL, EPERM: not supported here.
-  } finally {
-    if (fd !== undefined) fsSync.closeSync(fd);
   }
 }

@@ -6,7 +6,7 @@
 // within bounds or refused, kept aside, and treated as absent.
 
 import fs from 'node:fs';
-import { writeFileAtomicSync } from '../files/atomic-write.ts';
+import { writeFileAtomic } from '../files/atomic-write.ts';
 import { describeReadError, KiB, readBoundedFileSync, RefusedFileError } from '../files/bounded-read.ts';
 import { parseShallowJson } from '../files/parse-json.ts';
 import { STATES, type Desired, type State } from './states.ts';
@@ -31,8 +31,8 @@ export interface PersistedState {
 export type ReadResult =
   | { readonly kind: 'absent' }
   | { readonly kind: 'valid'; readonly state: PersistedState }
-  /** Unreadable or invalid; the file was moved to keptAs so nobody loses it. */
-  | { readonly kind: 'corrupt'; readonly reason: string; readonly keptAs: string | null };
+  /** Unreadable or invalid; keepStateFileAside moves it out of the way once the manager is sure to run. */
+  | { readonly kind: 'corrupt'; readonly reason: string };
 
 /** A valid state file is about 250 bytes. */
 const MAX_STATE_FILE_BYTES = 64 * KiB;
@@ -40,33 +40,35 @@ const MAX_STATE_FILE_BYTES = 64 * KiB;
 const MAX_STATE_FILE_DEPTH = 2;
 const STATE_FILE_MODE = 0o644;
 
+/** Reads only: a manager that turns out unable to run (its port taken) must leave the file as it found it. */
 export function readStateFile(file: string): ReadResult {
   let text: string;
   try {
     text = readBoundedFileSync(file, { maxBytes: MAX_STATE_FILE_BYTES }).toString('utf8');
   } catch (error) {
     if (errnoCode(error) === 'ENOENT') return { kind: 'absent' };
-    const reason = error instanceof RefusedFileError ? `refused: ${error.message}` : describeReadError(error);
-    return keepAside(file, reason);
+    return { kind: 'corrupt', reason: error instanceof RefusedFileError ? `refused: ${error.message}` : describeReadError(error) };
   }
   try {
     return { kind: 'valid', state: validate(parseShallowJson(text, MAX_STATE_FILE_DEPTH)) };
   } catch (error) {
-    return keepAside(file, (error as Error).message);
+    return { kind: 'corrupt', reason: (error as Error).message };
   }
 }
 
-export function writeStateFile(file: string, state: PersistedState): void {
-  writeFileAtomicSync(file, JSON.stringify(state) + '\n', { mode: STATE_FILE_MODE });
+/** Asynchronous on purpose: the fsyncs run on libuv's threads, and a slow disk never stalls the API. */
+export function writeStateFile(file: string, state: PersistedState): Promise<void> {
+  return writeFileAtomic(file, JSON.stringify(state) + '\n', { mode: STATE_FILE_MODE });
 }
 
-function keepAside(file: string, reason: string): ReadResult {
+/** Moves a corrupt state file out of the way before the first write replaces it; where it went, or null if it could not be moved. */
+export function keepStateFileAside(file: string): string | null {
   const keptAs = `${file}.corrupt-${new Date().toISOString().replaceAll(':', '')}`;
   try {
     fs.renameSync(file, keptAs);
-    return { kind: 'corrupt', reason, keptAs };
+    return keptAs;
   } catch {
-    return { kind: 'corrupt', reason, keptAs: null };
+    return null;
   }
 }
 

@@ -37,12 +37,18 @@ export interface Supervisor {
   isShuttingDown(): boolean;
   /** For /health: the errno code of the last failed state-file write; null once a write succeeds. */
   stateFileError(): string | null;
+  /** 'saved' once every state so far is on disk; 'failed' once an attempt to write it failed (it is retried); 'pending' after timeoutMs. */
+  stateSaved(timeoutMs: number): Promise<'saved' | 'failed' | 'pending'>;
+  /** Before the manager exits: true once every state is on disk, false after timeoutMs. */
+  flushState(timeoutMs: number): Promise<boolean>;
   /** For /health: how long ago the process last exited unasked; null if it never did. */
   msSinceUnexpectedExit(): number | null;
   /** While fn returns a reason, starts are refused with it (the certificate is awaited). */
   holdStartsWhile(fn: () => string | undefined): void;
-  /** Restores the persisted intent; true when the process should be started now. */
+  /** Restores the persisted intent, reading only; true when the process should be started now. */
   restoreFromStateFile(): boolean;
+  /** The manager will run (its lock is held, its API listens): an unusable file is moved aside and the state is written from now on. */
+  takeOverStateFile(): void;
   start(reason?: string): Promise<StartOutcome>;
   /** Resolves once nothing of the group is left. */
   stop(): Promise<void>;

@@ -4,6 +4,7 @@
 // and a stop issued while starting ends stopped.
 
 import os from 'node:os';
+import path from 'node:path';
 import type { Config } from '../config/config.ts';
 import type { Logger } from '../log/logger.ts';
 import { exitStatusNumber, type ExitStatus, type RunningProcess } from './spawn-process.ts';
@@ -13,7 +14,7 @@ import { END_STATE_AT_BOOT, STARTABLE_STATES, TRANSITIONS, type Desired, type Ev
 import { createRestartBackoff } from './restart-backoff.ts';
 import { createStrays } from './strays.ts';
 import { nodeSystem, type SupervisorSystem } from './system.ts';
-import { errnoCode } from '../files/errno.ts';
+import { createStateWriter } from './state-writer.ts';
 
 export { StartBlockedError, type Supervisor } from './supervisor-interface.ts';
 
@@ -52,9 +53,12 @@ export function createSupervisor(config: Config, deps: SupervisorDeps): Supervis
   let shuttingDown = false;
   /** The stop under way (API stop, restart, shutdown), which a kill escalates. */
   let stopUnderWay: { readonly running: RunningProcess; readonly timer: AbortController; escalated: boolean } | null = null;
-  /** For /health: the errno code of the last failed state-file write, until one succeeds. */
-  let stateFileError: string | null = null;
   let lastUnexpectedExitAt: number | null = null;
+  /** Why the state file read at boot was unusable; it is moved aside when the manager takes the file over. */
+  let corruptStateFile: string | null = null;
+  /** Nothing is written before takeOverStateFile: a manager that cannot run must leave the file as it was. */
+  const writer = createStateWriter((persisted) => system.stateStore.write(persisted), { clock, log, file: config.stateFile });
+  let isRestored = false;
 
   const serialize = <T>(operation: () => Promise<T>): Promise<T> => {
     const result = queue.then(operation);
@@ -62,15 +66,8 @@ export function createSupervisor(config: Config, deps: SupervisorDeps): Supervis
     return result;
   };
 
-  const persist = (): void => {
-    try {
-      system.stateStore.write({ version: 1, name: config.name, desired, state, lastExit, restarts, updatedAt: since });
-      stateFileError = null;
-    } catch (error) {
-      stateFileError = errnoCode(error) ?? 'write failed';
-      log.error(`cannot write the state file: ${(error as Error).message}`, { 'event.action': 'state-file', 'file.path': config.stateFile });
-    }
-  };
+  // Never waits: the writer puts it on disk off the event loop, and keeps trying while it cannot.
+  const persist = (): void => writer.save({ version: 1, name: config.name, desired, state, lastExit, restarts, updatedAt: since });
 
   const transition = (event: Event, reason: string): void => {
     const to = TRANSITIONS[state][event];
@@ -238,7 +235,9 @@ export function createSupervisor(config: Config, deps: SupervisorDeps): Supervis
     status,
     counters,
     isShuttingDown: () => shuttingDown,
-    stateFileError: () => stateFileError,
+    stateFileError: () => writer.error(),
+    stateSaved: (timeoutMs) => writer.settled(timeoutMs),
+    flushState: (timeoutMs) => writer.flush(timeoutMs),
     msSinceUnexpectedExit: () => (lastUnexpectedExitAt === null ? null : clock.monotonicMs() - lastUnexpectedExitAt),
     holdStartsWhile(fn) {
       startBlockedReason = fn;
@@ -246,20 +245,42 @@ export function createSupervisor(config: Config, deps: SupervisorDeps): Supervis
 
     restoreFromStateFile() {
       const read = system.stateStore.read();
-      if (read.kind === 'corrupt') {
-        log.warn(`ignoring the state file: ${read.reason}`, { 'event.action': 'state-file', 'file.path': read.keptAs ?? config.stateFile });
-      }
+      if (read.kind === 'corrupt') corruptStateFile = read.reason;
       if (read.kind !== 'valid') return true;
+      isRestored = true;
       desired = read.state.desired;
       lastExit = read.state.lastExit;
       restarts = read.state.restarts;
       everStarted = true;
       state = END_STATE_AT_BOOT[read.state.state] ?? read.state.state;
       since = clock.now().toISOString();
-      log.info(`state file says ${config.name} was ${read.state.state} (now ${state}), desired ${desired}`, { 'event.action': 'state-file', 'process.state': state });
-      persist();
+      const fields = { 'event.action': 'state-file', 'process.state': state };
+      if (read.state.state === 'exited' && lastExit) {
+        // A crash before this container restart (--on-exit exit) counts in /health's window like one seen live.
+        // A clock set back since is read as "just now"; an unreadable time counts as no window at all.
+        const ageMs = Math.max(0, clock.now().getTime() - Date.parse(lastExit.at));
+        if (Number.isFinite(ageMs)) lastUnexpectedExitAt = clock.monotonicMs() - ageMs;
+        const how = lastExit.code !== null ? `code ${lastExit.code}` : `signal ${lastExit.signal}`;
+        const when = Number.isFinite(ageMs) ? `${Math.round(ageMs / 1000)} s ago` : `at ${lastExit.at}`;
+        log.warn(`state file says ${config.name} exited unexpectedly (${how}) ${when}, before this container restart; desired ${desired}`, fields);
+      } else if (read.state.state === 'started' || read.state.state === 'starting') {
+        log.warn(`state file says ${config.name} was ${read.state.state}: the previous manager ended without stopping it (killed?); desired ${desired}`, fields);
+      } else log.info(`state file says ${config.name} was ${read.state.state} (now ${state}), desired ${desired}`, fields);
       if (desired === 'stopped') log.info(`${config.name} stays ${state}: it was stopped through the API; POST /${config.name}/start starts it`, { 'event.action': 'state-file' });
       return desired === 'started';
+    },
+
+    takeOverStateFile() {
+      // Ours alone now (the lock is held): what a SIGKILL mid-write left behind would otherwise pile up.
+      const swept = system.stateStore.sweep();
+      if (swept.length > 0) log.info(`removed ${swept.length} temporary files left by interrupted state-file writes: ${swept.join(' ')}`, { 'event.action': 'state-file', 'file.directory': path.dirname(config.stateFile) });
+      if (corruptStateFile !== null) {
+        const keptAs = system.stateStore.keepAside();
+        log.warn(`ignoring the state file: ${corruptStateFile}${keptAs ? '; kept as ' + keptAs : ''}`, { 'event.action': 'state-file', 'file.path': keptAs ?? config.stateFile });
+      }
+      writer.open();
+      // The state resolved from the file is written back; with no file, the first transition writes one.
+      if (isRestored) persist();
     },
 
     start: (reason = 'start requested') => serialize(() => startLocked(reason)),

@@ -8,10 +8,11 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../log/logger.ts';
 import { findMarkedProcesses, markerValue } from './marked-processes.ts';
+import { sweepTemporaries } from '../files/atomic-write.ts';
 import { livingGroupMembers } from './process-group.ts';
 import { sendSignal, type Target } from './signal-process.ts';
 import { spawnProcess, type SpawnResult } from './spawn-process.ts';
-import { readStateFile, writeStateFile, type PersistedState, type ReadResult } from './state-file.ts';
+import { keepStateFileAside, readStateFile, writeStateFile, type PersistedState, type ReadResult } from './state-file.ts';
 
 export interface Clock {
   /** Wall-clock time: only for what is shown (`since`, `at`), never to measure a duration. */
@@ -25,9 +26,14 @@ export interface Clock {
 }
 
 export interface StateStore {
+  /** Reads only. */
   read(): ReadResult;
-  /** Throws when the file cannot be written; the supervisor logs it and carries on. */
-  write(state: PersistedState): void;
+  /** Moves an unusable file aside; where it went, or null. */
+  keepAside(): string | null;
+  /** Removes the temporary files interrupted writes left; their names. */
+  sweep(): string[];
+  /** Rejects when the file cannot be written; the supervisor's writer logs it and tries again. */
+  write(state: PersistedState): Promise<void>;
 }
 
 export interface SupervisorSystem {
@@ -60,7 +66,7 @@ export function nodeSystem(stateFile: string): SupervisorSystem {
     signal: sendSignal,
     livingGroupMembers,
     findStrays: (among) => findMarkedProcesses(resolved, among),
-    stateStore: { read: () => readStateFile(stateFile), write: (state) => writeStateFile(stateFile, state) },
+    stateStore: { read: () => readStateFile(stateFile), keepAside: () => keepStateFileAside(stateFile), sweep: () => sweepTemporaries(stateFile), write: (state) => writeStateFile(stateFile, state) },
     clock: NODE_CLOCK,
   };
 }

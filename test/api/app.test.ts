@@ -25,6 +25,7 @@ async function setup(options: Setup = {}) {
   const fake = createFakeSystem();
   const config = supervisorConfig(options.config);
   const supervisor = createSupervisor(config, { log: fake.log, onExitRequested: () => {}, system: fake.system });
+  supervisor.takeOverStateFile();
   const app = createApi({
     name: config.name,
     supervisor,
@@ -223,4 +224,48 @@ t.test('the app runs on fetch-lite, and a member fetch-lite lacks fails loudly',
   const response = await app.fetch(liteRequest('http://api.invalid/health', { method: 'GET', headers: [] }));
   t.ok(response instanceof LiteResponse, "Hono's answer is fetch-lite's Response, as in the bundle");
   t.throws(() => (response as unknown as Record<string, unknown>).ok, /fetch-lite's Response has no member 'ok'/, 'the detector a Hono upgrade would trip');
+});
+
+t.test('/health hides every file path from a client that did not prove itself; over the Unix socket they are shown', async (t) => {
+  const keystore = {
+    state: 'failed',
+    reason: 'cannot read /volumes/secrets/a: EACCES; retrying at 2026-01-01T00:00:00.000Z',
+    sourceDir: '/volumes/secrets',
+    keystorePath: '/usr/share/elasticsearch/config/elasticsearch.keystore',
+    ignored: [{ name: 'b', reason: 'a symlink to /etc/shadow, outside SOURCE_DIR' }],
+    endpoint: 'https://127.0.0.1:9200/',
+  };
+  const certificates = { state: 'failed', reason: '--cert-path /mnt/elastic/node-certs/tls.crt: not a certificate', certPath: '/mnt/elastic/node-certs/tls.crt', csrPath: '/mnt/elastic/node-certs/csr.pem' };
+  const { app, request } = await setup({ keystore, certificates, requireClientCertificates: true });
+  const open = await request('GET', '/health');
+  t.equal(open.status, 200);
+  t.notMatch(open.text, /\/(volumes|usr|etc|mnt)/, 'no path anywhere in the open answer');
+  t.match(open.json, {
+    reasons: ['the keystore updater failed: cannot read <path>: EACCES; retrying at 2026-01-01T00:00:00.000Z', 'the cert initializer failed: --cert-path <path>: not a certificate'],
+    keystore: { sourceDir: '<path>', keystorePath: '<path>', ignored: [{ name: 'b', reason: 'a symlink to <path>, outside SOURCE_DIR' }], endpoint: 'https://127.0.0.1:9200/' },
+    certificates: { certPath: '<path>', csrPath: '<path>' },
+  });
+  const socket = readAnswer(await app.fetch(liteRequest('http://api.invalid/health', { method: 'GET', headers: [] }), { unixSocketPath: '/run/pm/es.sock' }));
+  t.match((await socket).json, { keystore, certificates }, 'over the Unix socket: as it is');
+});
+
+t.test('a mutation answers once its state is on disk; a disk that hangs gets a warning after 10 s, not a hung answer', async (t) => {
+  const { fake, supervisor, request } = await setup();
+  await supervisor.start('boot');
+  const stop = request('POST', '/es/stop');
+  let answered = false;
+  void stop.then(() => (answered = true));
+  const write = fake.system.stateStore.write;
+  let release = (): void => {};
+  fake.system.stateStore.write = (state) => new Promise<void>((resolve) => (release = resolve)).then(() => write(state));
+  await fake.clock.advance(9_000);
+  t.notOk(answered, 'still waiting for the write at 9 s');
+  await fake.clock.advance(1_000);
+  const answer = await stop;
+  t.equal(answer.status, 200);
+  t.match(answer.json, { state: 'stopped', warnings: ['the state file is still being written after 10 s (a slow disk): a container restart now might not know this stop'] });
+  fake.system.stateStore.write = write;
+  release();
+  await settle();
+  t.equal((await request('POST', '/es/stop')).json.warnings, undefined, 'once written, no warning');
 });

@@ -116,6 +116,7 @@ t.test('in process: a stop sent while the shutdown waits on a process ignoring S
   const fake = createFakeSystem();
   fake.processDefaults.onTerm = 'ignore';
   const supervisor = createSupervisor(supervisorConfig({ shutdownTimeoutMs: 600_000 }), { log: fake.log, onExitRequested: () => {}, system: fake.system });
+  supervisor.takeOverStateFile();
   const app = createApi({ name: 'es', supervisor, log: fake.log });
   await supervisor.start('boot');
   let isShutdownOver = false;
@@ -138,6 +139,7 @@ t.test('in process: a stop sent while the shutdown waits on a process ignoring S
 t.test('in process, on the real supervisor: a crash loop stays degraded while the process is up, then clears; so does an unwritable state file', async (t) => {
   const fake = createFakeSystem();
   const supervisor = createSupervisor(supervisorConfig({ onExit: 'restart' }), { log: fake.log, onExitRequested: () => {}, system: fake.system });
+  supervisor.takeOverStateFile();
   const health = createHealth({ name: 'es', supervisor });
   await supervisor.start('boot');
   t.same(health().body.reasons, [], 'running: ok');
@@ -160,4 +162,28 @@ t.test('in process, on the real supervisor: a crash loop stays degraded while th
   fake.stateWriteError = null;
   await supervisor.start();
   t.same(health().body.reasons, [], 'a write that succeeds clears it');
+});
+
+t.test('in process: a crash recorded before a container restart keeps /health degraded for the rest of its window; the boot says so at warn', async (t) => {
+  const now = Date.parse('2026-01-01T00:00:00.000Z'); // the fake clock's start
+  for (const [agoMs, reason] of [
+    [30_000, /^es exited unexpectedly 30 s ago \(4 restarts so far\)$/],
+    [CRASH_WINDOW_MS + 1_000, null],
+  ] as const) {
+    const at = new Date(now - agoMs).toISOString();
+    const fake = createFakeSystem({ kind: 'valid', state: { version: 1, name: 'es', desired: 'started', state: 'exited', lastExit: { code: 1, signal: null, at }, restarts: 3, updatedAt: at } });
+    const supervisor = createSupervisor(supervisorConfig(), { log: fake.log, onExitRequested: () => {}, system: fake.system });
+    t.equal(supervisor.restoreFromStateFile(), true);
+    supervisor.takeOverStateFile();
+    await supervisor.start('boot');
+    const { body } = createHealth({ name: 'es', supervisor })();
+    if (reason) t.match(body, { status: 'degraded', reasons: [reason] }, `${agoMs / 1000} s ago: degraded`);
+    else t.match(body, { status: 'ok', reasons: [] }, `${agoMs / 1000} s ago: outside the window, ok`);
+    const boot = fake.log.records.find((r) => r.fields['event.action'] === 'state-file');
+    t.match(boot, { level: 'warn', message: new RegExp(`^state file says es exited unexpectedly \\(code 1\\) ${agoMs / 1000} s ago, before this container restart`) }, 'the boot after a crash is a warning');
+    if (reason) {
+      await fake.clock.advance(CRASH_WINDOW_MS - agoMs + 1);
+      t.same(createHealth({ name: 'es', supervisor })().body.reasons, [], 'ok once the window has passed');
+    }
+  }
 });

@@ -178,3 +178,26 @@ t.test('issue-12 item 11, issue-13: unusable TLS files at start-up exit 78 namin
     t.notMatch(said, /--http-host|--http-port/, `${what}: the listen address is not blamed`);
   }
 });
+
+t.test('the open /health shows no file path; with a client certificate it shows them all', async (t) => {
+  const setup = tlsSetup();
+  const sourceDir = path.join(setup.dir, 'secrets-not-mounted');
+  const manager = await startManager({
+    args: setup.args,
+    env: { KEYSTORE_UPDATER: 'true', SOURCE_DIR: sourceDir, KEYSTORE_PATH: path.join(setup.dir, 'config', 'elasticsearch.keystore') },
+  });
+  t.teardown(() => stopManager(manager));
+  const trust = setup.serverCa.certPem;
+  const open = await waitFor(async () => {
+    const health = await tlsRequest(manager.port, '/health', { trust });
+    return health.json.keystore?.state === 'failed' ? health : undefined;
+  }, 'the keystore updater to fail on the missing SOURCE_DIR');
+  t.equal(open.status, 200);
+  t.notMatch(JSON.stringify(open.json), setup.dir, 'no path of this test in the open answer');
+  t.notMatch(JSON.stringify(open.json), /"\/|\s\/\w/, 'no absolute path at all');
+  t.match(open.json, { status: 'degraded', keystore: { sourceDir: '<path>', keystorePath: '<path>' } });
+  t.match(open.json.reasons.join('\n'), /the keystore updater failed/);
+  const operator = await tlsRequest(manager.port, '/health', { trust, client: setup.operator });
+  t.match(operator.json, { keystore: { sourceDir } }, 'an authenticated client sees the paths');
+  t.match(JSON.stringify(operator.json), setup.dir);
+});

@@ -36,7 +36,7 @@ t.test('key and a valid matching certificate: ready at once, no CSR port', async
   t.notOk(fs.existsSync(layout.csrPath), 'no CSR was written');
 
   const { json: health } = await manager.request('GET', '/health');
-  t.match(health.certificates, { state: 'ready', certPath: layout.certPath }, '/health: certificates ready');
+  t.match(health.certificates, { state: 'ready', certPath: '<path>' }, '/health: certificates ready (the open /health hides the path)');
   t.match(health.certificates.reason, /existing certificate CN ?= ?node-0 matches the private key/, 'the reason says which certificate');
   t.ok(Date.parse(health.certificates.notAfter) > Date.now(), 'notAfter is in the future');
 });

@@ -220,7 +220,8 @@ t.test('a second manager on the same socket does not take it over', async (t) =>
   const first = await startManager({ args: ['--state-file', path.join(dir, 's.json'), ...SLEEPER] });
   t.teardown(() => stopManager(first));
   await first.waitForLog((r) => r['event.action'] === 'socket-listening', 'the first socket');
-  const second = await startManager({ args: ['--state-file', path.join(dir, 's.json'), '--socket', path.join(dir, 'es.sock'), ...SLEEPER] });
+  // Its own state file (one manager per state file), told to use the first one's socket.
+  const second = await startManager({ args: ['--state-file', path.join(dir, 's2.json'), '--socket', path.join(dir, 'es.sock'), ...SLEEPER] });
   t.teardown(() => stopManager(second));
   await second.waitForLog((r) => r['event.action'] === 'socket-unavailable', 'the second manager to give up the socket');
   const status = JSON.parse((await ctl(EXECUTABLE, ['--json', '--state-file', path.join(dir, 's.json'), 'status'])).stdout);

@@ -5,7 +5,7 @@
 import t from 'tap';
 import fs from 'node:fs';
 import path from 'node:path';
-import { writeFileAtomic, writeFileAtomicSync } from '../../src/files/atomic-write.ts';
+import { writeFileAtomic } from '../../src/files/atomic-write.ts';
 import { saveRecord, emptyRecord } from '../../src/keystore/applied-record.ts';
 import { writeStateFile } from '../../src/supervisor/state-file.ts';
 import { tempDir } from '../helpers/manager.ts';
@@ -42,7 +42,6 @@ t.test('the temporary names of the old writers lead nowhere: symlinks planted th
 t.test('a symlink at the target is replaced, not written through', async (t) => {
   for (const [what, write] of [
     ['async', (file: string, data: string) => writeFileAtomic(file, data, { mode: 0o600 })],
-    ['sync', (file: string, data: string) => writeFileAtomicSync(file, data, { mode: 0o600 })],
   ] as const) {
     const dir = tempDir('pm-atomic-');
     const file = victim(dir);
@@ -63,14 +62,13 @@ t.test('the mode is exact whatever the umask; bytes and strings both work', asyn
   t.equal(fs.statSync(path.join(dir, 'helper')).mode & 0o777, 0o755);
   t.same([...fs.readFileSync(path.join(dir, 'helper'))], [0x7f, 0x45, 0x4c, 0x46]);
   process.umask(0);
-  writeFileAtomicSync(path.join(dir, 'key'), 'secret', { mode: 0o600 });
+  await writeFileAtomic(path.join(dir, 'key'), 'secret', { mode: 0o600 });
   t.equal(fs.statSync(path.join(dir, 'key')).mode & 0o777, 0o600);
 });
 
 t.test('a failed rename leaves no temporary file behind', async (t) => {
   for (const [what, write] of [
     ['async', (file: string) => writeFileAtomic(file, 'x', { mode: 0o644 })],
-    ['sync', async (file: string) => writeFileAtomicSync(file, 'x', { mode: 0o644 })],
   ] as const) {
     const dir = tempDir('pm-atomic-');
     // A non-empty directory at the target: rename(2) fails with EISDIR.

@@ -104,6 +104,8 @@ export interface FakeSystem {
   processDefaults: Partial<Pick<FakeProcess, 'onTerm' | 'hasResilientChild'>>;
   /** While set, writes of the state file throw this. */
   stateWriteError: Error | null;
+  /** Writes that failed with stateWriteError. */
+  failedWrites: number;
   /** Resolves spawns only when the test calls the returned function (a start in flight). */
   holdSpawns(): () => void;
 }
@@ -133,6 +135,7 @@ export function createFakeSystem(stored: ReadResult = { kind: 'absent' }): FakeS
     spawnFailures: [],
     processDefaults: {},
     stateWriteError: null,
+    failedWrites: 0,
     holdSpawns() {
       let release = () => {};
       spawnGate = new Promise((resolve) => (release = resolve));
@@ -165,8 +168,13 @@ export function createFakeSystem(stored: ReadResult = { kind: 'absent' }): FakeS
       },
       stateStore: {
         read: () => stored,
-        write(state) {
-          if (fake.stateWriteError) throw fake.stateWriteError;
+        sweep: () => [],
+        keepAside: () => (stored.kind === 'corrupt' ? '/fake/es.state.json.corrupt-x' : null),
+        async write(state) {
+          if (fake.stateWriteError) {
+            fake.failedWrites++;
+            throw fake.stateWriteError;
+          }
           writes.push(structuredClone(state));
         },
       },

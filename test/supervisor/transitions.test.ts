@@ -14,6 +14,8 @@ function setup(options: { config?: Partial<Config>; stored?: ReadResult } = {}) 
   const fake = createFakeSystem(options.stored);
   const exitRequests: number[] = [];
   const supervisor = createSupervisor(supervisorConfig(options.config), { log: fake.log, onExitRequested: (status) => exitRequests.push(status), system: fake.system });
+  // What main.ts does once the manager is sure to run; the boot tests restore first.
+  if (!options.stored) supervisor.takeOverStateFile();
   return { fake, supervisor, exitRequests };
 }
 
@@ -333,6 +335,8 @@ for (const stored of STATES) {
       const { fake, supervisor } = setup({ stored: { kind: 'valid', state } });
       const resolved = END_STATE_AT_BOOT[stored] ?? stored;
       t.equal(supervisor.restoreFromStateFile(), desired === 'started', desired === 'started' ? 'starts' : 'stays down');
+      t.same(fake.writes, [], 'nothing is written before the manager takes the file over');
+      supervisor.takeOverStateFile();
       t.match(supervisor.status(), { state: resolved, desired, restarts: 4, lastExit, pid: null, since: '2026-01-01T00:00:00.000Z' });
       t.match(fake.writes, [{ state: resolved, desired }], 'the resolved state is written back at once');
       if (desired === 'started') {
@@ -346,9 +350,10 @@ for (const stored of STATES) {
 }
 
 t.test('boot from a corrupt state file: warned, treated as absent', async (t) => {
-  const { fake, supervisor } = setup({ stored: { kind: 'corrupt', reason: 'invalid state file: not a JSON object', keptAs: '/fake/es.state.json.corrupt-x' } });
+  const { fake, supervisor } = setup({ stored: { kind: 'corrupt', reason: 'invalid state file: not a JSON object' } });
   t.equal(supervisor.restoreFromStateFile(), true);
   t.match(supervisor.status(), { state: 'notStarted', desired: 'started', restarts: 0 });
+  supervisor.takeOverStateFile();
   t.ok(fake.log.records.some((r) => r.level === 'warn' && r.fields['file.path'] === '/fake/es.state.json.corrupt-x'));
   await supervisor.start('boot');
   t.equal(supervisor.status().restarts, 0, 'the first start is not a restart');
@@ -360,6 +365,61 @@ t.test('a state file that cannot be written is logged; the process is supervised
   await supervisor.start();
   t.equal(supervisor.status().state, 'started');
   t.ok(fake.log.records.some((r) => r.level === 'error' && /cannot write the state file: EROFS/.test(r.message)));
+});
+
+t.test('a stop the disk cannot take is retried with back-off until it is on disk, and a new state is tried at once', async (t) => {
+  const { fake, supervisor } = await running();
+  fake.stateWriteError = Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' });
+  await supervisor.stop();
+  t.equal(await supervisor.stateSaved(1_000), 'failed', 'the stop is not on disk');
+  t.equal(supervisor.stateFileError(), 'ENOSPC');
+  const tried = fake.failedWrites;
+  const waits: number[] = [];
+  for (let i = 0; i < 8; i++) {
+    const pending = fake.clock.pendingTimers();
+    t.equal(pending.length, 1, 'one retry pending');
+    waits.push(pending[0]);
+    await fake.clock.advance(pending[0]);
+  }
+  t.ok(waits[0] >= 250 && waits[0] <= 1_000, `the first retry soon (${waits[0]} ms)`);
+  t.same(waits.slice(1), waits.slice(0, -1).map((wait) => Math.min(wait * 2, 10_000)), `each wait doubles, up to 10 s: ${waits.join(' ')}`);
+  t.equal(waits.at(-1), 10_000);
+  t.equal(fake.failedWrites, tried + 8, 'one attempt per wait');
+  t.equal(fake.log.records.filter((r) => /cannot write the state file/.test(r.message)).length, 1, 'logged once, not once per retry');
+  fake.stateWriteError = null;
+  const saved = supervisor.flushState(60_000);
+  await fake.clock.advance(10_000);
+  t.equal(await saved, true, 'on disk once the disk takes it');
+  t.match(fake.writes.at(-1), { desired: 'stopped', state: 'stopped' });
+  t.equal(supervisor.stateFileError(), null);
+  t.same(fake.clock.pendingTimers(), [], 'no more retries');
+  t.ok(fake.log.records.some((r) => r.level === 'info' && /the state file is written again, after \d+ failed attempts/.test(r.message)));
+
+  fake.stateWriteError = Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' });
+  await supervisor.start();
+  await fake.clock.advance(1_000);
+  fake.stateWriteError = null;
+  await supervisor.stop();
+  t.equal(await supervisor.stateSaved(1_000), 'saved', 'a new state goes to disk at once, without waiting out the back-off');
+  t.match(fake.writes.at(-1), { desired: 'stopped', state: 'stopped' });
+});
+
+t.test('writes coalesce: states saved while one is written go to disk as one write of the latest', async (t) => {
+  const { fake, supervisor } = setup();
+  let release = (): void => {};
+  const write = fake.system.stateStore.write;
+  let calls = 0;
+  fake.system.stateStore.write = async (state) => {
+    calls++;
+    if (calls === 1) await new Promise<void>((resolve) => (release = resolve));
+    return write(state);
+  };
+  await supervisor.start('boot');
+  await supervisor.stop();
+  t.equal(calls, 1, 'the first write is still under way');
+  release();
+  t.equal(await supervisor.flushState(1_000), true);
+  t.same(fake.writes.map((w) => w.state), ['starting', 'stopped'], 'the states in between were never written on their own');
 });
 
 t.test('shutdown: stops with --shutdown-timeout and resolves to the process status; starts are refused after', async (t) => {
