@@ -61,6 +61,7 @@ export function parseCommandLine(argv: readonly string[], env: Env, executablePa
     if (argv.length !== 2 || argv[1] === '') throw usageError('install takes exactly one argument: the directory to copy the executable into');
     return { kind: 'install', dir: argv[1] };
   }
+  if (argv[0] === 'cluster-restart') return { kind: 'cluster-restart', argv: argv.slice(1) };
   if (argv[0] === 'ctl') return { kind: 'ctl', request: parseCtl(argv.slice(1), env, executablePath) };
   const flags = new Map<OptionName, string>();
   let args: string[] = [];
