@@ -42,7 +42,8 @@ export async function readManagerTls(options: RestartOptions): Promise<TlsMateri
   return { cert, key, ca };
 }
 
-export function createManagerClient(url: string, name: string, tls: TlsMaterial): ManagerClient {
+/** requestMs: a manager answers status and start at once; a shorter --timeout shortens it too. */
+export function createManagerClient(url: string, name: string, tls: TlsMaterial, requestMs = REQUEST_MS): ManagerClient {
   const http: JsonClient = createJsonClient(url, tls);
   const base = new URL(url).pathname.replace(/\/$/, '');
   const call = async (method: string, route: string, timeoutMs: number): Promise<ProcessStatus> => {
@@ -52,9 +53,9 @@ export function createManagerClient(url: string, name: string, tls: TlsMaterial)
   };
   return {
     url,
-    status: () => call('GET', '/status', REQUEST_MS),
+    status: () => call('GET', '/status', requestMs),
     stop: (timeoutMs) => call('POST', '/stop', timeoutMs),
-    start: (configSha) => call('POST', configSha ? `/start?config=${configSha}` : '/start', REQUEST_MS),
+    start: (configSha) => call('POST', configSha ? `/start?config=${configSha}` : '/start', requestMs),
     close: () => http.close(),
   };
 }
