@@ -65,7 +65,7 @@ export async function startFakeCluster(): Promise<FakeCluster> {
   const holdFile = (name: string): string => path.join(dir, `hold-${name}`);
   await Promise.all(
     NODE_NAMES.map(async (name, i) => {
-      const run = await startAsPid1(path.join(FIXTURES, 'fake-node'), [], {
+      const run = await startAsPid1(path.join(FIXTURES, 'fake-node.mjs'), [], {
         extra: ['--http-host', NODE_IPS[i], '--http-port', String(managerPort), '--tls-cert', path.join(dir, 'tls.crt'), '--tls-key', serverKey, '--tls-client-ca', path.join(dir, 'client-ca.crt'), '--stop-timeout', '10s'],
         env: { FAKE_NODE_NAME: name, FAKE_NODE_IP: NODE_IPS[i], FAKE_CLUSTER_TRANSPORT: String(ports.transport), FAKE_NODE_LOG: startLog, FAKE_NODE_HOLD_FILE: holdFile(name) },
       });
