@@ -1,0 +1,133 @@
+// cluster-restart when things go wrong: a node that never comes back (exit 1,
+// what is left, the command that resumes; then that command), a manager that
+// cannot be reached (69 before anything changed, 1 mid-run), and the
+// coordinator killed mid-run and run again.
+
+import net from 'node:net';
+import fs from 'node:fs';
+import t, { type Test } from 'tap';
+import { coordinator, NODE_IPS, NODE_NAMES, restart, startFakeCluster, type FakeCluster } from '../helpers/es-cluster.ts';
+import { freePort, waitFor } from '../helpers/manager.ts';
+
+const cluster = await startFakeCluster();
+t.teardown(() => cluster.close());
+
+const ALLOCATION = 'cluster.routing.allocation.enable';
+
+/** The order the run will take (the plan's), read from a dry run. */
+async function planOrder(): Promise<string[]> {
+  const run = await restart([...cluster.baseArgs, '--dry-run', '--json']);
+  return run.events().find((e) => e.event === 'plan').nodes.map((n: { name: string }) => n.name);
+}
+
+/** The resume command the failure printed, as argv after `process-manager cluster-restart`. */
+function resumeArgs(output: string): string[] {
+  const line = /resume with: process-manager cluster-restart (.*)$/m.exec(output);
+  if (!line) throw new Error(`no resume command in:\n${output}`);
+  return line[1].split(' ');
+}
+
+async function assertRestartedOnceAndClean(t: Test, before: Record<string, number>, cluster: FakeCluster): Promise<void> {
+  const state = await cluster.state();
+  for (const name of NODE_NAMES) t.equal(cluster.starts()[name], before[name] + 1, `${name} started once more, not twice`);
+  t.equal(state.settings.persistent[ALLOCATION], undefined, 'allocation back to all');
+  t.same(state.shutdowns, [], 'no shutdown record left');
+  t.equal(state.health.status, 'green');
+}
+
+t.test('a node that never comes back: exit 1 naming node and step, what is left, the resume; the resume finishes', async (t) => {
+  const order = await planOrder();
+  const stuck = order[1];
+  fs.writeFileSync(cluster.holdFile(stuck), '');
+  const before = cluster.starts();
+  const run = await restart([...cluster.baseArgs, '--timeout', '3s']);
+  t.equal(run.code, 1, run.stdout + run.stderr);
+  t.match(run.stderr, new RegExp(`cluster-restart failed at node ${stuck}, step 'rejoined': ${stuck} to rejoin the cluster: not within 3 s`));
+  t.match(run.stderr, new RegExp(`nodes: .*${order[0]} restarted.*${stuck} not restarted yet|nodes: .*${order[0]} restarted`), 'what was done');
+  t.match(run.stderr, /left: allocation primaries \(replicas are not allocated until it is back to all\); shutdown records: .*/);
+  t.match(run.stderr, new RegExp(`shutdown records: ${stuck}\\b`));
+  t.equal(cluster.starts()[order[2]], before[order[2]], 'the node after it was not touched');
+  t.equal((await cluster.state()).settings.persistent[ALLOCATION], 'primaries', 'the state it said it left');
+
+  fs.rmSync(cluster.holdFile(stuck));
+  await waitFor(async () => (await cluster.state()).nodes[stuck].live, `${stuck} to join once released`);
+  const resumed = await restart(resumeArgs(run.stderr));
+  t.equal(resumed.code, 0, resumed.stdout + resumed.stderr);
+  t.match(resumed.stdout, /resuming --since /);
+  t.match(resumed.stdout, new RegExp(`${order[0]}: already restarted`));
+  t.match(resumed.stdout, new RegExp(`${stuck}: already restarted`), 'its process did start after --since: not again');
+  await assertRestartedOnceAndClean(t, before, cluster);
+});
+
+t.test('an unreachable manager before the start: 69, nothing changed', async (t) => {
+  await cluster.reset();
+  const before = cluster.starts();
+  const port = await freePort();
+  const run = await restart([...cluster.baseArgs, '--manager', `es-0=https://127.0.0.1:${port}`]);
+  t.equal(run.code, 69, run.stdout + run.stderr);
+  t.match(run.stderr, new RegExp(`manager\\(s\\) not usable, nothing changed: es-0 \\(https://127.0.0.1:${port}\\): .*connection refused`));
+  t.same(cluster.starts(), before);
+  t.same((await cluster.state()).calls.filter((c: string) => !c.startsWith('GET ')), [], 'only reads');
+});
+
+t.test('a manager unreachable mid-run: exit 1 at its node; the printed command resumes', async (t) => {
+  const order = await planOrder();
+  const last = order[2];
+  // The last node's manager through a proxy the test cuts once the run is under way.
+  const port = await freePort();
+  const sockets = new Set<net.Socket>();
+  const listen = (): Promise<net.Server> =>
+    new Promise((resolve) => {
+      const proxy = net.createServer((socket) => {
+        const upstream = net.connect(cluster.managerPort, NODE_IPS[NODE_NAMES.indexOf(last)]);
+        for (const s of [socket, upstream]) {
+          sockets.add(s);
+          s.on('error', () => {}).on('close', () => sockets.delete(s));
+        }
+        socket.pipe(upstream).pipe(socket);
+      });
+      proxy.listen(port, '127.0.0.1', () => resolve(proxy));
+    });
+  let proxy = await listen();
+  const before = cluster.starts();
+  const run = coordinator([...cluster.baseArgs, '--json', '--timeout', '5s', '--manager', `${last}=https://127.0.0.1:${port}`]);
+  await waitFor(() => run.events().some((e) => e.node === order[0] && e.step === 'rejoined'), `${order[0]} to rejoin`, 60_000);
+  await new Promise((resolve) => {
+    proxy.close(resolve);
+    sockets.forEach((s) => s.destroy());
+  });
+  const code = await run.done;
+  t.equal(code, 1, run.stdout + run.stderr);
+  const failed = run.events().find((e) => e.event === 'failed');
+  t.match(failed, { node: last, step: 'status', reason: /connection refused/, allocation: 'all (not set)' });
+  t.equal(cluster.starts()[last], before[last], 'it was not touched');
+
+  proxy = await listen();
+  t.teardown(() => {
+    proxy.close();
+    sockets.forEach((s) => s.destroy());
+  });
+  const resumed = await restart(failed.resume.split(' ').slice(2));
+  t.equal(resumed.code, 0, resumed.stdout + resumed.stderr);
+  await assertRestartedOnceAndClean(t, before, cluster);
+});
+
+t.test('the coordinator killed (SIGKILL) mid-run, then the same command again: no node twice, allocation back', async (t) => {
+  const order = await planOrder();
+  const before = cluster.starts();
+  const args = [...cluster.baseArgs, '--json'];
+  const first = coordinator(args);
+  await waitFor(() => first.events().some((e) => e.node === order[1] && e.step === 'stop' && e.status === 'done'), `${order[1]} stopped`, 60_000);
+  first.child.kill('SIGKILL');
+  await first.done;
+  t.equal((await cluster.state()).settings.persistent[ALLOCATION], 'primaries', 'killed with allocation at primaries');
+
+  const again = await restart(args);
+  t.equal(again.code, 0, again.stdout + again.stderr);
+  const plan = again.events().find((e) => e.event === 'plan');
+  t.match(plan.resumes, /^the run of .* \(its node shutdown records\)$/, 'it found the run it resumes');
+  // The killed run may have sent the start of the node it had just stopped: that one counts as restarted too.
+  const skipped = again.events().filter((e) => e.step === 'skip').map((e) => e.node);
+  t.ok(skipped.includes(order[0]) && !skipped.includes(order[2]), `skipped the node(s) restarted before the kill: ${skipped}`);
+  await assertRestartedOnceAndClean(t, before, cluster);
+});
