@@ -35,11 +35,14 @@ export async function rollingRestart(run: Run): Promise<void> {
   await cleanUpRecords(run);
 }
 
-/** Never two nodes down: every other node the run knows is in the cluster, and the health is the wanted one. */
+/** Never two nodes down: every other node the run knows is in the cluster, and (unless it is down already) the health is the wanted one. */
 async function checkSafeToStop(run: Run, node: PlannedNode): Promise<void> {
   const members = await run.es.members();
   const missing = [...run.plan.knownIds].filter((id) => id !== node.id && !members.ids.has(id));
   if (missing.length > 0) throw new Error(`refusing to stop it: node(s) ${missing.join(', ')} not in the cluster (never two nodes down)`);
+  // Already down (a run interrupted between its stop and its start): the cluster is short of it, so not
+  // green; stopping it changes nothing and starting it is the repair.
+  if (!members.ids.has(node.id)) return;
   const health = await run.es.health();
   if (!isAtLeast(health.status, run.options.waitFor)) throw new Error(`refusing to stop it: the cluster is ${health.status}, not ${run.options.waitFor}`);
 }

@@ -131,3 +131,31 @@ t.test('the coordinator killed (SIGKILL) mid-run, then the same command again: n
   t.ok(skipped.includes(order[0]) && !skipped.includes(order[2]), `skipped the node(s) restarted before the kill: ${skipped}`);
   await assertRestartedOnceAndClean(t, before, cluster);
 });
+
+t.test('a run interrupted between a node stop and its start: the same command starts that node first, then the rest', async (t) => {
+  const order = await planOrder();
+  const down = order[1];
+  const before = cluster.starts();
+  // What a coordinator killed at that moment leaves: allocation at primaries, the node's record, the node stopped.
+  const id = (await cluster.state()).nodes[down].id;
+  const since = new Date().toISOString(); // after every earlier test's restarts
+  const manager = `https://${NODE_IPS[NODE_NAMES.indexOf(down)]}:${cluster.managerPort}`;
+  await fetch(`${cluster.url}/_cluster/settings`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ persistent: { [ALLOCATION]: 'primaries' } }) });
+  const reason = `process-manager cluster-restart rolling run ${since}; node ${down} manager ${manager}`;
+  const put = await fetch(`${cluster.url}/_nodes/${id}/shutdown`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ type: 'restart', reason }) });
+  t.equal(put.status, 200);
+  t.equal((await cluster.managerRequest(down, 'POST', '/es/stop')).status, 200);
+  await waitFor(async () => !(await cluster.state()).nodes[down].live, `${down} to leave`);
+  await cluster.reset();
+
+  const run = await restart([...cluster.baseArgs]);
+  t.equal(run.code, 0, run.stdout + run.stderr);
+  t.match(run.stdout, new RegExp(`resuming the run of ${since}`));
+  const stops = [...run.stdout.matchAll(/(es-\d): stop \(/g)].map((m) => m[1]);
+  t.equal(stops[0], down, 'the node that was down first, found through its record though ES no longer lists it');
+  t.equal((await cluster.state()).lowestLive, 2, 'never two down');
+  for (const name of NODE_NAMES) t.equal(cluster.starts()[name], before[name] + 1, `${name} started once`);
+  const state = await cluster.state();
+  t.equal(state.settings.persistent[ALLOCATION], undefined);
+  t.same(state.shutdowns, []);
+});
