@@ -82,3 +82,18 @@ t.test('a yellow cluster: rolling refuses with 75 and changes nothing', async (t
   t.equal((await cluster.managerRequest('es-1', 'POST', '/es/start')).status, 202);
   await cluster.waitGreen();
 });
+
+t.test('--nodes: only those nodes restart; a name the cluster lacks is 64 before anything changes', async (t) => {
+  await cluster.reset();
+  const before = cluster.starts();
+  const unknown = await restart([...cluster.baseArgs, '--nodes', 'es-0,es-9']);
+  t.equal(unknown.code, 64, unknown.stderr);
+  t.match(unknown.stderr, /--nodes: the cluster has no node named es-9 \(nodes: es-0, es-1, es-2\)/);
+  t.same(cluster.starts(), before);
+
+  const run = await restart([...cluster.baseArgs, '--nodes', 'es-0', '--wait-for', 'yellow']);
+  t.equal(run.code, 0, run.stderr + run.stdout);
+  t.same(cluster.starts(), { ...before, 'es-0': before['es-0'] + 1 }, 'es-0 only');
+  t.equal((await cluster.state()).settings.persistent[ALLOCATION], undefined);
+  await cluster.waitGreen();
+});
