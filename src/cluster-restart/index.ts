@@ -5,7 +5,6 @@
 
 import { createEsClient, EsError, type EsClient } from './es-client.ts';
 import { fullRestart } from './full.ts';
-import { UnreachableError } from './http.ts';
 import { createManagerClient, readManagerTls, type ManagerClient } from './manager-client.ts';
 import { parseRestartOptions, UsageError, type RestartOptions } from './options.ts';
 import { makePlan, type Plan } from './plan.ts';
@@ -84,7 +83,11 @@ async function checkManagers(run: Run): Promise<void> {
       run.managers
         .get(node.name)!
         .status()
-        .catch((error: Error) => problems.push(`${node.name} (${node.managerUrl}): ${error instanceof UnreachableError ? error.message : error.message}`)),
+        .then((status) => {
+          // Found now, not after the node was stopped: --config needs managers that report their configuration.
+          if (run.options.config && !status.config) problems.push(`${node.name} (${node.managerUrl}): reports no configuration checksum for --config (start it with --config-path)`);
+        })
+        .catch((error: Error) => problems.push(`${node.name} (${node.managerUrl}): ${error.message}`)),
     ),
   );
   if (problems.length > 0) throw new Refusal(`manager(s) not usable, nothing changed: ${problems.join('; ')}`, RESTART_EXIT.UNAVAILABLE);

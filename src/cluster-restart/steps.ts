@@ -66,7 +66,7 @@ export async function startNode(run: Run, node: PlannedNode): Promise<ProcessSta
   if (!sha) return manager.start();
   return waitUntil(`its manager to report configuration ${sha.slice(0, 12)}…`, run.options.configTimeoutMs, async () => {
     const status = await manager.status();
-    if (status.config === undefined) throw new FatalWait('its manager does not report a configuration checksum (no --config-path, or a manager too old for --config)');
+    if (!status.config) throw new FatalWait('its manager does not report a configuration checksum (no --config-path, or a manager too old for --config)');
     if (status.config?.sha256 !== sha) return undefined;
     try {
       return await manager.start(sha);

@@ -97,3 +97,14 @@ t.test('--nodes: only those nodes restart; a name the cluster lacks is 64 before
   t.equal((await cluster.state()).settings.persistent[ALLOCATION], undefined);
   await cluster.waitGreen();
 });
+
+t.test('--config with managers that report no configuration: 69 before any node is stopped', async (t) => {
+  // These managers run without --config-path; the wait for a configuration itself needs managers that have it.
+  await cluster.reset();
+  const before = cluster.starts();
+  const run = await restart([...cluster.baseArgs, '--config', 'a'.repeat(64)]);
+  t.equal(run.code, 69, run.stderr + run.stdout);
+  t.match(run.stderr, /es-0 \(https:\/\/127\.0\.0\.2:\d+\): reports no configuration checksum for --config \(start it with --config-path\)/);
+  t.same(cluster.starts(), before);
+  t.same((await cluster.state()).calls.filter((c: string) => !c.startsWith('GET ')), [], 'only reads');
+});
