@@ -35,7 +35,7 @@ export async function runClusterRestart(argv: readonly string[], env: Env, out: 
     err.write(`process-manager cluster-restart: ${error.message}\n`);
     return RESTART_EXIT.USAGE;
   }
-  const progress = createProgress(options.isJson, out as any);
+  const progress = createProgress(options.isJson, out);
   const managers = new Map<string, ManagerClient>();
   let es: EsClient | undefined;
   try {

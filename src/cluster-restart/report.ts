@@ -53,12 +53,14 @@ export function reportSummary(run: Run): void {
 
 /** Best effort: each fact that cannot be read says so instead of hiding the rest. */
 export async function reportFailure(run: Run, failure: StepFailure, err: NodeJS.WritableStream): Promise<void> {
+  const members = await run.es.members().catch(() => undefined);
   const nodes = await Promise.all(
     run.plan.nodes.map(async (node) => {
       try {
         const status = await run.managers.get(node.name)!.status();
         const state = isRestartedSince(status, run.plan.since) ? 'restarted' : isDown(status) ? `down (${status.state})` : 'not restarted yet';
-        return { node: node.name, state };
+        const absent = members && !isDown(status) && !members.ids.has(node.id) ? ', not in the cluster' : '';
+        return { node: node.name, state: state + absent };
       } catch (error) {
         return { node: node.name, state: `unknown: ${(error as Error).message}` };
       }
