@@ -16,7 +16,8 @@ export async function fullRestart(run: Run): Promise<void> {
   const pending = statuses.filter(([, status]) => !isRestartedSince(status, plan.since)).map(([node]) => node);
   for (const node of plan.nodes.filter((n) => !pending.includes(n))) progress.note(node.name, 'already restarted', { step: 'skip' });
 
-  if (pending.length > 0) {
+  // Offline (every node down, no ES to ask): the interrupted run set allocation and put the records already.
+  if (pending.length > 0 && !plan.isOffline) {
     await progress.step(null, 'allocation: primaries', () => es.setAllocation('primaries'));
     // Nodes may be down already (a resumed run): their shards cannot be flushed, the others' can.
     await progress.step(null, 'flush', () => es.flush().catch((error) => progress.note(null, `flush incomplete: ${(error as Error).message}`)));
@@ -25,6 +26,8 @@ export async function fullRestart(run: Run): Promise<void> {
         eachBounded(pending.filter((node) => node.isPresent), PARALLEL, (node) => putRecord(run, node)),
       );
     }
+  }
+  if (pending.length > 0) {
     await eachBounded(pending, PARALLEL, (node) => progress.step(node.name, 'stop', () => stopNode(run, node)).then(() => {}));
     await progress.step(null, 'all stopped', async () => {
       const still = [];

@@ -5,11 +5,11 @@
 
 import { createEsClient, EsError, type EsClient } from './es-client.ts';
 import { fullRestart } from './full.ts';
-import { createManagerClient, readManagerTls, type ManagerClient } from './manager-client.ts';
+import { createManagerClient, isDown, readManagerTls, type ManagerClient } from './manager-client.ts';
 import { parseRestartOptions, UsageError, type RestartOptions } from './options.ts';
-import { makePlan, type Plan } from './plan.ts';
+import { makePlan, offlinePlan, type Plan } from './plan.ts';
 import { createProgress, StepFailure } from './progress.ts';
-import { planSteps, reportFailure, reportSummary, resumeCommand } from './report.ts';
+import { planSteps, reportFailure, reportSummary, resumeOf } from './report.ts';
 import { rollingRestart } from './rolling.ts';
 import { isAtLeast, type Run } from './steps.ts';
 
@@ -44,6 +44,8 @@ export async function runClusterRestart(argv: readonly string[], env: Env, out: 
     });
     const plan = await makePlan(es, options, new Date()).catch((error: Error) => {
       if (error instanceof UsageError) throw new Refusal(error.message, RESTART_EXIT.USAGE);
+      const offline = offlinePlan(options);
+      if (offline) return offline;
       throw new Refusal(`Elasticsearch at ${options.es} cannot be used: ${error.message}`, RESTART_EXIT.UNAVAILABLE);
     });
     if (plan.nodes.length === 0) throw new Refusal('no node to restart', RESTART_EXIT.USAGE);
@@ -86,6 +88,9 @@ async function checkManagers(run: Run): Promise<void> {
         .then((status) => {
           // Found now, not after the node was stopped: --config needs managers that report their configuration.
           if (run.options.config && !status.config) problems.push(`${node.name} (${node.managerUrl}): reports no configuration checksum for --config (start it with --config-path)`);
+          // Without ES, only the state an interrupted full restart leaves (every node down) may be resumed: stopping
+          // running nodes blind, without allocation at primaries, is not.
+          if (run.plan.isOffline && !isDown(status)) problems.push(`${node.name} (${node.managerUrl}): its process runs while Elasticsearch at ${run.options.es} does not answer`);
         })
         .catch((error: Error) => problems.push(`${node.name} (${node.managerUrl}): ${error.message}`)),
     ),
@@ -101,6 +106,7 @@ async function checkManagers(run: Run): Promise<void> {
  */
 async function checkHealth(run: Run): Promise<void> {
   const { options, plan } = run;
+  if (plan.isOffline) return;
   const health = await run.es.health().catch((error: Error) => {
     throw new Refusal(`Elasticsearch at ${options.es} cannot be used: ${error.message}`, RESTART_EXIT.UNAVAILABLE);
   });
@@ -117,7 +123,7 @@ async function checkHealth(run: Run): Promise<void> {
 function describePlan(run: Run): void {
   const { options, plan, progress } = run;
   const steps = planSteps(options.mode, plan, options.config, options.waitFor);
-  const resume = resumeCommand(options.argv, plan.since);
+  const resume = resumeOf(run);
   const head = `${options.isDryRun ? 'dry run, nothing will change: ' : ''}${options.mode} restart of ${plan.nodes.length} node(s), ES ${plan.version}${plan.resumes ? `, resuming ${plan.resumes}` : ''}`;
   progress.event(
     'plan',

@@ -25,6 +25,8 @@ export interface Plan {
   readonly resumes: string | undefined;
   readonly supportsShutdownApi: boolean;
   readonly version: string;
+  /** ES could not be asked (a full restart interrupted while every node was down): the nodes come from --manager. */
+  readonly isOffline: boolean;
 }
 
 /** Node shutdown records of type restart exist from ES 7.15 (7.13 had them for removals only). */
@@ -69,7 +71,26 @@ export async function makePlan(es: EsClient, options: RestartOptions, now: Date)
   const earliest = [...crumbs.values()].sort((a, b) => a.since.getTime() - b.since.getTime())[0];
   const since = options.since ?? earliest?.since ?? now;
   const resumes = options.since ? `--since ${options.since.toISOString()}` : earliest ? `the run of ${earliest.since.toISOString()} (its node shutdown records)` : undefined;
-  return { nodes: ordered, knownIds: new Set(all.map((node) => node.id)), since, resumes, supportsShutdownApi: withShutdowns, version };
+  return { nodes: ordered, knownIds: new Set(all.map((node) => node.id)), since, resumes, supportsShutdownApi: withShutdowns, version, isOffline: false };
+}
+
+/**
+ * A full restart interrupted after every node stopped leaves no ES to ask:
+ * the nodes are then the --manager ones, their ids learnt once they are back.
+ * Only for a resume (--since): index.ts also requires every one of them down.
+ */
+export function offlinePlan(options: RestartOptions): Plan | undefined {
+  if (options.mode !== 'full' || !options.since || options.managers.size === 0 || options.nodes) return undefined;
+  const nodes = [...options.managers].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return {
+    nodes: nodes.map(([name, managerUrl]) => ({ id: '', name, managerUrl, isPresent: false, isMaster: false })),
+    knownIds: new Set(),
+    since: options.since,
+    resumes: `--since ${options.since.toISOString()}, with Elasticsearch down`,
+    supportsShutdownApi: false,
+    version: 'unknown (not answering)',
+    isOffline: true,
+  };
 }
 
 function names(nodes: readonly PlannedNode[]): string {

@@ -10,15 +10,24 @@ import type { Run } from './steps.ts';
 const SAFE_WORD = /^[A-Za-z0-9_./:=,@%+-]+$/;
 
 /** The command as given, without --since and --dry-run, with --since TIME: what resumes this run. */
-export function resumeCommand(argv: readonly string[], since: Date): string {
+export function resumeCommand(argv: readonly string[], since: Date, managers: readonly [string, string][] = []): string {
   const kept: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--since') i++;
     else if (argv[i].startsWith('--since=') || argv[i] === '--dry-run') continue;
     else kept.push(argv[i]);
   }
-  const words = ['process-manager', 'cluster-restart', ...kept, '--since', since.toISOString()];
+  const managerValues = kept.flatMap((word, i) => (word.startsWith('--manager=') ? [word.slice('--manager='.length)] : kept[i - 1] === '--manager' ? [word] : []));
+  const given = new Set(managerValues.map((value) => value.slice(0, value.indexOf('='))));
+  const extra = managers.filter(([name]) => !given.has(name)).flatMap(([name, url]) => ['--manager', `${name}=${url}`]);
+  const words = ['process-manager', 'cluster-restart', ...kept, ...extra, '--since', since.toISOString()];
   return words.map((word) => (SAFE_WORD.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`)).join(' ');
+}
+
+/** This run's resume. A full restart's names every manager: were every node down, ES could not say where they are. */
+export function resumeOf(run: Run): string {
+  const managers: [string, string][] = run.options.mode === 'full' ? run.plan.nodes.map((node) => [node.name, node.managerUrl]) : [];
+  return resumeCommand(run.options.argv, run.plan.since, managers);
 }
 
 export function planSteps(mode: string, plan: Plan, config: string | undefined, waitFor: string): string[] {
@@ -76,7 +85,7 @@ export async function reportFailure(run: Run, failure: StepFailure, err: NodeJS.
         (error: Error) => `unknown: ${error.message}`,
       )
     : 'not used (ES before 7.15)';
-  const resume = resumeCommand(run.options.argv, run.plan.since);
+  const resume = resumeOf(run);
   const where = failure.node ? `node ${failure.node}, step '${failure.step}'` : `step '${failure.step}'`;
   const fields = { node: failure.node, step: failure.step, reason: failure.message, nodes, allocation, shutdown_records: records, resume };
   const lines = [

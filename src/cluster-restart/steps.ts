@@ -82,7 +82,8 @@ export async function startNode(run: Run, node: PlannedNode): Promise<ProcessSta
 export async function waitRejoined(run: Run, node: PlannedNode): Promise<void> {
   await waitUntil(`${node.name} to rejoin the cluster`, run.options.timeoutMs, async () => {
     const members = await run.es.members().catch(() => undefined);
-    if (members?.ids.has(node.id)) return true;
+    // An offline plan knows names only; ES's ids come with the node.
+    if (members && (node.id ? members.ids.has(node.id) : members.names.has(node.name))) return true;
     const status = await managerOf(run, node).status();
     if (isDown(status)) throw new FatalWait(`its process is ${status.state}${exitText(status)}; it will not rejoin`);
     return undefined;

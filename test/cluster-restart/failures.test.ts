@@ -159,3 +159,36 @@ t.test('a run interrupted between a node stop and its start: the same command st
   t.equal(state.settings.persistent[ALLOCATION], undefined);
   t.same(state.shutdowns, []);
 });
+
+t.test('a full restart interrupted with every node down: no ES to ask, the printed command (it names every manager) resumes', async (t) => {
+  const dry = await restart([...cluster.baseArgs, '--mode', 'full', '--dry-run', '--json']);
+  const plan = dry.events().find((e) => e.event === 'plan');
+  for (const [i, name] of NODE_NAMES.entries()) t.match(plan.resume, `--manager ${name}=https://${NODE_IPS[i]}:${cluster.managerPort}`);
+  const before = cluster.starts();
+  // What a full run killed after "all stopped" leaves: allocation at primaries, every record, every node down.
+  const state = await cluster.state();
+  const put = (route: string, body: unknown) => fetch(`${cluster.url}${route}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  await put('/_cluster/settings', { persistent: { [ALLOCATION]: 'primaries' } });
+  for (const [i, name] of NODE_NAMES.entries()) {
+    const reason = `process-manager cluster-restart full run ${plan.since}; node ${name} manager https://${NODE_IPS[i]}:${cluster.managerPort}`;
+    t.equal((await put(`/_nodes/${state.nodes[name].id}/shutdown`, { type: 'restart', reason })).status, 200);
+  }
+  for (const name of NODE_NAMES.slice(0, 2)) t.equal((await cluster.managerRequest(name, 'POST', '/es/stop')).status, 200);
+  t.equal((await fetch(`${cluster.url}/_cluster/health`)).status, 503, 'no master: master_not_discovered_exception');
+
+  const args = plan.resume.split(' ').slice(2).filter((word: string) => word !== '--json');
+  const refused = await restart(args);
+  t.equal(refused.code, 69, 'ES down while a node still runs: not the state an interrupted full restart leaves');
+  t.match(refused.stderr, /es-2 \(https:\/\/127\.0\.0\.4:\d+\): its process runs while Elasticsearch at http:\/\/127\.0\.0\.1:\d+ does not answer/);
+  t.same(cluster.starts(), before, 'nothing started');
+
+  t.equal((await cluster.managerRequest('es-2', 'POST', '/es/stop')).status, 200);
+  const run = await restart(args);
+  t.equal(run.code, 0, run.stdout + run.stderr);
+  t.match(run.stdout, /resuming --since .*, with Elasticsearch down/);
+  for (const name of NODE_NAMES) t.equal(cluster.starts()[name], before[name] + 1, `${name} started once`);
+  const after = await cluster.state();
+  t.equal(after.settings.persistent[ALLOCATION], undefined, 'allocation back');
+  t.same(after.shutdowns, [], 'the records deleted once ES was back');
+  t.equal(after.health.status, 'green');
+});
