@@ -57,6 +57,7 @@ export async function runClusterRestart(argv: readonly string[], env: Env, out: 
     await checkManagers(run);
     await checkHealth(run);
     describePlan(run);
+    endOnSignals(run, err);
     if (options.isDryRun) return RESTART_EXIT.OK;
     try {
       await (options.mode === 'rolling' ? rollingRestart(run) : fullRestart(run));
@@ -130,6 +131,22 @@ function describePlan(run: Run): void {
     { mode: options.mode, dry_run: options.isDryRun, nodes: plan.nodes.map(describeNode), since: plan.since.toISOString(), resumes: plan.resumes ?? null, steps, resume },
     [head, ...steps.map((s) => `  ${s}`), `  if interrupted, resume with: ${resume}`].join('\n'),
   );
+}
+
+/**
+ * Run as a Job's container command it is PID 1, where a signal without a
+ * handler does nothing: SIGTERM would wait out the grace period and end in
+ * SIGKILL. It ends at once instead, saying how to resume.
+ */
+function endOnSignals(run: Run, err: NodeJS.WritableStream): void {
+  for (const [signal, status] of [['SIGTERM', 143], ['SIGINT', 130]] as const) {
+    process.once(signal, () => {
+      const message = `interrupted by ${signal} after ${(run.progress.elapsedMs() / 1000).toFixed(1)}s; resume with: ${resumeOf(run)}`;
+      if (run.options.isJson) run.progress.event('interrupted', { signal, resume: resumeOf(run) }, message);
+      else err.write(`${message}\n`);
+      process.exit(status);
+    });
+  }
 }
 
 function describeNode(node: Plan['nodes'][number]): Record<string, unknown> {

@@ -6,8 +6,9 @@
 import net from 'node:net';
 import fs from 'node:fs';
 import t, { type Test } from 'tap';
-import { coordinator, NODE_IPS, NODE_NAMES, restart, startFakeCluster, type FakeCluster } from '../helpers/es-cluster.ts';
+import { coordinator, coordinatorAsPid1, NODE_IPS, NODE_NAMES, restart, startFakeCluster, type FakeCluster } from '../helpers/es-cluster.ts';
 import { freePort, waitFor } from '../helpers/manager.ts';
+import { childrenOf } from '../helpers/procfs.ts';
 
 const cluster = await startFakeCluster();
 t.teardown(() => cluster.close());
@@ -40,9 +41,9 @@ t.test('a node that never comes back: exit 1 naming node and step, what is left,
   const stuck = order[1];
   fs.writeFileSync(cluster.holdFile(stuck), '');
   const before = cluster.starts();
-  const run = await restart([...cluster.baseArgs, '--timeout', '3s']);
+  const run = await restart([...cluster.baseArgs, '--timeout', '8s']);
   t.equal(run.code, 1, run.stdout + run.stderr);
-  t.match(run.stderr, new RegExp(`cluster-restart failed at node ${stuck}, step 'rejoined': ${stuck} to rejoin the cluster: not within 3 s`));
+  t.match(run.stderr, new RegExp(`cluster-restart failed at node ${stuck}, step 'rejoined': ${stuck} to rejoin the cluster: not within 8 s`));
   t.match(run.stderr, new RegExp(`nodes: ${order[0]} restarted; ${stuck} restarted, not in the cluster; ${order[2]} not restarted yet`), 'what was done');
   t.match(run.stderr, /left: allocation primaries \(replicas are not allocated until it is back to all\); shutdown records: .*/);
   t.match(run.stderr, new RegExp(`shutdown records: ${stuck}\\b`));
@@ -90,7 +91,7 @@ t.test('a manager unreachable mid-run: exit 1 at its node; the printed command r
     });
   let proxy = await listen();
   const before = cluster.starts();
-  const run = coordinator([...cluster.baseArgs, '--json', '--timeout', '5s', '--manager', `${last}=https://127.0.0.1:${port}`]);
+  const run = coordinator([...cluster.baseArgs, '--json', '--timeout', '15s', '--manager', `${last}=https://127.0.0.1:${port}`]);
   await waitFor(() => run.events().some((e) => e.node === order[0] && e.step === 'rejoined'), `${order[0]} to rejoin`, 60_000);
   await new Promise((resolve) => {
     proxy.close(resolve);
@@ -191,4 +192,19 @@ t.test('a full restart interrupted with every node down: no ES to ask, the print
   t.equal(after.settings.persistent[ALLOCATION], undefined, 'allocation back');
   t.same(after.shutdowns, [], 'the records deleted once ES was back');
   t.equal(after.health.status, 'green');
+});
+
+t.test('SIGTERM to the coordinator as PID 1 (a Job container): it ends at once, saying how to resume; that resumes', async (t) => {
+  const before = cluster.starts();
+  const run = coordinatorAsPid1([...cluster.baseArgs, '--json']);
+  await waitFor(() => run.events().some((e) => e.event === 'step' && e.step === 'stop'), 'a first node stopped', 60_000);
+  const pid1 = await waitFor(() => childrenOf(run.child.pid!)[0], 'PID 1 of the namespace');
+  process.kill(pid1, 'SIGTERM');
+  const code = await run.done;
+  t.equal(code, 143, 'ended by its own handler (PID 1 ignores a signal it has none for)');
+  const interrupted = run.events().find((e) => e.event === 'interrupted');
+  t.match(interrupted, { signal: 'SIGTERM', resume: /--since / });
+  const resumed = await restart(interrupted.resume.split(' ').slice(2));
+  t.equal(resumed.code, 0, resumed.stdout + resumed.stderr);
+  await assertRestartedOnceAndClean(t, before, cluster);
 });

@@ -9,7 +9,7 @@ import https from 'node:https';
 import path from 'node:path';
 import { EXECUTABLE, freePort, ROOT, stopManager, tempDir, waitFor } from './manager.ts';
 import { createTestCa } from './openssl.ts';
-import { startAsPid1, type Pid1Run } from './pid1.ts';
+import { startAsPid1, UNSHARE, type Pid1Run } from './pid1.ts';
 import { issue } from './tls-client.ts';
 
 const FIXTURES = path.join(ROOT, 'test/fixtures/es-cluster');
@@ -128,8 +128,9 @@ export interface Coordinator {
 }
 
 /** `process-manager cluster-restart ARGS`, its output gathered. */
-export function coordinator(args: readonly string[]): Coordinator {
-  const child = spawn(EXECUTABLE, ['cluster-restart', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+export function coordinator(args: readonly string[], wrapper: readonly string[] = []): Coordinator {
+  const argv = [...wrapper, EXECUTABLE, 'cluster-restart', ...args];
+  const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
   const run: Coordinator = {
     child,
     stdout: '',
@@ -145,6 +146,11 @@ export function coordinator(args: readonly string[]): Coordinator {
   child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (run.stderr += chunk));
   process.once('exit', () => child.kill('SIGKILL'));
   return run;
+}
+
+/** The same as PID 1 of its own PID namespace, as a Job's container runs it. */
+export function coordinatorAsPid1(args: readonly string[]): Coordinator {
+  return coordinator(args, UNSHARE);
 }
 
 /** Runs it to its end; a run should take seconds, the bound is generous for a busy machine. */
