@@ -38,13 +38,13 @@ export interface FakeCluster {
 }
 
 /** size: the tests' three nodes by default; the bench asks for more (es-N on 127.0.0.N+2). */
-export async function startFakeCluster(size = 3): Promise<FakeCluster> {
+export async function startFakeCluster(size = 3, env: Record<string, string> = {}): Promise<FakeCluster> {
   const names = Array.from({ length: size }, (_, i) => `es-${i}`);
   const ips = Array.from({ length: size }, (_, i) => `127.0.${Math.floor((i + 2) / 256)}.${(i + 2) % 256}`);
   const dir = tempDir('pm-cluster-');
   const server = spawn(process.execPath, [path.join(FIXTURES, 'cluster.mjs')], {
     stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, FAKE_CLUSTER_NODES: names.join(','), FAKE_CLUSTER_SHARDS: String(size) },
+    env: { ...process.env, FAKE_CLUSTER_NODES: names.join(','), FAKE_CLUSTER_SHARDS: String(size), ...env },
   });
   const ports = await new Promise<{ http: number; transport: number }>((resolve, reject) => {
     server.stdout!.setEncoding('utf8').once('data', (line: string) => resolve(JSON.parse(line)));
