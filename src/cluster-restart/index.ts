@@ -52,7 +52,7 @@ export async function runClusterRestart(argv: readonly string[], env: Env, out: 
     const tls = await readManagerTls(options).catch((error: Error) => {
       throw new Refusal(`cannot read the client certificate, key or manager CA: ${error.message}`, RESTART_EXIT.USAGE);
     });
-    for (const node of plan.nodes) managers.set(node.name, createManagerClient(node.managerUrl, options.managerName, tls, Math.min(15_000, options.timeoutMs)));
+    for (const node of plan.nodes) managers.set(node.name, createManagerClient(node.managerUrl, options.managerName, tls, options.timeoutMs));
     const run: Run = { es, options, plan, progress, managers, downAt: new Map(), downFor: new Map() };
     await checkManagers(run);
     await checkHealth(run);

@@ -42,8 +42,9 @@ export async function readManagerTls(options: RestartOptions): Promise<TlsMateri
   return { cert, key, ca };
 }
 
-/** requestMs: a manager answers status and start at once; a shorter --timeout shortens it too. */
-export function createManagerClient(url: string, name: string, tls: TlsMaterial, requestMs = REQUEST_MS): ManagerClient {
+/** A manager answers status and start at once: they wait REQUEST_MS, or stepTimeoutMs (--timeout) if shorter. */
+export function createManagerClient(url: string, name: string, tls: TlsMaterial, stepTimeoutMs: number): ManagerClient {
+  const requestMs = Math.min(REQUEST_MS, stepTimeoutMs);
   const http: JsonClient = createJsonClient(url, tls);
   const base = new URL(url).pathname.replace(/\/$/, '');
   const call = async (method: string, route: string, timeoutMs: number): Promise<ProcessStatus> => {
