@@ -19,6 +19,11 @@ export function breadcrumbReason(mode: string, since: Date, nodeName: string, ma
   return `${PREFIX} ${mode} run ${since.toISOString()}; node ${nodeName} manager ${managerUrl}`;
 }
 
+/** Put by a run of this command (a record someone else put is not ours to delete). */
+export function isOurs(reason: string): boolean {
+  return reason.startsWith(`${PREFIX} `);
+}
+
 export function readBreadcrumb(reason: string): Breadcrumb | undefined {
   const match = PATTERN.exec(reason);
   if (!match || Number.isNaN(Date.parse(match[2]))) return undefined;

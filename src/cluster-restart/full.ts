@@ -4,8 +4,8 @@
 // began is not stopped again (a resumed run that got that far).
 
 import { isDown, isRestartedSince } from './manager-client.ts';
-import { cleanUpRecords } from './rolling.ts';
-import { eachBounded, managerOf, putRecord, startNode, stopNode, waitHealth, waitRejoined, type Run } from './steps.ts';
+import { cleanUpRecords, putRecord } from './records.ts';
+import { eachBounded, managerOf, startNode, stopNode, waitHealth, waitRejoined, type Run } from './steps.ts';
 
 /** Stops and starts at once: enough for a large cluster, few enough connections for a small Job. */
 const PARALLEL = 8;

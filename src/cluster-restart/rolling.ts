@@ -2,10 +2,10 @@
 // A node already restarted by the run this one resumes is not stopped again;
 // it is only seen back in the cluster and healthy before the next.
 
-import { readBreadcrumb } from './breadcrumb.ts';
 import { isRestartedSince } from './manager-client.ts';
-import { supportsShutdownApi, type PlannedNode } from './plan.ts';
-import { isAtLeast, managerOf, putRecord, startNode, stopNode, waitHealth, waitRejoined, type Run } from './steps.ts';
+import type { PlannedNode } from './plan.ts';
+import { cleanUpRecords, putRecord } from './records.ts';
+import { isAtLeast, managerOf, startNode, stopNode, waitHealth, waitRejoined, type Run } from './steps.ts';
 
 export async function rollingRestart(run: Run): Promise<void> {
   const { es, progress, plan } = run;
@@ -46,15 +46,4 @@ async function checkSafeToStop(run: Run, node: PlannedNode): Promise<void> {
   if (!members.ids.has(node.id)) return;
   const health = await run.es.health();
   if (!isAtLeast(health.status, run.options.waitFor)) throw new Error(`refusing to stop it: the cluster is ${health.status}, not ${run.options.waitFor}`);
-}
-
-/** Every record this run (or the one it resumes) put, once all is done: ES never removes them by itself. */
-export async function cleanUpRecords(run: Run): Promise<void> {
-  const supported = run.plan.supportsShutdownApi || (run.plan.isOffline && supportsShutdownApi(await run.es.version()));
-  if (!supported) return;
-  const ours = (await run.es.shutdowns()).filter((record) => record.reason.startsWith('process-manager cluster-restart '));
-  for (const record of ours) {
-    const name = run.plan.nodes.find((node) => node.id === record.nodeId)?.name ?? readBreadcrumb(record.reason)?.nodeName ?? record.nodeId;
-    await run.progress.step(name, 'delete shutdown record', () => run.es.deleteShutdown(record.nodeId));
-  }
 }

@@ -4,7 +4,6 @@
 // they poll, an error from ES (no master yet while nodes boot) is a reason to
 // look again, not to give up.
 
-import { breadcrumbReason } from './breadcrumb.ts';
 import type { EsClient, Health } from './es-client.ts';
 import { isDown, ManagerError, type ManagerClient, type ProcessStatus } from './manager-client.ts';
 import type { RestartOptions } from './options.ts';
@@ -46,10 +45,6 @@ export class FatalWait extends Error {}
 
 export function managerOf(run: Run, node: PlannedNode): ManagerClient {
   return run.managers.get(node.name)!;
-}
-
-export function putRecord(run: Run, node: PlannedNode): Promise<void> {
-  return run.es.putShutdown(node.id, breadcrumbReason(run.options.mode, run.plan.since, node.name, node.managerUrl));
 }
 
 export async function stopNode(run: Run, node: PlannedNode): Promise<ProcessStatus> {
