@@ -1,6 +1,7 @@
 // Wires the capabilities together. Each lives in its own folder; the few
 // imports between them run one way and never back: the API drives the
 // supervisor; the CSR port reuses the API's connection guard and error shape;
+// cluster-restart reads ES's CA and password as the keystore updater does;
 // the keystore CLI is started with the supervisor's scrubbed child
 // environment and killed through its signal helper; and that environment
 // drops what the PID-1 handoff added.
@@ -13,6 +14,7 @@ import { createCertInitializer } from './certs/index.ts';
 import { createKeystoreUpdater } from './keystore/index.ts';
 import { serveApi, type ApiServer } from './api/server.ts';
 import { runCtl } from './cli/ctl.ts';
+import { runClusterRestart } from './cluster-restart/index.ts';
 import { installExecutable } from './cli/install.ts';
 import type { Config } from './config/config.ts';
 import { configError, StartupError } from './config/errors.ts';
@@ -46,6 +48,8 @@ async function main(log: Logger, stdout: StdoutWriter): Promise<number> {
       return EXIT.OK;
     case 'ctl':
       return runCtl(command.request);
+    case 'cluster-restart':
+      return runClusterRestart(command.argv, process.env);
     case 'run':
       nameThisProcess();
       logRuntimeWarnings(log);

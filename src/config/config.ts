@@ -61,6 +61,8 @@ export type Command =
   | { readonly kind: 'version' }
   | { readonly kind: 'install'; readonly dir: string; readonly owner: Owner | null }
   | { readonly kind: 'ctl'; readonly request: CtlRequest }
+  /** Its options are its own (src/cluster-restart/options.ts): handed over unread. */
+  | { readonly kind: 'cluster-restart'; readonly argv: readonly string[] }
   /** warnings: what was set but means nothing (an unknown PM_ variable), for the log. */
   | { readonly kind: 'run'; readonly config: Config; readonly warnings: readonly string[] };
 

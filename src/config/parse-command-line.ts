@@ -58,6 +58,7 @@ function parseAs(spec: OptionSpec, text: string): Parsed<string | number | reado
  */
 export function parseCommandLine(argv: readonly string[], env: Env, executablePath: string, internalVariables: readonly string[] = []): Command {
   if (argv[0] === 'install') return parseInstall(argv.slice(1));
+  if (argv[0] === 'cluster-restart') return { kind: 'cluster-restart', argv: argv.slice(1) };
   if (argv[0] === 'ctl') return { kind: 'ctl', request: parseCtl(argv.slice(1), env, executablePath) };
   const flags = new Map<OptionName, string>();
   let args: string[] = [];
