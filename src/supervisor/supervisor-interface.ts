@@ -33,6 +33,10 @@ export interface Supervisor {
   status(): ProcessStatus;
   readonly counters: SupervisorCounters;
   isShuttingDown(): boolean;
+  /** Not ready: a stop, restart or shutdown has begun (draining, or SIGTERM sent) and the process is not down yet. */
+  isStopping(): boolean;
+  /** Waiting --drain-delay before a SIGTERM. */
+  isDraining(): boolean;
   /** For /health: the errno code of the last failed state-file write; null once a write succeeds. */
   stateFileError(): string | null;
   /** For /health: how long ago the process last exited unasked; null if it never did. */
@@ -41,12 +45,13 @@ export interface Supervisor {
   holdStartsWhile(fn: () => string | undefined): void;
   /** Restores the persisted intent; true when the process should be started now. */
   restoreFromStateFile(): boolean;
-  start(reason?: string): Promise<StartOutcome>;
+  /** guard runs first, in turn with every other operation; when it throws, nothing happens. */
+  start(reason?: string, guard?: () => Promise<void>): Promise<StartOutcome>;
   /** Resolves once nothing of the group is left. */
   stop(): Promise<void>;
   /** Escalates a stop or restart under way; resolves once nothing of the group is left. */
   kill(): Promise<void>;
-  restart(): Promise<StartOutcome>;
+  restart(guard?: () => Promise<void>): Promise<StartOutcome>;
   /** SIGTERM/SIGINT to the manager: stop with --shutdown-timeout; resolves to the manager's exit status. */
   shutdown(): Promise<number>;
   /** A second SIGTERM/SIGINT during shutdown: no more waiting. */
