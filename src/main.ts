@@ -11,6 +11,10 @@ import { createApi } from './api/app.ts';
 import { serveUnixSocket, type UnixSocketServer } from './api/unix-socket.ts';
 import { createCertInitializer } from './certs/index.ts';
 import { createKeystoreUpdater } from './keystore/index.ts';
+import { printConfigChecksum } from './mounted-config/checksum-command.ts';
+import { createMountedConfig } from './mounted-config/mounted-config.ts';
+import { createEsCheck } from './readiness/es-check.ts';
+import { createReadiness } from './readiness/readiness.ts';
 import { serveApi, type ApiServer } from './api/server.ts';
 import { runCtl } from './cli/ctl.ts';
 import { installExecutable } from './cli/install.ts';
@@ -44,6 +48,8 @@ async function main(log: Logger): Promise<number> {
       return EXIT.OK;
     case 'ctl':
       return runCtl(command.request);
+    case 'config-checksum':
+      return printConfigChecksum(command.paths);
     case 'run':
       nameThisProcess();
       logRuntimeWarnings(log);
@@ -77,6 +83,8 @@ async function run(config: Config, log: Logger): Promise<number> {
   const keystore = await createKeystoreUpdater(config.keystore, { log, isProcessStarted: () => supervisor.status().state === 'started' });
   const certs = config.certInitializer && (await createCertInitializer(config.certInitializer, { log }));
   if (certs) supervisor.holdStartsWhile(() => certs.blockedReason());
+  const mountedConfig = config.configPaths.length > 0 ? await createMountedConfig(config.configPaths, log) : undefined;
+  const readiness = createReadiness({ name: config.name, supervisor, log, check: createEsCheck(config.readyCheck, config.keystore, config.readyTimeoutMs) });
   const app = createApi({
     name: config.name,
     supervisor,
@@ -85,6 +93,8 @@ async function run(config: Config, log: Logger): Promise<number> {
     keystoreMetrics: keystore?.metrics,
     certificatesStatus: certs?.status,
     requireClientCertificates: !!config.tls?.clientCaFile,
+    readiness,
+    mountedConfig,
   });
   server = await serveApi(app, { host: config.httpHost, port: config.httpPort, tls: config.tls }, log).catch((error: Error) => {
     if (error instanceof StartupError) throw error; // unusable TLS files: it names their flag
@@ -107,7 +117,7 @@ async function run(config: Config, log: Logger): Promise<number> {
   });
 
   const status = await exited;
-  await Promise.all([server.close(), socket?.close(), keystore?.close(), certs?.close()]);
+  await Promise.all([server.close(), socket?.close(), keystore?.close(), certs?.close(), mountedConfig?.close(), readiness.close()]);
   log.info(`exiting with status ${status}`, { 'event.action': 'manager-exit', 'process.exit_code': status });
   return status;
 }

@@ -12,6 +12,9 @@ import { requireClientCertificate } from './client-auth.ts';
 import { ApiError, errorBody } from './errors.ts';
 import { createHealth } from './health.ts';
 import { renderMetrics, type KeystoreMetrics } from './metrics.ts';
+import type { MountedConfig } from '../mounted-config/mounted-config.ts';
+import { NO_CHECK } from '../readiness/es-check.ts';
+import { createReadiness, type Readiness } from '../readiness/readiness.ts';
 
 /** A component reported in /health; `failed` turns the manager `degraded` (health.ts says when else). */
 
@@ -22,9 +25,16 @@ export interface ApiDeps {
   readonly keystoreStatus?: () => ComponentStatus;
   readonly keystoreMetrics?: () => KeystoreMetrics;
   readonly certificatesStatus?: () => ComponentStatus;
-  /** Mutual TLS is on: every route but GET /health needs a valid client certificate. */
+  /** Mutual TLS is on: every route but the probes (GET /health, GET /NAME/ready) needs a valid client certificate. */
   readonly requireClientCertificates?: boolean;
+  /** GET /NAME/ready; without it, the process state alone decides. */
+  readonly readiness?: Readiness;
+  /** --config-path: its checksum in the status, and the guard of start?config=SHA. */
+  readonly mountedConfig?: MountedConfig;
 }
+
+/** A sha256 as hex, the only form `?config=` takes. */
+const SHA256_HEX = /^[0-9a-f]{64}$/;
 
 /** The API takes no request bodies; this much is tolerated from clients that always send one ("{}"). */
 const BODY_LIMIT_BYTES = 1024;
@@ -36,7 +46,10 @@ export function createApi(deps: ApiDeps): Hono {
   const app = new Hono();
   const json = (c: Context, status: 200 | 202 | 503, body: unknown) => c.json(body, status);
   const audit = createAudit(deps.log);
-  const healthOf = createHealth(deps);
+  const healthOf = createHealth({ ...deps, configProblem: () => deps.mountedConfig?.problem() });
+  const readiness = deps.readiness ?? createReadiness({ name: deps.name, supervisor, log: deps.log, check: NO_CHECK });
+  /** The process's status, and the mounted configuration's checksum beside it. */
+  const statusBody = () => ({ ...supervisor.status(), config: deps.mountedConfig ? deps.mountedConfig.status() : null });
   // Logged with who asked before anything happens; refused at once while shutting down, never queued behind the shutdown.
   const mutation =
     (handler: Handler): Handler =>
@@ -48,15 +61,16 @@ export function createApi(deps: ApiDeps): Hono {
 
   const routes: Record<string, { method: 'GET' | 'POST'; handler: Handler }> = {
     '/health': { method: 'GET', handler: (c) => health(c) },
-    [`/${deps.name}/status`]: { method: 'GET', handler: (c) => json(c, 200, supervisor.status()) },
+    [`/${deps.name}/status`]: { method: 'GET', handler: (c) => json(c, 200, statusBody()) },
+    [`/${deps.name}/ready`]: { method: 'GET', handler: (c) => ready(c) },
     [`/${deps.name}/start`]: { method: 'POST', handler: mutation((c) => start(c)) },
-    [`/${deps.name}/stop`]: { method: 'POST', handler: mutation(async (c) => (await supervisor.stop(), json(c, 200, supervisor.status()))) },
-    [`/${deps.name}/kill`]: { method: 'POST', handler: mutation(async (c) => (await supervisor.kill(), json(c, 200, supervisor.status()))) },
+    [`/${deps.name}/stop`]: { method: 'POST', handler: mutation(async (c) => (await supervisor.stop(), json(c, 200, statusBody()))) },
+    [`/${deps.name}/kill`]: { method: 'POST', handler: mutation(async (c) => (await supervisor.kill(), json(c, 200, statusBody()))) },
     [`/${deps.name}/restart`]: { method: 'POST', handler: mutation((c) => restart(c)) },
     '/keystore/status': { method: 'GET', handler: (c) => keystoreStatus(c) },
     '/metrics': {
       method: 'GET',
-      handler: (c) => c.text(renderMetrics(deps.name, supervisor, deps.keystoreMetrics?.()), 200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8' }),
+      handler: (c) => c.text(renderMetrics(deps.name, supervisor, deps.keystoreMetrics?.(), readiness.gauge()), 200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8' }),
     },
   };
 
@@ -65,17 +79,41 @@ export function createApi(deps: ApiDeps): Hono {
     return json(c, httpStatus, body);
   };
 
+  const ready = async (c: Context) => {
+    const answer = await readiness.probe();
+    return json(c, answer.ready ? 200 : 503, answer);
+  };
+
+  /**
+   * `?config=SHA`: the start happens only if the mounted configuration, checksummed
+   * again in the supervisor's turn (nothing runs between the check and the start), is SHA.
+   */
+  const configGuard = (c: Context): (() => Promise<void>) | undefined => {
+    const wanted = c.req.query('config');
+    if (wanted === undefined) return undefined;
+    const sha = wanted.toLowerCase();
+    if (!SHA256_HEX.test(sha)) throw new ApiError(400, 'illegal_argument_exception', 'config must be the sha256 of the mounted configuration: 64 hexadecimal digits');
+    return async () => {
+      const mounted = deps.mountedConfig;
+      if (!mounted) throw new ApiError(409, 'config_mismatch_exception', `the mounted configuration is unknown (no --config-path), not ${sha}`);
+      const current = await mounted.refresh();
+      if (current.sha256 !== sha) {
+        throw new ApiError(409, 'config_mismatch_exception', `the mounted configuration is ${current.sha256 ?? `not checksummed (${mounted.problem() ?? 'unreadable'})`}, not ${sha}`);
+      }
+    };
+  };
+
   const start = async (c: Context) => {
-    const outcome = await supervisor.start().catch(rethrowBlocked);
+    const outcome = await supervisor.start('start requested', configGuard(c)).catch(rethrowBlocked);
     if (outcome.kind === 'spawnFailed') throw new ApiError(500, 'spawn_exception', outcome.reason);
-    return json(c, outcome.kind === 'alreadyRunning' ? 200 : 202, supervisor.status());
+    return json(c, outcome.kind === 'alreadyRunning' ? 200 : 202, statusBody());
   };
 
   const restart = async (c: Context) => {
-    const outcome = await supervisor.restart().catch(rethrowBlocked);
+    const outcome = await supervisor.restart(configGuard(c)).catch(rethrowBlocked);
     if (outcome.kind === 'spawnFailed') throw new ApiError(500, 'spawn_exception', outcome.reason);
     // A kill that overtook the restart answers like a stop: 200 with the killed status.
-    return json(c, outcome.kind === 'killedDuringRestart' ? 200 : 202, supervisor.status());
+    return json(c, outcome.kind === 'killedDuringRestart' ? 200 : 202, statusBody());
   };
 
   const keystoreStatus = (c: Context) => {
@@ -92,7 +130,7 @@ export function createApi(deps: ApiDeps): Hono {
     return next();
   });
   if (deps.requireClientCertificates) {
-    const clientAuth = requireClientCertificate();
+    const clientAuth = requireClientCertificate([`/${deps.name}/ready`]);
     // The Unix socket is mode 0600 inside the container: reaching it is the credential.
     app.use(async function requireClientCertificateOverTcp(c, next) {
       return isUnixSocketRequest(c) ? next() : clientAuth(c, next);
