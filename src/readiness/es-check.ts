@@ -11,6 +11,9 @@ import type { KeystoreConfig, ReadyCheck } from '../config/config.ts';
 import { loadCaBundle } from '../keystore/ca-bundle.ts';
 import { readSecret } from '../keystore/secrets.ts';
 
+/** ES's `GET /` answer is a few hundred bytes: more is not read. */
+const MAX_ANSWER_BYTES = 64 * 1024;
+
 /** `summary` is for anyone who can reach the probe port (no path, no credential); `detail` is for the log. */
 export type CheckResult = { readonly ok: true } | { readonly ok: false; readonly summary: string; readonly detail: string };
 
@@ -92,7 +95,8 @@ function httpCheck(es: KeystoreConfig, timeoutMs: number): EsCheck {
           headersTimeout: timeoutMs,
           bodyTimeout: timeoutMs,
         });
-        response.body.destroy(); // the status is the answer
+        // The status is the answer; the body (a few hundred bytes) is read and dropped, at most this much.
+        await response.body.dump({ limit: MAX_ANSWER_BYTES }).catch(() => {});
         if (response.statusCode >= 200 && response.statusCode < 300) return { ok: true };
         const hint = response.statusCode === 401 || response.statusCode === 403 ? ': check USERNAME and PASSWORD/PASSWORD_FILE' : response.statusCode === 503 ? ' (no elected master yet?)' : '';
         return notAnswering(`Elasticsearch answered HTTP ${response.statusCode}${hint}`);

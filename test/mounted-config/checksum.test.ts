@@ -150,7 +150,7 @@ t.test('watched: a ..data swap changes status().sha256 and changedAt; a problem 
 
   const supervisor = createSupervisor(supervisorConfig(), { log: fake.log, onExitRequested: () => {}, system: fake.system });
   const app = createApi({ name: 'es', supervisor, log: fake.log, mountedConfig: mounted });
-  const get = async (target: string) => readAnswer(await app.fetch(liteRequest(`http://api.invalid${target}`, { method: 'GET' })));
+  const get = async (target: string) => readAnswer(await app.fetch(liteRequest(`http://api.invalid${target}`, { method: 'GET', headers: [] })));
   t.same((await get('/es/status')).json.config, second);
 
   volume.update({ 'elasticsearch.yml': 'x'.repeat(MAX_CONFIG_FILE_BYTES + 1) });
@@ -170,7 +170,7 @@ t.test('start?config=SHA and restart?config=SHA: 409 and nothing happens on a mi
   t.teardown(() => mounted.close());
   const supervisor = createSupervisor(supervisorConfig(), { log: fake.log, onExitRequested: () => {}, system: fake.system });
   const app = createApi({ name: 'es', supervisor, log: fake.log, mountedConfig: mounted });
-  const post = async (target: string) => readAnswer(await app.fetch(liteRequest(`http://api.invalid${target}`, { method: 'POST' })));
+  const post = async (target: string) => readAnswer(await app.fetch(liteRequest(`http://api.invalid${target}`, { method: 'POST', headers: [] })));
 
   const refused = await post(`/es/start?config=${wrong}`);
   t.equal(refused.status, 409);
@@ -191,7 +191,7 @@ t.test('start?config=SHA and restart?config=SHA: 409 and nothing happens on a mi
   t.equal(fake.spawnCalls.length, 2);
 
   const without = createApi({ name: 'es', supervisor, log: fake.log });
-  const answer = await readAnswer(await without.fetch(liteRequest(`http://api.invalid/es/start?config=${right}`, { method: 'POST' })));
+  const answer = await readAnswer(await without.fetch(liteRequest(`http://api.invalid/es/start?config=${right}`, { method: 'POST', headers: [] })));
   t.equal(answer.status, 409, 'no --config-path: nothing to match');
   t.match(answer.json.error.reason, /unknown \(no --config-path\)/);
 });

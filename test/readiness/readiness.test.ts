@@ -51,7 +51,7 @@ function setup(config: Partial<Config> = {}) {
   const check = countingCheck();
   const readiness = createReadiness({ name: cfg.name, supervisor, log: fake.log, check, monotonicMs: () => fake.clock.monotonicMs() });
   const app = createApi({ name: cfg.name, supervisor, log: fake.log, readiness });
-  const request = async (method: string, target: string) => readAnswer(await app.fetch(liteRequest(`http://api.invalid${target}`, { method })));
+  const request = async (method: string, target: string) => readAnswer(await app.fetch(liteRequest(`http://api.invalid${target}`, { method, headers: [] })));
   const ready = () => request('GET', '/es/ready');
   const terms = () => fake.signals.filter((s) => s.signal === 'SIGTERM');
   return { fake, supervisor, check, readiness, request, ready, terms };
@@ -220,7 +220,7 @@ t.test('pm_ready in /metrics; /NAME/ready open to probes under mutual TLS', asyn
   const fake = createFakeSystem();
   const cfg = supervisorConfig();
   const app = createApi({ name: 'es', supervisor: createSupervisor(cfg, { log: fake.log, onExitRequested: () => {}, system: fake.system }), log: fake.log, requireClientCertificates: true });
-  const get = async (target: string) => readAnswer(await app.fetch(liteRequest(`http://api.invalid${target}`, { method: 'GET' })));
+  const get = async (target: string) => readAnswer(await app.fetch(liteRequest(`http://api.invalid${target}`, { method: 'GET', headers: [] })));
   t.equal((await get('/es/ready')).status, 503, 'answered (not 403) without a client certificate');
   t.equal((await get('/es/status')).status, 403);
 });
