@@ -301,7 +301,7 @@ if (missing) {
     },
     {
       // The manifest's relation between the two timeouts at work: the manager, not the runtime, ends it.
-      title: 'podman stop, Elasticsearch ignoring SIGTERM: the manager SIGKILLs it after --shutdown-timeout (20 s), before the 30 s grace period',
+      title: 'podman stop, Elasticsearch ignoring SIGTERM: the manager SIGKILLs it after --drain-delay (5 s) + --shutdown-timeout (20 s), before the 30 s grace period',
       label: 'stophang',
       env: { FAKE_ES_ON_TERM: 'ignore', FAKE_ES_RESILIENT_CHILD: '1' },
       trigger: (pod) => podman.run(['stop', '--time', '30', pod.container]),
