@@ -25,7 +25,10 @@ Usage:
   process-manager install DIR             lay down DIR/process-manager (the PID-1 helper, the
                                           Pod's command) and this runtime beside it, mode 0755
   process-manager ctl [--json] COMMAND    ask the running manager, over its Unix socket:
-                                          status, start, stop, restart, kill or health
+                                          status, start, stop, restart, kill or health;
+                                          start and restart take --config SHA
+  process-manager config-checksum PATH... the checksum of the configuration at PATHs, as
+                                          GET /NAME/status reports it for --config-path
   process-manager --help | --version
 
 Options (each also read from the environment variable shown; the flag wins;
@@ -37,6 +40,7 @@ ${variables.join('\n')}
 
 Exit status: the process's last status (its code, or 128+signal); 0 when it was
 not running; 64 usage error; 78 configuration error; 70 internal error.
+config-checksum: 0 printed; 65 the paths cannot be checksummed (stderr says why).
 ctl: 0 done; 1 refused or failed; 69 no manager answers on the socket.
 `;
 }
