@@ -98,7 +98,10 @@ export function createApi(deps: ApiDeps): Hono {
       if (!mounted) throw new ApiError(409, 'config_mismatch_exception', `the mounted configuration is unknown (no --config-path), not ${sha}`);
       const current = await mounted.refresh();
       if (current.sha256 !== sha) {
-        throw new ApiError(409, 'config_mismatch_exception', `the mounted configuration is ${current.sha256 ?? `not checksummed (${mounted.problem() ?? 'unreadable'})`}, not ${sha}`);
+        const reason = `the mounted configuration is ${current.sha256 ?? `not checksummed (${mounted.problem() ?? 'unreadable'})`}, not ${sha}`;
+        // A refusal someone may be waiting on (an orchestrator whose Secret has not arrived yet): worth a look.
+        deps.log.warn(`${c.req.method} ${c.req.path} refused: ${reason}`, { 'event.action': 'config-mismatch' });
+        throw new ApiError(409, 'config_mismatch_exception', reason);
       }
     };
   };

@@ -176,6 +176,7 @@ t.test('start?config=SHA and restart?config=SHA: 409 and nothing happens on a mi
   t.equal(refused.status, 409);
   t.same(refused.json, { error: { type: 'config_mismatch_exception', reason: `the mounted configuration is ${right}, not ${wrong}` }, status: 409 });
   t.equal(fake.spawnCalls.length, 0, 'nothing started');
+  t.match(fake.log.records.find((r) => r.fields['event.action'] === 'config-mismatch'), { level: 'warn', message: /POST \/es\/start refused: the mounted configuration is/ });
   t.equal(supervisor.status().desired, 'started', 'nor the intent changed');
   t.equal((await post('/es/start?config=abc')).status, 400, 'not a sha256');
 
