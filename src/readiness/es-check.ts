@@ -5,14 +5,17 @@
 // asks nothing. Nothing is spawned: a probe is a request from this process.
 
 import { Buffer } from 'node:buffer';
+import http from 'node:http';
+import https from 'node:https';
 import net from 'node:net';
-import type { Client } from 'undici';
 import type { KeystoreConfig, ReadyCheck } from '../config/config.ts';
 import { loadCaBundle } from '../keystore/ca-bundle.ts';
 import { readSecret } from '../keystore/secrets.ts';
 
 /** ES's `GET /` answer is a few hundred bytes: more is not read. */
 const MAX_ANSWER_BYTES = 64 * 1024;
+/** A connection unused this long is closed: beyond a probe period (5 to 10 s), short of a minute. */
+const KEEP_IDLE_MS = 30_000;
 
 /** `summary` is for anyone who can reach the probe port (no path, no credential); `detail` is for the log. */
 export type CheckResult = { readonly ok: true } | { readonly ok: false; readonly summary: string; readonly detail: string };
@@ -56,63 +59,72 @@ function connectOnce(port: number, timeoutMs: number): Promise<CheckResult> {
   });
 }
 
-/** undici is loaded on the first check only, and one Client kept for the one origin, replaced when the CA changes. */
+/**
+ * One keep-alive connection, reused from check to check: a probe every few
+ * seconds would otherwise pay a TCP and TLS handshake each time, several times
+ * the CPU of the request itself. Node's own client, not undici: its idle
+ * socket waits on one timer and wakes nobody, where undici's timers tick twice
+ * a second while a connection is kept.
+ */
 function httpCheck(es: KeystoreConfig, timeoutMs: number): EsCheck {
   const url = new URL(`${es.endpoint}/`);
   const isHttps = url.protocol === 'https:';
-  let client: Client | undefined;
-  let clientCa: string | undefined;
+  let agent: http.Agent | undefined;
+  let agentCa: string | undefined;
 
-  const clientFor = async (): Promise<{ readonly client: Client } | { readonly failed: CheckResult }> => {
+  const agentFor = async (): Promise<{ readonly agent: http.Agent } | { readonly failed: CheckResult }> => {
     const ca = isHttps ? await loadCaBundle(es.certificatesPath) : { ok: true as const, pem: '' };
     if (!ca.ok) return { failed: notAnswering('the CA to trust Elasticsearch with cannot be read (see the manager log)', ca.reason) };
-    if (!client || clientCa !== ca.pem) {
-      const { Client } = await import('undici');
-      void client?.close();
-      client = new Client(url.origin, { connect: { ca: isHttps ? ca.pem : undefined, timeout: timeoutMs } });
-      clientCa = ca.pem;
+    if (!agent || agentCa !== ca.pem) {
+      agent?.destroy();
+      const options = { keepAlive: true, maxSockets: 1, maxFreeSockets: 1, timeout: KEEP_IDLE_MS };
+      agent = isHttps ? new https.Agent({ ...options, ca: ca.pem }) : new http.Agent(options);
+      agentCa = ca.pem;
     }
-    return { client };
+    return { agent };
   };
+
+  const requestOnce = (chosen: http.Agent, headers: Record<string, string>): Promise<{ status: number } | { error: NodeJS.ErrnoException; reused: boolean }> =>
+    new Promise((resolve) => {
+      const request = (isHttps ? https : http).request(url, { method: 'GET', headers, agent: chosen, signal: AbortSignal.timeout(timeoutMs) });
+      request.on('response', (response) => {
+        let size = 0;
+        response.on('data', (chunk: Buffer) => {
+          size += chunk.length;
+          if (size > MAX_ANSWER_BYTES) response.destroy(); // the status is the answer; no more of the body is read
+        });
+        response.on('end', () => resolve({ status: response.statusCode ?? 0 }));
+        response.on('close', () => resolve({ status: response.statusCode ?? 0 }));
+      });
+      request.on('error', (error: NodeJS.ErrnoException) => resolve({ error, reused: request.reusedSocket }));
+      request.end();
+    });
 
   return {
     async run() {
       const password = await readSecret(es.password, es.passwordFile, 'PASSWORD_FILE');
       if (!password.ok) return notAnswering('the password for Elasticsearch cannot be read (see the manager log)', password.reason);
-      const chosen = await clientFor();
+      const chosen = await agentFor();
       if ('failed' in chosen) return chosen.failed;
       const headers: Record<string, string> = { accept: 'application/json' };
       if (es.username !== undefined) headers.authorization = `Basic ${Buffer.from(`${es.username}:${password.value ?? ''}`).toString('base64')}`;
-      const deadline = AbortSignal.timeout(timeoutMs);
-      try {
-        const response = await chosen.client.request({
-          path: url.pathname,
-          method: 'GET',
-          headers,
-          signal: deadline,
-          // Probes come seconds apart: no idle keep-alive socket between them.
-          reset: true,
-          headersTimeout: timeoutMs,
-          bodyTimeout: timeoutMs,
-        });
-        // The status is the answer; the body (a few hundred bytes) is read and dropped, at most this much.
-        await response.body.dump({ limit: MAX_ANSWER_BYTES }).catch(() => {});
-        if (response.statusCode >= 200 && response.statusCode < 300) return { ok: true };
-        const hint = response.statusCode === 401 || response.statusCode === 403 ? ': check USERNAME and PASSWORD/PASSWORD_FILE' : response.statusCode === 503 ? ' (no elected master yet?)' : '';
-        return notAnswering(`Elasticsearch answered HTTP ${response.statusCode}${hint}`);
-      } catch (error) {
-        if (deadline.aborted) return notAnswering(`Elasticsearch did not answer within ${timeoutMs} ms`);
-        const { code, message } = error as NodeJS.ErrnoException;
-        const cause = code ?? ((error as Error).cause as NodeJS.ErrnoException | undefined)?.code ?? '';
-        if (cause === 'ECONNREFUSED') return notAnswering('Elasticsearch does not accept connections (yet)');
-        if (/CERT|SSL|TLS|UNABLE_TO_|SELF_SIGNED|ALTNAME/.test(cause)) return notAnswering(`TLS with Elasticsearch failed (${cause})`, `TLS with ${es.endpoint} failed: ${cause}: ${message}`);
-        if (/TIMEOUT/.test(cause)) return notAnswering(`Elasticsearch did not answer within ${timeoutMs} ms`);
-        return notAnswering(`the request to Elasticsearch failed (${cause || 'network error'})`, `GET ${es.endpoint}/ failed: ${cause} ${message}`);
+      let answer = await requestOnce(chosen.agent, headers);
+      // ES may have closed the kept connection just as it was reused: that says nothing about ES; ask once more on a new one.
+      if ('error' in answer && answer.reused && (answer.error.code === 'ECONNRESET' || answer.error.code === 'EPIPE')) answer = await requestOnce(chosen.agent, headers);
+      if ('status' in answer) {
+        if (answer.status >= 200 && answer.status < 300) return { ok: true };
+        const hint = answer.status === 401 || answer.status === 403 ? ': check USERNAME and PASSWORD/PASSWORD_FILE' : answer.status === 503 ? ' (no elected master yet?)' : '';
+        return notAnswering(`Elasticsearch answered HTTP ${answer.status}${hint}`);
       }
+      const { code = '', message, name } = answer.error;
+      if (name === 'AbortError' || name === 'TimeoutError') return notAnswering(`Elasticsearch did not answer within ${timeoutMs} ms`);
+      if (code === 'ECONNREFUSED') return notAnswering('Elasticsearch does not accept connections (yet)');
+      if (/CERT|SSL|TLS|UNABLE_TO_|SELF_SIGNED|ALTNAME/.test(code)) return notAnswering(`TLS with Elasticsearch failed (${code})`, `TLS with ${es.endpoint} failed: ${code}: ${message}`);
+      return notAnswering(`the request to Elasticsearch failed (${code || 'network error'})`, `GET ${es.endpoint}/ failed: ${code} ${message}`);
     },
     async close() {
-      await client?.close();
-      client = undefined;
+      agent?.destroy();
+      agent = undefined;
     },
   };
 }
