@@ -16,6 +16,8 @@ import { readSecret } from '../keystore/secrets.ts';
 const MAX_ANSWER_BYTES = 64 * 1024;
 /** A connection unused this long is closed: beyond a probe period (5 to 10 s), short of a minute. */
 const KEEP_IDLE_MS = 30_000;
+/** The CA is read again this often while checks succeed (a rotation keeps the old CA valid for a while), and after any failure. */
+const CA_REREAD_MS = 60_000;
 
 /** `summary` is for anyone who can reach the probe port (no path, no credential); `detail` is for the log. */
 export type CheckResult = { readonly ok: true } | { readonly ok: false; readonly summary: string; readonly detail: string };
@@ -71,9 +73,13 @@ function httpCheck(es: KeystoreConfig, timeoutMs: number): EsCheck {
   const isHttps = url.protocol === 'https:';
   let agent: http.Agent | undefined;
   let agentCa: string | undefined;
+  /** When the CA was last read; a failed check forgets it, so a rotated CA is read again at once. */
+  let caReadAt = -Infinity;
 
   const agentFor = async (): Promise<{ readonly agent: http.Agent } | { readonly failed: CheckResult }> => {
+    if (agent && performance.now() - caReadAt < CA_REREAD_MS) return { agent };
     const ca = isHttps ? await loadCaBundle(es.certificatesPath) : { ok: true as const, pem: '' };
+    caReadAt = performance.now();
     if (!ca.ok) return { failed: notAnswering('the CA to trust Elasticsearch with cannot be read (see the manager log)', ca.reason) };
     if (!agent || agentCa !== ca.pem) {
       agent?.destroy();
@@ -108,23 +114,29 @@ function httpCheck(es: KeystoreConfig, timeoutMs: number): EsCheck {
       if ('failed' in chosen) return chosen.failed;
       const headers: Record<string, string> = { accept: 'application/json' };
       if (es.username !== undefined) headers.authorization = `Basic ${Buffer.from(`${es.username}:${password.value ?? ''}`).toString('base64')}`;
-      let answer = await requestOnce(chosen.agent, headers);
-      // ES may have closed the kept connection just as it was reused: that says nothing about ES; ask once more on a new one.
-      if ('error' in answer && answer.reused && (answer.error.code === 'ECONNRESET' || answer.error.code === 'EPIPE')) answer = await requestOnce(chosen.agent, headers);
-      if ('status' in answer) {
-        if (answer.status >= 200 && answer.status < 300) return { ok: true };
-        const hint = answer.status === 401 || answer.status === 403 ? ': check USERNAME and PASSWORD/PASSWORD_FILE' : answer.status === 503 ? ' (no elected master yet?)' : '';
-        return notAnswering(`Elasticsearch answered HTTP ${answer.status}${hint}`);
-      }
-      const { code = '', message, name } = answer.error;
-      if (name === 'AbortError' || name === 'TimeoutError') return notAnswering(`Elasticsearch did not answer within ${timeoutMs} ms`);
-      if (code === 'ECONNREFUSED') return notAnswering('Elasticsearch does not accept connections (yet)');
-      if (/CERT|SSL|TLS|UNABLE_TO_|SELF_SIGNED|ALTNAME/.test(code)) return notAnswering(`TLS with Elasticsearch failed (${code})`, `TLS with ${es.endpoint} failed: ${code}: ${message}`);
-      return notAnswering(`the request to Elasticsearch failed (${code || 'network error'})`, `GET ${es.endpoint}/ failed: ${code} ${message}`);
+      const result = await ask(chosen.agent, headers);
+      if (!result.ok) caReadAt = -Infinity;
+      return result;
     },
     async close() {
       agent?.destroy();
       agent = undefined;
     },
   };
+
+  async function ask(chosen: http.Agent, headers: Record<string, string>): Promise<CheckResult> {
+    let answer = await requestOnce(chosen, headers);
+    // ES may have closed the kept connection just as it was reused: that says nothing about ES; ask once more on a new one.
+    if ('error' in answer && answer.reused && (answer.error.code === 'ECONNRESET' || answer.error.code === 'EPIPE')) answer = await requestOnce(chosen, headers);
+    if ('status' in answer) {
+      if (answer.status >= 200 && answer.status < 300) return { ok: true };
+      const hint = answer.status === 401 || answer.status === 403 ? ': check USERNAME and PASSWORD/PASSWORD_FILE' : answer.status === 503 ? ' (no elected master yet?)' : '';
+      return notAnswering(`Elasticsearch answered HTTP ${answer.status}${hint}`);
+    }
+    const { code = '', message, name } = answer.error;
+    if (name === 'AbortError' || name === 'TimeoutError') return notAnswering(`Elasticsearch did not answer within ${timeoutMs} ms`);
+    if (code === 'ECONNREFUSED') return notAnswering('Elasticsearch does not accept connections (yet)');
+    if (/CERT|SSL|TLS|UNABLE_TO_|SELF_SIGNED|ALTNAME/.test(code)) return notAnswering(`TLS with Elasticsearch failed (${code})`, `TLS with ${es.endpoint} failed: ${code}: ${message}`);
+    return notAnswering(`the request to Elasticsearch failed (${code || 'network error'})`, `GET ${es.endpoint}/ failed: ${code} ${message}`);
+  }
 }
