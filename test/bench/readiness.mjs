@@ -12,7 +12,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { FAKE_ES, baseEnv, launchAsPid1, removeTempDir, tempDir, waitFor } from './launch.mjs';
-import { readCpuMs } from './procfs.mjs';
+import { readCpuMs, readStatus } from './procfs.mjs';
 
 const PROBE_GAP_MS = 1_100;
 const TICKS_PER_SECOND = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
@@ -51,6 +51,8 @@ export async function measureProbeCost({ executable, tls, fakeEs, probes, readyC
       if ((await probe()) !== 200) throw new Error('a probe answered not ready');
     }
     const managerMs = (readCpuMs(manager.managerPid) - before - idlePerGapMs * probes) / probes;
+    // What answering probes keeps in memory (the client, its TLS context, the kept connection).
+    const rssAnonKiB = readStatus(manager.managerPid).RssAnon;
     const checks = fakeEs.requests.length - esBefore;
 
     const curl = `curl -s -o /dev/null --cacert ${tls.caFile} -u elastic:changeme -w '%{http_code}' ${fakeEs.url}/`;
@@ -60,8 +62,8 @@ export async function measureProbeCost({ executable, tls, fakeEs, probes, readyC
       if (code !== '200') throw new Error(`curl answered ${code}`);
     }
     const execMs = (childrenCpuMs() - childrenBefore) / probes;
-    log(`  one /es/ready probe (--ready-check ${readyCheck}): ${managerMs.toFixed(2)} ms of manager CPU; bash -c curl: ${execMs.toFixed(2)} ms; ${checks} ES requests for ${probes} probes`);
-    return { readyCheck, managerMs, execMs, ratio: managerMs / execMs, checks, probes, idlePerGapMs };
+    log(`  one /es/ready probe (--ready-check ${readyCheck}): ${managerMs.toFixed(2)} ms of manager CPU; bash -c curl: ${execMs.toFixed(2)} ms; ${checks} ES requests for ${probes} probes; manager RssAnon ${(rssAnonKiB / 1024).toFixed(1)} MiB`);
+    return { readyCheck, rssAnonKiB, managerMs, execMs, ratio: managerMs / execMs, checks, probes, idlePerGapMs };
   } finally {
     await manager.stop();
     removeTempDir(dir);
