@@ -175,8 +175,8 @@ export function createSupervisor(config: Config, deps: SupervisorDeps): Supervis
   };
 
   /**
-   * started -> stopping -> stopped; SIGTERM, then SIGKILL to the group after timeoutMs.
-   * True when a kill escalated it (stopping -> killing -> killed).
+   * The drain (--drain-delay), then the stop itself. True when a kill cut the
+   * drain or escalated the stop: the process ended killed.
    */
   const stopLocked = async (timeoutMs: number, cause: ExitCause): Promise<boolean> => {
     backoff.cancel();
@@ -224,6 +224,10 @@ export function createSupervisor(config: Config, deps: SupervisorDeps): Supervis
     return true;
   };
 
+  /**
+   * started -> stopping -> stopped; SIGTERM, then SIGKILL to the group after timeoutMs.
+   * True when a kill escalated it (stopping -> killing -> killed).
+   */
   const signalAndWait = async (running: RunningProcess, timeoutMs: number, cause: ExitCause): Promise<boolean> => {
     transition('stop', cause);
     const target = { kind: config.stopScope, pid: running.pid };
