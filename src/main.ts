@@ -12,6 +12,10 @@ import { createApi } from './api/app.ts';
 import { serveUnixSocket, type UnixSocketServer } from './api/unix-socket.ts';
 import { createCertInitializer } from './certs/index.ts';
 import { createKeystoreUpdater } from './keystore/index.ts';
+import { printConfigChecksum } from './mounted-config/checksum-command.ts';
+import { createMountedConfig } from './mounted-config/mounted-config.ts';
+import { createEsCheck } from './readiness/es-check.ts';
+import { createReadiness } from './readiness/readiness.ts';
 import { serveApi, type ApiServer } from './api/server.ts';
 import { runCtl } from './cli/ctl.ts';
 import { runClusterRestart } from './cluster-restart/index.ts';
@@ -50,6 +54,8 @@ async function main(log: Logger, stdout: StdoutWriter): Promise<number> {
       return runCtl(command.request);
     case 'cluster-restart':
       return runClusterRestart(command.argv, process.env);
+    case 'config-checksum':
+      return printConfigChecksum(command.paths);
     case 'run':
       nameThisProcess();
       logRuntimeWarnings(log);
@@ -88,6 +94,8 @@ async function run(config: Config, log: Logger, stdout: StdoutWriter): Promise<n
   const keystore = await createKeystoreUpdater(config.keystore, { log, isProcessStarted: () => supervisor.status().state === 'started' });
   const certs = config.certInitializer && (await createCertInitializer(config.certInitializer, { log }));
   if (certs) supervisor.holdStartsWhile(() => certs.blockedReason());
+  const mountedConfig = config.configPaths.length > 0 ? await createMountedConfig(config.configPaths, log) : undefined;
+  const readiness = createReadiness({ name: config.name, supervisor, log, check: createEsCheck(config.readyCheck, config.keystore, config.readyTimeoutMs) });
   const app = createApi({
     name: config.name,
     supervisor,
@@ -97,6 +105,8 @@ async function run(config: Config, log: Logger, stdout: StdoutWriter): Promise<n
     certificatesStatus: certs?.status,
     requireClientCertificates: !!config.tls?.clientCaFile,
     logLinesDropped: stdout.droppedLines,
+    readiness,
+    mountedConfig,
   });
   server = await serveApi(app, { host: config.httpHost, port: config.httpPort, tls: config.tls }, log).catch((error: Error) => {
     if (error instanceof StartupError) throw error; // unusable TLS files: it names their flag
@@ -121,7 +131,15 @@ async function run(config: Config, log: Logger, stdout: StdoutWriter): Promise<n
   });
 
   const status = await exited;
-  const [isStateSaved] = await Promise.all([supervisor.flushState(STATE_FLUSH_MS), server.close(), socket?.close(), keystore?.close(), certs?.close()]);
+  const [isStateSaved] = await Promise.all([
+    supervisor.flushState(STATE_FLUSH_MS),
+    server.close(),
+    socket?.close(),
+    keystore?.close(),
+    certs?.close(),
+    mountedConfig?.close(),
+    readiness.close(),
+  ]);
   if (!isStateSaved) log.error(`exiting before the last state reached the state file (${supervisor.stateFileError() ?? 'still being written'})`, { 'event.action': 'state-file', 'file.path': config.stateFile });
   log.info(`exiting with status ${status}`, { 'event.action': 'manager-exit', 'process.exit_code': status });
   return status;

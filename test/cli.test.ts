@@ -119,6 +119,9 @@ t.test('--help shows the defaults and choices the parser applies', async (t) => 
     onExit: (c) => c.onExit,
     httpPort: (c) => c.httpPort,
     logLevel: (c) => c.logLevel,
+    readyCheck: (c) => c.readyCheck,
+    readyTimeout: (c) => c.readyTimeoutMs,
+    drainDelay: (c) => c.drainDelayMs,
   };
   for (const [option, spec] of Object.entries(OPTIONS) as [string, OptionSpec][]) {
     const line = help.split('\n').find((l) => l.startsWith(`  ${spec.flag} `)) ?? '';
@@ -145,6 +148,45 @@ t.test('durations: units, compounds, plain seconds', async (t) => {
   const cases: [string, number][] = [['500ms', 500], ['5s', 5_000], ['2m', 120_000], ['1h', 3_600_000], ['2m30s', 150_000], ['1h2m3s4ms', 3_723_004], ['1.5', 1_500], ['0', 0], ['596h', 2_145_600_000]];
   for (const [text, ms] of cases) t.equal(stopTimeout(text), ms, `${text} = ${ms} ms`);
   for (const text of ['', '5 s', 's', '1h-2m', '1d', '-1s']) t.throws(() => stopTimeout(text), { exitCode: 78 } as unknown as Error, `'${text}' is refused`);
+});
+
+t.test('readiness, drain and configuration options: forms, lists, refusals, the grace-period warning', async (t) => {
+  const parse = (argv: string[], env: Record<string, string> = {}) => parseCommandLine(['--cmd', '/bin/true', ...argv], env, '/pm');
+  const config = (argv: string[], env: Record<string, string> = {}) => {
+    const command = parse(argv, env);
+    if (command.kind !== 'run') throw new Error(`not a run: ${command.kind}`);
+    return command;
+  };
+  t.same(config([]).config.readyCheck, { kind: 'http' });
+  t.same(config(['--ready-check', 'tcp:9399']).config.readyCheck, { kind: 'tcp', port: 9399 });
+  t.same(config(['--ready-check', 'none']).config.readyCheck, { kind: 'none' });
+  for (const wrong of ['tcp', 'tcp:0', 'tcp:70000', 'tcp:x', 'https', 'TCP:9399']) {
+    t.throws(() => parse(['--ready-check', wrong]), { exitCode: 78, message: /--ready-check: .* is not http, none or tcp:PORT/ } as unknown as Error, `--ready-check ${wrong} refused`);
+  }
+  t.throws(() => parse(['--ready-timeout', '0']), { exitCode: 78 } as unknown as Error, 'a check needs time');
+
+  t.same(config([]).config.configPaths, [], 'no --config-path: none');
+  t.same(config(['--config-path', '/a', '--config-path', 'rel/b']).config.configPaths, ['/a', path.resolve('rel/b')], 'repeatable, in order, made absolute');
+  t.same(config([], { PM_CONFIG_PATH: '/a:/b/c' }).config.configPaths, ['/a', '/b/c'], 'the variable is a colon-separated list');
+  t.same(config(['--config-path', '/x:y'], { PM_CONFIG_PATH: '/a' }).config.configPaths, ['/x:y'], 'a flag is one path, colon included, and wins');
+  t.throws(() => parse([], { PM_CONFIG_PATH: '/a::/b' }), { exitCode: 78 } as unknown as Error, 'an empty path in the list');
+
+  t.same(config(['--drain-delay', '5s', '--shutdown-timeout', '20s']).warnings, [], '5 s + 20 s leaves 5 s of 30 (the Pod in README): no warning');
+  t.same(config([]).warnings, [], 'no drain, the default 25 s shutdown: no warning');
+  const warned = config(['--drain-delay', '10s']).warnings;
+  t.equal(warned.length, 1);
+  t.match(warned[0], /--drain-delay 10s \+ --shutdown-timeout 25s .* terminationGracePeriodSeconds to at least 40/);
+  t.same(config(['--drain-delay', '10s', '--shutdown-timeout', '15s']).warnings, [], 'shorter shutdown: no warning');
+});
+
+t.test('ctl --config and config-checksum on the command line', async (t) => {
+  const parse = (argv: string[]) => parseCommandLine(argv, {}, '/pm');
+  t.match(parse(['ctl', 'start', '--config', 'abc']), { kind: 'ctl', request: { action: 'start', configSha: 'abc' } });
+  t.match(parse(['ctl', '--config=abc', 'restart']), { kind: 'ctl', request: { action: 'restart', configSha: 'abc' } });
+  t.throws(() => parse(['ctl', 'stop', '--config', 'abc']), { exitCode: 64 } as unknown as Error);
+  t.throws(() => parse(['ctl', 'start', '--config']), { exitCode: 64 } as unknown as Error);
+  t.match(parse(['config-checksum', 'a', '/b']), { kind: 'config-checksum', paths: [path.resolve('a'), '/b'] });
+  t.throws(() => parse(['config-checksum']), { exitCode: 64 } as unknown as Error);
 });
 
 t.test('a PM_ variable that no option reads is reported, with the likely one', async (t) => {

@@ -1,6 +1,8 @@
 // The same source runs under Deno (deno from npm), straight from src/.
 
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { ROOT, startManager, stopManager, tempDir, within } from './helpers/manager.ts';
@@ -25,12 +27,14 @@ t.test('deno run: supervise a process, serve the API, stop it, exit with its sta
   const dir = tempDir();
   const manager = await startManager({
     wrapper: [DENO, 'run', '-A', MAIN],
-    args: ['--cmd', '/bin/sh', '--state-file', path.join(dir, 's.json'), '--', '-c', 'trap "exit 3" TERM; sleep 100000 & wait'],
+    args: ['--cmd', '/bin/sh', '--state-file', path.join(dir, 's.json'), '--ready-check', 'none', '--config-path', MAIN, '--', '-c', 'trap "exit 3" TERM; sleep 100000 & wait'],
   });
   t.teardown(() => stopManager(manager));
   t.equal((await manager.request('GET', '/health')).status, 200);
   const started = await manager.status();
   t.equal(started.state, 'started');
+  t.equal(started.config.sha256, createHash('sha256').update(`. ${createHash('sha256').update(fs.readFileSync(MAIN)).digest('hex')}\n`).digest('hex'), 'the configuration checksum');
+  t.equal((await manager.request('GET', '/es/ready')).status, 200, 'ready');
   const stopped = await manager.request('POST', '/es/stop');
   t.match(stopped.json, { state: 'stopped', lastExit: { code: 3, signal: null } });
   t.equal((await manager.request('POST', '/es/start')).status, 202);

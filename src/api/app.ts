@@ -13,6 +13,9 @@ import { ApiError, errorBody } from './errors.ts';
 import { createHealth } from './health.ts';
 import { hidePaths, isAuthenticated } from './hide-paths.ts';
 import { renderMetrics, type KeystoreMetrics } from './metrics.ts';
+import type { MountedConfig } from '../mounted-config/mounted-config.ts';
+import { NO_CHECK } from '../readiness/es-check.ts';
+import { createReadiness, type Readiness } from '../readiness/readiness.ts';
 
 /** A component reported in /health; `failed` turns the manager `degraded` (health.ts says when else). */
 
@@ -25,12 +28,18 @@ export interface ApiDeps {
   readonly certificatesStatus?: () => ComponentStatus;
   /** Log lines the stdout writer dropped so far. */
   readonly logLinesDropped?: () => number;
-  /** Mutual TLS is on: every route but GET /health needs a valid client certificate. */
+  /** Mutual TLS is on: every route but the probes (GET /health, GET /NAME/ready) needs a valid client certificate. */
   readonly requireClientCertificates?: boolean;
+  /** GET /NAME/ready; without it, the process state alone decides. */
+  readonly readiness?: Readiness;
+  /** --config-path: its checksum in the status, and the guard of start?config=SHA. */
+  readonly mountedConfig?: MountedConfig;
 }
 
 /** How long a mutation's answer waits for its state to reach the disk; a disk that hangs longer gets a warning, not a hung answer. */
 const STATE_WRITE_WAIT_MS = 10_000;
+/** A sha256 as hex, the only form `?config=` takes. */
+const SHA256_HEX = /^[0-9a-f]{64}$/;
 
 /** The API takes no request bodies; this much is tolerated from clients that always send one ("{}"). */
 const BODY_LIMIT_BYTES = 1024;
@@ -49,7 +58,10 @@ export function createApi(deps: ApiDeps): Hono {
   const app = new Hono();
   const json = (c: Context, status: 200 | 202 | 503, body: unknown) => c.json(body, status);
   const audit = createAudit(deps.log);
-  const healthOf = createHealth(deps);
+  const healthOf = createHealth({ ...deps, configProblem: () => deps.mountedConfig?.problem() });
+  const readiness = deps.readiness ?? createReadiness({ name: deps.name, supervisor, log: deps.log, check: NO_CHECK });
+  /** The process's status, and the mounted configuration's checksum beside it. */
+  const statusBody = () => ({ ...supervisor.status(), config: deps.mountedConfig ? deps.mountedConfig.status() : null });
   let waitingMutations = 0;
   // Logged with who asked before anything happens; refused at once while shutting down, never queued behind the shutdown.
   // A kill is never turned away as busy: it does not queue behind the others, it ends them.
@@ -72,7 +84,8 @@ export function createApi(deps: ApiDeps): Hono {
 
   const routes: Record<string, { method: 'GET' | 'POST'; handler: Handler }> = {
     '/health': { method: 'GET', handler: (c) => health(c) },
-    [`/${deps.name}/status`]: { method: 'GET', handler: (c) => json(c, 200, supervisor.status()) },
+    [`/${deps.name}/status`]: { method: 'GET', handler: (c) => json(c, 200, statusBody()) },
+    [`/${deps.name}/ready`]: { method: 'GET', handler: (c) => ready(c) },
     [`/${deps.name}/start`]: { method: 'POST', handler: mutation((c) => start(c)) },
     [`/${deps.name}/stop`]: { method: 'POST', handler: mutation(async (c) => (await supervisor.stop(), settled(c, 200))) },
     [`/${deps.name}/kill`]: { method: 'POST', handler: mutation(async (c) => (await supervisor.kill(), settled(c, 200)), true) },
@@ -80,7 +93,7 @@ export function createApi(deps: ApiDeps): Hono {
     '/keystore/status': { method: 'GET', handler: (c) => keystoreStatus(c) },
     '/metrics': {
       method: 'GET',
-      handler: (c) => c.text(renderMetrics(deps.name, supervisor, deps.keystoreMetrics?.(), deps.logLinesDropped?.()), 200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8' }),
+      handler: (c) => c.text(renderMetrics(deps.name, supervisor, deps.keystoreMetrics?.(), deps.logLinesDropped?.(), readiness.gauge()), 200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8' }),
     },
   };
 
@@ -90,14 +103,41 @@ export function createApi(deps: ApiDeps): Hono {
     return json(c, httpStatus, isAuthenticated(c) ? body : hidePaths(body));
   };
 
+  const ready = async (c: Context) => {
+    const answer = await readiness.probe();
+    return json(c, answer.ready ? 200 : 503, answer);
+  };
+
+  /**
+   * `?config=SHA`: the start happens only if the mounted configuration, checksummed
+   * again in the supervisor's turn (nothing runs between the check and the start), is SHA.
+   */
+  const configGuard = (c: Context): (() => Promise<void>) | undefined => {
+    const wanted = c.req.query('config');
+    if (wanted === undefined) return undefined;
+    const sha = wanted.toLowerCase();
+    if (!SHA256_HEX.test(sha)) throw new ApiError(400, 'illegal_argument_exception', 'config must be the sha256 of the mounted configuration: 64 hexadecimal digits');
+    return async () => {
+      const mounted = deps.mountedConfig;
+      if (!mounted) throw new ApiError(409, 'config_mismatch_exception', `the mounted configuration is unknown (no --config-path), not ${sha}`);
+      const current = await mounted.refresh();
+      if (current.sha256 !== sha) {
+        const reason = `the mounted configuration is ${current.sha256 ?? `not checksummed (${mounted.problem() ?? 'unreadable'})`}, not ${sha}`;
+        // A refusal someone may be waiting on (an orchestrator whose Secret has not arrived yet): worth a look.
+        deps.log.warn(`${c.req.method} ${c.req.path} refused: ${reason}`, { 'event.action': 'config-mismatch' });
+        throw new ApiError(409, 'config_mismatch_exception', reason);
+      }
+    };
+  };
+
   const start = async (c: Context) => {
-    const outcome = await supervisor.start().catch(rethrowBlocked);
+    const outcome = await supervisor.start('start requested', configGuard(c)).catch(rethrowBlocked);
     if (outcome.kind === 'spawnFailed') throw new ApiError(500, 'spawn_exception', outcome.reason);
     return settled(c, outcome.kind === 'alreadyRunning' ? 200 : 202);
   };
 
   const restart = async (c: Context) => {
-    const outcome = await supervisor.restart().catch(rethrowBlocked);
+    const outcome = await supervisor.restart(configGuard(c)).catch(rethrowBlocked);
     if (outcome.kind === 'spawnFailed') throw new ApiError(500, 'spawn_exception', outcome.reason);
     // A kill that overtook the restart answers like a stop: 200 with the killed status.
     return settled(c, outcome.kind === 'killedDuringRestart' ? 200 : 202);
@@ -107,7 +147,7 @@ export function createApi(deps: ApiDeps): Hono {
   // operator learns at once that a container restart now would not know this stop (the writer keeps trying).
   const settled = async (c: Context, httpStatus: 200 | 202) => {
     const saved = await supervisor.stateSaved(STATE_WRITE_WAIT_MS);
-    const status = supervisor.status();
+    const status = statusBody();
     if (saved === 'saved') return json(c, httpStatus, status);
     const intent = status.desired === 'stopped' ? 'stop' : 'start';
     const warning =
@@ -131,7 +171,7 @@ export function createApi(deps: ApiDeps): Hono {
     return next();
   });
   if (deps.requireClientCertificates) {
-    const clientAuth = requireClientCertificate();
+    const clientAuth = requireClientCertificate([`/${deps.name}/ready`]);
     // The Unix socket is mode 0600 inside the container: reaching it is the credential.
     app.use(async function requireClientCertificateOverTcp(c, next) {
       return isUnixSocketRequest(c) ? next() : clientAuth(c, next);

@@ -1,15 +1,17 @@
 // Mutual TLS, decided per route: the certificate is requested during the
-// handshake, and every route but GET /health refuses a client without a valid
-// one. 401: no certificate; 403: one that the client CA did not sign, or expired.
+// handshake, and every route but the probes (GET /health, and the GET routes
+// the caller names: /NAME/ready) refuses a client without a valid one; a
+// kubelet's httpGet probe has no certificate to show. 401: no certificate; 403: one that the client CA did not sign, or expired.
 
 import type { MiddlewareHandler } from 'hono';
 import type { TLSSocket } from 'node:tls';
 import { ApiError } from './errors.ts';
 import type { NodeBindings } from './node-bridge.ts';
 
-export function requireClientCertificate(): MiddlewareHandler {
+export function requireClientCertificate(openProbes: readonly string[] = []): MiddlewareHandler {
+  const open = new Set(['/health', ...openProbes]);
   return async function requireClientCertificate(c, next) {
-    if (c.req.method === 'GET' && c.req.path === '/health') return next();
+    if (c.req.method === 'GET' && open.has(c.req.path)) return next();
     const socket = (c.env as NodeBindings | undefined)?.incoming.socket as TLSSocket | undefined;
     if (!socket || typeof socket.getPeerCertificate !== 'function') throw new ApiError(403, 'security_exception', 'client certificates are required and this connection is not TLS');
     if (socket.authorized) return next();

@@ -21,6 +21,8 @@ export interface HealthSources {
   readonly supervisor: Supervisor;
   readonly keystoreStatus?: () => ComponentStatus;
   readonly certificatesStatus?: () => ComponentStatus;
+  /** Why the mounted configuration has no checksum, if it has none. */
+  readonly configProblem?: () => string | undefined;
 }
 
 export function createHealth(sources: HealthSources) {
@@ -67,8 +69,10 @@ export function createHealth(sources: HealthSources) {
   return () => {
     const keystore = sources.keystoreStatus?.() ?? null;
     const certificates = sources.certificatesStatus?.() ?? null;
-    const reasons = [...processReasons(), ...keystoreReasons(keystore), ...certificateReasons(certificates)];
+    const configProblem = sources.configProblem?.();
+    const reasons = [...processReasons(), ...keystoreReasons(keystore), ...certificateReasons(certificates), ...(configProblem ? [`the mounted configuration has no checksum: ${configProblem}`] : [])];
     const body = { status: reasons.length > 0 ? 'degraded' : 'ok', reasons, process: supervisor.status(), keystore, certificates };
-    return supervisor.isShuttingDown() ? { httpStatus: 503 as const, body: { ...body, status: 'shutting_down' } } : { httpStatus: 200 as const, body };
+    // During the shutdown's drain the manager is alive and ES still serves: a liveness probe must not fail yet.
+    return supervisor.isShuttingDown() && !supervisor.isDraining() ? { httpStatus: 503 as const, body: { ...body, status: 'shutting_down' } } : { httpStatus: 200 as const, body };
   };
 }

@@ -20,7 +20,8 @@ function family(name: string, type: 'gauge' | 'counter', help: string, samples: 
   return lines.join('\n');
 }
 
-export function renderMetrics(name: string, supervisor: Supervisor, keystore?: KeystoreMetrics, logLinesDropped = 0): string {
+/** `ready`: what GET /NAME/ready would say from what is known, without a new check. */
+export function renderMetrics(name: string, supervisor: Supervisor, keystore?: KeystoreMetrics, logLinesDropped = 0, ready: 0 | 1 = 0): string {
   const status = supervisor.status();
   const { counters } = supervisor;
   const process = `name="${name}"`;
@@ -32,6 +33,7 @@ export function renderMetrics(name: string, supervisor: Supervisor, keystore?: K
     family('pm_process_exits_total', 'counter', 'Process exits by cause.', Object.entries(counters.exits).map(([cause, n]) => [`{${process},cause="${cause}"}`, n])),
     family('pm_process_restarts', 'gauge', 'Starts after the first, across container restarts.', [[`{${process}}`, status.restarts]]),
     family('pm_log_lines_dropped_total', 'counter', 'Log lines dropped because stdout was full (its reader stalled) or gone.', [['', logLinesDropped]]),
+    family('pm_ready', 'gauge', '1 while GET /NAME/ready answers 200 by the last check (no check is run for this).', [[`{${process}}`, ready]]),
   ];
   if (keystore) {
     families.push(

@@ -15,7 +15,8 @@ const CTL_EXIT = { OK: 0, REFUSED: 1, UNAVAILABLE: 69, BUSY: 75, NO_PERMISSION: 
 const READ_TIMEOUT_MS = 30_000;
 
 export async function runCtl(request: CtlRequest, out = process.stdout, err = process.stderr): Promise<number> {
-  const { method, route } = routeOf(request.action, request.name);
+  const { method, route: bare } = routeOf(request.action, request.name);
+  const route = request.configSha === undefined ? bare : `${bare}?config=${encodeURIComponent(request.configSha)}`;
   let answer: { status: number; body: string };
   try {
     answer = await send(request.socketPath, method, route);

@@ -35,6 +35,9 @@ export interface KeystoreConfig {
   readonly keystorePasswordFile?: string;
 }
 
+/** What GET /NAME/ready asks of a started process. */
+export type ReadyCheck = { readonly kind: 'http' } | { readonly kind: 'tcp'; readonly port: number } | { readonly kind: 'none' };
+
 export interface Config {
   readonly name: string;
   readonly cmd: string;
@@ -54,12 +57,19 @@ export interface Config {
   readonly forwardSignals: readonly NodeJS.Signals[];
   readonly logLevel: LogLevel;
   readonly keystore: KeystoreConfig;
+  readonly readyCheck: ReadyCheck;
+  readonly readyTimeoutMs: number;
+  /** Not ready this long before the SIGTERM of a stop, restart or shutdown. */
+  readonly drainDelayMs: number;
+  /** Where ES's configuration is mounted; empty: no checksum. */
+  readonly configPaths: readonly string[];
 }
 
 export type Command =
   | { readonly kind: 'help' }
   | { readonly kind: 'version' }
   | { readonly kind: 'install'; readonly dir: string; readonly owner: Owner | null }
+  | { readonly kind: 'config-checksum'; readonly paths: readonly string[] }
   | { readonly kind: 'ctl'; readonly request: CtlRequest }
   /** Its options are its own (src/cluster-restart/options.ts): handed over unread. */
   | { readonly kind: 'cluster-restart'; readonly argv: readonly string[] }
@@ -81,4 +91,6 @@ export interface CtlRequest {
   readonly isJson: boolean;
   readonly name: string;
   readonly socketPath: string;
+  /** `start|restart --config SHA`: only when the mounted configuration has this checksum. */
+  readonly configSha?: string;
 }

@@ -3,7 +3,7 @@
 // a flag cannot exist in one and not the others, and a default cannot say one
 // thing in --help and do another (test/cli.test.ts parses every default shown).
 
-export type OptionKind = 'string' | 'path' | 'duration' | 'port' | 'choice' | 'signals';
+export type OptionKind = 'string' | 'path' | 'paths' | 'duration' | 'port' | 'choice' | 'signals';
 
 export interface OptionSpec {
   readonly flag: string;
@@ -42,6 +42,21 @@ export const OPTIONS = {
     metavar: 'LIST',
     defaultValue: 'QUIT',
     help: 'signals passed on to the main process (comma-separated, or none); USR1 and USR2 may kill a JVM. Every other signal is ignored',
+  },
+  readyCheck: {
+    flag: '--ready-check',
+    kind: 'string',
+    metavar: 'http|tcp:PORT|none',
+    defaultValue: 'http',
+    help: 'what GET /NAME/ready asks of a started process: GET / on ENDPOINT (the keystore updater\'s CA and credentials), a TCP connect to 127.0.0.1:PORT (ES readiness.port), or nothing',
+  },
+  readyTimeout: { flag: '--ready-timeout', kind: 'duration', metavar: 'D', defaultValue: '3s', help: 'how long one readiness check may take' },
+  drainDelay: { flag: '--drain-delay', kind: 'duration', metavar: 'D', defaultValue: '0s', help: 'not ready this long before the SIGTERM of a stop, restart or shutdown (kill never waits)' },
+  configPath: {
+    flag: '--config-path',
+    kind: 'paths',
+    metavar: 'PATH',
+    help: 'file or directory ES\'s configuration comes from; its checksum is in GET /NAME/status and guards start?config=SHA (repeatable; env: separated by :)',
   },
   logLevel: { flag: '--log-level', kind: 'choice', metavar: 'L', choices: ['debug', 'info', 'warn', 'error'], defaultValue: 'info', help: 'debug, info, warn or error' },
 } as const satisfies Record<string, OptionSpec>;

@@ -25,15 +25,20 @@ type ValueOf<O extends OptionName> = Spec<O> extends { readonly choices: readonl
     ? number
     : Spec<O>['kind'] extends 'signals'
       ? readonly NodeJS.Signals[]
-      : string;
+      : Spec<O>['kind'] extends 'paths'
+        ? readonly string[]
+        : string;
 
 interface Given {
   readonly value: string;
   readonly source: string;
 }
 
+/** Separates the values of a repeated `paths` flag: the one byte no argument can hold. */
+const REPEAT_SEPARATOR = '\0';
+
 /** The parser behind each kind; paths are made absolute so a later chdir cannot move them. */
-function parseAs(spec: OptionSpec, text: string): Parsed<string | number | readonly NodeJS.Signals[]> {
+function parseAs(spec: OptionSpec, text: string): Parsed<string | number | readonly string[] | readonly NodeJS.Signals[]> {
   switch (spec.kind) {
     case 'duration':
       return parseDuration(text);
@@ -43,6 +48,11 @@ function parseAs(spec: OptionSpec, text: string): Parsed<string | number | reado
       return parseChoice(text, spec.choices ?? []);
     case 'path':
       return { ok: true, value: path.resolve(text) };
+    case 'paths': {
+      const parts = text.split(REPEAT_SEPARATOR);
+      if (parts.some((part) => part === '')) return { ok: false, expected: 'a list of non-empty paths' };
+      return { ok: true, value: parts.map((part) => path.resolve(part)) };
+    }
     case 'string':
       return { ok: true, value: text };
     case 'signals':
@@ -60,6 +70,10 @@ export function parseCommandLine(argv: readonly string[], env: Env, executablePa
   if (argv[0] === 'install') return parseInstall(argv.slice(1));
   if (argv[0] === 'cluster-restart') return { kind: 'cluster-restart', argv: argv.slice(1) };
   if (argv[0] === 'ctl') return { kind: 'ctl', request: parseCtl(argv.slice(1), env, executablePath) };
+  if (argv[0] === 'config-checksum') {
+    if (argv.length < 2 || argv.slice(1).some((word) => word === '')) throw usageError('config-checksum takes one or more paths: the files or directories to checksum, in order');
+    return { kind: 'config-checksum', paths: argv.slice(1).map((word) => path.resolve(word)) };
+  }
   const flags = new Map<OptionName, string>();
   let args: string[] = [];
   for (let i = 0; i < argv.length; i++) {
@@ -73,7 +87,8 @@ export function parseCommandLine(argv: readonly string[], env: Env, executablePa
     if (!word.startsWith('--')) throw usageError(unexpectedArgument(word));
     i = readFlag(argv, i, flags);
   }
-  return { kind: 'run', config: buildConfig(readerOf(flags, env), args, env, executablePath), warnings: unknownVariables(env, internalVariables) };
+  const config = buildConfig(readerOf(flags, env), args, env, executablePath);
+  return { kind: 'run', config, warnings: [...graceWarnings(config), ...unknownVariables(env, internalVariables)] };
 }
 
 /** The official Elasticsearch images run ES as uid 1000, group 0. */
@@ -119,7 +134,9 @@ function readFlag(argv: readonly string[], i: number, flags: Map<OptionName, str
   if (!option) throw usageError(`unknown option '${flag}'; see --help`);
   const value = equals === -1 ? argv[i + 1] : word.slice(equals + 1);
   if (value === undefined) throw usageError(`option ${flag} needs a value (${OPTIONS[option].metavar})`);
-  flags.set(option, value);
+  const earlier = flags.get(option);
+  // A repeatable flag adds to its earlier values; any other one given twice: the last wins.
+  flags.set(option, OPTIONS[option].kind === 'paths' && earlier !== undefined ? earlier + REPEAT_SEPARATOR + value : value);
   return equals === -1 ? i + 1 : i;
 }
 
@@ -137,7 +154,9 @@ function readerOf(flags: Map<OptionName, string>, env: Env): Reader {
     if (flagValue !== undefined) return { value: flagValue, source: spec.flag };
     const envName = envNameOf(spec);
     const envValue = env[envName];
-    return envValue !== undefined && envValue !== '' ? { value: envValue, source: envName } : undefined;
+    if (envValue === undefined || envValue === '') return undefined;
+    // A list in one variable is written as PATH is: separated by colons.
+    return { value: spec.kind === 'paths' ? envValue.split(':').join(REPEAT_SEPARATOR) : envValue, source: envName };
   };
   const value = <O extends OptionName>(option: O): ValueOf<O> | undefined => {
     const spec: OptionSpec = OPTIONS[option];
@@ -193,30 +212,64 @@ function buildConfig(read: Reader, args: string[], env: Env, executablePath: str
     forwardSignals: read.value('forwardSignals') as Config['forwardSignals'],
     logLevel: read.value('logLevel') as Config['logLevel'],
     keystore: readKeystoreConfig(env),
+    readyCheck: readReadyCheck(read),
+    readyTimeoutMs: read.value('readyTimeout') as number,
+    drainDelayMs: read.value('drainDelay') as number,
+    configPaths: read.value('configPath') ?? [],
   };
+  if (config.readyTimeoutMs === 0) throw configError(`${read.raw('readyTimeout')?.source}: a readiness check needs more than 0 s`);
   if (config.certInitializer && config.certInitializer.port === config.httpPort && config.httpPort !== 0) {
     throw configError(`${OPTIONS.port.flag} and ${OPTIONS.httpPort.flag} are both ${config.httpPort}; the CSR port must differ from the API port`);
   }
   return config;
 }
 
+/** `http`, `tcp:PORT` (ES 8.2+'s readiness.port) or `none`. */
+function readReadyCheck(read: Reader): Config['readyCheck'] {
+  const text = read.value('readyCheck') as string;
+  if (text === 'http' || text === 'none') return { kind: text };
+  const port = /^tcp:(\d{1,5})$/.exec(text);
+  if (port && Number(port[1]) >= 1 && Number(port[1]) <= 65535) return { kind: 'tcp', port: Number(port[1]) };
+  const source = read.raw('readyCheck')?.source ?? OPTIONS.readyCheck.flag;
+  throw configError(`${source}: '${text}' is not http, none or tcp:PORT with a port from 1 to 65535`);
+}
+
 /** `ctl [--json] [options] COMMAND`: the options only serve to find the manager, as the manager itself found its socket. */
 function parseCtl(argv: readonly string[], env: Env, executablePath: string): CtlRequest {
   const flags = new Map<OptionName, string>();
   let isJson = false;
+  let configSha: string | undefined;
   const words: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--json') isJson = true;
-    else if (argv[i].startsWith('--')) i = readFlag(argv, i, flags);
+    else if (argv[i] === '--config' || argv[i].startsWith('--config=')) {
+      configSha = argv[i] === '--config' ? argv[++i] : argv[i].slice('--config='.length);
+      if (!configSha) throw usageError('ctl: --config needs a value (the sha256 the mounted configuration must have)');
+    } else if (argv[i].startsWith('--')) i = readFlag(argv, i, flags);
     else words.push(argv[i]);
   }
-  const usage = `ctl [--json] ${CTL_ACTIONS.join('|')}`;
+  const usage = `ctl [--json] ${CTL_ACTIONS.join('|')} (start and restart take --config SHA)`;
   if (words.length !== 1) throw usageError(`ctl takes one command: ${usage}`);
   const action = CTL_ACTIONS.find((a) => a === words[0]);
   if (!action) throw usageError(`ctl: unknown command '${words[0]}'; expected ${usage}`);
+  if (configSha !== undefined && action !== 'start' && action !== 'restart') throw usageError(`ctl: --config goes with start or restart, not ${action}`);
   const read = readerOf(flags, env);
   const name = checkedName(read);
-  return { action: action satisfies CtlAction, isJson, name, socketPath: placesOf(read, name, executablePath).socketPath };
+  return { action: action satisfies CtlAction, isJson, name, socketPath: placesOf(read, name, executablePath).socketPath, configSha };
+}
+
+/** Kubernetes' default terminationGracePeriodSeconds, and what a shutdown should leave of it. */
+const TYPICAL_GRACE_MS = 30_000;
+const GRACE_MARGIN_MS = 5_000;
+
+/** A drain plus a shutdown the kubelet cuts short with SIGKILL would lose the point of both. */
+function graceWarnings(config: Config): string[] {
+  const needed = config.drainDelayMs + config.shutdownTimeoutMs;
+  if (config.drainDelayMs === 0 || needed <= TYPICAL_GRACE_MS - GRACE_MARGIN_MS) return [];
+  const seconds = Math.ceil((needed + GRACE_MARGIN_MS) / 1000);
+  return [
+    `${OPTIONS.drainDelay.flag} ${config.drainDelayMs / 1000}s + ${OPTIONS.shutdownTimeout.flag} ${config.shutdownTimeoutMs / 1000}s leaves less than ${GRACE_MARGIN_MS / 1000} s of the default 30 s grace period: set the Pod's terminationGracePeriodSeconds to at least ${seconds}, or the kubelet's SIGKILL ends the stop`,
+  ];
 }
 
 /** Typos such as PM_SHUTDOWN_TIMOUT would otherwise change nothing, in silence. */

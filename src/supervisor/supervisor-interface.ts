@@ -35,6 +35,10 @@ export interface Supervisor {
   status(): ProcessStatus;
   readonly counters: SupervisorCounters;
   isShuttingDown(): boolean;
+  /** Not ready: a stop, restart or shutdown has begun (draining, or SIGTERM sent) and the process is not down yet. */
+  isStopping(): boolean;
+  /** Waiting --drain-delay before a SIGTERM. */
+  isDraining(): boolean;
   /** For /health: the errno code of the last failed state-file write; null once a write succeeds. */
   stateFileError(): string | null;
   /** 'saved' once every state so far is on disk; 'failed' once an attempt to write it failed (it is retried); 'pending' after timeoutMs. */
@@ -49,12 +53,13 @@ export interface Supervisor {
   restoreFromStateFile(): boolean;
   /** The manager will run (its lock is held, its API listens): an unusable file is moved aside and the state is written from now on. */
   takeOverStateFile(): void;
-  start(reason?: string): Promise<StartOutcome>;
+  /** guard runs first, in turn with every other operation; when it throws, nothing happens. */
+  start(reason?: string, guard?: () => Promise<void>): Promise<StartOutcome>;
   /** Resolves once nothing of the group is left. */
   stop(): Promise<void>;
   /** Escalates a stop or restart under way; resolves once nothing of the group is left. */
   kill(): Promise<void>;
-  restart(): Promise<StartOutcome>;
+  restart(guard?: () => Promise<void>): Promise<StartOutcome>;
   /** SIGTERM/SIGINT to the manager: stop with --shutdown-timeout; resolves to the manager's exit status. */
   shutdown(): Promise<number>;
   /** A second SIGTERM/SIGINT during shutdown: no more waiting. */

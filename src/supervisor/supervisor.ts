@@ -59,6 +59,10 @@ export function createSupervisor(config: Config, deps: SupervisorDeps): Supervis
   /** Nothing is written before takeOverStateFile: a manager that cannot run must leave the file as it was. */
   const writer = createStateWriter((persisted) => system.stateStore.write(persisted), { clock, log, file: config.stateFile });
   let isRestored = false;
+  /** From the start of a stop's drain until its group is gone: not ready, whatever the process says. */
+  let stopping = false;
+  /** Cuts the drain under way short with a SIGKILL: `api` for an API kill, else the manager's second termination signal. */
+  let cutDrain: ((by: 'api' | 'manager') => void) | null = null;
 
   const serialize = <T>(operation: () => Promise<T>): Promise<T> => {
     const result = queue.then(operation);
@@ -173,14 +177,60 @@ export function createSupervisor(config: Config, deps: SupervisorDeps): Supervis
   };
 
   /**
-   * started -> stopping -> stopped; SIGTERM, then SIGKILL to the group after timeoutMs.
-   * True when a kill escalated it (stopping -> killing -> killed).
+   * The drain (--drain-delay), then the stop itself. True when a kill cut the
+   * drain or escalated the stop: the process ended killed.
    */
   const stopLocked = async (timeoutMs: number, cause: ExitCause): Promise<boolean> => {
     backoff.cancel();
     const running = child;
     if (!running || state !== 'started') return false;
-    exitCause = cause;
+    stopping = true;
+    try {
+      exitCause = cause;
+      if (config.drainDelayMs > 0 && (await drain(running, cause))) return true;
+      return await signalAndWait(running, timeoutMs, cause);
+    } finally {
+      stopping = false;
+    }
+  };
+
+  /**
+   * Readiness is already false: Services stop routing to the pod while ES
+   * still serves what is under way. True when a kill cut it short (the process
+   * is then killed here, so nothing queued behind finds it running).
+   */
+  const drain = async (running: RunningProcess, cause: ExitCause): Promise<boolean> => {
+    const timer = new AbortController();
+    let cutBy: 'api' | 'manager' | null = null;
+    cutDrain = (by) => {
+      cutBy = by;
+      timer.abort();
+    };
+    log.info(`${config.name} not ready; SIGTERM in ${config.drainDelayMs} ms (${cause})`, { 'event.action': 'drain', 'process.pid': running.pid });
+    try {
+      await Promise.race([running.exited, clock.sleep(config.drainDelayMs, timer.signal).catch(() => {})]);
+    } finally {
+      timer.abort();
+      cutDrain = null;
+    }
+    if (cutBy === null) return false;
+    // An API kill is the operator's intent, persisted; a second SIGTERM to the manager only hurries its shutdown.
+    const reason = cutBy === 'api' ? 'kill requested during a drain' : 'second termination signal to the manager during a drain';
+    if (cutBy === 'api') {
+      setDesired('stopped');
+      exitCause = 'kill';
+    }
+    transition('kill', reason);
+    system.signal({ kind: 'group', pid: running.pid }, 'SIGKILL', reason, log);
+    await endProcess(running, 'groupGone', () => 'killed');
+    return true;
+  };
+
+  /**
+   * started -> stopping -> stopped; SIGTERM, then SIGKILL to the group after timeoutMs.
+   * True when a kill escalated it (stopping -> killing -> killed).
+   */
+  const signalAndWait = async (running: RunningProcess, timeoutMs: number, cause: ExitCause): Promise<boolean> => {
     transition('stop', cause);
     const target = { kind: config.stopScope, pid: running.pid };
     system.signal(target, 'SIGTERM', cause, log);
@@ -211,6 +261,7 @@ export function createSupervisor(config: Config, deps: SupervisorDeps): Supervis
 
   // stopping -> killing, outside the queue: a kill must not wait out the stop's timeout behind it.
   const escalateStop = (): void => {
+    cutDrain?.('api');
     const stop = stopUnderWay;
     if (!stop || stop.escalated || state !== 'stopping') return;
     stop.escalated = true;
@@ -235,6 +286,8 @@ export function createSupervisor(config: Config, deps: SupervisorDeps): Supervis
     status,
     counters,
     isShuttingDown: () => shuttingDown,
+    isStopping: () => stopping || shuttingDown,
+    isDraining: () => cutDrain !== null,
     stateFileError: () => writer.error(),
     stateSaved: (timeoutMs) => writer.settled(timeoutMs),
     flushState: (timeoutMs) => writer.flush(timeoutMs),
@@ -283,7 +336,11 @@ export function createSupervisor(config: Config, deps: SupervisorDeps): Supervis
       if (isRestored) persist();
     },
 
-    start: (reason = 'start requested') => serialize(() => startLocked(reason)),
+    start: (reason = 'start requested', guard) =>
+      serialize(async () => {
+        await guard?.();
+        return startLocked(reason);
+      }),
     stop: () =>
       serialize(async () => {
         setDesired('stopped');
@@ -297,8 +354,9 @@ export function createSupervisor(config: Config, deps: SupervisorDeps): Supervis
         await killLocked();
       });
     },
-    restart: () =>
+    restart: (guard) =>
       serialize(async () => {
+        await guard?.();
         if (await stopLocked(config.stopTimeoutMs, 'restart')) return { kind: 'killedDuringRestart' } as const;
         return startLocked('restart requested');
       }),
@@ -315,7 +373,8 @@ export function createSupervisor(config: Config, deps: SupervisorDeps): Supervis
 
     // Bypasses the queue on purpose.
     killNow() {
-      if (child) system.signal({ kind: 'group', pid: child.pid }, 'SIGKILL', 'second termination signal to the manager', log);
+      if (cutDrain) cutDrain('manager'); // the shutdown's stop kills it at once
+      else if (child) system.signal({ kind: 'group', pid: child.pid }, 'SIGKILL', 'second termination signal to the manager', log);
     },
 
     forwardSignal(signal) {

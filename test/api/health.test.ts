@@ -14,13 +14,14 @@ import { startOnFakeEs } from '../helpers/fake-es.ts';
 import { startManager, stopManager, tempDir, waitFor } from '../helpers/manager.ts';
 
 /** In process: a supervisor that reports what each case needs. */
-function fakeSupervisor(overrides: { state?: string; desired?: string; stateFileError?: string | null; msSinceUnexpectedExit?: number | null; isShuttingDown?: boolean } = {}) {
+function fakeSupervisor(overrides: { state?: string; desired?: string; stateFileError?: string | null; msSinceUnexpectedExit?: number | null; isShuttingDown?: boolean; isDraining?: boolean } = {}) {
   const status = { name: 'es', state: overrides.state ?? 'started', pid: 42, since: new Date().toISOString(), startedAt: null, lastExit: null, restarts: 3, desired: overrides.desired ?? 'started', strays: [] };
   return {
     status: () => status,
     stateFileError: () => overrides.stateFileError ?? null,
     msSinceUnexpectedExit: () => overrides.msSinceUnexpectedExit ?? null,
     isShuttingDown: () => overrides.isShuttingDown ?? false,
+    isDraining: () => overrides.isDraining ?? false,
   } as unknown as Supervisor;
 }
 const ago = (ms: number) => new Date(Date.now() - ms).toISOString();
@@ -43,6 +44,8 @@ t.test('in process: each reason a person is needed, and its absence', async (t) 
     ['certificate awaited a little', { name: 'es', supervisor: fakeSupervisor({ state: 'notStarted' }), certificatesStatus: () => ({ state: 'waiting', since: ago(60_000), forMs: 60_000 }) }, null],
     ['certificate awaited a minute, the wall clock stepped a day', { name: 'es', supervisor: fakeSupervisor({ state: 'notStarted' }), certificatesStatus: () => ({ state: 'waiting', since: ago(86_400_000), forMs: 60_000 }) }, null],
     ['cert initializer failed', { name: 'es', supervisor: fakeSupervisor({ state: 'notStarted' }), certificatesStatus: () => ({ state: 'failed', reason: 'bad key' }) }, /^the cert initializer failed: bad key$/],
+    ['configuration not checksummed', { name: 'es', supervisor: fakeSupervisor(), configProblem: () => 'a file cannot be read: larger than 1 MiB' }, /^the mounted configuration has no checksum: a file cannot be read: larger than 1 MiB$/],
+    ['configuration checksummed', { name: 'es', supervisor: fakeSupervisor(), configProblem: () => undefined }, null],
   ];
   for (const [what, sources, reason] of cases) {
     const { httpStatus, body } = createHealth(sources)();
@@ -56,6 +59,8 @@ t.test('in process: each reason a person is needed, and its absence', async (t) 
   }
   const shutting = createHealth({ name: 'es', supervisor: fakeSupervisor({ isShuttingDown: true }) })();
   t.match(shutting, { httpStatus: 503, body: { status: 'shutting_down', process: { name: 'es' } } }, 'shutting down: 503');
+  const draining = createHealth({ name: 'es', supervisor: fakeSupervisor({ isShuttingDown: true, isDraining: true }) })();
+  t.match(draining, { httpStatus: 200, body: { status: 'ok' } }, 'draining before the shutdown\'s stop: still 200');
 });
 
 t.test('a crash loop under --on-exit restart is degraded while it waits to restart', async (t) => {

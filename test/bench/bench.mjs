@@ -22,9 +22,10 @@ import { BUILD_DIR, EXECUTABLE, NODE_RUNTIME, ROOT, killEverything, tempDir } fr
 import { makeTlsMaterial } from './material.mjs';
 import { measureFullInstance, measureSideBySide } from './memory.mjs';
 import { measureNewMtlsConnections } from './mtls.mjs';
+import { measureProbeCost } from './readiness.mjs';
 import { measureSecretUpdates, measureStartup, measureStopAndReap } from './timing.mjs';
 
-const GROUPS = ['size', 'side', 'full', 'mtls', 'startup', 'stop', 'secret', 'hostile'];
+const GROUPS = ['size', 'side', 'full', 'mtls', 'startup', 'stop', 'secret', 'hostile', 'ready'];
 const KiB = 1;
 const MiB = 1024 * KiB;
 
@@ -58,6 +59,7 @@ const PLAN = {
   mtlsBatches: 2,
   mtlsBatchSize: 10_000,
   mtlsConcurrency: 4,
+  readyProbes: 20,
 };
 
 function fail(message) {
@@ -324,6 +326,18 @@ await group('hostile', async () => {
     how: `RssAnon, /proc/PID/status, ${PLAN.settleMs / 1000} s after the reload refused the answer (256 KiB cap); manager as PID 1 of a namespace, fake CLI, plain-HTTP server sending 100 MB; median of ${readings.length}`,
     samples: readings,
   });
+});
+
+await group('ready', async () => {
+  for (const [id, readyCheck] of [['12a', 'http'], ['12b', 'none']]) {
+    const cost = await measureProbeCost({ executable, tls, fakeEs, probes: PLAN.readyProbes, readyCheck, log });
+    record(id, `CPU of one readiness probe, httpGet /es/ready (--ready-check ${readyCheck}) / exec \`bash -c curl\``, {
+      target: '< 0.1', limit: 0.1, value: cost.ratio, unit: 'ratio',
+      shown: `${cost.ratio.toFixed(3)} (${cost.managerMs.toFixed(2)} ms vs ${cost.execMs.toFixed(1)} ms)`,
+      how: `manager CPU (/proc schedstat, idle subtracted) over ${cost.probes} probes 1.1 s apart (${cost.checks} requests to the fake ES: GET / over HTTPS with basic auth), against the children CPU of ${cost.probes} \`bash -c 'curl --cacert ... -u ... https://.../'\` runs (the container runtime's exec not counted)`,
+      samples: cost,
+    });
+  }
 });
 
 fakeEs.close();

@@ -167,11 +167,22 @@ if (missing) {
     tt.equal(probe.code, 0, `the liveness probe, run by podman as the manifest says, passes (${probe.stdout.trim()}${probe.stderr.trim()})`);
   });
 
-  t.test('API stop, then a container restart: Elasticsearch stays stopped', async (tt) => {
+  t.test('API stop, then a container restart: Elasticsearch stays stopped; not ready from the drain on', async (tt) => {
     const pod = await podFor(tt, 'apistop');
     await assertStarted(tt, pod);
-    const stopped = await pod.api('POST', '/es/stop');
+    // The fake ES image serves no HTTP: the manifest's readiness probe asks ES itself, so it says so.
+    tt.match((await pod.api('GET', '/es/ready')).json, { ready: false, reason: 'not_answering' }, 'the readiness probe asks ES, not only the process state');
+    const stopping = pod.api('POST', '/es/stop');
+    const draining = await until(async () => {
+      const ready = await pod.api('GET', '/es/ready');
+      return ready.json?.reason === 'stopping' ? ready : undefined;
+    }, 'the drain to begin', 10_000, 50);
+    tt.equal(draining.status, 503, 'NotReady during the --drain-delay');
+    tt.equal((await pod.status()).state, 'started', 'while Elasticsearch still runs (SIGTERM comes after the drain)');
+    tt.equal((await pod.api('GET', '/health')).status, 200, 'and the liveness probe still passes');
+    const stopped = await stopping;
     tt.equal(stopped.status, 200);
+    tt.match((await pod.api('GET', '/es/ready')).json, { ready: false, reason: 'not_started', state: 'stopped' }, 'NotReady while stopped');
     tt.match(stopped.json, { state: 'stopped', desired: 'stopped', pid: null, lastExit: { code: 143, signal: null } });
     await assertNoEs(tt, pod, 'after the API stop');
     tt.equal(await pod.inspect('{{.State.Running}}'), 'true', 'the manager and its container keep running');
@@ -307,7 +318,7 @@ if (missing) {
     },
     {
       // The manifest's relation between the two timeouts at work: the manager, not the runtime, ends it.
-      title: 'podman stop, Elasticsearch ignoring SIGTERM: the manager SIGKILLs it after --shutdown-timeout (20 s), before the 30 s grace period',
+      title: 'podman stop, Elasticsearch ignoring SIGTERM: the manager SIGKILLs it after --drain-delay (5 s) + --shutdown-timeout (20 s), before the 30 s grace period',
       label: 'stophang',
       env: { FAKE_ES_ON_TERM: 'ignore', FAKE_ES_RESILIENT_CHILD: '1' },
       trigger: (pod) => podman.run(['stop', '--time', '30', pod.container]),

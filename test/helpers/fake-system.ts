@@ -247,6 +247,10 @@ export function supervisorConfig(overrides: Partial<Config> = {}): Config {
     forwardSignals: ['SIGQUIT'],
     logLevel: 'info',
     keystore: { mode: 'false', sourceDir: '', binary: '', keystorePath: '', reload: false, certificatesPath: '', endpoint: '' },
+    readyCheck: { kind: 'none' },
+    readyTimeoutMs: 3_000,
+    drainDelayMs: 0,
+    configPaths: [],
     ...overrides,
   };
 }

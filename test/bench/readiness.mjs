@@ -1,0 +1,71 @@
+// Figure 12 (issue 24): the CPU one readiness probe costs. The manager's side
+// is an httpGet on GET /es/ready that makes the manager ask ES (HTTPS, CA,
+// basic auth) once; the other side is what ECK's exec probe ran in the ES
+// container each period: `bash -c 'curl ... https://127.0.0.1:9200/'`
+// (without the container runtime's own exec cost, which only adds to it).
+// Probes are a little over a second apart, so each one runs a real check and
+// none is answered from the 1-s reuse.
+
+import { execFile, execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
+import { FAKE_ES, baseEnv, launchAsPid1, removeTempDir, tempDir, waitFor } from './launch.mjs';
+import { readCpuMs, readStatus } from './procfs.mjs';
+
+const PROBE_GAP_MS = 1_100;
+const TICKS_PER_SECOND = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
+/** Asynchronous: the fake ES answering curl runs in this very process. */
+const run = promisify(execFile);
+
+/** CPU (user + system) of this process's waited-for children so far, in ms (clock ticks of 10 ms). */
+function childrenCpuMs() {
+  const stat = fs.readFileSync('/proc/self/stat', 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(fields[13]) + Number(fields[14])) * 1000) / TICKS_PER_SECOND;
+}
+
+/** `readyCheck`: `http` (each probe asks ES) or `none` (the probe alone). */
+export async function measureProbeCost({ executable, tls, fakeEs, probes, readyCheck, log }) {
+  const dir = tempDir('pm-bench-ready-');
+  const port = 20_000 + Math.floor(Math.random() * 20_000);
+  const env = baseEnv({ KEYSTORE_UPDATER: 'false', ENDPOINT: fakeEs.url, USERNAME: 'elastic', PASSWORD: 'changeme', CERTIFICATES_PATH: tls.caFile });
+  const manager = await launchAsPid1([executable, '--cmd', FAKE_ES, '--http-port', String(port), '--state-file', path.join(dir, 'es.state.json'), '--ready-check', readyCheck], { env });
+  const probe = async () => (await fetch(`http://127.0.0.1:${port}/es/ready`)).status;
+  try {
+    await waitFor(async () => (await probe().catch(() => 0)) === 200, 'the first ready answer', 20_000, 50);
+    // Warm: the first checks load undici and build its TLS context.
+    for (let i = 0; i < 3; i++) {
+      await sleep(PROBE_GAP_MS);
+      await probe();
+    }
+    const esBefore = fakeEs.requests.length;
+    await sleep(PROBE_GAP_MS);
+    const idleBefore = readCpuMs(manager.managerPid);
+    await sleep(PROBE_GAP_MS * 3);
+    const idlePerGapMs = (readCpuMs(manager.managerPid) - idleBefore) / 3;
+    const before = readCpuMs(manager.managerPid);
+    for (let i = 0; i < probes; i++) {
+      await sleep(PROBE_GAP_MS);
+      if ((await probe()) !== 200) throw new Error('a probe answered not ready');
+    }
+    const managerMs = (readCpuMs(manager.managerPid) - before - idlePerGapMs * probes) / probes;
+    // What answering probes keeps in memory (the client, its TLS context, the kept connection).
+    const rssAnonKiB = readStatus(manager.managerPid).RssAnon;
+    const checks = fakeEs.requests.length - esBefore;
+
+    const curl = `curl -s -o /dev/null --cacert ${tls.caFile} -u elastic:changeme -w '%{http_code}' ${fakeEs.url}/`;
+    const childrenBefore = childrenCpuMs();
+    for (let i = 0; i < probes; i++) {
+      const { stdout: code } = await run('bash', ['-c', curl], { encoding: 'utf8' });
+      if (code !== '200') throw new Error(`curl answered ${code}`);
+    }
+    const execMs = (childrenCpuMs() - childrenBefore) / probes;
+    log(`  one /es/ready probe (--ready-check ${readyCheck}): ${managerMs.toFixed(2)} ms of manager CPU; bash -c curl: ${execMs.toFixed(2)} ms; ${checks} ES requests for ${probes} probes; manager RssAnon ${(rssAnonKiB / 1024).toFixed(1)} MiB`);
+    return { readyCheck, rssAnonKiB, managerMs, execMs, ratio: managerMs / execMs, checks, probes, idlePerGapMs };
+  } finally {
+    await manager.stop();
+    removeTempDir(dir);
+  }
+}
