@@ -2,8 +2,8 @@
 // lists them, so a fake cluster can play all of them faithfully).
 
 import { Buffer } from 'node:buffer';
-import { loadCaBundle } from '../keystore/ca-bundle.ts';
-import { readSecret } from '../keystore/secrets.ts';
+import { loadCaBundle } from '../files/ca-bundle.ts';
+import { readSecret } from '../files/secrets.ts';
 import { createJsonClient, type Answer, type JsonClient } from './http.ts';
 import type { RestartOptions } from './options.ts';
 

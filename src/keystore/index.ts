@@ -15,7 +15,7 @@ import { createCliRunner } from './keystore-cli.ts';
 import { sweepWorkspaces, workspaceRoot } from './keystore-swap.ts';
 import { createReloadClient } from './reload-client.ts';
 import { createReloadLoop } from './reload-loop.ts';
-import { readSecret } from './secrets.ts';
+import { readSecret } from '../files/secrets.ts';
 import { createChangeDetector } from './change-detector.ts';
 import { watchSource, type SourceWatcher } from './source-watcher.ts';
 import { describeStatus } from './status.ts';

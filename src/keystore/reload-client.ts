@@ -6,8 +6,8 @@
 import { Buffer } from 'node:buffer';
 import type { Client } from 'undici';
 import type { KeystoreConfig } from '../config/config.ts';
-import { loadCaBundle } from './ca-bundle.ts';
-import { readSecret } from './secrets.ts';
+import { loadCaBundle } from '../files/ca-bundle.ts';
+import { readSecret } from '../files/secrets.ts';
 import { deadlineOrTestKnob } from './test-deadline.ts';
 
 const RELOAD_ROUTE = '/_nodes/_local/reload_secure_settings';

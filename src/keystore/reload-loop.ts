@@ -6,7 +6,7 @@
 
 import type { Logger } from '../log/logger.ts';
 import type { ReloadClient, ReloadOutcome } from './reload-client.ts';
-import type { SecretRead } from './secrets.ts';
+import type { SecretRead } from '../files/secrets.ts';
 import { createSerialWorker, type PassResult } from './serial-worker.ts';
 import type { ReloadFacts } from './status.ts';
 

@@ -12,7 +12,7 @@ import { openWorkspace, type CommitResult } from './keystore-swap.ts';
 import { crashHereIfAsked } from './test-crash.ts';
 import { diffSettings, isEmptyDiff, type KeystoreDiff } from './diff.ts';
 import { scanSource, type IgnoredEntry, type Snapshot } from './scan-source.ts';
-import { readSecret } from './secrets.ts';
+import { readSecret } from '../files/secrets.ts';
 import { createSerialWorker, type PassResult } from './serial-worker.ts';
 import type { SyncFacts } from './status.ts';
 import { checkKeystoreDirectory } from './keystore-directory.ts';

@@ -9,8 +9,8 @@ import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
 import type { KeystoreConfig, ReadyCheck } from '../config/config.ts';
-import { loadCaBundle } from '../keystore/ca-bundle.ts';
-import { readSecret } from '../keystore/secrets.ts';
+import { loadCaBundle } from '../files/ca-bundle.ts';
+import { readSecret } from '../files/secrets.ts';
 
 /** ES's `GET /` answer is a few hundred bytes: more is not read. */
 const MAX_ANSWER_BYTES = 64 * 1024;

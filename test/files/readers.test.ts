@@ -8,9 +8,9 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { readTlsMaterial } from '../../src/api/tls-material.ts';
-import { loadCaBundle } from '../../src/keystore/ca-bundle.ts';
+import { loadCaBundle } from '../../src/files/ca-bundle.ts';
 import { fingerprintFile, loadRecord } from '../../src/keystore/applied-record.ts';
-import { readSecret } from '../../src/keystore/secrets.ts';
+import { readSecret } from '../../src/files/secrets.ts';
 import { tempDir } from '../helpers/manager.ts';
 
 const dir = tempDir('pm-readers-');

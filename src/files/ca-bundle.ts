@@ -1,11 +1,11 @@
-// The CA the reload call trusts, from CERTIFICATES_PATH: a PEM file, or a
-// directory holding ca.crt, else ca.pem, else every *.crt / *.pem in it.
+// The CA that calls to Elasticsearch trust (the reload call, the readiness check, cluster-restart), from
+// CERTIFICATES_PATH: a PEM file, or a directory holding ca.crt, else ca.pem, else every *.crt / *.pem in it.
 // Read at each call: the certificates Secret may be rotated.
 
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { describeReadError, MiB, readBoundedFile } from '../files/bounded-read.ts';
-import { errnoCode } from '../files/errno.ts';
+import { describeReadError, MiB, readBoundedFile } from './bounded-read.ts';
+import { errnoCode } from './errno.ts';
 
 export type CaBundle = { readonly ok: true; readonly pem: string } | { readonly ok: false; readonly reason: string };
 

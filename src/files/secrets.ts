@@ -1,7 +1,7 @@
 // Passwords given inline or as a file. Files are read at each use, so a
 // rotated Secret is picked up without a restart.
 
-import { describeReadError, KiB, readBoundedFile } from '../files/bounded-read.ts';
+import { describeReadError, KiB, readBoundedFile } from './bounded-read.ts';
 
 /** A password, not a document. */
 const MAX_SECRET_FILE_BYTES = 64 * KiB;

@@ -5,7 +5,7 @@
 import t from 'tap';
 import fs from 'node:fs';
 import path from 'node:path';
-import { loadCaBundle } from '../../src/keystore/ca-bundle.ts';
+import { loadCaBundle } from '../../src/files/ca-bundle.ts';
 import { tempDir } from '../helpers/manager.ts';
 import { makeCertificates } from '../helpers/keystore.ts';
 
