@@ -31,7 +31,7 @@ export const OPTIONS = {
   httpPort: { flag: '--http-port', kind: 'port', metavar: 'N', defaultValue: '8080', help: 'API port' },
   tlsCert: { flag: '--tls-cert', kind: 'path', metavar: 'F', help: 'serve HTTPS with this certificate (re-read on change and SIGHUP)' },
   tlsKey: { flag: '--tls-key', kind: 'path', metavar: 'F', help: 'private key for --tls-cert' },
-  tlsClientCa: { flag: '--tls-client-ca', kind: 'path', metavar: 'F', help: 'require client certificates signed by this CA (except GET /health)' },
+  tlsClientCa: { flag: '--tls-client-ca', kind: 'path', metavar: 'F', help: 'require client certificates signed by this CA (except the probes: GET /health, GET /NAME/ready)' },
   port: { flag: '--port', kind: 'port', metavar: 'N', defaultValue: '8001', help: 'cert initializer: port that serves the CSR' },
   privateKeyPath: { flag: '--private-key-path', kind: 'path', metavar: 'F', defaultValue: '/mnt/elastic/private-key/node.key', help: 'cert initializer: private key' },
   certPath: { flag: '--cert-path', kind: 'path', metavar: 'F', help: 'cert initializer: where the signed certificate appears; enables it' },
