@@ -36,7 +36,12 @@ const NODES = ['es-0', 'es-1', 'es-2'];
 const ALLOCATION = 'cluster.routing.allocation.enable';
 /** What podman reports when a container ends or (re)starts: none may happen to a restart in place. */
 const LIFECYCLE_EVENTS = ['init', 'start', 'restart', 'stop', 'kill', 'died', 'cleanup', 'remove'];
-/** A run takes seconds; the bound is for a busy machine, and below the Job's own --timeout plus podman's start. */
+/**
+ * A run takes seconds. Each of its steps may take STEP_TIMEOUT (a busy
+ * machine), after which the Job itself fails naming the step; the whole
+ * podman run is cut off after JOB_TIMEOUT_MS in case the Job hangs anyway.
+ */
+const STEP_TIMEOUT = '1m';
 const JOB_TIMEOUT_MS = 240_000;
 
 /** What must not change when a node is restarted in place, and what must. */
@@ -128,7 +133,7 @@ if (missing) {
   const job = async (label: string, args: readonly string[]): Promise<CommandResult> => {
     const managers = [...pods].flatMap(([name, pod]) => ['--manager', `${name}=http://127.0.0.1:${pod.port}`]);
     return podman.run(
-      ['run', '--rm', '--name', `${run}-job-${label}`, '--network', 'host', images.initImage, 'cluster-restart', '--es', cluster!.url, ...managers, '--timeout', '3m', ...args],
+      ['run', '--rm', '--name', `${run}-job-${label}`, '--network', 'host', images.initImage, 'cluster-restart', '--es', cluster!.url, ...managers, '--timeout', STEP_TIMEOUT, ...args],
       JOB_TIMEOUT_MS,
     );
   };

@@ -96,7 +96,8 @@ export type Podman = ReturnType<typeof createPodman>;
 /** Runs test/e2e/build-images.sh for the images named (its IMAGES); what it printed, NAME → image. */
 function runBuildImages(podman: Podman, tag: string, images: readonly string[]): (name: string) => string {
   const built = spawnSync('sh', [BUILD_IMAGES], {
-    env: { ...podman.env, IMAGE_TAG: tag, EXECUTABLE, IMAGES: images.join(' ') },
+    // NODE: the fake cluster nodes in their image run on the very Node.js that runs the tests and the fake cluster.
+    env: { ...podman.env, IMAGE_TAG: tag, EXECUTABLE, IMAGES: images.join(' '), NODE: process.execPath },
     encoding: 'utf8',
     timeout: 300_000,
   });
