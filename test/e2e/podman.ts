@@ -93,20 +93,32 @@ export function createPodman(containersConf: string) {
 }
 export type Podman = ReturnType<typeof createPodman>;
 
-/** Builds both images with test/e2e/build-images.sh under the given tag. */
-export function buildImages(podman: Podman, tag: string): { initImage: string; esImage: string } {
+/** Runs test/e2e/build-images.sh for the images named (its IMAGES); what it printed, NAME → image. */
+function runBuildImages(podman: Podman, tag: string, images: readonly string[]): (name: string) => string {
   const built = spawnSync('sh', [BUILD_IMAGES], {
-    env: { ...podman.env, IMAGE_TAG: tag, EXECUTABLE },
+    // NODE: the fake cluster nodes in their image run on the very Node.js that runs the tests and the fake cluster.
+    env: { ...podman.env, IMAGE_TAG: tag, EXECUTABLE, IMAGES: images.join(' '), NODE: process.execPath },
     encoding: 'utf8',
     timeout: 300_000,
   });
   if (built.status !== 0) throw new Error(`build-images.sh exited with ${built.status ?? built.signal}:\n${built.stderr}${built.stdout}`);
-  const value = (name: string): string => {
+  return (name) => {
     const line = built.stdout.split('\n').find((l) => l.startsWith(`${name}=`));
     if (!line) throw new Error(`build-images.sh printed no ${name}:\n${built.stdout}`);
     return line.slice(name.length + 1);
   };
+}
+
+/** Builds the init and the fake Elasticsearch images under the given tag. */
+export function buildImages(podman: Podman, tag: string): { initImage: string; esImage: string } {
+  const value = runBuildImages(podman, tag, ['init', 'fake-es']);
   return { initImage: value('INIT_IMAGE'), esImage: value('ES_IMAGE') };
+}
+
+/** Builds the init image and, as the Elasticsearch image, one whose process is a node of the fake ES cluster. */
+export function buildClusterImages(podman: Podman, tag: string): { initImage: string; esImage: string } {
+  const value = runBuildImages(podman, tag, ['init', 'fake-node']);
+  return { initImage: value('INIT_IMAGE'), esImage: value('FAKE_NODE_IMAGE') };
 }
 
 export interface PodValues {
@@ -202,7 +214,7 @@ export interface PlayOptions {
   readonly name: string;
   readonly initImage: string;
   readonly esImage: string;
-  /** Extra environment for the Elasticsearch container (FAKE_ES_ knobs). */
+  /** Extra environment for the Elasticsearch container (FAKE_ES_ knobs, a fake cluster node's identity). */
   readonly env?: Readonly<Record<string, string>>;
 }
 

@@ -37,20 +37,56 @@ export interface FakeCluster {
   close(): Promise<void>;
 }
 
-/** size: the tests' three nodes by default; the bench asks for more (es-N on 127.0.0.N+2). */
-export async function startFakeCluster(size = 3, env: Record<string, string> = {}): Promise<FakeCluster> {
-  const names = Array.from({ length: size }, (_, i) => `es-${i}`);
-  const ips = Array.from({ length: size }, (_, i) => `127.0.${Math.floor((i + 2) / 256)}.${(i + 2) % 256}`);
-  const dir = tempDir('pm-cluster-');
+export interface ClusterServer {
+  /** Its HTTP API, ES's, on 127.0.0.1. */
+  readonly url: string;
+  /** Where fake nodes join (FAKE_CLUSTER_TRANSPORT), on 127.0.0.1. */
+  readonly transportPort: number;
+  /** GET /_fake/state: what happened (joins per node, settings, calls, lowestLive). */
+  state(): Promise<any>;
+  /** POST /_fake/reset: calls forgotten, lowestLive from now on. */
+  reset(): Promise<void>;
+  waitGreen(timeoutMs?: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** The fake cluster's own process (cluster.mjs), expecting the nodes named; no node runs yet. */
+export async function startClusterServer(names: readonly string[], env: Record<string, string> = {}): Promise<ClusterServer> {
   const server = spawn(process.execPath, [path.join(FIXTURES, 'cluster.mjs')], {
     stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, FAKE_CLUSTER_NODES: names.join(','), FAKE_CLUSTER_SHARDS: String(size), ...env },
+    env: { ...process.env, FAKE_CLUSTER_NODES: names.join(','), FAKE_CLUSTER_SHARDS: String(names.length), ...env },
   });
+  process.once('exit', () => server.kill('SIGKILL'));
   const ports = await new Promise<{ http: number; transport: number }>((resolve, reject) => {
     server.stdout!.setEncoding('utf8').once('data', (line: string) => resolve(JSON.parse(line)));
     server.once('exit', (code) => reject(new Error(`the fake cluster exited (${code})`)));
   });
   const url = `http://127.0.0.1:${ports.http}`;
+  const state = async (): Promise<any> => (await fetch(`${url}/_fake/state`)).json();
+  return {
+    url,
+    transportPort: ports.transport,
+    state,
+    async reset() {
+      await fetch(`${url}/_fake/reset`, { method: 'POST' });
+    },
+    async waitGreen(timeoutMs = 60_000) {
+      await waitFor(async () => (await state()).health.status === 'green', 'the fake cluster to be green', timeoutMs);
+    },
+    async close() {
+      if (server.exitCode === null && server.signalCode === null) server.kill('SIGTERM');
+      await new Promise((resolve) => (server.exitCode !== null || server.signalCode !== null ? resolve(null) : server.once('exit', resolve)));
+    },
+  };
+}
+
+/** size: the tests' three nodes by default; the bench asks for more (es-N on 127.0.0.N+2). */
+export async function startFakeCluster(size = 3, env: Record<string, string> = {}): Promise<FakeCluster> {
+  const names = Array.from({ length: size }, (_, i) => `es-${i}`);
+  const ips = Array.from({ length: size }, (_, i) => `127.0.${Math.floor((i + 2) / 256)}.${(i + 2) % 256}`);
+  const dir = tempDir('pm-cluster-');
+  const server = await startClusterServer(names, env);
+  const { url } = server;
 
   // The managers' server certificate names their IPs, as a Pod's names its POD_IP.
   const serverCa = createTestCa(path.join(dir, 'server-ca'));
@@ -78,14 +114,14 @@ export async function startFakeCluster(size = 3, env: Record<string, string> = {
         const i = first + j;
         const run = await startAsPid1(path.join(FIXTURES, 'fake-node.mjs'), [], {
           extra: ['--http-host', ips[i], '--http-port', String(managerPort), '--tls-cert', path.join(dir, 'tls.crt'), '--tls-key', serverKey, '--tls-client-ca', path.join(dir, 'client-ca.crt'), '--stop-timeout', '10s'],
-          env: { FAKE_NODE_NAME: name, FAKE_NODE_IP: ips[i], FAKE_CLUSTER_TRANSPORT: String(ports.transport), FAKE_NODE_LOG: startLog, FAKE_NODE_HOLD_FILE: holdFile(name) },
+          env: { FAKE_NODE_NAME: name, FAKE_NODE_IP: ips[i], FAKE_CLUSTER_TRANSPORT: String(server.transportPort), FAKE_NODE_LOG: startLog, FAKE_NODE_HOLD_FILE: holdFile(name) },
         });
         managers.set(name, run);
       }),
     );
   }
 
-  const state = async (): Promise<any> => (await fetch(`${url}/_fake/state`)).json();
+  const { state } = server;
   const cluster: FakeCluster = {
     url,
     names,
@@ -99,17 +135,13 @@ export async function startFakeCluster(size = 3, env: Record<string, string> = {
     ],
     holdFile,
     state,
-    async reset() {
-      await fetch(`${url}/_fake/reset`, { method: 'POST' });
-    },
+    reset: server.reset,
     starts() {
       const counts: Record<string, number> = Object.fromEntries(names.map((n) => [n, 0]));
       for (const line of fs.existsSync(startLog) ? fs.readFileSync(startLog, 'utf8').split('\n') : []) if (line) counts[line.split(' ')[1]]++;
       return counts;
     },
-    async waitGreen() {
-      await waitFor(async () => (await state()).health.status === 'green', 'the fake cluster to be green', 60_000);
-    },
+    waitGreen: () => server.waitGreen(),
     managerRequest(name, method, route) {
       return new Promise((resolve, reject) => {
         const request = https.request(
@@ -125,8 +157,7 @@ export async function startFakeCluster(size = 3, env: Record<string, string> = {
     },
     async close() {
       await Promise.all([...managers.values()].map((run) => stopManager(run.manager)));
-      server.kill('SIGTERM');
-      await new Promise((resolve) => (server.exitCode !== null ? resolve(null) : server.once('exit', resolve)));
+      await server.close();
     },
   };
   await cluster.waitGreen();
