@@ -4,19 +4,11 @@
 import { Buffer } from 'node:buffer';
 import { loadCaBundle } from '../files/ca-bundle.ts';
 import { readSecret } from '../files/secrets.ts';
-import { createJsonClient, type Answer, type JsonClient } from './http.ts';
+import { createJsonClient, ErrorAnswer, type Answer, type JsonClient } from './http.ts';
 import type { RestartOptions } from './options.ts';
 
 /** ES answered, with an error (its `{"error":{"type","reason"},"status"}` shape when it has one). */
-export class EsError extends Error {
-  readonly status: number;
-  readonly type: string | undefined;
-  constructor(message: string, status: number, type: string | undefined) {
-    super(message);
-    this.status = status;
-    this.type = type;
-  }
-}
+export class EsError extends ErrorAnswer {}
 
 export type Health = 'green' | 'yellow' | 'red';
 

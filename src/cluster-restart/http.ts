@@ -27,6 +27,17 @@ export class UnreachableError extends Error {
   }
 }
 
+/** The peer answered, with an error: its HTTP status and, when it has ES's error shape, the error's type. */
+export class ErrorAnswer extends Error {
+  readonly status: number;
+  readonly type: string | undefined;
+  constructor(message: string, status: number, type: string | undefined) {
+    super(message);
+    this.status = status;
+    this.type = type;
+  }
+}
+
 const CONNECT_TIMEOUT_MS = 10_000;
 /** _nodes/http of a 100-node cluster is a few hundred KiB; beyond this something is wrong. */
 const MAX_ANSWER_BYTES = 4 * 1024 * 1024;

@@ -2,7 +2,7 @@
 // certificate is given): the status, stop and start the restart is made of.
 
 import fs from 'node:fs/promises';
-import { createJsonClient, type Answer, type JsonClient, type TlsMaterial } from './http.ts';
+import { createJsonClient, ErrorAnswer, type Answer, type JsonClient, type TlsMaterial } from './http.ts';
 import type { RestartOptions } from './options.ts';
 
 export interface ProcessStatus {
@@ -14,15 +14,7 @@ export interface ProcessStatus {
 }
 
 /** The manager answered with an error. */
-export class ManagerError extends Error {
-  readonly status: number;
-  readonly type: string | undefined;
-  constructor(message: string, status: number, type: string | undefined) {
-    super(message);
-    this.status = status;
-    this.type = type;
-  }
-}
+export class ManagerError extends ErrorAnswer {}
 
 export interface ManagerClient {
   readonly url: string;
