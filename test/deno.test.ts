@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
-import { ROOT, startManager, stopManager, tempDir, within } from './helpers/manager.ts';
+import { ROOT, startManager, stopManager, tempDir, waitFor, within } from './helpers/manager.ts';
 
 const DENO = path.join(ROOT, 'node_modules/.bin/deno');
 const MAIN = path.join(ROOT, 'src/main.ts');
@@ -25,9 +25,11 @@ t.test('deno run: a usage error exits 64', async (t) => {
 
 t.test('deno run: supervise a process, serve the API, stop it, exit with its status', async (t) => {
   const dir = tempDir();
+  // The shell says when its trap is set: a SIGTERM before that would end it with 143, not 3.
+  const trapped = path.join(dir, 'trapped');
   const manager = await startManager({
     wrapper: [DENO, 'run', '-A', MAIN],
-    args: ['--cmd', '/bin/sh', '--state-file', path.join(dir, 's.json'), '--ready-check', 'none', '--config-path', MAIN, '--', '-c', 'trap "exit 3" TERM; sleep 100000 & wait'],
+    args: ['--cmd', '/bin/sh', '--state-file', path.join(dir, 's.json'), '--ready-check', 'none', '--config-path', MAIN, '--', '-c', 'trap "exit 3" TERM; : > "$0"; sleep 100000 & wait', trapped],
   });
   t.teardown(() => stopManager(manager));
   t.equal((await manager.request('GET', '/health')).status, 200);
@@ -35,9 +37,12 @@ t.test('deno run: supervise a process, serve the API, stop it, exit with its sta
   t.equal(started.state, 'started');
   t.equal(started.config.sha256, createHash('sha256').update(`. ${createHash('sha256').update(fs.readFileSync(MAIN)).digest('hex')}\n`).digest('hex'), 'the configuration checksum');
   t.equal((await manager.request('GET', '/es/ready')).status, 200, 'ready');
+  await waitFor(() => fs.existsSync(trapped), 'the shell to set its trap');
+  fs.rmSync(trapped);
   const stopped = await manager.request('POST', '/es/stop');
   t.match(stopped.json, { state: 'stopped', lastExit: { code: 3, signal: null } });
   t.equal((await manager.request('POST', '/es/start')).status, 202);
+  await waitFor(() => fs.existsSync(trapped), 'the restarted shell to set its trap');
   manager.child.kill('SIGTERM');
   t.equal((await within(manager.exited, 'the manager to exit')).code, 3, 'SIGTERM: stop, then exit with the process status');
 });

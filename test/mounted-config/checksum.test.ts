@@ -149,6 +149,8 @@ t.test('watched: a ..data swap changes status().sha256 and changedAt; a problem 
   t.ok(Date.parse(second.changedAt!) >= Date.parse(first.changedAt!));
 
   const supervisor = createSupervisor(supervisorConfig(), { log: fake.log, onExitRequested: () => {}, system: fake.system });
+  // As the manager does before it serves: until then the API waits on state writes that never begin.
+  supervisor.takeOverStateFile();
   const app = createApi({ name: 'es', supervisor, log: fake.log, mountedConfig: mounted });
   const get = async (target: string) => readAnswer(await app.fetch(liteRequest(`http://api.invalid${target}`, { method: 'GET', headers: [] })));
   t.same((await get('/es/status')).json.config, second);
@@ -169,6 +171,8 @@ t.test('start?config=SHA and restart?config=SHA: 409 and nothing happens on a mi
   const mounted = await createMountedConfig([dir], fake.log);
   t.teardown(() => mounted.close());
   const supervisor = createSupervisor(supervisorConfig(), { log: fake.log, onExitRequested: () => {}, system: fake.system });
+  // As the manager does before it serves: until then the API waits on state writes that never begin.
+  supervisor.takeOverStateFile();
   const app = createApi({ name: 'es', supervisor, log: fake.log, mountedConfig: mounted });
   const post = async (target: string) => readAnswer(await app.fetch(liteRequest(`http://api.invalid${target}`, { method: 'POST', headers: [] })));
 
