@@ -210,6 +210,23 @@ t.test('ctl signal refuses what stop and kill are for, what cannot be passed on,
   t.match(stopped.stderr, 'signal refused (409): es is stopped: no process to send SIGQUIT to');
 });
 
+t.test('ctl signal during a shutdown that hangs: sent, while other mutations are refused', async (t) => {
+  const record = path.join(tempDir(), 'signals');
+  // Ignores SIGTERM, so the shutdown waits out --shutdown-timeout; records QUIT.
+  const script = `trap "" TERM; trap "echo QUIT >> '${record}'" QUIT; echo ready >> '${record}'; while :; do sleep 100000 & wait $!; done`;
+  const { manager, at } = await managerWith(['--shutdown-timeout', '10m', '--cmd', '/bin/sh', '--', '-c', script]);
+  t.teardown(() => stopManager(manager));
+  await waitFor(() => fs.existsSync(record), 'the process to be ready');
+  manager.child.kill('SIGTERM');
+  await manager.waitForLog((r) => r['process.state'] === 'stopping', 'the shutdown to begin');
+  const stop = await ctl([...at, 'stop']);
+  t.equal(stop.code, 1);
+  t.match(stop.stderr, 'stop refused (503): the manager is shutting down');
+  const quit = await ctl([...at, 'signal', 'QUIT']);
+  t.equal(quit.code, 0, quit.stderr);
+  await waitFor(() => fs.readFileSync(record, 'utf8').includes('QUIT'), 'the thread dump signal to reach the process');
+});
+
 t.test('POST /NAME/signal/SIG needs a client certificate under mutual TLS, like every mutation', async (t) => {
   const dir = tempDir();
   const { serverCa, clientCa, args: tlsArgs } = mutualTlsFiles(dir);
