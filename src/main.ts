@@ -22,6 +22,7 @@ import { runClusterRestart } from './cluster-restart/index.ts';
 import { installExecutable } from './cli/install.ts';
 import type { Config } from './config/config.ts';
 import { configError, StartupError } from './config/errors.ts';
+import { ctlHelpText } from './config/ctl-help.ts';
 import { helpText, VERSION } from './config/help.ts';
 import { EXIT } from './config/options.ts';
 import { parseCommandLine } from './config/parse-command-line.ts';
@@ -52,6 +53,9 @@ async function main(log: Logger, stdout: StdoutWriter): Promise<number> {
       return EXIT.OK;
     case 'ctl':
       return runCtl(command.request);
+    case 'ctl-help':
+      process.stdout.write(ctlHelpText(command.action));
+      return EXIT.OK;
     case 'cluster-restart':
       return runClusterRestart(command.argv, process.env);
     case 'config-checksum':

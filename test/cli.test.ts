@@ -189,6 +189,19 @@ t.test('ctl --config and config-checksum on the command line', async (t) => {
   t.throws(() => parse(['config-checksum']), { exitCode: 64 } as unknown as Error);
 });
 
+t.test('ctl wait, signal and --help on the command line', async (t) => {
+  const parse = (argv: string[]) => parseCommandLine(argv, {}, '/pm');
+  t.match(parse(['ctl', 'wait', 'ready']), { kind: 'ctl', request: { action: 'wait', wait: { target: 'ready', timeoutMs: 300_000 } } }, 'default: 5 minutes');
+  t.match(parse(['ctl', 'wait', '--timeout=2m30s', 'stopped']), { kind: 'ctl', request: { wait: { target: 'stopped', timeoutMs: 150_000 } } });
+  t.match(parse(['ctl', 'wait', 'started', '--timeout', '500ms']), { kind: 'ctl', request: { wait: { target: 'started', timeoutMs: 500 } } });
+  t.throws(() => parse(['ctl', 'wait', 'started', '--timeout']), { exitCode: 64 } as unknown as Error);
+  t.throws(() => parse(['ctl', 'wait', 'started', 'ready']), { exitCode: 64 } as unknown as Error);
+  t.match(parse(['ctl', 'signal', 'sigQuit']), { kind: 'ctl', request: { action: 'signal', signal: 'sigQuit' } }, 'the name goes to the manager as given');
+  t.same(parse(['ctl', '--help']), { kind: 'ctl-help', action: undefined });
+  t.same(parse(['ctl', 'wait', '-h']), { kind: 'ctl-help', action: 'wait' }, 'the help of a command, even without its argument');
+  t.same(parse(['ctl', 'frobnicate', '--help']), { kind: 'ctl-help', action: undefined }, 'an unknown command asking for help gets the list');
+});
+
 t.test('a PM_ variable that no option reads is reported, with the likely one', async (t) => {
   const dir = tempDir();
   const result = run(['--cmd', '/bin/sh', '--http-port', '0', '--state-file', path.join(dir, 's.json'), '--', '-c', 'exit 0'], { PM_SHUTDOWN_TIMOUT: '5s', PM_FROBNICATE: '1', PM_HELPER_GRACE_MS: '500' });

@@ -9,6 +9,7 @@ import { StartBlockedError } from '../supervisor/supervisor.ts';
 import { createAudit, isUnixSocketRequest } from './audit.ts';
 import type { ComponentStatus } from './component-status.ts';
 import { requireClientCertificate } from './client-auth.ts';
+import { parsePassableSignal } from '../config/signals.ts';
 import { ApiError, errorBody } from './errors.ts';
 import { createHealth } from './health.ts';
 import { hidePaths, isAuthenticated } from './hide-paths.ts';
@@ -64,13 +65,14 @@ export function createApi(deps: ApiDeps): Hono {
   const statusBody = () => ({ ...supervisor.status(), config: deps.mountedConfig ? deps.mountedConfig.status() : null });
   let waitingMutations = 0;
   // Logged with who asked before anything happens; refused at once while shutting down, never queued behind the shutdown.
-  // A kill is never turned away as busy: it does not queue behind the others, it ends them.
+  // A kill is never turned away as busy: it does not queue behind the others, it ends them. A signal does not queue
+  // either, and is sent during a shutdown too: a thread dump of a process that will not stop is when one is wanted.
   const mutation =
-    (handler: Handler, isKill = false): Handler =>
+    (handler: Handler, kind: 'queued' | 'kill' | 'signal' = 'queued'): Handler =>
     async (c) => {
       audit.mutation(c);
-      if (supervisor.isShuttingDown()) throw new ApiError(503, 'shutting_down_exception', 'the manager is shutting down');
-      if (isKill) return handler(c);
+      if (kind !== 'signal' && supervisor.isShuttingDown()) throw new ApiError(503, 'shutting_down_exception', 'the manager is shutting down');
+      if (kind !== 'queued') return handler(c);
       if (waitingMutations >= MAX_WAITING_MUTATIONS) {
         throw new ApiError(503, 'busy_exception', `${waitingMutations} requests to change the process are already waiting; this one was not queued: try again once they finish`);
       }
@@ -88,7 +90,8 @@ export function createApi(deps: ApiDeps): Hono {
     [`/${deps.name}/ready`]: { method: 'GET', handler: (c) => ready(c) },
     [`/${deps.name}/start`]: { method: 'POST', handler: mutation((c) => start(c)) },
     [`/${deps.name}/stop`]: { method: 'POST', handler: mutation(async (c) => (await supervisor.stop(), settled(c, 200))) },
-    [`/${deps.name}/kill`]: { method: 'POST', handler: mutation(async (c) => (await supervisor.kill(), settled(c, 200)), true) },
+    [`/${deps.name}/kill`]: { method: 'POST', handler: mutation(async (c) => (await supervisor.kill(), settled(c, 200)), 'kill') },
+    [`/${deps.name}/signal/:sig`]: { method: 'POST', handler: mutation((c) => signal(c), 'signal') },
     [`/${deps.name}/restart`]: { method: 'POST', handler: mutation((c) => restart(c)) },
     '/keystore/status': { method: 'GET', handler: (c) => keystoreStatus(c) },
     '/metrics': {
@@ -155,6 +158,17 @@ export function createApi(deps: ApiDeps): Hono {
         ? `the state file cannot be written (${supervisor.stateFileError() ?? 'failed'}): a container restart now would not know this ${intent}; retrying until it is written`
         : `the state file is still being written after ${STATE_WRITE_WAIT_MS / 1000} s (a slow disk): a container restart now might not know this ${intent}`;
     return json(c, httpStatus, { ...status, warnings: [warning] });
+  };
+
+  // To the main pid only, as --forward-signals does: the signals that may be sent are the ones a JVM handles, and a
+  // group-wide one would also reach what does not (a shell, a native helper), where SIGQUIT's default action is to
+  // dump core and die.
+  const signal = (c: Context) => {
+    const parsed = parsePassableSignal(c.req.param('sig') ?? '');
+    if (!parsed.ok) throw new ApiError(400, 'illegal_argument_exception', `the signal must be ${parsed.expected.replaceAll('/NAME/', `/${deps.name}/`)}`);
+    const pid = supervisor.forwardSignal(parsed.value, `requested by ${c.req.method} ${c.req.path}`);
+    if (pid === null) throw new ApiError(409, 'process_not_running_exception', `${deps.name} is ${supervisor.status().state}: no process to send ${parsed.value} to`);
+    return c.json({ name: deps.name, signal: parsed.value, pid }, 200);
   };
 
   const keystoreStatus = (c: Context) => {

@@ -71,6 +71,8 @@ export type Command =
   | { readonly kind: 'install'; readonly dir: string; readonly owner: Owner | null }
   | { readonly kind: 'config-checksum'; readonly paths: readonly string[] }
   | { readonly kind: 'ctl'; readonly request: CtlRequest }
+  /** `ctl --help`, or `ctl COMMAND --help` (action set). */
+  | { readonly kind: 'ctl-help'; readonly action?: CtlAction }
   /** Its options are its own (src/cluster-restart/options.ts): handed over unread. */
   | { readonly kind: 'cluster-restart'; readonly argv: readonly string[] }
   /** warnings: what was set but means nothing (an unknown PM_ variable), for the log. */
@@ -82,8 +84,12 @@ export interface Owner {
   readonly gid: number;
 }
 
-export const CTL_ACTIONS = ['status', 'start', 'stop', 'restart', 'kill', 'health'] as const;
+export const CTL_ACTIONS = ['status', 'start', 'stop', 'restart', 'kill', 'health', 'wait', 'signal', 'keystore', 'metrics'] as const;
 export type CtlAction = (typeof CTL_ACTIONS)[number];
+
+/** What `ctl wait` waits for. */
+export const WAIT_TARGETS = ['started', 'stopped', 'ready'] as const;
+export type WaitTarget = (typeof WAIT_TARGETS)[number];
 
 /** What `process-manager ctl` asks, and of which manager. */
 export interface CtlRequest {
@@ -93,4 +99,8 @@ export interface CtlRequest {
   readonly socketPath: string;
   /** `start|restart --config SHA`: only when the mounted configuration has this checksum. */
   readonly configSha?: string;
+  /** `wait TARGET [--timeout D]`. */
+  readonly wait?: { readonly target: WaitTarget; readonly timeoutMs: number };
+  /** `signal SIG`: the name as given; the manager decides whether it may be sent. */
+  readonly signal?: string;
 }

@@ -26,9 +26,11 @@ Usage:
                                           lay down DIR/process-manager (the PID-1 helper, the
                                           Pod's command) and this runtime beside it, mode 0755;
                                           run as root, give DIR to the user ES runs as (1000:0)
-  process-manager ctl [--json] COMMAND    ask the running manager, over its Unix socket:
-                                          status, start, stop, restart, kill or health;
-                                          start and restart take --config SHA
+  process-manager ctl [--json] COMMAND [ARG]
+                                          ask the running manager, over its Unix socket:
+                                          status, start, stop, restart, kill, health,
+                                          wait started|stopped|ready, signal SIG, keystore,
+                                          metrics (process-manager ctl --help)
   process-manager config-checksum PATH... the checksum of the configuration at PATHs, as
                                           GET /NAME/status reports it for --config-path
   process-manager cluster-restart [--mode rolling|full] [OPTION...]
@@ -46,7 +48,8 @@ ${variables.join('\n')}
 Exit status: the process's last status (its code, or 128+signal); 0 when it was
 not running; 64 usage error; 78 configuration error; 70 internal error.
 config-checksum: 0 printed; 65 the paths cannot be checksummed (stderr says why).
-ctl: 0 done; 1 refused or failed; 69 no manager answers on the socket.
+ctl: 0 done; 1 refused or failed; 64 usage; 69 no manager answers on the socket;
+75 busy, no answer, or a wait timed out; 77 permission denied on the socket.
 cluster-restart: 0 done; 1 a step failed (the message says how to resume); 64 usage;
 69 ES or a manager unreachable at the start; 75 the cluster's health refused the start.
 `;

@@ -1,5 +1,6 @@
 import path from 'node:path';
-import { CTL_ACTIONS, type Command, type Owner, type Config, type CtlAction, type CtlRequest, type KeystoreConfig } from './config.ts';
+import { CTL_ACTIONS, WAIT_TARGETS, type Command, type Owner, type Config, type CtlAction, type CtlRequest, type KeystoreConfig } from './config.ts';
+import { DEFAULT_WAIT_TIMEOUT } from './ctl-help.ts';
 import { configError, usageError } from './errors.ts';
 import { KEYSTORE_VARIABLES, type KeystoreVariable } from './keystore-env.ts';
 import { envNameOf, OPTIONS, type OptionName, type OptionSpec } from './options.ts';
@@ -69,7 +70,7 @@ function parseAs(spec: OptionSpec, text: string): Parsed<string | number | reado
 export function parseCommandLine(argv: readonly string[], env: Env, executablePath: string, internalVariables: readonly string[] = []): Command {
   if (argv[0] === 'install') return parseInstall(argv.slice(1));
   if (argv[0] === 'cluster-restart') return { kind: 'cluster-restart', argv: argv.slice(1) };
-  if (argv[0] === 'ctl') return { kind: 'ctl', request: parseCtl(argv.slice(1), env, executablePath) };
+  if (argv[0] === 'ctl') return parseCtl(argv.slice(1), env, executablePath);
   if (argv[0] === 'config-checksum') {
     if (argv.length < 2 || argv.slice(1).some((word) => word === '')) throw usageError('config-checksum takes one or more paths: the files or directories to checksum, in order');
     return { kind: 'config-checksum', paths: argv.slice(1).map((word) => path.resolve(word)) };
@@ -234,28 +235,71 @@ function readReadyCheck(read: Reader): Config['readyCheck'] {
   throw configError(`${source}: '${text}' is not http, none or tcp:PORT with a port from 1 to 65535`);
 }
 
-/** `ctl [--json] [options] COMMAND`: the options only serve to find the manager, as the manager itself found its socket. */
-function parseCtl(argv: readonly string[], env: Env, executablePath: string): CtlRequest {
+/** `ctl [--json] [options] COMMAND [ARG]`: the options only serve to find the manager, as the manager itself found its socket. */
+function parseCtl(argv: readonly string[], env: Env, executablePath: string): Command {
   const flags = new Map<OptionName, string>();
   let isJson = false;
+  let isHelp = false;
   let configSha: string | undefined;
+  let timeout: string | undefined;
   const words: string[] = [];
+  /** `--flag value` or `--flag=value` of ctl's own flags; undefined when argv[i] is not `flag`. */
+  const ownValue = (i: number, flag: string): { value: string | undefined; next: number } | undefined => {
+    if (argv[i] === flag) return { value: argv[i + 1], next: i + 1 };
+    if (argv[i].startsWith(`${flag}=`)) return { value: argv[i].slice(flag.length + 1), next: i };
+    return undefined;
+  };
   for (let i = 0; i < argv.length; i++) {
+    const config = ownValue(i, '--config');
+    const wait = ownValue(i, '--timeout');
     if (argv[i] === '--json') isJson = true;
-    else if (argv[i] === '--config' || argv[i].startsWith('--config=')) {
-      configSha = argv[i] === '--config' ? argv[++i] : argv[i].slice('--config='.length);
+    else if (argv[i] === '--help' || argv[i] === '-h') isHelp = true;
+    else if (config) {
+      configSha = config.value;
       if (!configSha) throw usageError('ctl: --config needs a value (the sha256 the mounted configuration must have)');
-    } else if (argv[i].startsWith('--')) i = readFlag(argv, i, flags);
-    else words.push(argv[i]);
+      i = config.next;
+    } else if (wait) {
+      timeout = wait.value;
+      if (!timeout) throw usageError('ctl: --timeout needs a value (a duration such as 30s or 5m)');
+      i = wait.next;
+    } else if (argv[i].startsWith('--')) {
+      const flag = argv[i].split('=', 1)[0];
+      if (!OPTION_BY_FLAG.has(flag)) throw usageError(`ctl: unknown option '${flag}'; see process-manager ctl --help`);
+      i = readFlag(argv, i, flags);
+    } else words.push(argv[i]);
   }
-  const usage = `ctl [--json] ${CTL_ACTIONS.join('|')} (start and restart take --config SHA)`;
-  if (words.length !== 1) throw usageError(`ctl takes one command: ${usage}`);
   const action = CTL_ACTIONS.find((a) => a === words[0]);
-  if (!action) throw usageError(`ctl: unknown command '${words[0]}'; expected ${usage}`);
+  if (isHelp) return { kind: 'ctl-help', action };
+  const seeHelp = 'see process-manager ctl --help';
+  if (words.length === 0) throw usageError(`ctl needs a command: ${CTL_ACTIONS.join(', ')}; ${seeHelp}`);
+  if (!action) throw usageError(`ctl: unknown command '${words[0]}'; expected one of ${CTL_ACTIONS.join(', ')}; ${seeHelp}`);
+  const commandHelp = `see process-manager ctl ${action} --help`;
+  const takesArgument = action === 'wait' || action === 'signal';
+  if (words.length !== (takesArgument ? 2 : 1)) {
+    throw usageError(takesArgument ? `ctl ${action} takes one argument: ${ctlUsageOf(action)}; ${commandHelp}` : `ctl ${action} takes no argument; ${commandHelp}`);
+  }
   if (configSha !== undefined && action !== 'start' && action !== 'restart') throw usageError(`ctl: --config goes with start or restart, not ${action}`);
+  if (timeout !== undefined && action !== 'wait') throw usageError(`ctl: --timeout goes with wait, not ${action}`);
   const read = readerOf(flags, env);
   const name = checkedName(read);
-  return { action: action satisfies CtlAction, isJson, name, socketPath: placesOf(read, name, executablePath).socketPath, configSha };
+  const request: CtlRequest = { action: action satisfies CtlAction, isJson, name, socketPath: placesOf(read, name, executablePath).socketPath, configSha };
+  if (action === 'signal') {
+    // Which signals may be sent is the manager's to say (400 with the list); a word that is no name at all is a typo.
+    if (!/^[A-Za-z][A-Za-z0-9+]{0,15}$/.test(words[1])) throw usageError(`ctl signal: '${words[1]}' is not a signal name (QUIT, SIGQUIT, quit); ${commandHelp}`);
+    return { kind: 'ctl', request: { ...request, signal: words[1] } };
+  }
+  if (action === 'wait') {
+    const target = WAIT_TARGETS.find((w) => w === words[1]);
+    if (!target) throw usageError(`ctl wait: '${words[1]}' is not one of ${WAIT_TARGETS.join(', ')}; ${commandHelp}`);
+    const parsed = parseDuration(timeout ?? DEFAULT_WAIT_TIMEOUT);
+    if (!parsed.ok) throw usageError(`ctl wait --timeout: '${timeout}' is not ${parsed.expected}`);
+    return { kind: 'ctl', request: { ...request, wait: { target, timeoutMs: parsed.value } } };
+  }
+  return { kind: 'ctl', request };
+}
+
+function ctlUsageOf(action: 'wait' | 'signal'): string {
+  return action === 'wait' ? `ctl wait ${WAIT_TARGETS.join('|')} [--timeout D]` : 'ctl signal SIG';
 }
 
 /** Kubernetes' default terminationGracePeriodSeconds, and what a shutdown should leave of it. */

@@ -54,13 +54,38 @@ export function parseSignalList(text: string): Parsed<readonly NodeJS.Signals[]>
   if (words.length === 1 && words[0].toLowerCase() === 'none') return { ok: true, value: [] };
   const signals = new Set<NodeJS.Signals>();
   for (const word of words) {
-    const upper = word.toUpperCase();
-    const name = upper.startsWith('SIG') ? upper : `SIG${upper}`;
-    const signal = ALIASES[name] ?? (name as NodeJS.Signals);
+    const signal = canonicalName(word);
     const why = NOT_PASSABLE[signal];
     if (why) return { ok: false, expected: `a list of signals to pass on: ${signal} ${why}` };
-    if (!PASSABLE.includes(signal)) return { ok: false, expected: `a list of signal names: ${word} is not one; any of ${PASSABLE.map((s) => s.slice(3)).join(', ')}, or none` };
+    if (!PASSABLE.includes(signal)) return { ok: false, expected: `a list of signal names: ${word} is not one; any of ${PASSABLE_NAMES}, or none` };
     signals.add(signal);
   }
   return { ok: true, value: [...signals] };
+}
+
+/** The names a person types: QUIT, USR2, ... */
+export const PASSABLE_NAMES = PASSABLE.map((s) => s.slice(3)).join(', ');
+
+/** What the operator may ask to be sent on its own (`POST /NAME/signal/SIG`) instead: the stop and kill requests. */
+const INSTEAD: Readonly<Record<string, string>> = {
+  SIGTERM: 'use POST /NAME/stop (ctl stop), which also waits for it and escalates to SIGKILL',
+  SIGINT: 'use POST /NAME/stop (ctl stop)',
+  SIGKILL: 'use POST /NAME/kill (ctl kill), which kills the whole process group',
+};
+
+/**
+ * One signal the operator asks to be sent to the process: the ones
+ * --forward-signals may list, by the same names (any case, SIG optional).
+ */
+export function parsePassableSignal(word: string): Parsed<NodeJS.Signals> {
+  const signal = canonicalName(word);
+  if (PASSABLE.includes(signal)) return { ok: true, value: signal };
+  const instead = INSTEAD[signal] ? `: ${INSTEAD[signal]}` : '';
+  return { ok: false, expected: `one of the signals that can be passed on (${PASSABLE_NAMES}); ${word} is not${instead}` };
+}
+
+function canonicalName(word: string): NodeJS.Signals {
+  const upper = word.toUpperCase();
+  const name = upper.startsWith('SIG') ? upper : `SIG${upper}`;
+  return ALIASES[name] ?? (name as NodeJS.Signals);
 }

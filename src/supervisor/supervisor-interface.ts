@@ -64,7 +64,8 @@ export interface Supervisor {
   shutdown(): Promise<number>;
   /** A second SIGTERM/SIGINT during shutdown: no more waiting. */
   killNow(): void;
-  forwardSignal(signal: NodeJS.Signals): void;
+  /** To the main pid, never the group; the pid it reached, or null when no process runs. */
+  forwardSignal(signal: NodeJS.Signals, reason?: string): number | null;
 }
 
 /** Thrown by start() while something (the cert initializer) holds starts back. */

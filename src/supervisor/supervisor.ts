@@ -377,8 +377,10 @@ export function createSupervisor(config: Config, deps: SupervisorDeps): Supervis
       else if (child) system.signal({ kind: 'group', pid: child.pid }, 'SIGKILL', 'second termination signal to the manager', log);
     },
 
-    forwardSignal(signal) {
-      if (child) system.signal({ kind: 'process', pid: child.pid }, signal, 'forwarded from the manager', log);
+    // Bypasses the queue too: a thread dump of a stop that hangs is when one is wanted.
+    forwardSignal(signal, reason = 'forwarded from the manager') {
+      if (!child) return null;
+      return system.signal({ kind: 'process', pid: child.pid }, signal, reason, log) ? child.pid : null;
     },
   };
 }
