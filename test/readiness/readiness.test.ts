@@ -48,6 +48,8 @@ function setup(config: Partial<Config> = {}) {
   const fake = createFakeSystem();
   const cfg = supervisorConfig(config);
   const supervisor = createSupervisor(cfg, { log: fake.log, onExitRequested: () => {}, system: fake.system });
+  // As the manager does before it serves: until then the API waits on state writes that never begin.
+  supervisor.takeOverStateFile();
   const check = countingCheck();
   const readiness = createReadiness({ name: cfg.name, supervisor, log: fake.log, check, monotonicMs: () => fake.clock.monotonicMs() });
   const app = createApi({ name: cfg.name, supervisor, log: fake.log, readiness });
