@@ -9,7 +9,7 @@ import { StartBlockedError } from '../supervisor/supervisor.ts';
 import { createAudit, isUnixSocketRequest } from './audit.ts';
 import type { ComponentStatus } from './component-status.ts';
 import { requireClientCertificate } from './client-auth.ts';
-import { ApiError, errorBody } from './errors.ts';
+import { ApiError, errorBody } from '../http/errors.ts';
 import { createHealth } from './health.ts';
 import { hidePaths, isAuthenticated } from './hide-paths.ts';
 import { renderMetrics, type KeystoreMetrics } from './metrics.ts';

@@ -219,7 +219,7 @@ t.test('--name moves the process routes', async (t) => {
 });
 
 t.test('the app runs on fetch-lite, and a member fetch-lite lacks fails loudly', async (t) => {
-  const { Response: LiteResponse } = await import('../../src/api/fetch-lite.ts');
+  const { Response: LiteResponse } = await import('../../src/http/fetch-lite.ts');
   const { app } = await setup();
   const response = await app.fetch(liteRequest('http://api.invalid/health', { method: 'GET', headers: [] }));
   t.ok(response instanceof LiteResponse, "Hono's answer is fetch-lite's Response, as in the bundle");
