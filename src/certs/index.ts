@@ -11,7 +11,7 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { isIP } from 'node:net';
 import os from 'node:os';
-import type { ComponentStatus } from '../api/component-status.ts';
+import type { CertificatesState, CertificatesStatus } from './status.ts';
 import type { CertInitializerConfig } from '../config/config.ts';
 import { configError, StartupError } from '../config/errors.ts';
 import { EXIT } from '../config/options.ts';
@@ -23,9 +23,7 @@ import { serveCsr, type CsrServer } from './csr-server.ts';
 import { generatePrivateKey, looseKeyMode, readPrivateKey } from './private-key.ts';
 import { waitForCertificate, type AcceptedCertificate, type RejectedCertificate } from './wait-for-certificate.ts';
 
-export type CertificatesState = 'waiting' | 'ready' | 'failed';
-
-export type CertificatesStatus = ComponentStatus;
+export type { CertificatesState, CertificatesStatus } from './status.ts';
 
 export interface CertInitializer {
   /** Resolves once a valid certificate matching the key is in place; rejects with a StartupError when it never can be (78 for configuration, 70 for anything unexpected); stays pending after close(). */

@@ -48,6 +48,8 @@ export function createSyncLoop(options: SyncLoopOptions) {
   let swapRaces = 0;
   let casConflicts = 0;
   let lastIgnored = '';
+  /** The first pass is awaited from here (the watcher gets ready first): a first pass that never begins looks stuck too. */
+  const createdAtMs = performance.now();
   const facts = {
     /** True until the first pass ends, so the status never says "synced" before anything was read. */
     isFirstPassPending: true,
@@ -250,7 +252,7 @@ export function createSyncLoop(options: SyncLoopOptions) {
         ...facts,
         isSyncing: facts.isFirstPassPending || facts.syncingWhat !== null,
         syncingSince: work.runningSince,
-        syncingForMs: work.runningForMs,
+        syncingForMs: work.runningForMs ?? (facts.isFirstPassPending && work.error === null ? Math.round(performance.now() - createdAtMs) : null),
         error: work.error,
         consecutiveFailures: work.consecutiveFailures,
         syncFailures: work.failures,
