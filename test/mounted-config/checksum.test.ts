@@ -169,6 +169,7 @@ t.test('start?config=SHA and restart?config=SHA: 409 and nothing happens on a mi
   const mounted = await createMountedConfig([dir], fake.log);
   t.teardown(() => mounted.close());
   const supervisor = createSupervisor(supervisorConfig(), { log: fake.log, onExitRequested: () => {}, system: fake.system });
+  supervisor.takeOverStateFile(); // as the manager does before it serves: a mutation's answer waits for the state on disk
   const app = createApi({ name: 'es', supervisor, log: fake.log, mountedConfig: mounted });
   const post = async (target: string) => readAnswer(await app.fetch(liteRequest(`http://api.invalid${target}`, { method: 'POST', headers: [] })));
 
