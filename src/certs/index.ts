@@ -22,6 +22,7 @@ import { createCsrPem } from './csr.ts';
 import { serveCsr, type CsrServer } from './csr-server.ts';
 import { generatePrivateKey, looseKeyMode, readPrivateKey } from './private-key.ts';
 import { waitForCertificate, type AcceptedCertificate, type RejectedCertificate } from './wait-for-certificate.ts';
+import { trackRepeats } from '../log/repeats.ts';
 
 export type { CertificatesState, CertificatesStatus } from './status.ts';
 
@@ -86,7 +87,7 @@ export async function createCertInitializer(config: CertInitializerConfig, deps:
     log.info(`serving the CSR at GET /csr on port ${server.port}`, { 'event.action': 'csr-listening', 'server.port': server.port });
     enter('waiting', `no certificate at ${config.certPath} yet; the CSR is served on port ${server.port}`);
 
-    let lastReported: string | undefined;
+    const reported = trackRepeats<string>();
     const accepted = await waitForCertificate({
       certPath: config.certPath,
       publicKeyDer,
@@ -95,8 +96,7 @@ export async function createCertInitializer(config: CertInitializerConfig, deps:
       onRejected: (verdict: RejectedCertificate) => {
         enter('waiting', verdict.reason);
         // Each distinct problem is logged once; the poll would repeat it every 2 s.
-        if (verdict.missing || verdict.reason === lastReported) return;
-        lastReported = verdict.reason;
+        if (verdict.missing || !reported.isNew(verdict.reason)) return;
         log.warn(`certificate ignored: ${verdict.reason}`, { 'event.action': 'certificate-rejected', 'file.path': config.certPath });
       },
       onWatchFailed: (error) =>
