@@ -57,25 +57,10 @@ export function createRunner(deps: RunnerDeps): Runner {
     machine.transition(event === 'exitedUnasked' ? 'started' : ['stopping', 'killing'], event, reason());
   };
 
-  const recordExit = (ended: Run, exit: ExitStatus): void => {
-    history.lastExit = { code: exit.code, signal: exit.signal, at: clock.now().toISOString() };
-    const cause = ended.cause ?? 'unexpected';
-    counters.exits[cause]++;
-    if (cause === 'unexpected') history.lastUnexpectedExitAt = clock.monotonicMs();
-    // Nobody asked: Elasticsearch crashed or was killed from outside, and someone should look.
-    log[cause === 'unexpected' ? 'error' : 'info'](`${config.name} exited with ${exit.code !== null ? `code ${exit.code}` : `signal ${exit.signal}`} (${cause})`, {
-      'event.action': 'process-exit',
-      'process.pid': ended.process.pid,
-      'process.exit_code': exit.code,
-      'process.signal': exit.signal,
-      'event.reason': cause,
-    });
-  };
-
   /** Every exit is recorded here, once; an exit nobody asked for is also handled here. */
   const watchExit = (watched: Run): void => {
     void watched.process.exited.then((exit) => {
-      recordExit(watched, exit);
+      recordExit(deps, watched, exit);
       if (watched.cause !== null) return; // a stop or kill is waiting on it and takes it from here
       void deps.serialize(async () => {
         if (run !== watched) return; // a stop or kill queued before us already ended it
@@ -121,4 +106,21 @@ export function createRunner(deps: RunnerDeps): Runner {
   };
 
   return { current: () => run, start, end };
+}
+
+/** The exit's status, cause and time: in the history, the counters and the log. */
+function recordExit({ config, system, log, persistence, counters }: RunnerDeps, ended: Run, exit: ExitStatus): void {
+  const { history } = persistence;
+  history.lastExit = { code: exit.code, signal: exit.signal, at: system.clock.now().toISOString() };
+  const cause = ended.cause ?? 'unexpected';
+  counters.exits[cause]++;
+  if (cause === 'unexpected') history.lastUnexpectedExitAt = system.clock.monotonicMs();
+  // Nobody asked: Elasticsearch crashed or was killed from outside, and someone should look.
+  log[cause === 'unexpected' ? 'error' : 'info'](`${config.name} exited with ${exit.code !== null ? `code ${exit.code}` : `signal ${exit.signal}`} (${cause})`, {
+    'event.action': 'process-exit',
+    'process.pid': ended.process.pid,
+    'process.exit_code': exit.code,
+    'process.signal': exit.signal,
+    'event.reason': cause,
+  });
 }
