@@ -10,6 +10,7 @@ import { keystoreHealthReasons } from '../keystore/health-reasons.ts';
 import type { KeystoreStatus } from '../keystore/status.ts';
 import { supervisorHealthReasons } from '../supervisor/health-reasons.ts';
 import type { Supervisor } from '../supervisor/supervisor.ts';
+import type { ProcessStatus } from '../supervisor/supervisor-interface.ts';
 
 export interface HealthSources {
   readonly name: string;
@@ -20,7 +21,16 @@ export interface HealthSources {
   readonly configProblem?: () => string | undefined;
 }
 
-export function createHealth(sources: HealthSources) {
+/** The body of GET /health, as `ctl health` reads it too. */
+export interface HealthBody {
+  readonly status: 'ok' | 'degraded' | 'shutting_down';
+  readonly reasons: readonly string[];
+  readonly process: ProcessStatus;
+  readonly keystore: KeystoreStatus | null;
+  readonly certificates: CertificatesStatus | null;
+}
+
+export function createHealth(sources: HealthSources): () => { httpStatus: 200 | 503; body: HealthBody } {
   const { supervisor, name } = sources;
   return () => {
     const keystore = sources.keystoreStatus?.() ?? null;
@@ -32,8 +42,8 @@ export function createHealth(sources: HealthSources) {
       ...(certificates ? certificateHealthReasons(certificates) : []),
       ...(configProblem ? [`the mounted configuration has no checksum: ${configProblem}`] : []),
     ];
-    const body = { status: reasons.length > 0 ? 'degraded' : 'ok', reasons, process: supervisor.status(), keystore, certificates };
+    const body: HealthBody = { status: reasons.length > 0 ? 'degraded' : 'ok', reasons, process: supervisor.status(), keystore, certificates };
     // During the shutdown's drain the manager is alive and ES still serves: a liveness probe must not fail yet.
-    return supervisor.isShuttingDown() && !supervisor.isDraining() ? { httpStatus: 503 as const, body: { ...body, status: 'shutting_down' } } : { httpStatus: 200 as const, body };
+    return supervisor.isShuttingDown() && !supervisor.isDraining() ? { httpStatus: 503, body: { ...body, status: 'shutting_down' } } : { httpStatus: 200, body };
   };
 }

@@ -7,6 +7,11 @@ import fs from 'node:fs';
 import http from 'node:http';
 import type { CtlAction, CtlRequest } from '../config/config.ts';
 import { errnoCode } from '../files/errno.ts';
+import type { HealthBody } from '../api/health.ts';
+import type { ProcessStatus } from '../supervisor/supervisor-interface.ts';
+
+/** What ctl reads of an answer: a process status, /health's body, or an error in the API's shape. */
+type Answer = Partial<ProcessStatus & HealthBody> & { readonly error?: { readonly type: string; readonly reason: string }; readonly warnings?: readonly string[] };
 
 /** Exit statuses of `ctl`, after sysexits: 69 EX_UNAVAILABLE, 75 EX_TEMPFAIL (busy: try again), 77 EX_NOPERM. */
 const CTL_EXIT = { OK: 0, REFUSED: 1, UNAVAILABLE: 69, BUSY: 75, NO_PERMISSION: 77 } as const;
@@ -30,7 +35,7 @@ export async function runCtl(request: CtlRequest, out = process.stdout, err = pr
     out.write(answer.body.endsWith('\n') ? answer.body : `${answer.body}\n`);
     return isSuccess ? CTL_EXIT.OK : CTL_EXIT.REFUSED;
   }
-  let body: any;
+  let body: Answer;
   try {
     body = JSON.parse(answer.body);
   } catch {
@@ -41,7 +46,7 @@ export async function runCtl(request: CtlRequest, out = process.stdout, err = pr
     err.write(`process-manager ctl: ${request.action} refused (${answer.status}): ${body.error.reason}\n`);
     return body.error.type === BUSY_TYPE ? CTL_EXIT.BUSY : CTL_EXIT.REFUSED;
   }
-  out.write(`${request.action === 'health' ? healthLine(body) : statusLine(body)}\n`);
+  out.write(`${request.action === 'health' ? healthLine(body as HealthBody) : statusLine(body as ProcessStatus)}\n`);
   // A stop the state file does not hold yet, for one: worth a person's eyes.
   if (Array.isArray(body.warnings)) for (const warning of body.warnings) err.write(`process-manager ctl: warning: ${warning}\n`);
   return isSuccess ? CTL_EXIT.OK : CTL_EXIT.REFUSED;
@@ -104,7 +109,7 @@ function routeOf(action: CtlAction, name: string): { method: 'GET' | 'POST'; rou
 }
 
 /** "es started, pid 42, since 2026-…; last exit: code 0 at …" */
-function statusLine(status: any): string {
+function statusLine(status: ProcessStatus): string {
   const pid = status.pid !== null && status.pid !== undefined ? `, pid ${status.pid}` : '';
   const exit = status.lastExit;
   const lastExit = exit ? `${exit.code !== null ? `code ${exit.code}` : `signal ${exit.signal}`} at ${exit.at}` : 'none';
@@ -113,7 +118,7 @@ function statusLine(status: any): string {
   return `${status.name} ${status.state}${pid}, since ${status.since}${desired}; last exit: ${lastExit}${strays}`;
 }
 
-function healthLine(health: any): string {
+function healthLine(health: HealthBody): string {
   const reasons = Array.isArray(health.reasons) && health.reasons.length > 0 ? `: ${health.reasons.join('; ')}` : '';
   return `${health.status}${reasons} | ${statusLine(health.process)}`;
 }
