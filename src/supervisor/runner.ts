@@ -8,7 +8,7 @@ import type { Logger } from '../log/logger.ts';
 import { clearGroup } from './clear-group.ts';
 import type { Persistence } from './persistence.ts';
 import type { RestartBackoff } from './restart-backoff.ts';
-import { createRun, type Run } from './run.ts';
+import { createRun, type Run } from './run-record.ts';
 import { exitStatusNumber, type ExitStatus } from './spawn-process.ts';
 import type { StateMachine } from './state-machine.ts';
 import { STARTABLE_STATES } from './states.ts';

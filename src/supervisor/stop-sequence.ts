@@ -4,7 +4,7 @@
 
 import type { Config } from '../config/config.ts';
 import type { Logger } from '../log/logger.ts';
-import { claimEnd, type DrainCutter, type Run } from './run.ts';
+import { claimEnd, type DrainCutter, type Run } from './run-record.ts';
 import type { StateMachine } from './state-machine.ts';
 import type { Desired } from './states.ts';
 import type { ExitCause } from './supervisor-interface.ts';

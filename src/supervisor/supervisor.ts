@@ -8,7 +8,7 @@ import type { Config } from '../config/config.ts';
 import type { Logger } from '../log/logger.ts';
 import { createPersistence } from './persistence.ts';
 import { createRestartBackoff } from './restart-backoff.ts';
-import { claimEnd } from './run.ts';
+import { claimEnd } from './run-record.ts';
 import { createRunner } from './runner.ts';
 import { exitStatusNumber, type ExitStatus } from './spawn-process.ts';
 import { createStateMachine } from './state-machine.ts';

@@ -4,7 +4,7 @@
 // overtakes the stop it escalates.
 
 import t from 'tap';
-import { claimEnd, createRun } from '../../src/supervisor/run.ts';
+import { claimEnd, createRun } from '../../src/supervisor/run-record.ts';
 import { createStateMachine } from '../../src/supervisor/state-machine.ts';
 import { createFakeSystem } from '../helpers/fake-system.ts';
 
