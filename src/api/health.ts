@@ -7,6 +7,7 @@
 import { certificateHealthReasons } from '../certs/health-reasons.ts';
 import type { CertificatesStatus } from '../certs/status.ts';
 import { keystoreHealthReasons } from '../keystore/health-reasons.ts';
+import { mountedConfigHealthReasons } from '../mounted-config/health-reasons.ts';
 import type { KeystoreStatus } from '../keystore/status.ts';
 import { supervisorHealthReasons } from '../supervisor/health-reasons.ts';
 import type { Supervisor } from '../supervisor/supervisor.ts';
@@ -35,12 +36,11 @@ export function createHealth(sources: HealthSources): () => { httpStatus: 200 | 
   return () => {
     const keystore = sources.keystoreStatus?.() ?? null;
     const certificates = sources.certificatesStatus?.() ?? null;
-    const configProblem = sources.configProblem?.();
     const reasons = [
       ...supervisorHealthReasons(supervisor, name),
       ...(keystore ? keystoreHealthReasons(keystore) : []),
       ...(certificates ? certificateHealthReasons(certificates) : []),
-      ...(configProblem ? [`the mounted configuration has no checksum: ${configProblem}`] : []),
+      ...mountedConfigHealthReasons(sources.configProblem?.()),
     ];
     const body: HealthBody = { status: reasons.length > 0 ? 'degraded' : 'ok', reasons, process: supervisor.status(), keystore, certificates };
     // During the shutdown's drain the manager is alive and ES still serves: a liveness probe must not fail yet.
