@@ -176,9 +176,9 @@ async function bundle() {
     // child-env.ts that the value is ours, so Elasticsearch does not inherit it.
     banner: { js: "if(process.env.UV_THREADPOOL_SIZE===undefined)process.env.UV_THREADPOOL_SIZE='1',process.env.PM_MANAGER_THREADPOOL='1';" },
     plugins: [loadLazyModulesFromAssets],
-    // Hono's `new Response(...)` gets src/api/fetch-lite.ts, never Node's own
+    // Hono's `new Response(...)` gets src/http/fetch-lite.ts, never Node's own
     // fetch classes, which would load Node's internal undici (fetch-lite.ts says how much).
-    inject: [path.join(root, 'src/api/fetch-lite.ts')],
+    inject: [path.join(root, 'src/http/fetch-lite.ts')],
   });
   const assets = {};
   for (const [name, { compress, entry }] of Object.entries(LAZY_MODULES)) {

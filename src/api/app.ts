@@ -7,26 +7,25 @@ import type { Logger } from '../log/logger.ts';
 import type { Supervisor } from '../supervisor/supervisor.ts';
 import { StartBlockedError } from '../supervisor/supervisor.ts';
 import { createAudit, isUnixSocketRequest } from './audit.ts';
-import type { ComponentStatus } from './component-status.ts';
 import { requireClientCertificate } from './client-auth.ts';
 import { parsePassableSignal } from '../config/signals.ts';
-import { ApiError, errorBody } from './errors.ts';
+import { ApiError, errorBody } from '../http/errors.ts';
 import { createHealth } from './health.ts';
 import { hidePaths, isAuthenticated } from './hide-paths.ts';
-import { renderMetrics, type KeystoreMetrics } from './metrics.ts';
+import { renderMetrics } from './metrics.ts';
+import type { CertificatesStatus } from '../certs/status.ts';
+import type { KeystoreMetrics, KeystoreStatus } from '../keystore/status.ts';
 import type { MountedConfig } from '../mounted-config/mounted-config.ts';
 import { NO_CHECK } from '../readiness/es-check.ts';
 import { createReadiness, type Readiness } from '../readiness/readiness.ts';
-
-/** A component reported in /health; `failed` turns the manager `degraded` (health.ts says when else). */
 
 export interface ApiDeps {
   readonly name: string;
   readonly supervisor: Supervisor;
   readonly log: Logger;
-  readonly keystoreStatus?: () => ComponentStatus;
+  readonly keystoreStatus?: () => KeystoreStatus;
   readonly keystoreMetrics?: () => KeystoreMetrics;
-  readonly certificatesStatus?: () => ComponentStatus;
+  readonly certificatesStatus?: () => CertificatesStatus;
   /** Log lines the stdout writer dropped so far. */
   readonly logLinesDropped?: () => number;
   /** Mutual TLS is on: every route but the probes (GET /health, GET /NAME/ready) needs a valid client certificate. */

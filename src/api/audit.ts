@@ -7,7 +7,7 @@
 import type { Context } from 'hono';
 import type { PeerCertificate, TLSSocket } from 'node:tls';
 import type { LogFields, Logger } from '../log/logger.ts';
-import type { NodeBindings } from './node-bridge.ts';
+import type { NodeBindings } from '../http/node-bridge.ts';
 
 export const REFUSALS_PER_WINDOW = 10;
 export const REFUSAL_WINDOW_MS = 60_000;

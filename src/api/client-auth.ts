@@ -5,8 +5,8 @@
 
 import type { MiddlewareHandler } from 'hono';
 import type { TLSSocket } from 'node:tls';
-import { ApiError } from './errors.ts';
-import type { NodeBindings } from './node-bridge.ts';
+import { ApiError } from '../http/errors.ts';
+import type { NodeBindings } from '../http/node-bridge.ts';
 
 export function requireClientCertificate(openProbes: readonly string[] = []): MiddlewareHandler {
   const open = new Set(['/health', ...openProbes]);

@@ -10,7 +10,7 @@
 import type { Context } from 'hono';
 import type { TLSSocket } from 'node:tls';
 import { isUnixSocketRequest } from './audit.ts';
-import type { NodeBindings } from './node-bridge.ts';
+import type { NodeBindings } from '../http/node-bridge.ts';
 
 export const HIDDEN_PATH = '<path>';
 

@@ -2,15 +2,8 @@
 
 import type { Supervisor } from '../supervisor/supervisor.ts';
 import { STATES } from '../supervisor/states.ts';
+import type { KeystoreMetrics } from '../keystore/status.ts';
 
-export interface KeystoreMetrics {
-  readonly syncs: number;
-  readonly syncFailures: number;
-  readonly reloads: number;
-  readonly reloadFailures: number;
-  /** ISO time of the last successful sync, or null. */
-  readonly lastSyncAt: string | null;
-}
 
 type Sample = readonly [labels: string, value: number];
 

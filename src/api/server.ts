@@ -10,10 +10,10 @@ import type { Hono } from 'hono';
 import type { TlsConfig } from '../config/config.ts';
 import type { Logger } from '../log/logger.ts';
 import { configError } from '../config/errors.ts';
-import { guardConnections } from './connection-guard.ts';
-import { errorBody } from './errors.ts';
+import { guardConnections } from '../http/connection-guard.ts';
+import { errorBody } from '../http/errors.ts';
 import { createHeapTrimmer } from './heap-trim.ts';
-import { nodeRequestListener } from './node-bridge.ts';
+import { nodeRequestListener } from '../http/node-bridge.ts';
 import { readTlsMaterial, TlsMaterialError, watchTlsFiles } from './tls-material.ts';
 
 export interface ApiServer {

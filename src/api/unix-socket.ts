@@ -12,8 +12,8 @@ import type { Hono } from 'hono';
 import type { Logger } from '../log/logger.ts';
 import { MAX_WAITING_MUTATIONS } from './app.ts';
 import type { UnixSocketBindings } from './audit.ts';
-import { guardConnections } from './connection-guard.ts';
-import { nodeRequestListener, type NodeBindings } from './node-bridge.ts';
+import { guardConnections } from '../http/connection-guard.ts';
+import { nodeRequestListener, type NodeBindings } from '../http/node-bridge.ts';
 
 export interface UnixSocketServer {
   close(): Promise<void>;

@@ -9,8 +9,8 @@
 
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { guardConnections } from '../api/connection-guard.ts';
-import { errorBody } from '../api/errors.ts';
+import { guardConnections } from '../http/connection-guard.ts';
+import { errorBody } from '../http/errors.ts';
 
 export interface CsrServer {
   readonly port: number;

@@ -11,7 +11,7 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { isIP } from 'node:net';
 import os from 'node:os';
-import type { ComponentStatus } from '../api/component-status.ts';
+import type { CertificatesState, CertificatesStatus } from './status.ts';
 import type { CertInitializerConfig } from '../config/config.ts';
 import { configError, StartupError } from '../config/errors.ts';
 import { EXIT } from '../config/options.ts';
@@ -22,10 +22,9 @@ import { createCsrPem } from './csr.ts';
 import { serveCsr, type CsrServer } from './csr-server.ts';
 import { generatePrivateKey, looseKeyMode, readPrivateKey } from './private-key.ts';
 import { waitForCertificate, type AcceptedCertificate, type RejectedCertificate } from './wait-for-certificate.ts';
+import { trackRepeats } from '../log/repeats.ts';
 
-export type CertificatesState = 'waiting' | 'ready' | 'failed';
-
-export type CertificatesStatus = ComponentStatus;
+export type { CertificatesState, CertificatesStatus } from './status.ts';
 
 export interface CertInitializer {
   /** Resolves once a valid certificate matching the key is in place; rejects with a StartupError when it never can be (78 for configuration, 70 for anything unexpected); stays pending after close(). */
@@ -88,7 +87,7 @@ export async function createCertInitializer(config: CertInitializerConfig, deps:
     log.info(`serving the CSR at GET /csr on port ${server.port}`, { 'event.action': 'csr-listening', 'server.port': server.port });
     enter('waiting', `no certificate at ${config.certPath} yet; the CSR is served on port ${server.port}`);
 
-    let lastReported: string | undefined;
+    const reported = trackRepeats<string>();
     const accepted = await waitForCertificate({
       certPath: config.certPath,
       publicKeyDer,
@@ -97,8 +96,7 @@ export async function createCertInitializer(config: CertInitializerConfig, deps:
       onRejected: (verdict: RejectedCertificate) => {
         enter('waiting', verdict.reason);
         // Each distinct problem is logged once; the poll would repeat it every 2 s.
-        if (verdict.missing || verdict.reason === lastReported) return;
-        lastReported = verdict.reason;
+        if (verdict.missing || !reported.isNew(verdict.reason)) return;
         log.warn(`certificate ignored: ${verdict.reason}`, { 'event.action': 'certificate-rejected', 'file.path': config.certPath });
       },
       onWatchFailed: (error) =>

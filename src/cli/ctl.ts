@@ -6,7 +6,10 @@
 import type { CtlAction, CtlRequest } from '../config/config.ts';
 import { CTL_EXIT } from '../config/ctl-help.ts';
 import { runWait } from './ctl-wait.ts';
-import { healthLine, keystoreLine, signalLine, statusLine } from './ctl-lines.ts';
+import type { HealthBody } from '../api/health.ts';
+import type { KeystoreStatus } from '../keystore/status.ts';
+import type { ProcessStatus } from '../supervisor/supervisor-interface.ts';
+import { healthLine, keystoreLine, signalLine, statusLine, type SignalSent } from './ctl-lines.ts';
 import { describeFailure, send, type Answer } from './ctl-socket.ts';
 
 type Out = Pick<NodeJS.WriteStream, 'write'>;
@@ -28,7 +31,7 @@ export async function runCtl(request: CtlRequest, out: Out = process.stdout, err
     out.write(answer.body.endsWith('\n') ? answer.body : `${answer.body}\n`);
     return isSuccess ? CTL_EXIT.OK : CTL_EXIT.REFUSED;
   }
-  let body: any;
+  let body: Body;
   try {
     body = JSON.parse(answer.body);
   } catch {
@@ -39,7 +42,7 @@ export async function runCtl(request: CtlRequest, out: Out = process.stdout, err
     err.write(`process-manager ctl: ${request.action} refused (${answer.status}): ${body.error.reason}\n`);
     return body.error.type === BUSY_TYPE ? CTL_EXIT.TEMPFAIL : CTL_EXIT.REFUSED;
   }
-  out.write(`${LINES[request.action]?.(body) ?? statusLine(body)}\n`);
+  out.write(`${lineOf(request.action, body)}\n`);
   // A stop the state file does not hold yet, for one: worth a person's eyes.
   if (Array.isArray(body.warnings)) for (const warning of body.warnings) err.write(`process-manager ctl: warning: ${warning}\n`);
   return isSuccess ? CTL_EXIT.OK : CTL_EXIT.REFUSED;
@@ -48,8 +51,25 @@ export async function runCtl(request: CtlRequest, out: Out = process.stdout, err
 /** The API's answer to a mutation while too many wait already (app.ts). */
 const BUSY_TYPE = 'busy_exception';
 
-/** The answers that are not a process status. */
-const LINES: Partial<Record<CtlAction, (body: any) => string>> = { health: healthLine, keystore: keystoreLine, signal: signalLine };
+/** What ctl reads of an answer: the route's own body, or an error in the API's shape, and a mutation's warnings. */
+type Body = (ProcessStatus | HealthBody | KeystoreStatus | SignalSent) & {
+  readonly error?: { readonly type: string; readonly reason: string };
+  readonly warnings?: readonly string[];
+};
+
+/** The line for each route's answer; every other action answers with a process status. */
+function lineOf(action: CtlAction, body: Body): string {
+  switch (action) {
+    case 'health':
+      return healthLine(body as HealthBody);
+    case 'keystore':
+      return keystoreLine(body as KeystoreStatus);
+    case 'signal':
+      return signalLine(body as SignalSent);
+    default:
+      return statusLine(body as ProcessStatus);
+  }
+}
 
 function routeOf(request: CtlRequest): { method: 'GET' | 'POST'; route: string } {
   const { action, name } = request;

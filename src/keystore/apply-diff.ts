@@ -16,6 +16,7 @@ import { cliErrorLine, type CliResult, type CliRunner } from './keystore-cli.ts'
 import { pinSourceFiles, type PinnedFile } from './pin-source.ts';
 import { descriptorBudget, isOutOfDescriptors, type DescriptorBudget } from './descriptor-budget.ts';
 import type { SourceEntry } from './scan-source.ts';
+import { trackRepeats } from '../log/repeats.ts';
 
 export interface ApplyRequest {
   readonly upserts: readonly SourceEntry[];
@@ -75,7 +76,7 @@ export function createApplier(runCli: CliRunner, log: Logger, budget: (cap: numb
   let multiPair: boolean | null = null;
   /** Lowered whenever a call runs out of descriptors anyway (a CLI needing more of its own than we allowed for). */
   let learnedCap = MAX_PAIRS_PER_CALL;
-  let lastSaidPairs = MAX_PAIRS_PER_CALL;
+  const saidPairs = trackRepeats(MAX_PAIRS_PER_CALL);
   let lastBudget: DescriptorBudget | null = null;
 
   /** Smaller calls from now on, and the limit named in the reason. */
@@ -89,12 +90,11 @@ export function createApplier(runCli: CliRunner, log: Logger, budget: (cap: numb
   const pairsPerCall = async (wanted: number): Promise<number> => {
     const found = await budget(learnedCap);
     lastBudget = found;
-    if (found.pairs < wanted && found.pairs !== lastSaidPairs) {
+    if (saidPairs.isNew(found.pairs) && found.pairs < wanted) {
       log.info(`at most ${found.pairs} setting${found.pairs === 1 ? '' : 's'} per add-file call: RLIMIT_NOFILE ${found.limit ?? 'unlimited'}, ${found.open} descriptors open`, {
         'event.action': 'keystore-sync',
       });
     }
-    lastSaidPairs = found.pairs;
     return found.pairs;
   };
 

@@ -18,29 +18,17 @@ import { createReloadLoop } from './reload-loop.ts';
 import { readSecret } from '../files/secrets.ts';
 import { createChangeDetector } from './change-detector.ts';
 import { watchSource, type SourceWatcher } from './source-watcher.ts';
-import { describeStatus } from './status.ts';
+import { describeStatus, type KeystoreMetrics, type KeystoreStatus } from './status.ts';
 import { createSyncLoop } from './sync-loop.ts';
 import { errnoCode } from '../files/errno.ts';
-import type { ComponentStatus } from '../api/component-status.ts';
 
-export type KeystoreStatus = ComponentStatus;
-
-/** Counters for /metrics. */
-export interface KeystoreCounters {
-  /** Updates written to the keystore. */
-  readonly syncs: number;
-  readonly syncFailures: number;
-  readonly reloads: number;
-  readonly reloadFailures: number;
-  /** Last time the keystore was confirmed equal to SOURCE_DIR (each rescan, the 30 s poll included), or null. */
-  readonly lastSyncAt: string | null;
-}
+export type { KeystoreCounters, KeystoreMetrics, KeystoreStatus } from './status.ts';
 
 export interface KeystoreUpdater {
   /** Resolves once the first sync has finished or failed (failure is in status()). */
   firstSync(): Promise<void>;
   status(): KeystoreStatus;
-  metrics(): KeystoreCounters;
+  metrics(): KeystoreMetrics;
   close(): Promise<void>;
 }
 

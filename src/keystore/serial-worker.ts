@@ -9,6 +9,7 @@
 
 import type { LogFields, Logger } from '../log/logger.ts';
 import { createRetryTimer, retryDelayMs } from './backoff.ts';
+import { trackRepeats } from '../log/repeats.ts';
 
 export type PassResult =
   | { readonly kind: 'done' }
@@ -59,7 +60,7 @@ export function createSerialWorker(options: SerialWorkerOptions): SerialWorker {
   let isRequestedAgain = false;
   let isClosed = false;
   let isRetryScheduled = false;
-  let lastLoggedReason: string | null = null;
+  const reasons = trackRepeats<string>();
   const facts = { error: null as string | null, consecutiveFailures: 0, failures: 0 };
   const timer = createRetryTimer(() => {
     isRetryScheduled = false;
@@ -77,8 +78,7 @@ export function createSerialWorker(options: SerialWorkerOptions): SerialWorker {
         isRetryScheduled = true;
       }
       // The same reason at every retry (a missing directory, ES down) is said once.
-      const level = result.reason === lastLoggedReason ? 'debug' : result.level;
-      lastLoggedReason = result.reason;
+      const level = reasons.isNew(result.reason) ? result.level : 'debug';
       log[level](`${name} failed: ${result.reason}; retrying in ${(delay / 1000).toFixed(1)} s`, {
         'event.action': action,
         'event.outcome': 'failure',
@@ -95,7 +95,7 @@ export function createSerialWorker(options: SerialWorkerOptions): SerialWorker {
     if (result.kind === 'done') {
       facts.error = null;
       facts.consecutiveFailures = 0;
-      lastLoggedReason = null;
+      reasons.forget();
     }
     if (result.kind === 'again') isRequestedAgain = true;
   };

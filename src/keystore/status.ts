@@ -10,7 +10,7 @@ export interface SyncFacts {
   readonly isSyncing: boolean;
   /** Wall-clock start of the pass in flight (a rescan, or a write), or null: a stuck sync shows here. */
   readonly syncingSince: string | null;
-  /** How long that pass has run, on the monotonic clock (a wall-clock jump does not make it stuck), or null. */
+  /** How long that pass has run (before the first pass begins: how long it has been awaited), on the monotonic clock (a wall-clock jump does not make it stuck), or null. */
   readonly syncingForMs: number | null;
   /** What the running sync writes, e.g. "add a, change b, remove c". */
   readonly syncingWhat: string | null;
@@ -42,7 +42,43 @@ export interface ReloadFacts {
   readonly reloadFailures: number;
 }
 
-export function describeStatus(sync: SyncFacts, reload: ReloadFacts | undefined, paths: { sourceDir: string; keystorePath: string }) {
+/** The keystore's counters, in /keystore/status and (with lastSyncAt) in /metrics. */
+export interface KeystoreCounters {
+  readonly scans: number;
+  /** Updates written to the keystore. */
+  readonly syncs: number;
+  readonly syncFailures: number;
+  readonly cliCalls: number;
+  readonly reloads: number;
+  readonly reloadFailures: number;
+}
+
+export interface KeystoreStatus {
+  readonly state: KeystoreState;
+  readonly reason: string;
+  readonly syncingSince: string | null;
+  readonly syncingForMs: number | null;
+  readonly settings: readonly string[];
+  readonly ignored: readonly IgnoredEntry[];
+  readonly secretRevision: string | null;
+  readonly sourceDir: string;
+  readonly keystorePath: string;
+  readonly lastScanAt: string | null;
+  /** Last time the keystore was confirmed equal to SOURCE_DIR (each rescan, the 30 s poll included), or null. */
+  readonly lastSyncAt: string | null;
+  readonly lastChangeAt: string | null;
+  readonly lastReloadAt: string | null;
+  readonly consecutiveFailures: number;
+  readonly nextRetryAt: string | null;
+  readonly reload: { readonly enabled: boolean; readonly pending: boolean; readonly failure: string | null; readonly consecutiveFailures: number };
+  readonly cliSupportsMultiPair: boolean | null;
+  readonly counters: KeystoreCounters;
+}
+
+/** What /metrics shows of the keystore: some of the counters, and when it last matched SOURCE_DIR. */
+export type KeystoreMetrics = Pick<KeystoreCounters, 'syncs' | 'syncFailures' | 'reloads' | 'reloadFailures'> & Pick<KeystoreStatus, 'lastSyncAt'>;
+
+export function describeStatus(sync: SyncFacts, reload: ReloadFacts | undefined, paths: { sourceDir: string; keystorePath: string }): KeystoreStatus {
   const { state, reason } = deriveState(sync, reload);
   return {
     state,

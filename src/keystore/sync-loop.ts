@@ -16,6 +16,7 @@ import { readSecret } from '../files/secrets.ts';
 import { createSerialWorker, type PassResult } from './serial-worker.ts';
 import type { SyncFacts } from './status.ts';
 import { checkKeystoreDirectory } from './keystore-directory.ts';
+import { trackRepeats } from '../log/repeats.ts';
 
 /** A source file changing between the scan and the CLI call is most likely a Secret swap, not a failure; rescan this often before calling it one. */
 const SWAP_RACE_RETRIES = 3;
@@ -47,7 +48,9 @@ export function createSyncLoop(options: SyncLoopOptions) {
   let isBootSync = true;
   let swapRaces = 0;
   let casConflicts = 0;
-  let lastIgnored = '';
+  const ignoredSaid = trackRepeats('');
+  /** The first pass is awaited from here (the watcher gets ready first): a first pass that never begins looks stuck too. */
+  const createdAtMs = performance.now();
   const facts = {
     /** True until the first pass ends, so the status never says "synced" before anything was read. */
     isFirstPassPending: true,
@@ -78,8 +81,7 @@ export function createSyncLoop(options: SyncLoopOptions) {
   const noteIgnored = (ignored: readonly IgnoredEntry[]): void => {
     facts.ignored = ignored;
     const text = ignored.map((entry) => `${entry.name} (${entry.reason})`).join(', ');
-    if (text !== '' && text !== lastIgnored) log.warn(`SOURCE_DIR entries ignored: ${text}`, { 'event.action': 'keystore-sync' });
-    lastIgnored = text;
+    if (ignoredSaid.isNew(text) && text !== '') log.warn(`SOURCE_DIR entries ignored: ${text}`, { 'event.action': 'keystore-sync' });
   };
 
   /** The diff to apply, or a reason it cannot be computed. */
@@ -250,7 +252,7 @@ export function createSyncLoop(options: SyncLoopOptions) {
         ...facts,
         isSyncing: facts.isFirstPassPending || facts.syncingWhat !== null,
         syncingSince: work.runningSince,
-        syncingForMs: work.runningForMs,
+        syncingForMs: work.runningForMs ?? (facts.isFirstPassPending && work.error === null ? Math.round(performance.now() - createdAtMs) : null),
         error: work.error,
         consecutiveFailures: work.consecutiveFailures,
         syncFailures: work.failures,

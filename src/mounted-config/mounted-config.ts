@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Logger } from '../log/logger.ts';
 import { configChecksum, type ChecksumResult } from './checksum.ts';
+import { trackRepeats } from '../log/repeats.ts';
 
 export interface ConfigStatus {
   /** null: the paths could not be checksummed (problem() says why). */
@@ -34,7 +35,7 @@ export async function createMountedConfig(paths: readonly string[], log: Logger)
   let running: Promise<ConfigStatus> | null = null;
   let queued: Promise<ConfigStatus> | null = null;
   let closed = false;
-  let lastDetail: string | undefined;
+  const problems = trackRepeats<string | undefined>();
 
   const apply = (result: ChecksumResult): ConfigStatus => {
     const sha256 = result.ok ? result.sha256 : null;
@@ -44,8 +45,7 @@ export async function createMountedConfig(paths: readonly string[], log: Logger)
       if (result.ok) log.info(`the mounted configuration is ${sha256} (${result.files} files)`, { 'event.action': 'config-checksum' });
     }
     // Once per distinct problem, not at every event while it lasts.
-    if (!result.ok && result.detail !== lastDetail) log.warn(`the mounted configuration has no checksum: ${result.detail}`, { 'event.action': 'config-checksum' });
-    lastDetail = result.ok ? undefined : result.detail;
+    if (problems.isNew(result.ok ? undefined : result.detail) && !result.ok) log.warn(`the mounted configuration has no checksum: ${result.detail}`, { 'event.action': 'config-checksum' });
     problem = nextProblem;
     return current;
   };

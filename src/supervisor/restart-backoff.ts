@@ -7,6 +7,8 @@ import type { Clock } from './system.ts';
 const FIRST_WAIT_MS = 1_000;
 const LONGEST_WAIT_MS = 60_000;
 
+export type RestartBackoff = ReturnType<typeof createRestartBackoff>;
+
 export function createRestartBackoff(clock: Clock) {
   let nextWaitMs = FIRST_WAIT_MS;
   let cancelTimer: (() => void) | undefined;

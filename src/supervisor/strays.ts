@@ -10,6 +10,8 @@ import type { SupervisorSystem } from './system.ts';
 const KILL_DEADLINE_MS = 10_000;
 const POLL_MS = 10;
 
+export type Strays = ReturnType<typeof createStrays>;
+
 export function createStrays(system: SupervisorSystem, log: Logger, name: string) {
   const { clock } = system;
   let noted: number[] = [];

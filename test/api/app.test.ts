@@ -5,7 +5,8 @@
 
 import { liteRequest } from '../helpers/fetch-lite-globals.ts';
 import t from 'tap';
-import type { ComponentStatus } from '../../src/api/component-status.ts';
+import type { CertificatesStatus } from '../../src/certs/status.ts';
+import type { KeystoreStatus } from '../../src/keystore/status.ts';
 import { createApi } from '../../src/api/app.ts';
 import type { Config } from '../../src/config/config.ts';
 import { createSupervisor } from '../../src/supervisor/supervisor.ts';
@@ -16,8 +17,9 @@ const ES_ERROR = { error: { type: String, reason: String }, status: Number };
 
 interface Setup {
   config?: Partial<Config>;
-  keystore?: ComponentStatus;
-  certificates?: ComponentStatus;
+  /** Only the fields a case looks at (and some no status has, to see them shown as they are). */
+  keystore?: Partial<KeystoreStatus> & Record<string, unknown>;
+  certificates?: Partial<CertificatesStatus> & Record<string, unknown>;
   requireClientCertificates?: boolean;
 }
 
@@ -30,9 +32,9 @@ async function setup(options: Setup = {}) {
     name: config.name,
     supervisor,
     log: fake.log,
-    keystoreStatus: options.keystore && (() => options.keystore!),
+    keystoreStatus: options.keystore && (() => options.keystore as KeystoreStatus),
     keystoreMetrics: options.keystore && (() => ({ syncs: 2, syncFailures: 0, reloads: 1, reloadFailures: 0, lastSyncAt: '2026-01-01T00:00:00.000Z' })),
-    certificatesStatus: options.certificates && (() => options.certificates!),
+    certificatesStatus: options.certificates && (() => options.certificates as CertificatesStatus),
     requireClientCertificates: options.requireClientCertificates,
   });
   /** As node-bridge.ts calls it: an origin-form target on a fixed origin, raw header pairs. */
@@ -219,7 +221,7 @@ t.test('--name moves the process routes', async (t) => {
 });
 
 t.test('the app runs on fetch-lite, and a member fetch-lite lacks fails loudly', async (t) => {
-  const { Response: LiteResponse } = await import('../../src/api/fetch-lite.ts');
+  const { Response: LiteResponse } = await import('../../src/http/fetch-lite.ts');
   const { app } = await setup();
   const response = await app.fetch(liteRequest('http://api.invalid/health', { method: 'GET', headers: [] }));
   t.ok(response instanceof LiteResponse, "Hono's answer is fetch-lite's Response, as in the bundle");
@@ -228,14 +230,14 @@ t.test('the app runs on fetch-lite, and a member fetch-lite lacks fails loudly',
 
 t.test('/health hides every file path from a client that did not prove itself; over the Unix socket they are shown', async (t) => {
   const keystore = {
-    state: 'failed',
+    state: 'failed' as const,
     reason: 'cannot read /volumes/secrets/a: EACCES; retrying at 2026-01-01T00:00:00.000Z',
     sourceDir: '/volumes/secrets',
     keystorePath: '/usr/share/elasticsearch/config/elasticsearch.keystore',
     ignored: [{ name: 'b', reason: 'a symlink to /etc/shadow, outside SOURCE_DIR' }],
     endpoint: 'https://127.0.0.1:9200/',
   };
-  const certificates = { state: 'failed', reason: '--cert-path /mnt/elastic/node-certs/tls.crt: not a certificate', certPath: '/mnt/elastic/node-certs/tls.crt', csrPath: '/mnt/elastic/node-certs/csr.pem' };
+  const certificates = { state: 'failed' as const, reason: '--cert-path /mnt/elastic/node-certs/tls.crt: not a certificate', certPath: '/mnt/elastic/node-certs/tls.crt', csrPath: '/mnt/elastic/node-certs/csr.pem' };
   const { app, request } = await setup({ keystore, certificates, requireClientCertificates: true });
   const open = await request('GET', '/health');
   t.equal(open.status, 200);

@@ -5,7 +5,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
-import { CERTIFICATE_WAIT_LIMIT_MS, CRASH_WINDOW_MS, createHealth, KEYSTORE_SYNC_LIMIT_MS } from '../../src/api/health.ts';
+import { createHealth } from '../../src/api/health.ts';
+import { CERTIFICATE_WAIT_LIMIT_MS } from '../../src/certs/health-reasons.ts';
+import type { CertificatesStatus } from '../../src/certs/status.ts';
+import { KEYSTORE_SYNC_LIMIT_MS } from '../../src/keystore/health-reasons.ts';
+import type { KeystoreStatus } from '../../src/keystore/status.ts';
+import { CRASH_WINDOW_MS } from '../../src/supervisor/health-reasons.ts';
 import { createApi } from '../../src/api/app.ts';
 import { createSupervisor, type Supervisor } from '../../src/supervisor/supervisor.ts';
 import { liteRequest } from '../helpers/fetch-lite-globals.ts';
@@ -25,6 +30,9 @@ function fakeSupervisor(overrides: { state?: string; desired?: string; stateFile
   } as unknown as Supervisor;
 }
 const ago = (ms: number) => new Date(Date.now() - ms).toISOString();
+/** A status with only the fields a case sets; health reads no others. */
+const keystoreAs = (fields: Partial<KeystoreStatus>) => () => ({ reason: '', syncingForMs: null, ...fields }) as KeystoreStatus;
+const certificatesAs = (fields: Partial<CertificatesStatus>) => () => ({ reason: '', ...fields }) as CertificatesStatus;
 
 t.test('in process: each reason a person is needed, and its absence', async (t) => {
   const cases: [string, Parameters<typeof createHealth>[0], RegExp | null][] = [
@@ -36,14 +44,15 @@ t.test('in process: each reason a person is needed, and its absence', async (t) 
     ['crash loop, up for a moment', { name: 'es', supervisor: fakeSupervisor({ msSinceUnexpectedExit: 10_000 }) }, /^es exited unexpectedly 10 s ago \(3 restarts so far\)$/],
     ['an old crash', { name: 'es', supervisor: fakeSupervisor({ msSinceUnexpectedExit: CRASH_WINDOW_MS + 1 }) }, null],
     ['state file not writable', { name: 'es', supervisor: fakeSupervisor({ stateFileError: 'EROFS' }) }, /^the state file cannot be written \(EROFS\)/],
-    ['keystore failed', { name: 'es', supervisor: fakeSupervisor(), keystoreStatus: () => ({ state: 'failed', reason: 'elasticsearch-keystore exited with 1' }) }, /^the keystore updater failed: elasticsearch-keystore exited with 1$/],
-    ['keystore sync stuck', { name: 'es', supervisor: fakeSupervisor(), keystoreStatus: () => ({ state: 'syncing', syncingSince: ago(KEYSTORE_SYNC_LIMIT_MS + 1000), syncingForMs: KEYSTORE_SYNC_LIMIT_MS + 1000 }) }, /^a keystore sync has run for \d+ s \(stuck\?\)$/],
-    ['keystore syncing for a while', { name: 'es', supervisor: fakeSupervisor(), keystoreStatus: () => ({ state: 'syncing', syncingSince: ago(60_000), syncingForMs: 60_000 }) }, null],
-    ['keystore syncing a minute, the wall clock stepped a day', { name: 'es', supervisor: fakeSupervisor(), keystoreStatus: () => ({ state: 'syncing', syncingSince: ago(86_400_000), syncingForMs: 60_000 }) }, null],
-    ['certificate awaited too long', { name: 'es', supervisor: fakeSupervisor({ state: 'notStarted' }), certificatesStatus: () => ({ state: 'waiting', since: ago(CERTIFICATE_WAIT_LIMIT_MS + 60_000), forMs: CERTIFICATE_WAIT_LIMIT_MS + 60_000 }) }, /^the signed certificate has been awaited for 6 min/],
-    ['certificate awaited a little', { name: 'es', supervisor: fakeSupervisor({ state: 'notStarted' }), certificatesStatus: () => ({ state: 'waiting', since: ago(60_000), forMs: 60_000 }) }, null],
-    ['certificate awaited a minute, the wall clock stepped a day', { name: 'es', supervisor: fakeSupervisor({ state: 'notStarted' }), certificatesStatus: () => ({ state: 'waiting', since: ago(86_400_000), forMs: 60_000 }) }, null],
-    ['cert initializer failed', { name: 'es', supervisor: fakeSupervisor({ state: 'notStarted' }), certificatesStatus: () => ({ state: 'failed', reason: 'bad key' }) }, /^the cert initializer failed: bad key$/],
+    ['keystore failed', { name: 'es', supervisor: fakeSupervisor(), keystoreStatus: keystoreAs({ state: 'failed', reason: 'elasticsearch-keystore exited with 1' }) }, /^the keystore updater failed: elasticsearch-keystore exited with 1$/],
+    ['keystore sync stuck', { name: 'es', supervisor: fakeSupervisor(), keystoreStatus: keystoreAs({ state: 'syncing', syncingSince: ago(KEYSTORE_SYNC_LIMIT_MS + 1000), syncingForMs: KEYSTORE_SYNC_LIMIT_MS + 1000 }) }, /^a keystore sync has run for \d+ s \(stuck\?\)$/],
+    ['keystore first pass awaited too long', { name: 'es', supervisor: fakeSupervisor(), keystoreStatus: keystoreAs({ state: 'syncing', syncingSince: null, syncingForMs: KEYSTORE_SYNC_LIMIT_MS + 1000 }) }, /^a keystore sync has run for \d+ s \(stuck\?\)$/],
+    ['keystore syncing for a while', { name: 'es', supervisor: fakeSupervisor(), keystoreStatus: keystoreAs({ state: 'syncing', syncingSince: ago(60_000), syncingForMs: 60_000 }) }, null],
+    ['keystore syncing a minute, the wall clock stepped a day', { name: 'es', supervisor: fakeSupervisor(), keystoreStatus: keystoreAs({ state: 'syncing', syncingSince: ago(86_400_000), syncingForMs: 60_000 }) }, null],
+    ['certificate awaited too long', { name: 'es', supervisor: fakeSupervisor({ state: 'notStarted' }), certificatesStatus: certificatesAs({ state: 'waiting', since: ago(CERTIFICATE_WAIT_LIMIT_MS + 60_000), forMs: CERTIFICATE_WAIT_LIMIT_MS + 60_000 }) }, /^the signed certificate has been awaited for 6 min/],
+    ['certificate awaited a little', { name: 'es', supervisor: fakeSupervisor({ state: 'notStarted' }), certificatesStatus: certificatesAs({ state: 'waiting', since: ago(60_000), forMs: 60_000 }) }, null],
+    ['certificate awaited a minute, the wall clock stepped a day', { name: 'es', supervisor: fakeSupervisor({ state: 'notStarted' }), certificatesStatus: certificatesAs({ state: 'waiting', since: ago(86_400_000), forMs: 60_000 }) }, null],
+    ['cert initializer failed', { name: 'es', supervisor: fakeSupervisor({ state: 'notStarted' }), certificatesStatus: certificatesAs({ state: 'failed', reason: 'bad key' }) }, /^the cert initializer failed: bad key$/],
     ['configuration not checksummed', { name: 'es', supervisor: fakeSupervisor(), configProblem: () => 'a file cannot be read: larger than 1 MiB' }, /^the mounted configuration has no checksum: a file cannot be read: larger than 1 MiB$/],
     ['configuration checksummed', { name: 'es', supervisor: fakeSupervisor(), configProblem: () => undefined }, null],
   ];
