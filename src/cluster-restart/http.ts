@@ -3,8 +3,8 @@
 // One keep-alive Client per origin: a run makes a few hundred small requests
 // to the same few hosts, so connections are reused instead of re-handshaken.
 
-import { Buffer } from 'node:buffer';
 import type { Client } from 'undici';
+import { readBoundedBody, type Body } from '../http/bounded-body.ts';
 
 export interface TlsMaterial {
   readonly ca?: string;
@@ -86,18 +86,11 @@ export function createJsonClient(origin: string, tls: TlsMaterial = {}): JsonCli
   };
 }
 
-async function readBounded(body: AsyncIterable<Buffer> & { destroy(): unknown }): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    size += chunk.length;
-    if (size > MAX_ANSWER_BYTES) {
-      body.destroy();
-      throw Object.assign(new Error(`answer larger than ${MAX_ANSWER_BYTES / 1024 / 1024} MiB`), { code: 'TOO_LARGE' });
-    }
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks, size).toString('utf8');
+/** The whole answer, or an error once it passes MAX_ANSWER_BYTES (the rest is never read). */
+async function readBounded(body: Body): Promise<string> {
+  const text = await readBoundedBody(body, MAX_ANSWER_BYTES);
+  if (text === undefined) throw Object.assign(new Error(`answer larger than ${MAX_ANSWER_BYTES / 1024 / 1024} MiB`), { code: 'TOO_LARGE' });
+  return text;
 }
 
 function unreachable(error: NodeJS.ErrnoException, origin: string, timedOut: boolean, timeoutMs: number): UnreachableError {

@@ -8,6 +8,7 @@ import type { Client } from 'undici';
 import type { KeystoreConfig } from '../config/config.ts';
 import { loadCaBundle } from '../files/ca-bundle.ts';
 import { readSecret } from '../files/secrets.ts';
+import { readBoundedBody } from '../http/bounded-body.ts';
 import { deadlineOrTestKnob } from './test-deadline.ts';
 
 const RELOAD_ROUTE = '/_nodes/_local/reload_secure_settings';
@@ -87,7 +88,7 @@ export function createReloadClient(config: KeystoreConfig, env: NodeJS.ProcessEn
           headersTimeout: deadlineMs,
           bodyTimeout: deadlineMs,
         });
-        const text = await readAnswer(response.body);
+        const text = await readBoundedBody(response.body, MAX_ANSWER_BYTES);
         if (text === undefined) return failure('http', `HTTP ${response.statusCode} from Elasticsearch with an answer larger than ${MAX_ANSWER_BYTES / 1024} KiB; not read further`);
         return interpret(response.statusCode, text);
       } catch (error) {
@@ -102,21 +103,6 @@ export function createReloadClient(config: KeystoreConfig, env: NodeJS.ProcessEn
       client = undefined;
     },
   };
-}
-
-/** The answer as text, or undefined once it passes MAX_ANSWER_BYTES (the rest is never read). */
-async function readAnswer(body: AsyncIterable<Buffer> & { destroy(): unknown }): Promise<string | undefined> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    size += chunk.length;
-    if (size > MAX_ANSWER_BYTES) {
-      body.destroy();
-      return undefined;
-    }
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks, size).toString('utf8');
 }
 
 function failure(kind: FailureKind, reason: string): ReloadOutcome {
