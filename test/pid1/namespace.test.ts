@@ -228,7 +228,10 @@ t.test('issue 23 item 6: a manager SIGKILLed (as by the OOM killer) leaves word:
 });
 
 t.test('a manager that exits by itself gets no line from the helper: it wrote its own', async (t) => {
-  const { manager } = await startAsPid1('/bin/sh', ['-c', 'exit 3']);
+  // The process exits once the test has seen PID 1: one that exits at once may take the namespace with it first.
+  const gate = path.join(tempDir(), 'exit-now');
+  const { manager } = await startAsPid1('/bin/sh', ['-c', 'while [ ! -e "$0" ]; do sleep 0.05; done; exit 3', gate]);
+  fs.writeFileSync(gate, '');
   t.equal((await within(manager.exited, 'the manager to exit')).code, 3);
   t.ok(manager.logs.some((r) => r['event.action'] === 'manager-exit'), 'the manager\'s own last line');
   t.notOk(manager.logs.some((r) => r['event.action'] === 'manager-died'), 'none from the helper');

@@ -74,5 +74,11 @@ t.test('negative control: under an init that shares the foreground group with th
   t.equal(tree.manager.pgid, tree.manager.foreground, 'and so is the manager');
   const count = sigints(logs).length;
   t.ok(count >= 1 && count <= 2, `the manager got SIGINT ${count} time(s)`);
-  if (count === 2) t.ok(killedNow(logs), 'the second one SIGKILLs the process');
+  if (count === 2) {
+    // Unless the process had already ended on the first one's SIGTERM: then there is nothing left to kill (seen on a
+    // loaded machine, where the forwarded SIGINT came late).
+    const second = logs.indexOf(sigints(logs)[1]);
+    const exited = logs.findIndex((r) => r['event.action'] === 'process-exit');
+    t.ok(killedNow(logs) || (exited !== -1 && exited < second), 'the second one SIGKILLs the process, if it still runs');
+  }
 });
