@@ -24,7 +24,7 @@ export interface KeystoreCounters {
   readonly syncFailures: number;
   readonly reloads: number;
   readonly reloadFailures: number;
-  /** Last time the keystore was confirmed equal to SOURCE_DIR (each rescan, the 30 s poll included), or null. */
+  /** Last time the keystore was confirmed equal to SOURCE_DIR (each rescan, the backstop poll included), or null. */
   readonly lastSyncAt: string | null;
 }
 

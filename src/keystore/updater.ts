@@ -40,14 +40,17 @@ export async function startKeystoreUpdater(config: KeystoreConfig, deps: Keystor
     digest: digester(loaded.record.salt, passwordAtStart.ok ? (passwordAtStart.value ?? '') : ''),
     beforeScan: () => changes.passStarting(),
     onScanned: () => void watcher.current?.retarget(),
-    afterPass: () => changes.passEnded(),
+    afterPass: () => void changes.passEnded(),
     onKeystoreChanged: (isBootSync) => {
       // Before its first start the process reads the keystore as we left it: nothing to reload.
       if (isBootSync && !deps.isProcessStarted()) return;
       reloadLoop?.request();
     },
   });
-  watcher.current = watchSource(config.sourceDir, (why) => syncLoop.request(why), () => changes.hasChanged(), log);
+  watcher.current = watchSource(config.sourceDir, (why) => syncLoop.request(why), () => changes.hasChanged(), log, undefined, {
+    path: config.keystorePath,
+    hasChanged: () => changes.keystoreChanged(),
+  });
   const firstSync = watcher.current.ready.then(() => syncLoop.start());
 
   log.info(`keystore updater watching ${config.sourceDir} for ${config.keystorePath}${config.reload ? `, reloading through ${config.endpoint}` : ''}`, {
