@@ -7,19 +7,18 @@
 // drops what the PID-1 handoff added.
 // Everything else a capability needs of another (is Elasticsearch running? is
 // the certificate there?) is handed to it here as a function.
+// What a manager may not need is imported where it is used (the other
+// commands, the cert initializer, the mounted config; keystore/ does the same):
+// the bundle then evaluates it, and loads the Node modules it requires
+// (node:crypto, node:child_process...), only then, not before every /health
+// can answer (issue 20).
 
 import { createApi } from './api/app.ts';
 import { serveUnixSocket, type UnixSocketServer } from './api/unix-socket.ts';
-import { createCertInitializer } from './certs/index.ts';
 import { createKeystoreUpdater } from './keystore/index.ts';
-import { printConfigChecksum } from './mounted-config/checksum-command.ts';
-import { createMountedConfig } from './mounted-config/mounted-config.ts';
 import { createEsCheck } from './readiness/es-check.ts';
 import { createReadiness } from './readiness/readiness.ts';
 import { serveApi, type ApiServer } from './api/server.ts';
-import { runCtl } from './cli/ctl.ts';
-import { runClusterRestart } from './cluster-restart/index.ts';
-import { installExecutable } from './cli/install.ts';
 import type { Config } from './config/config.ts';
 import { configError, StartupError } from './config/errors.ts';
 import { ctlHelpText } from './config/ctl-help.ts';
@@ -49,17 +48,18 @@ async function main(log: Logger, stdout: StdoutWriter): Promise<number> {
       process.stdout.write(`process-manager ${VERSION}\n`);
       return EXIT.OK;
     case 'install':
+      const { installExecutable } = await import('./cli/install.ts');
       log.info(`installed ${await installExecutable(command.dir, command.owner, log)}`, { 'event.action': 'install' });
       return EXIT.OK;
     case 'ctl':
-      return runCtl(command.request);
+      return (await import('./cli/ctl.ts')).runCtl(command.request);
     case 'ctl-help':
       process.stdout.write(ctlHelpText(command.action));
       return EXIT.OK;
     case 'cluster-restart':
-      return runClusterRestart(command.argv, process.env);
+      return (await import('./cluster-restart/index.ts')).runClusterRestart(command.argv, process.env);
     case 'config-checksum':
-      return printConfigChecksum(command.paths);
+      return (await import('./mounted-config/checksum-command.ts')).printConfigChecksum(command.paths);
     case 'run':
       nameThisProcess();
       logRuntimeWarnings(log);
@@ -96,9 +96,9 @@ async function run(config: Config, log: Logger, stdout: StdoutWriter): Promise<n
   );
   tellHelperReady(log);
   const keystore = await createKeystoreUpdater(config.keystore, { log, isProcessStarted: () => supervisor.status().state === 'started' });
-  const certs = config.certInitializer && (await createCertInitializer(config.certInitializer, { log }));
+  const certs = config.certInitializer && (await (await import('./certs/index.ts')).createCertInitializer(config.certInitializer, { log }));
   if (certs) supervisor.holdStartsWhile(() => certs.blockedReason());
-  const mountedConfig = config.configPaths.length > 0 ? await createMountedConfig(config.configPaths, log) : undefined;
+  const mountedConfig = config.configPaths.length > 0 ? await (await import('./mounted-config/mounted-config.ts')).createMountedConfig(config.configPaths, log) : undefined;
   const readiness = createReadiness({ name: config.name, supervisor, log, check: createEsCheck(config.readyCheck, config.keystore, config.readyTimeoutMs) });
   const app = createApi({
     name: config.name,

@@ -8,8 +8,8 @@
 // a bare Node.js 24.22.3 mTLS server, 23.1 -> 12.9 MiB. So, once the API has
 // been quiet for a moment, and only if the heap has grown, collect.
 
-import v8 from 'node:v8';
-import vm from 'node:vm';
+// node:v8 and node:vm are loaded with the first collection, not before the API can answer (issue 20): the heap's
+// size comes from process.memoryUsage(), the same figure as V8's total_heap_size.
 
 export interface HeapTrimmer {
   /** A connection or a request came: look at the heap once they have been quiet for a moment. */
@@ -26,14 +26,14 @@ const GROWTH_BYTES = 1024 * 1024;
 type GarbageCollect = (options: { type: 'major'; execution: 'sync'; flavor: 'last-resort' }) => void;
 
 export function createHeapTrimmer(): HeapTrimmer {
-  const heapSize = (): number => v8.getHeapStatistics().total_heap_size;
+  const heapSize = (): number => process.memoryUsage().heapTotal;
   let trimmedAt = heapSize();
   let timer: ReturnType<typeof setTimeout> | undefined;
   let isSupported = true;
 
-  const trimIfGrown = (): void => {
+  const trimIfGrown = async (): Promise<void> => {
     if (heapSize() - trimmedAt < GROWTH_BYTES) return;
-    const collect = garbageCollector();
+    const collect = await garbageCollector();
     if (!collect) {
       isSupported = false;
       return;
@@ -46,7 +46,7 @@ export function createHeapTrimmer(): HeapTrimmer {
     noteActivity() {
       if (!isSupported) return;
       clearTimeout(timer);
-      timer = setTimeout(trimIfGrown, QUIET_MS);
+      timer = setTimeout(() => void trimIfGrown(), QUIET_MS);
       timer.unref();
     },
     close() {
@@ -60,8 +60,9 @@ export function createHeapTrimmer(): HeapTrimmer {
  * afresh each time and not kept, so an idle manager holds no extra context.
  * Undefined where the runtime offers no such thing (Deno).
  */
-function garbageCollector(): GarbageCollect | undefined {
+async function garbageCollector(): Promise<GarbageCollect | undefined> {
   try {
+    const [{ default: v8 }, { default: vm }] = await Promise.all([import('node:v8'), import('node:vm')]);
     v8.setFlagsFromString('--expose-gc');
     const collect: unknown = vm.runInNewContext('gc');
     return typeof collect === 'function' ? (collect as GarbageCollect) : undefined;

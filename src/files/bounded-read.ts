@@ -6,7 +6,6 @@
 // larger than the limit is refused, never read into memory. The size is checked
 // again while reading: the file may grow after fstat.
 
-import { createHash } from 'node:crypto';
 import fsSync from 'node:fs';
 import fs from 'node:fs/promises';
 
@@ -104,6 +103,8 @@ export async function openBoundedFile(file: string, options: BoundedReadOptions)
  */
 export async function hashOpenFile(opened: OpenedFile, maxBytes: number): Promise<string> {
   const chunkBytes = chunkSize(opened.size);
+  // Loaded on first use: node:crypto costs 8 to 12 ms of start-up, and the state file, read before the API listens, is never hashed.
+  const { createHash } = await import('node:crypto');
   const hash = createHash('sha256');
   const chunk = Buffer.allocUnsafe(chunkBytes);
   let total = 0;

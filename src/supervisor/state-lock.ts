@@ -17,11 +17,11 @@
 // CLI never inherit it, so the lock ends with the manager, not with them.
 // The holder answers each connection with its pid, which the loser names.
 
-import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { configError } from '../config/errors.ts';
+import { sha256Hex } from '../files/sha256.ts';
 
 export interface StateLock {
   /** The abstract socket's name without its leading NUL, as /proc/net/unix shows it after an @. */
@@ -75,7 +75,7 @@ function lockName(stateFile: string): string {
   for (;;) {
     const stat = fs.statSync(existing, { throwIfNoEntry: false });
     if (stat) {
-      const digest = createHash('sha256').update(`${stat.dev}:${stat.ino}/${rest}`).digest('hex').slice(0, 32);
+      const digest = sha256Hex(`${stat.dev}:${stat.ino}/${rest}`).slice(0, 32);
       return `process-manager/state-lock/${digest}`;
     }
     rest = path.join(path.basename(existing), rest);

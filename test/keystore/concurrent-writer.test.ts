@@ -83,7 +83,7 @@ t.test('a concurrent writer loop against a series of Secret updates: the keystor
   t.ok(exits.length >= 2, `the other writer ran alongside (${exits.length} calls)`);
   t.same(exits.filter((code) => code !== 0), [], 'every call of the other writer succeeded');
 
-  // One more look, as the 30 s backstop poll would take: a save of the other writer that landed after ours and was
+  // One more look, as the backstop poll or the keystore's watch would take: a save of the other writer that landed after ours and was
   // based on an older keystore must not have cost us our settings for good.
   const final = payloads[payloads.length - 1];
   writeSecret(layout.sourceDir, final, { force: true });
