@@ -37,7 +37,16 @@ const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'))
 // in every thread: it never arrives, and never kills; no SIGUSR1 listener is
 // needed, since it is not forwarded).
 // The blob is made under the same flags, or V8 rejects the code cache.
-const V8_FLAGS = ['--max-old-space-size=32', '--max-semi-space-size=1', '--v8-pool-size=1', '--no-concurrent-recompilation', '--max-opt=0', '--no-memory-reducer', '--liftoff-only', '--disable-sigusr1'];
+const V8_FLAGS = [
+  '--max-old-space-size=32',
+  '--max-semi-space-size=1',
+  '--v8-pool-size=1',
+  '--no-concurrent-recompilation',
+  '--max-opt=0',
+  '--no-memory-reducer',
+  '--liftoff-only',
+  '--disable-sigusr1',
+];
 // The SEA asset the compiled helper travels in; the bundle learns the name through `define`.
 const HELPER_ASSET = 'pm-helper';
 const SEA_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
@@ -95,7 +104,8 @@ const LAZY_MODULES = {
 const LLHTTP_WASM = ['llhttp-wasm', 'llhttp_simd-wasm'];
 const llhttpAssetName = (file) => `lazy/${file}.wasm`;
 const LEFT_OUT = ['dispatcher/client-h2', 'web/fetch/body'];
-const undiciModule = (relative) => new RegExp(`[\\\\/]undici[\\\\/]lib[\\\\/]${relative.replaceAll('/', '[\\\\/]')}\\.js$`);
+const undiciModule = (relative) =>
+  new RegExp(`[\\\\/]undici[\\\\/]lib[\\\\/]${relative.replaceAll('/', '[\\\\/]')}\\.js$`);
 const trimUndici = {
   name: 'trim-undici',
   setup(build) {
@@ -117,11 +127,17 @@ const trimUndici = {
     for (const file of LLHTTP_WASM) {
       build.onLoad({ filter: undiciModule(`llhttp/${file}`) }, () => {
         missed.delete(`llhttp/${file}`);
-        return { loader: 'js', contents: `module.exports = new Uint8Array(require('node:sea').getRawAsset(${JSON.stringify(llhttpAssetName(file))}));` };
+        return {
+          loader: 'js',
+          contents: `module.exports = new Uint8Array(require('node:sea').getRawAsset(${JSON.stringify(llhttpAssetName(file))}));`,
+        };
       });
     }
     build.onEnd((result) => {
-      if (missed.size > 0) throw new Error(`trim-undici: undici no longer loads ${[...missed].join(', ')}; update build.mjs for this undici version`);
+      if (missed.size > 0)
+        throw new Error(
+          `trim-undici: undici no longer loads ${[...missed].join(', ')}; update build.mjs for this undici version`,
+        );
       const code = result.outputFiles?.[0]?.text ?? '';
       if (code.includes('node:http2')) throw new Error('trim-undici: the undici asset requires node:http2 again');
     });
@@ -145,7 +161,11 @@ const lazyAssetName = (name) => `lazy/${name}.cjs${LAZY_MODULES[name].compress ?
 const loadLazyModulesFromAssets = {
   name: 'lazy-modules-from-sea-assets',
   setup(build) {
-    const filter = new RegExp(`^(${Object.keys(LAZY_MODULES).map((m) => m.replace(/[/.]/g, '\\$&')).join('|')})$`);
+    const filter = new RegExp(
+      `^(${Object.keys(LAZY_MODULES)
+        .map((m) => m.replace(/[/.]/g, '\\$&'))
+        .join('|')})$`,
+    );
     build.onResolve({ filter }, (args) => ({ path: args.path, namespace: 'lazy-asset' }));
     build.onLoad({ filter: /.*/, namespace: 'lazy-asset' }, (args) => {
       const asset = `Buffer.from(require('node:sea').getRawAsset(${JSON.stringify(lazyAssetName(args.path))}))`;
@@ -162,7 +182,15 @@ const loadLazyModulesFromAssets = {
   },
 };
 
-const BUNDLE_OPTIONS = { bundle: true, platform: 'node', target: 'node24', format: 'cjs', minify: true, legalComments: 'none', logLevel: 'warning' };
+const BUNDLE_OPTIONS = {
+  bundle: true,
+  platform: 'node',
+  target: 'node24',
+  format: 'cjs',
+  minify: true,
+  legalComments: 'none',
+  logLevel: 'warning',
+};
 
 async function bundle() {
   const started = Date.now();
@@ -174,7 +202,9 @@ async function bundle() {
     define: { __PM_VERSION__: JSON.stringify(pkg.version), __PM_HELPER_ASSET__: JSON.stringify(HELPER_ASSET) },
     // One libuv worker thread is plenty for a few file reads. The marker tells
     // child-env.ts that the value is ours, so Elasticsearch does not inherit it.
-    banner: { js: "if(process.env.UV_THREADPOOL_SIZE===undefined)process.env.UV_THREADPOOL_SIZE='1',process.env.PM_MANAGER_THREADPOOL='1';" },
+    banner: {
+      js: "if(process.env.UV_THREADPOOL_SIZE===undefined)process.env.UV_THREADPOOL_SIZE='1',process.env.PM_MANAGER_THREADPOOL='1';",
+    },
     plugins: [loadLazyModulesFromAssets],
     // Hono's `new Response(...)` gets src/http/fetch-lite.ts, never Node's own
     // fetch classes, which would load Node's internal undici (fetch-lite.ts says how much).
@@ -183,10 +213,18 @@ async function bundle() {
   const assets = {};
   for (const [name, { compress, entry }] of Object.entries(LAZY_MODULES)) {
     const plugins = name === 'undici' ? [trimUndici] : [];
-    const result = await esbuild.build({ ...BUNDLE_OPTIONS, stdin: { contents: entry, resolveDir: root }, write: false, plugins });
+    const result = await esbuild.build({
+      ...BUNDLE_OPTIONS,
+      stdin: { contents: entry, resolveDir: root },
+      write: false,
+      plugins,
+    });
     const file = path.join(dist, lazyAssetName(name).replaceAll('/', '-'));
     const code = result.outputFiles[0].contents;
-    fs.writeFileSync(file, compress ? zlib.brotliCompressSync(code, { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 11 } }) : code);
+    fs.writeFileSync(
+      file,
+      compress ? zlib.brotliCompressSync(code, { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 11 } }) : code,
+    );
     assets[lazyAssetName(name)] = file;
   }
   Object.assign(assets, writeLlhttpAssets());
@@ -221,7 +259,9 @@ function makeExecutable({ bundlePath, assets }, helperPath) {
       assets: { [HELPER_ASSET]: helperPath, ...assets },
     }),
   );
-  execFileSync(runtime, [...V8_FLAGS, '--experimental-sea-config', seaConfig], { stdio: ['ignore', 'ignore', 'inherit'] });
+  execFileSync(runtime, [...V8_FLAGS, '--experimental-sea-config', seaConfig], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
   fs.rmSync(output, { force: true });
   fs.copyFileSync(runtime, output);
   fs.chmodSync(output, 0o755);

@@ -47,10 +47,11 @@ async function main(log: Logger, stdout: StdoutWriter): Promise<number> {
     case 'version':
       process.stdout.write(`process-manager ${VERSION}\n`);
       return EXIT.OK;
-    case 'install':
+    case 'install': {
       const { installExecutable } = await import('./cli/install.ts');
       log.info(`installed ${await installExecutable(command.dir, command.owner, log)}`, { 'event.action': 'install' });
       return EXIT.OK;
+    }
     case 'ctl':
       return (await import('./cli/ctl.ts')).runCtl(command.request);
     case 'ctl-help':
@@ -95,11 +96,24 @@ async function run(config: Config, log: Logger, stdout: StdoutWriter): Promise<n
     log,
   );
   tellHelperReady(log);
-  const keystore = await createKeystoreUpdater(config.keystore, { log, isProcessStarted: () => supervisor.status().state === 'started' });
-  const certs = config.certInitializer && (await (await import('./certs/index.ts')).createCertInitializer(config.certInitializer, { log }));
+  const keystore = await createKeystoreUpdater(config.keystore, {
+    log,
+    isProcessStarted: () => supervisor.status().state === 'started',
+  });
+  const certs =
+    config.certInitializer &&
+    (await (await import('./certs/index.ts')).createCertInitializer(config.certInitializer, { log }));
   if (certs) supervisor.holdStartsWhile(() => certs.blockedReason());
-  const mountedConfig = config.configPaths.length > 0 ? await (await import('./mounted-config/mounted-config.ts')).createMountedConfig(config.configPaths, log) : undefined;
-  const readiness = createReadiness({ name: config.name, supervisor, log, check: createEsCheck(config.readyCheck, config.keystore, config.readyTimeoutMs) });
+  const mountedConfig =
+    config.configPaths.length > 0
+      ? await (await import('./mounted-config/mounted-config.ts')).createMountedConfig(config.configPaths, log)
+      : undefined;
+  const readiness = createReadiness({
+    name: config.name,
+    supervisor,
+    log,
+    check: createEsCheck(config.readyCheck, config.keystore, config.readyTimeoutMs),
+  });
   const app = createApi({
     name: config.name,
     supervisor,
@@ -112,14 +126,22 @@ async function run(config: Config, log: Logger, stdout: StdoutWriter): Promise<n
     readiness,
     mountedConfig,
   });
-  server = await serveApi(app, { host: config.httpHost, port: config.httpPort, tls: config.tls }, log).catch((error: Error) => {
-    if (error instanceof StartupError) throw error; // unusable TLS files: it names their flag
-    throw configError(`--http-host ${config.httpHost} --http-port ${config.httpPort}: cannot listen: ${error.message}`);
-  });
+  server = await serveApi(app, { host: config.httpHost, port: config.httpPort, tls: config.tls }, log).catch(
+    (error: Error) => {
+      if (error instanceof StartupError) throw error; // unusable TLS files: it names their flag
+      throw configError(
+        `--http-host ${config.httpHost} --http-port ${config.httpPort}: cannot listen: ${error.message}`,
+      );
+    },
+  );
   // Sure to run now: a manager that failed on its port has left the state file as it found it.
   supervisor.takeOverStateFile();
   const socket: UnixSocketServer | undefined = await serveUnixSocket(app, config.socketPath, log);
-  logManagerStart(log, VERSION, config, { port: server.port, socketPath: socket ? config.socketPath : null, pid1Mode: pid1Mode() });
+  logManagerStart(log, VERSION, config, {
+    port: server.port,
+    socketPath: socket ? config.socketPath : null,
+    pid1Mode: pid1Mode(),
+  });
 
   // Elasticsearch boots with its certificate and the right keystore, or not at all.
   const boot = async (): Promise<void> => {
@@ -144,7 +166,11 @@ async function run(config: Config, log: Logger, stdout: StdoutWriter): Promise<n
     mountedConfig?.close(),
     readiness.close(),
   ]);
-  if (!isStateSaved) log.error(`exiting before the last state reached the state file (${supervisor.stateFileError() ?? 'still being written'})`, { 'event.action': 'state-file', 'file.path': config.stateFile });
+  if (!isStateSaved)
+    log.error(
+      `exiting before the last state reached the state file (${supervisor.stateFileError() ?? 'still being written'})`,
+      { 'event.action': 'state-file', 'file.path': config.stateFile },
+    );
   log.info(`exiting with status ${status}`, { 'event.action': 'manager-exit', 'process.exit_code': status });
   return status;
 }
@@ -152,10 +178,16 @@ async function run(config: Config, log: Logger, stdout: StdoutWriter): Promise<n
 const stdout = createStdoutWriter();
 const log = createLogger(stdout.write);
 stdout.onRecovered((dropped) =>
-  log.warn(`${dropped} log lines were dropped: stdout was full (its reader stalled)`, { 'event.action': 'log-lines-dropped', 'log.dropped_lines': dropped }),
+  log.warn(`${dropped} log lines were dropped: stdout was full (its reader stalled)`, {
+    'event.action': 'log-lines-dropped',
+    'log.dropped_lines': dropped,
+  }),
 );
 process.on('uncaughtException', (error) => {
-  log.error(`internal error: ${error.stack ?? String(error)}`, { 'event.action': 'internal-error', 'process.exit_code': EXIT.INTERNAL });
+  log.error(`internal error: ${error.stack ?? String(error)}`, {
+    'event.action': 'internal-error',
+    'process.exit_code': EXIT.INTERNAL,
+  });
   process.exit(EXIT.INTERNAL);
 });
 main(log, stdout).then(
@@ -171,7 +203,10 @@ main(log, stdout).then(
       log.error(error.message, { 'event.action': 'startup-error', 'process.exit_code': error.exitCode });
       process.exit(error.exitCode);
     }
-    log.error(`internal error: ${(error as Error).stack ?? String(error)}`, { 'event.action': 'internal-error', 'process.exit_code': EXIT.INTERNAL });
+    log.error(`internal error: ${(error as Error).stack ?? String(error)}`, {
+      'event.action': 'internal-error',
+      'process.exit_code': EXIT.INTERNAL,
+    });
     process.exit(EXIT.INTERNAL);
   },
 );

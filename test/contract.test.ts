@@ -25,7 +25,12 @@ function tableAfter(heading: string): string[][] {
   for (const line of lines.slice(first + 2)) {
     if (!line.startsWith('|')) break;
     // Cells are split on unescaped pipes; `\|` inside a cell is a literal one.
-    rows.push(line.slice(1, -1).split(/(?<!\\)\|/).map((cell) => cell.trim().replaceAll('\\|', '|')));
+    rows.push(
+      line
+        .slice(1, -1)
+        .split(/(?<!\\)\|/)
+        .map((cell) => cell.trim().replaceAll('\\|', '|')),
+    );
   }
   return rows;
 }
@@ -44,13 +49,19 @@ t.test('the contract lists every option with the flag, metavar and default the p
     for (const [flag, metavar] of flagsOf(flagCell)) documented.set(flag, { metavar, defaultCell });
   }
   const specs: OptionSpec[] = Object.values(OPTIONS);
-  t.same([...documented.keys()].sort(), specs.map((spec) => spec.flag).sort(), 'the same flags, none missing, none extra');
+  t.same(
+    [...documented.keys()].sort(),
+    specs.map((spec) => spec.flag).sort(),
+    'the same flags, none missing, none extra',
+  );
   for (const spec of specs) {
     const row = documented.get(spec.flag);
     if (!row) continue;
     t.equal(row.metavar, spec.metavar, `${spec.flag}: metavar`);
-    if (spec.defaultValue !== undefined) t.equal(row.defaultCell, '`' + spec.defaultValue + '`', `${spec.flag}: default`);
-    else if (spec.defaultText !== undefined) t.equal(plain(row.defaultCell), spec.defaultText, `${spec.flag}: default (described)`);
+    if (spec.defaultValue !== undefined)
+      t.equal(row.defaultCell, '`' + spec.defaultValue + '`', `${spec.flag}: default`);
+    else if (spec.defaultText !== undefined)
+      t.equal(plain(row.defaultCell), spec.defaultText, `${spec.flag}: default (described)`);
     else t.match(row.defaultCell, /^(—|required)$/, `${spec.flag}: no default`);
   }
 });
@@ -60,7 +71,8 @@ t.test('every PM_ variable the contract names is an option’s or the PID-1 help
   // The helper's own variables, and the example of a typo the contract gives on purpose.
   const others = new Set<string>([...HELPER_VARIABLES, 'PM_SHUTDOWN_TIMOUT']);
   const named = new Set([...CONTRACT.matchAll(/\bPM_[A-Z][A-Z_]*[A-Z]\b/g)].map((m) => m[0]));
-  for (const name of named) t.ok(optionVariables.has(name) || others.has(name), `${name} is something the manager reads`);
+  for (const name of named)
+    t.ok(optionVariables.has(name) || others.has(name), `${name} is something the manager reads`);
 });
 
 t.test('the contract’s API table lists exactly the routes the app serves', async (t) => {
@@ -69,8 +81,13 @@ t.test('the contract’s API table lists exactly the routes the app serves', asy
   const supervisor = createSupervisor(config, { log: fake.log, onExitRequested: () => {}, system: fake.system });
   const app = createApi({ name: config.name, supervisor, log: fake.log });
   // A path parameter (`:sig`) is written in capitals in the contract (`SIG`).
-  const documentedForm = (path: string) => path.replace(`/${config.name}/`, '/NAME/').replace(/:(\w+)/g, (_, param: string) => param.toUpperCase());
-  const served = new Set(app.routes.filter((route) => route.method !== 'ALL').map((route) => `${route.method} ${documentedForm(route.path)}`));
+  const documentedForm = (path: string) =>
+    path.replace(`/${config.name}/`, '/NAME/').replace(/:(\w+)/g, (_, param: string) => param.toUpperCase());
+  const served = new Set(
+    app.routes
+      .filter((route) => route.method !== 'ALL')
+      .map((route) => `${route.method} ${documentedForm(route.path)}`),
+  );
   const documented = new Set<string>();
   for (const [request] of tableAfter('## HTTP API')) {
     // `POST /NAME/start?config=SHA` documents a parameter of a route, not another route.

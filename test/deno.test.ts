@@ -20,7 +20,11 @@ t.test('deno run -A src/main.ts --help', async (t) => {
 t.test('deno run: a usage error exits 64', async (t) => {
   const result = spawnSync(DENO, ['run', '-A', MAIN, '--bogus'], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
   t.equal(result.status, 64);
-  t.match(JSON.parse(result.stdout.trim().split('\n').at(-1)!), { 'event.action': 'startup-error', message: /unknown option '--bogus'/ }, 'a JSON line, as from the executable');
+  t.match(
+    JSON.parse(result.stdout.trim().split('\n').at(-1)!),
+    { 'event.action': 'startup-error', message: /unknown option '--bogus'/ },
+    'a JSON line, as from the executable',
+  );
 });
 
 t.test('deno run: supervise a process, serve the API, stop it, exit with its status', async (t) => {
@@ -29,13 +33,32 @@ t.test('deno run: supervise a process, serve the API, stop it, exit with its sta
   const trapped = path.join(dir, 'trapped');
   const manager = await startManager({
     wrapper: [DENO, 'run', '-A', MAIN],
-    args: ['--cmd', '/bin/sh', '--state-file', path.join(dir, 's.json'), '--ready-check', 'none', '--config-path', MAIN, '--', '-c', 'trap "exit 3" TERM; : > "$0"; sleep 100000 & wait', trapped],
+    args: [
+      '--cmd',
+      '/bin/sh',
+      '--state-file',
+      path.join(dir, 's.json'),
+      '--ready-check',
+      'none',
+      '--config-path',
+      MAIN,
+      '--',
+      '-c',
+      'trap "exit 3" TERM; : > "$0"; sleep 100000 & wait',
+      trapped,
+    ],
   });
   t.teardown(() => stopManager(manager));
   t.equal((await manager.request('GET', '/health')).status, 200);
   const started = await manager.status();
   t.equal(started.state, 'started');
-  t.equal(started.config.sha256, createHash('sha256').update(`. ${createHash('sha256').update(fs.readFileSync(MAIN)).digest('hex')}\n`).digest('hex'), 'the configuration checksum');
+  t.equal(
+    started.config.sha256,
+    createHash('sha256')
+      .update(`. ${createHash('sha256').update(fs.readFileSync(MAIN)).digest('hex')}\n`)
+      .digest('hex'),
+    'the configuration checksum',
+  );
   t.equal((await manager.request('GET', '/es/ready')).status, 200, 'ready');
   await waitFor(() => fs.existsSync(trapped), 'the shell to set its trap');
   fs.rmSync(trapped);
@@ -44,5 +67,9 @@ t.test('deno run: supervise a process, serve the API, stop it, exit with its sta
   t.equal((await manager.request('POST', '/es/start')).status, 202);
   await waitFor(() => fs.existsSync(trapped), 'the restarted shell to set its trap');
   manager.child.kill('SIGTERM');
-  t.equal((await within(manager.exited, 'the manager to exit')).code, 3, 'SIGTERM: stop, then exit with the process status');
+  t.equal(
+    (await within(manager.exited, 'the manager to exit')).code,
+    3,
+    'SIGTERM: stop, then exit with the process status',
+  );
 });

@@ -11,7 +11,8 @@ import { promisify } from 'node:util';
 import { readFakeKeystore, startFakeEs } from './fixtures/keystore/fake-es.mjs';
 
 /** Rejects after ms, so an awaited exit that never comes fails the test naming it instead of hanging the file. */
-const timeout = (ms, what) => new Promise((_, reject) => setTimeout(() => reject(new Error(`timed out waiting for: ${what}`)), ms).unref());
+const timeout = (ms, what) =>
+  new Promise((_, reject) => setTimeout(() => reject(new Error(`timed out waiting for: ${what}`)), ms).unref());
 
 const FIXTURES = fileURLToPath(new URL('./fixtures/keystore/', import.meta.url));
 const KEYSTORE_CLI = path.join(FIXTURES, 'elasticsearch-keystore');
@@ -51,7 +52,13 @@ function runKeystore(configDir, args, { stdin = '', env = {}, fds = [] } = {}) {
     child.on('error', reject);
     child.on('close', (code) => {
       const out = Buffer.concat(stdout);
-      resolve({ code, pid: child.pid, stdoutBytes: out, stdout: out.toString('utf8'), stderr: Buffer.concat(stderr).toString('utf8') });
+      resolve({
+        code,
+        pid: child.pid,
+        stdoutBytes: out,
+        stdout: out.toString('utf8'),
+        stderr: Buffer.concat(stderr).toString('utf8'),
+      });
     });
   });
 }
@@ -88,13 +95,49 @@ async function listNames(configDir, stdin = '') {
 async function generateCertificates(dir) {
   const openssl = (...args) => promisify(execFile)('openssl', args, { cwd: dir });
   const ecKey = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-  await openssl('req', '-x509', ...ecKey, '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '1', '-subj', '/CN=fake-es-test-ca');
+  await openssl(
+    'req',
+    '-x509',
+    ...ecKey,
+    '-keyout',
+    'ca.key',
+    '-out',
+    'ca.crt',
+    '-days',
+    '1',
+    '-subj',
+    '/CN=fake-es-test-ca',
+  );
   await openssl('req', ...ecKey, '-keyout', 'node.key', '-out', 'node.csr', '-subj', '/CN=es-0');
-  fs.writeFileSync(path.join(dir, 'ext.cnf'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n');
-  await openssl('x509', '-req', '-in', 'node.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial',
-    '-out', 'node.crt', '-days', '1', '-extfile', 'ext.cnf');
+  fs.writeFileSync(
+    path.join(dir, 'ext.cnf'),
+    'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n',
+  );
+  await openssl(
+    'x509',
+    '-req',
+    '-in',
+    'node.csr',
+    '-CA',
+    'ca.crt',
+    '-CAkey',
+    'ca.key',
+    '-CAcreateserial',
+    '-out',
+    'node.crt',
+    '-days',
+    '1',
+    '-extfile',
+    'ext.cnf',
+  );
   const read = (name) => fs.readFileSync(path.join(dir, name), 'utf8');
-  return { ca: read('ca.crt'), cert: read('node.crt'), key: read('node.key'), certFile: path.join(dir, 'node.crt'), keyFile: path.join(dir, 'node.key') };
+  return {
+    ca: read('ca.crt'),
+    cert: read('node.crt'),
+    key: read('node.key'),
+    certFile: path.join(dir, 'node.crt'),
+    keyFile: path.join(dir, 'node.key'),
+  };
 }
 
 function basicAuth(user, password) {
@@ -146,11 +189,18 @@ t.test('CLI usage and configuration errors', async (t) => {
 
   const notFound = await runKeystore(configDir, ['list']);
   t.equal(notFound.code, 65);
-  t.equal(notFound.stderr, `\nERROR: Elasticsearch keystore not found at [${keystoreFile(configDir)}]. Use 'create' command to create one., with exit code 65\n`);
+  t.equal(
+    notFound.stderr,
+    `\nERROR: Elasticsearch keystore not found at [${keystoreFile(configDir)}]. Use 'create' command to create one., with exit code 65\n`,
+  );
 
   const silentNotFound = await runKeystore(configDir, ['remove', '-s', 'x']);
   t.equal(silentNotFound.code, 65);
-  t.equal(silentNotFound.stderr, `ERROR: Elasticsearch keystore not found at [${keystoreFile(configDir)}]. Use 'create' command to create one., with exit code 65\n`, '-s drops the blank line');
+  t.equal(
+    silentNotFound.stderr,
+    `ERROR: Elasticsearch keystore not found at [${keystoreFile(configDir)}]. Use 'create' command to create one., with exit code 65\n`,
+    '-s drops the blank line',
+  );
 });
 
 t.test('options parse like joptsimple: anywhere, abbreviated, -long, and -- ends them', async (t) => {
@@ -169,16 +219,25 @@ t.test('options parse like joptsimple: anywhere, abbreviated, -long, and -- ends
   const unknownShort = await runKeystore(configDir, ['add-file', '-f', '-x', value]);
   t.equal(unknownShort.code, 64);
   t.match(unknownShort.stderr, /\nERROR: x is not a recognized option, with exit code 64\n$/);
-  t.match(unknownShort.stderr, /^A tool for managing settings stored in the elasticsearch keystore\n/, 'the top-level help first, on stderr (as 8.x measured)');
+  t.match(
+    unknownShort.stderr,
+    /^A tool for managing settings stored in the elasticsearch keystore\n/,
+    'the top-level help first, on stderr (as 8.x measured)',
+  );
 
   const names = ['--help', '-f', '-x', '--', '-s'];
   const added = await runKeystore(configDir, ['add-file', '-f', '--', ...names.flatMap((name) => [name, value])]);
   t.equal(added.code, 0, `after --, names that look like options are settings: ${added.stderr}`);
-  t.same(Object.keys(Object.fromEntries(readFakeKeystore(keystoreFile(configDir), '').entries)).sort(), [...names, 'keystore.seed'].sort());
+  t.same(
+    Object.keys(Object.fromEntries(readFakeKeystore(keystoreFile(configDir), '').entries)).sort(),
+    [...names, 'keystore.seed'].sort(),
+  );
   const removed = await runKeystore(configDir, ['remove', '--', ...names]);
   t.equal(removed.code, 0);
   t.equal((await runKeystore(configDir, ['list'])).stdout, 'keystore.seed\n');
-  const legacy = await runKeystore(configDir, ['add-file', '-f', '--', '-x', value], { env: { FAKE_KEYSTORE_VERSION: '7.6.2' } });
+  const legacy = await runKeystore(configDir, ['add-file', '-f', '--', '-x', value], {
+    env: { FAKE_KEYSTORE_VERSION: '7.6.2' },
+  });
   t.equal(legacy.code, 0, 'pre-7.7 too: -- ends options');
 });
 
@@ -202,11 +261,19 @@ t.test('create writes a seed-only keystore atomically with mode 0660', async (t)
   t.equal(again.code, 0);
   t.equal(again.stdout, 'Exiting without creating keystore.\n');
   t.equal(again.stderr, 'An elasticsearch keystore already exists. Overwrite? [y/N]');
-  t.equal((await runKeystore(configDir, ['show', 'keystore.seed'])).stdout, seed.stdout, 'declining keeps the old seed');
+  t.equal(
+    (await runKeystore(configDir, ['show', 'keystore.seed'])).stdout,
+    seed.stdout,
+    'declining keeps the old seed',
+  );
 
   const overwrite = await runKeystore(configDir, ['create'], { stdin: 'y\n' });
   t.equal(overwrite.code, 0);
-  t.not((await runKeystore(configDir, ['show', 'keystore.seed'])).stdout, seed.stdout, 'a new keystore gets a new seed');
+  t.not(
+    (await runKeystore(configDir, ['show', 'keystore.seed'])).stdout,
+    seed.stdout,
+    'a new keystore gets a new seed',
+  );
 });
 
 t.test('every save produces new bytes in a new inode', async (t) => {
@@ -234,11 +301,27 @@ t.test('add-file stores several pairs verbatim in one call', async (t) => {
   fs.symlinkSync(target, path.join(sources, 'link'));
   await createKeystore(t, configDir);
 
-  const added = await runKeystore(configDir, ['add-file', 's3.client.default.access_key', text, 'bin.value', binary, 'linked', path.join(sources, 'link')]);
+  const added = await runKeystore(configDir, [
+    'add-file',
+    's3.client.default.access_key',
+    text,
+    'bin.value',
+    binary,
+    'linked',
+    path.join(sources, 'link'),
+  ]);
   t.equal(added.code, 0, added.stderr);
   t.equal(added.stdout, '');
-  t.same(await listNames(configDir), ['bin.value', 'keystore.seed', 'linked', 's3.client.default.access_key'], 'sorted, seed included');
-  t.equal((await runKeystore(configDir, ['show', 's3.client.default.access_key'])).stdout, 'line one\nline two\n', 'trailing newline kept');
+  t.same(
+    await listNames(configDir),
+    ['bin.value', 'keystore.seed', 'linked', 's3.client.default.access_key'],
+    'sorted, seed included',
+  );
+  t.equal(
+    (await runKeystore(configDir, ['show', 's3.client.default.access_key'])).stdout,
+    'line one\nline two\n',
+    'trailing newline kept',
+  );
   t.ok((await runKeystore(configDir, ['show', 'bin.value'])).stdoutBytes.equals(Buffer.from([0x00, 0xff, 0x10, 0x0a])));
   t.equal((await runKeystore(configDir, ['show', 'linked'])).stdout, 'through a link', 'symlinks are followed');
 
@@ -264,7 +347,10 @@ t.test('add-file saves nothing when any pair fails', async (t) => {
 
   const badName = await runKeystore(configDir, ['add-file', '-f', 'bad name', good]);
   t.equal(badName.code, 70, 'add-file does not catch the invalid-name exception');
-  t.match(badName.stderr, /^java\.lang\.IllegalArgumentException: Setting name \[bad name\] does not match the allowed setting name pattern \[\[A-Za-z0-9_\\-\.\]\+\]/);
+  t.match(
+    badName.stderr,
+    /^java\.lang\.IllegalArgumentException: Setting name \[bad name\] does not match the allowed setting name pattern \[\[A-Za-z0-9_\\-\.\]\+\]/,
+  );
   t.ok(fs.readFileSync(keystoreFile(configDir)).equals(before));
 });
 
@@ -297,7 +383,11 @@ t.test('add and add-file create a missing keystore, asking first unless forced',
 
   const eof = await runKeystore(configDir, ['add-file', 'a', value]);
   t.equal(eof.code, 70);
-  t.equal(eof.stderr.split('\n')[0], `${prompt}java.lang.IllegalStateException: ${STDIN_EOF}`, 'prompt on stderr, then the EOF failure');
+  t.equal(
+    eof.stderr.split('\n')[0],
+    `${prompt}java.lang.IllegalStateException: ${STDIN_EOF}`,
+    'prompt on stderr, then the EOF failure',
+  );
   t.notOk(fs.existsSync(keystoreFile(configDir)));
 
   const declined = await runKeystore(configDir, ['add-file', 'a', value], { stdin: '\n' });
@@ -353,14 +443,20 @@ t.test('add reads one value per line and validates names', async (t) => {
 
   const invalid = await runKeystore(configDir, ['add', '-x', 'no/slash'], { stdin: 'x\n' });
   t.equal(invalid.code, 65);
-  t.equal(invalid.stderr, '\nERROR: Setting name [no/slash] does not match the allowed setting name pattern [[A-Za-z0-9_\\-.]+], with exit code 65\n');
+  t.equal(
+    invalid.stderr,
+    '\nERROR: Setting name [no/slash] does not match the allowed setting name pattern [[A-Za-z0-9_\\-.]+], with exit code 65\n',
+  );
 });
 
 t.test('password-protected keystores read the password from the first stdin line', async (t) => {
   const configDir = makeTempDir(t);
   const value = writeFile(configDir, 'v', 'protected value');
   const created = await createKeystore(t, configDir, ['-p'], 'pw\npw\n');
-  t.equal(created.stderr, 'Enter new password for the elasticsearch keystore (empty for no password): Enter same password again: ');
+  t.equal(
+    created.stderr,
+    'Enter new password for the elasticsearch keystore (empty for no password): Enter same password again: ',
+  );
 
   const has = await runKeystore(configDir, ['has-passwd']);
   t.equal(has.code, 0);
@@ -368,16 +464,26 @@ t.test('password-protected keystores read the password from the first stdin line
 
   const noPassword = await runKeystore(configDir, ['list']);
   t.equal(noPassword.code, 70);
-  t.match(noPassword.stderr, /^Enter password for the elasticsearch keystore : java\.lang\.IllegalStateException: unable to read/);
+  t.match(
+    noPassword.stderr,
+    /^Enter password for the elasticsearch keystore : java\.lang\.IllegalStateException: unable to read/,
+  );
 
   const wrong = await runKeystore(configDir, ['list'], { stdin: 'nope\n' });
   t.equal(wrong.code, 65);
-  t.equal(wrong.stderr, 'Enter password for the elasticsearch keystore : \nERROR: Provided keystore password was incorrect, with exit code 65\n');
+  t.equal(
+    wrong.stderr,
+    'Enter password for the elasticsearch keystore : \nERROR: Provided keystore password was incorrect, with exit code 65\n',
+  );
 
   const added = await runKeystore(configDir, ['add-file', '-f', 'x.y', value], { stdin: 'pw\n' });
   t.equal(added.code, 0, added.stderr);
   t.same(await listNames(configDir, 'pw\n'), ['keystore.seed', 'x.y']);
-  t.equal(readFakeKeystore(keystoreFile(configDir), 'pw').entries.get('x.y').toString(), 'protected value', 'fake-es reads what the CLI wrote');
+  t.equal(
+    readFakeKeystore(keystoreFile(configDir), 'pw').entries.get('x.y').toString(),
+    'protected value',
+    'fake-es reads what the CLI wrote',
+  );
 
   const changed = await runKeystore(configDir, ['passwd'], { stdin: 'pw\nnew\nnew\n' });
   t.equal(changed.stdout, 'Elasticsearch keystore password changed successfully.\n');
@@ -447,17 +553,27 @@ t.test('knobs: delay, invocation log, injected failure', async (t) => {
 
   const slow = await runKeystore(configDir, ['create'], { env: { ...env, FAKE_KEYSTORE_DELAY_MS: '400' } });
   const fast = await runKeystore(configDir, ['list'], { env });
-  const failing = await runKeystore(configDir, ['add-file', '-f', 'a', value], { env: { ...env, FAKE_KEYSTORE_FAIL: 'add-file' } });
+  const failing = await runKeystore(configDir, ['add-file', '-f', 'a', value], {
+    env: { ...env, FAKE_KEYSTORE_FAIL: 'add-file' },
+  });
   t.equal(failing.code, 74);
   t.match(failing.stderr, /^java\.io\.IOException: simulated I\/O failure in add-file/);
   t.same(await listNames(configDir), ['keystore.seed'], 'the failing call saved nothing');
 
-  const entries = fs.readFileSync(logFile, 'utf8').trim().split('\n').map((line) => JSON.parse(line));
-  t.same(entries.map((e) => [e.argv, e.pid, e.exit]), [
-    [['create'], slow.pid, 0],
-    [['list'], fast.pid, 0],
-    [['add-file', '-f', 'a', value], failing.pid, 74],
-  ], 'one line per invocation with argv, pid and exit code');
+  const entries = fs
+    .readFileSync(logFile, 'utf8')
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line));
+  t.same(
+    entries.map((e) => [e.argv, e.pid, e.exit]),
+    [
+      [['create'], slow.pid, 0],
+      [['list'], fast.pid, 0],
+      [['add-file', '-f', 'a', value], failing.pid, 74],
+    ],
+    'one line per invocation with argv, pid and exit code',
+  );
   t.ok(entries.every((e) => !Number.isNaN(Date.parse(e.time)) && e.esPathConf === configDir));
   t.ok(entries[0].durationMs >= 400, `delay honoured (${entries[0].durationMs} ms)`);
   t.ok(entries[1].durationMs < 400, `no delay without the knob (${entries[1].durationMs} ms)`);
@@ -468,18 +584,33 @@ t.test('add-file reads an inherited descriptor as /dev/fd/N; FAKE_KEYSTORE_BEFOR
   const source = writeFile(configDir, 'source', 'checked bytes');
   const hook = path.join(configDir, 'hook.sh');
   // The hook moves the name away and puts other bytes there: a reopen by name would read them.
-  fs.writeFileSync(hook, `#!/bin/sh\nprintf '%s\\n' "$@" > "${configDir}/hook-args"\nmv "${source}" "${source}.old" && printf swapped > "${source}"\n`, { mode: 0o755 });
+  fs.writeFileSync(
+    hook,
+    `#!/bin/sh\nprintf '%s\\n' "$@" > "${configDir}/hook-args"\nmv "${source}" "${source}.old" && printf swapped > "${source}"\n`,
+    { mode: 0o755 },
+  );
   const fd = fs.openSync(source, 'r');
   t.teardown(() => fs.closeSync(fd));
   const env = { FAKE_KEYSTORE_BEFORE_READ: hook };
   for (const version of ['8.15.0', '7.6.2']) {
     fs.rmSync(keystoreFile(configDir), { force: true });
     if (fs.existsSync(`${source}.old`)) fs.renameSync(`${source}.old`, source);
-    const added = await runKeystore(configDir, ['add-file', '-f', '--', 'pinned', '/dev/fd/3'], { env: { ...env, FAKE_KEYSTORE_VERSION: version }, fds: [fd] });
+    const added = await runKeystore(configDir, ['add-file', '-f', '--', 'pinned', '/dev/fd/3'], {
+      env: { ...env, FAKE_KEYSTORE_VERSION: version },
+      fds: [fd],
+    });
     t.equal(added.code, 0, `${version}: ${added.stderr}`);
-    t.equal(fs.readFileSync(path.join(configDir, 'hook-args'), 'utf8'), '/dev/fd/3\n', `${version}: the hook got the file arguments`);
+    t.equal(
+      fs.readFileSync(path.join(configDir, 'hook-args'), 'utf8'),
+      '/dev/fd/3\n',
+      `${version}: the hook got the file arguments`,
+    );
     t.equal(fs.readFileSync(source, 'utf8'), 'swapped', `${version}: the hook ran before the read`);
-    t.equal((await runKeystore(configDir, ['show', 'pinned'])).stdout, 'checked bytes', `${version}: the descriptor's file was read, not the name's`);
+    t.equal(
+      (await runKeystore(configDir, ['show', 'pinned'])).stdout,
+      'checked bytes',
+      `${version}: the descriptor's file was read, not the name's`,
+    );
   }
 
   // Not fd 3: the fake's own Node runtime holds one there (as a JVM holds its own files), which reads as a file that exists.
@@ -505,29 +636,43 @@ t.test('a leftover temp file blocks saving, as with 8.x CREATE_NEW', async (t) =
   t.same(await listNames(configDir), ['keystore.seed']);
 });
 
-t.test('two writers at once: both fail with 74 and leave no temp file; 0.3 s apart: both exit 0, the first update is lost', async (t) => {
-  const configDir = makeTempDir(t);
-  await createKeystore(t, configDir);
-  // A writer that holds the temp file: it fails once, and its clean-up removes the temp file.
-  fs.writeFileSync(path.join(configDir, 'elasticsearch.keystore.tmp'), 'another writer');
-  const racing = await runKeystore(configDir, ['add', '-x', 'a'], { stdin: 'A\n' });
-  t.equal(racing.code, 74);
-  t.match(racing.stderr, /^java\.nio\.file\.FileAlreadyExistsException: .*\.tmp\n\tat java\.base\/sun\.nio\.fs\.UnixException/, 'a Java stack trace on stderr');
-  t.notOk(fs.existsSync(path.join(configDir, 'elasticsearch.keystore.tmp')), "the failing save deleted the other writer's temp file");
+t.test(
+  'two writers at once: both fail with 74 and leave no temp file; 0.3 s apart: both exit 0, the first update is lost',
+  async (t) => {
+    const configDir = makeTempDir(t);
+    await createKeystore(t, configDir);
+    // A writer that holds the temp file: it fails once, and its clean-up removes the temp file.
+    fs.writeFileSync(path.join(configDir, 'elasticsearch.keystore.tmp'), 'another writer');
+    const racing = await runKeystore(configDir, ['add', '-x', 'a'], { stdin: 'A\n' });
+    t.equal(racing.code, 74);
+    t.match(
+      racing.stderr,
+      /^java\.nio\.file\.FileAlreadyExistsException: .*\.tmp\n\tat java\.base\/sun\.nio\.fs\.UnixException/,
+      'a Java stack trace on stderr',
+    );
+    t.notOk(
+      fs.existsSync(path.join(configDir, 'elasticsearch.keystore.tmp')),
+      "the failing save deleted the other writer's temp file",
+    );
 
-  // No lock: a writer that read the keystore before another one saved overwrites that save.
-  const gate = path.join(configDir, 'gate');
-  const hook = path.join(configDir, 'hold.sh');
-  fs.writeFileSync(hook, `#!/bin/sh\ntouch ${gate}.read\nwhile [ ! -e ${gate}.go ]; do sleep 0.02; done\n`, { mode: 0o755 });
-  const slowValue = writeFile(configDir, 'slow-value', 'S');
-  const slow = runKeystore(configDir, ['add-file', '-f', 'slow', slowValue], { env: { FAKE_KEYSTORE_BEFORE_READ: hook } });
-  await waitForPath(`${gate}.read`);
-  const fast = await runKeystore(configDir, ['add', '-x', 'fast'], { stdin: 'F\n' });
-  t.equal(fast.code, 0);
-  fs.writeFileSync(`${gate}.go`, '');
-  t.equal((await slow).code, 0, 'both exit 0');
-  t.same(await listNames(configDir), ['keystore.seed', 'slow'], "the first writer's update is lost");
-});
+    // No lock: a writer that read the keystore before another one saved overwrites that save.
+    const gate = path.join(configDir, 'gate');
+    const hook = path.join(configDir, 'hold.sh');
+    fs.writeFileSync(hook, `#!/bin/sh\ntouch ${gate}.read\nwhile [ ! -e ${gate}.go ]; do sleep 0.02; done\n`, {
+      mode: 0o755,
+    });
+    const slowValue = writeFile(configDir, 'slow-value', 'S');
+    const slow = runKeystore(configDir, ['add-file', '-f', 'slow', slowValue], {
+      env: { FAKE_KEYSTORE_BEFORE_READ: hook },
+    });
+    await waitForPath(`${gate}.read`);
+    const fast = await runKeystore(configDir, ['add', '-x', 'fast'], { stdin: 'F\n' });
+    t.equal(fast.code, 0);
+    fs.writeFileSync(`${gate}.go`, '');
+    t.equal((await slow).code, 0, 'both exit 0');
+    t.same(await listNames(configDir), ['keystore.seed', 'slow'], "the first writer's update is lost");
+  },
+);
 
 t.test('JVM latency knob, ES_PATH_CONF that does not exist, environment noise', async (t) => {
   const configDir = makeTempDir(t);
@@ -550,7 +695,9 @@ t.test('JVM latency knob, ES_PATH_CONF that does not exist, environment noise', 
   t.notOk(fs.existsSync(missing), 'the missing directory is not created');
   t.ok(fs.existsSync(keystoreFile(cwd)), 'the keystore lands in the working directory instead');
 
-  const noisy = await runKeystore(configDir, ['create'], { env: { JAVA_TOOL_OPTIONS: '-Xss1m', JAVA_HOME: '/opt/jdk' } });
+  const noisy = await runKeystore(configDir, ['create'], {
+    env: { JAVA_TOOL_OPTIONS: '-Xss1m', JAVA_HOME: '/opt/jdk' },
+  });
   t.match(noisy.stdout, /^Picked up JAVA_TOOL_OPTIONS: -Xss1m\n/, 'JAVA_TOOL_OPTIONS adds a line to stdout');
   t.match(noisy.stderr, /JAVA_HOME/, 'JAVA_HOME a warning on stderr');
 });
@@ -559,11 +706,22 @@ t.test('FAKE_KEYSTORE_AFTER_SAVE runs after the save, before the exit, and knows
   const configDir = makeTempDir(t);
   const seen = path.join(configDir, 'seen');
   const hook = path.join(configDir, 'hook.sh');
-  fs.writeFileSync(hook, `#!/bin/sh\necho "$FAKE_KEYSTORE_CALLER_PID $ES_PATH_CONF" > ${seen}\ncp "$ES_PATH_CONF/elasticsearch.keystore" ${seen}.keystore\n`, { mode: 0o755 });
-  const result = await runKeystore(configDir, ['add', '-x', '-f', 'a'], { stdin: 'A\n', env: { FAKE_KEYSTORE_AFTER_SAVE: hook } });
+  fs.writeFileSync(
+    hook,
+    `#!/bin/sh\necho "$FAKE_KEYSTORE_CALLER_PID $ES_PATH_CONF" > ${seen}\ncp "$ES_PATH_CONF/elasticsearch.keystore" ${seen}.keystore\n`,
+    { mode: 0o755 },
+  );
+  const result = await runKeystore(configDir, ['add', '-x', '-f', 'a'], {
+    stdin: 'A\n',
+    env: { FAKE_KEYSTORE_AFTER_SAVE: hook },
+  });
   t.equal(result.code, 0);
   t.equal(fs.readFileSync(seen, 'utf8'), `${process.pid} ${configDir}\n`);
-  t.same([...readFakeKeystore(`${seen}.keystore`, '').entries.keys()].sort(), ['a', 'keystore.seed'], 'the keystore was saved when the hook ran');
+  t.same(
+    [...readFakeKeystore(`${seen}.keystore`, '').entries.keys()].sort(),
+    ['a', 'keystore.seed'],
+    'the keystore was saved when the hook ran',
+  );
 });
 
 // ---- the fake reload endpoint ----
@@ -572,10 +730,14 @@ t.test('fake ES reload endpoint over HTTPS', async (t) => {
   const es = await startFakeEs({ cert: certs.cert, key: certs.key, username: 'elastic', password: 's3cret' });
   t.teardown(() => es.close());
   const auth = basicAuth('elastic', 's3cret');
-  const call = (options) => httpsRequest(es.url, { ca: certs.ca, path: '/_nodes/_local/reload_secure_settings', ...options });
+  const call = (options) =>
+    httpsRequest(es.url, { ca: certs.ca, path: '/_nodes/_local/reload_secure_settings', ...options });
 
-  await t.rejects(httpsRequest(es.url, { method: 'GET', path: '/', authorization: auth }), { code: /UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED|UNABLE_TO_GET_ISSUER/ },
-    'negative control: without the CA the certificate is rejected');
+  await t.rejects(
+    httpsRequest(es.url, { method: 'GET', path: '/', authorization: auth }),
+    { code: /UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED|UNABLE_TO_GET_ISSUER/ },
+    'negative control: without the CA the certificate is rejected',
+  );
 
   const info = await call({ method: 'GET', path: '/', authorization: auth });
   t.equal(info.status, 200);
@@ -594,17 +756,28 @@ t.test('fake ES reload endpoint over HTTPS', async (t) => {
 
   const wrong = await call({ authorization: basicAuth('elastic', 'nope') });
   t.equal(wrong.status, 401);
-  t.equal(wrong.json.error.reason, 'unable to authenticate user [elastic] for REST request [/_nodes/_local/reload_secure_settings]');
+  t.equal(
+    wrong.json.error.reason,
+    'unable to authenticate user [elastic] for REST request [/_nodes/_local/reload_secure_settings]',
+  );
 
   const ok = await call({ authorization: auth });
   t.equal(ok.status, 200);
-  t.same(ok.json, { _nodes: { total: 1, successful: 1, failed: 0 }, cluster_name: 'elasticsearch', nodes: { [es.nodeId]: { name: 'es-0' } } });
+  t.same(ok.json, {
+    _nodes: { total: 1, successful: 1, failed: 0 },
+    cluster_name: 'elasticsearch',
+    nodes: { [es.nodeId]: { name: 'es-0' } },
+  });
   const clusterWide = await call({ path: '/_nodes/reload_secure_settings', authorization: auth, body: '{}' });
   t.equal(clusterWide.json._nodes.successful, 1);
   const byId = await call({ path: `/_nodes/${es.nodeId}/reload_secure_settings`, authorization: auth });
   t.equal(byId.json._nodes.total, 1);
   const otherNode = await call({ path: '/_nodes/someone-else/reload_secure_settings', authorization: auth });
-  t.same(otherNode.json._nodes, { total: 0, successful: 0, failed: 0 }, 'a filter that misses the node reaches no node');
+  t.same(
+    otherNode.json._nodes,
+    { total: 0, successful: 0, failed: 0 },
+    'a filter that misses the node reaches no node',
+  );
 
   const unknownField = await call({ authorization: auth, body: '{"password":"x"}' });
   t.equal(unknownField.status, 400);
@@ -612,17 +785,30 @@ t.test('fake ES reload endpoint over HTTPS', async (t) => {
   t.equal((await call({ authorization: auth, body: '{not json' })).status, 400);
 
   const logged = es.requests.at(-1);
-  t.same([logged.method, logged.path, logged.body, logged.headers.authorization], ['POST', '/_nodes/_local/reload_secure_settings', '{not json', auth]);
+  t.same(
+    [logged.method, logged.path, logged.body, logged.headers.authorization],
+    ['POST', '/_nodes/_local/reload_secure_settings', '{not json', auth],
+  );
 
   es.setMode('forbidden');
   const forbidden = await call({ authorization: auth });
   t.equal(forbidden.status, 403);
-  t.match(forbidden.json.error.reason, /^action \[cluster:admin\/nodes\/reload_secure_settings\] is unauthorized for user \[elastic\]/);
+  t.match(
+    forbidden.json.error.reason,
+    /^action \[cluster:admin\/nodes\/reload_secure_settings\] is unauthorized for user \[elastic\]/,
+  );
 
   es.setMode('unavailable');
   const unavailable = await call({ authorization: auth });
   t.equal(unavailable.status, 503);
-  t.same(unavailable.json, { error: { root_cause: [{ type: 'master_not_discovered_exception', reason: null }], type: 'master_not_discovered_exception', reason: null }, status: 503 });
+  t.same(unavailable.json, {
+    error: {
+      root_cause: [{ type: 'master_not_discovered_exception', reason: null }],
+      type: 'master_not_discovered_exception',
+      reason: null,
+    },
+    status: 503,
+  });
 
   es.setMode('reload_exception');
   const failedReload = await call({ authorization: auth });
@@ -635,9 +821,21 @@ t.test('fake ES reload endpoint over HTTPS', async (t) => {
 
 t.test('fake ES re-reads the keystore on every reload', async (t) => {
   const configDir = makeTempDir(t);
-  const es = await startFakeEs({ cert: certs.cert, key: certs.key, username: 'elastic', password: 'pw', keystorePath: keystoreFile(configDir) });
+  const es = await startFakeEs({
+    cert: certs.cert,
+    key: certs.key,
+    username: 'elastic',
+    password: 'pw',
+    keystorePath: keystoreFile(configDir),
+  });
   t.teardown(() => es.close());
-  const reload = (body) => httpsRequest(es.url, { ca: certs.ca, path: '/_nodes/_local/reload_secure_settings', authorization: basicAuth('elastic', 'pw'), body });
+  const reload = (body) =>
+    httpsRequest(es.url, {
+      ca: certs.ca,
+      path: '/_nodes/_local/reload_secure_settings',
+      authorization: basicAuth('elastic', 'pw'),
+      body,
+    });
   const nodeOf = (response) => response.json.nodes[es.nodeId];
 
   const missing = await reload();
@@ -645,23 +843,41 @@ t.test('fake ES re-reads the keystore on every reload', async (t) => {
 
   await createKeystore(t, configDir, ['-p'], 'kspw\nkspw\n');
   const value = writeFile(configDir, 'v', 'v');
-  t.equal((await runKeystore(configDir, ['add-file', 'xpack.notification.slack.account.a.secure_url', value], { stdin: 'kspw\n' })).code, 0);
+  t.equal(
+    (
+      await runKeystore(configDir, ['add-file', 'xpack.notification.slack.account.a.secure_url', value], {
+        stdin: 'kspw\n',
+      })
+    ).code,
+    0,
+  );
 
   const noPassword = await reload();
-  t.same(nodeOf(noPassword).reload_exception, { type: 'security_exception', reason: 'Provided keystore password was incorrect' });
+  t.same(nodeOf(noPassword).reload_exception, {
+    type: 'security_exception',
+    reason: 'Provided keystore password was incorrect',
+  });
   const wrongPassword = await reload('{"secure_settings_password":"nope"}');
   t.equal(nodeOf(wrongPassword).reload_exception.reason, 'Provided keystore password was incorrect');
   const rightPassword = await reload('{"secure_settings_password":"kspw"}');
   t.equal(rightPassword.status, 200);
   t.notOk('reload_exception' in nodeOf(rightPassword));
-  t.same(es.reloads.at(-1).settingNames, ['keystore.seed', 'xpack.notification.slack.account.a.secure_url'], 'the reload saw the current keystore');
+  t.same(
+    es.reloads.at(-1).settingNames,
+    ['keystore.seed', 'xpack.notification.slack.account.a.secure_url'],
+    'the reload saw the current keystore',
+  );
 
   es.setKeystorePath(path.join(configDir, 'elsewhere.keystore'));
   t.equal(nodeOf(await reload('{"secure_settings_password":"kspw"}')).reload_exception.reason, 'Keystore is missing');
 });
 
 t.test('fake ES runs as a script and takes control lines on stdin', async (t) => {
-  const child = spawn(process.execPath, [FAKE_ES_SCRIPT, '--port', '0', '--cert', certs.certFile, '--key', certs.keyFile, '--user', 'u', '--password', 'p'], { env: childEnv({}) });
+  const child = spawn(
+    process.execPath,
+    [FAKE_ES_SCRIPT, '--port', '0', '--cert', certs.certFile, '--key', certs.keyFile, '--user', 'u', '--password', 'p'],
+    { env: childEnv({}) },
+  );
   t.teardown(() => child.exitCode === null && child.kill('SIGKILL'));
   const lines = [];
   let waiter = null;
@@ -674,17 +890,18 @@ t.test('fake ES runs as a script and takes control lines on stdin', async (t) =>
     lines.push(...parts);
     waiter?.();
   });
-  const nextLine = (timeoutMs = 5000) => new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no line from fake-es within ${timeoutMs} ms`)), timeoutMs);
-    const check = () => {
-      if (lines.length === 0) return;
-      clearTimeout(timer);
-      waiter = null;
-      resolve(lines.shift());
-    };
-    waiter = check;
-    check();
-  });
+  const nextLine = (timeoutMs = 5000) =>
+    new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no line from fake-es within ${timeoutMs} ms`)), timeoutMs);
+      const check = () => {
+        if (lines.length === 0) return;
+        clearTimeout(timer);
+        waiter = null;
+        resolve(lines.shift());
+      };
+      waiter = check;
+      check();
+    });
 
   const ready = await nextLine();
   t.match(ready, /^listening \d+$/);
@@ -694,10 +911,18 @@ t.test('fake ES runs as a script and takes control lines on stdin', async (t) =>
 
   child.stdin.write('mode unavailable\n');
   t.equal(await nextLine(), 'ok');
-  const unavailable = await httpsRequest(url, { path: '/_nodes/_local/reload_secure_settings', ca: certs.ca, authorization: basicAuth('u', 'p') });
+  const unavailable = await httpsRequest(url, {
+    path: '/_nodes/_local/reload_secure_settings',
+    ca: certs.ca,
+    authorization: basicAuth('u', 'p'),
+  });
   t.equal(unavailable.status, 503);
 
   const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
   child.kill('SIGTERM');
-  t.same(await Promise.race([exited, timeout(60_000, 'the fake ES to exit')]), { code: 0, signal: null }, 'SIGTERM closes the server and exits 0');
+  t.same(
+    await Promise.race([exited, timeout(60_000, 'the fake ES to exit')]),
+    { code: 0, signal: null },
+    'SIGTERM closes the server and exits 0',
+  );
 });

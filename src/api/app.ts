@@ -61,7 +61,10 @@ export function createApi(deps: ApiDeps): Hono {
   const healthOf = createHealth({ ...deps, configProblem: () => deps.mountedConfig?.problem() });
   const readiness = deps.readiness ?? createReadiness({ name: deps.name, supervisor, log: deps.log, check: NO_CHECK });
   /** The process's status, and the mounted configuration's checksum beside it. */
-  const statusBody = () => ({ ...supervisor.status(), config: deps.mountedConfig ? deps.mountedConfig.status() : null });
+  const statusBody = () => ({
+    ...supervisor.status(),
+    config: deps.mountedConfig ? deps.mountedConfig.status() : null,
+  });
   let waitingMutations = 0;
   // Logged with who asked before anything happens; refused at once while shutting down, never queued behind the shutdown.
   // A kill is never turned away as busy: it does not queue behind the others, it ends them. A signal does not queue
@@ -70,10 +73,15 @@ export function createApi(deps: ApiDeps): Hono {
     (handler: Handler, kind: 'queued' | 'kill' | 'signal' = 'queued'): Handler =>
     async (c) => {
       audit.mutation(c);
-      if (kind !== 'signal' && supervisor.isShuttingDown()) throw new ApiError(503, 'shutting_down_exception', 'the manager is shutting down');
+      if (kind !== 'signal' && supervisor.isShuttingDown())
+        throw new ApiError(503, 'shutting_down_exception', 'the manager is shutting down');
       if (kind !== 'queued') return handler(c);
       if (waitingMutations >= MAX_WAITING_MUTATIONS) {
-        throw new ApiError(503, 'busy_exception', `${waitingMutations} requests to change the process are already waiting; this one was not queued: try again once they finish`);
+        throw new ApiError(
+          503,
+          'busy_exception',
+          `${waitingMutations} requests to change the process are already waiting; this one was not queued: try again once they finish`,
+        );
       }
       waitingMutations++;
       try {
@@ -88,14 +96,25 @@ export function createApi(deps: ApiDeps): Hono {
     [`/${deps.name}/status`]: { method: 'GET', handler: (c) => json(c, 200, statusBody()) },
     [`/${deps.name}/ready`]: { method: 'GET', handler: (c) => ready(c) },
     [`/${deps.name}/start`]: { method: 'POST', handler: mutation((c) => start(c)) },
-    [`/${deps.name}/stop`]: { method: 'POST', handler: mutation(async (c) => (await supervisor.stop(), settled(c, 200))) },
-    [`/${deps.name}/kill`]: { method: 'POST', handler: mutation(async (c) => (await supervisor.kill(), settled(c, 200)), 'kill') },
+    [`/${deps.name}/stop`]: {
+      method: 'POST',
+      handler: mutation(async (c) => (await supervisor.stop(), settled(c, 200))),
+    },
+    [`/${deps.name}/kill`]: {
+      method: 'POST',
+      handler: mutation(async (c) => (await supervisor.kill(), settled(c, 200)), 'kill'),
+    },
     [`/${deps.name}/signal/:sig`]: { method: 'POST', handler: mutation((c) => signal(c), 'signal') },
     [`/${deps.name}/restart`]: { method: 'POST', handler: mutation((c) => restart(c)) },
     '/keystore/status': { method: 'GET', handler: (c) => keystoreStatus(c) },
     '/metrics': {
       method: 'GET',
-      handler: (c) => c.text(renderMetrics(deps.name, supervisor, deps.keystoreMetrics?.(), deps.logLinesDropped?.(), readiness.gauge()), 200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8' }),
+      handler: (c) =>
+        c.text(
+          renderMetrics(deps.name, supervisor, deps.keystoreMetrics?.(), deps.logLinesDropped?.(), readiness.gauge()),
+          200,
+          { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8' },
+        ),
     },
   };
 
@@ -118,10 +137,20 @@ export function createApi(deps: ApiDeps): Hono {
     const wanted = c.req.query('config');
     if (wanted === undefined) return undefined;
     const sha = wanted.toLowerCase();
-    if (!SHA256_HEX.test(sha)) throw new ApiError(400, 'illegal_argument_exception', 'config must be the sha256 of the mounted configuration: 64 hexadecimal digits');
+    if (!SHA256_HEX.test(sha))
+      throw new ApiError(
+        400,
+        'illegal_argument_exception',
+        'config must be the sha256 of the mounted configuration: 64 hexadecimal digits',
+      );
     return async () => {
       const mounted = deps.mountedConfig;
-      if (!mounted) throw new ApiError(409, 'config_mismatch_exception', `the mounted configuration is unknown (no --config-path), not ${sha}`);
+      if (!mounted)
+        throw new ApiError(
+          409,
+          'config_mismatch_exception',
+          `the mounted configuration is unknown (no --config-path), not ${sha}`,
+        );
       const current = await mounted.refresh();
       if (current.sha256 !== sha) {
         const reason = `the mounted configuration is ${current.sha256 ?? `not checksummed (${mounted.problem() ?? 'unreadable'})`}, not ${sha}`;
@@ -164,14 +193,25 @@ export function createApi(deps: ApiDeps): Hono {
   // dump core and die.
   const signal = (c: Context) => {
     const parsed = parsePassableSignal(c.req.param('sig') ?? '');
-    if (!parsed.ok) throw new ApiError(400, 'illegal_argument_exception', `the signal must be ${parsed.expected.replaceAll('/NAME/', `/${deps.name}/`)}`);
+    if (!parsed.ok)
+      throw new ApiError(
+        400,
+        'illegal_argument_exception',
+        `the signal must be ${parsed.expected.replaceAll('/NAME/', `/${deps.name}/`)}`,
+      );
     const pid = supervisor.forwardSignal(parsed.value, `requested by ${c.req.method} ${c.req.path}`);
-    if (pid === null) throw new ApiError(409, 'process_not_running_exception', `${deps.name} is ${supervisor.status().state}: no process to send ${parsed.value} to`);
+    if (pid === null)
+      throw new ApiError(
+        409,
+        'process_not_running_exception',
+        `${deps.name} is ${supervisor.status().state}: no process to send ${parsed.value} to`,
+      );
     return c.json({ name: deps.name, signal: parsed.value, pid }, 200);
   };
 
   const keystoreStatus = (c: Context) => {
-    if (!deps.keystoreStatus) throw new ApiError(404, 'resource_not_found_exception', 'the keystore updater is disabled');
+    if (!deps.keystoreStatus)
+      throw new ApiError(404, 'resource_not_found_exception', 'the keystore updater is disabled');
     return c.json(deps.keystoreStatus(), 200);
   };
 
@@ -179,7 +219,12 @@ export function createApi(deps: ApiDeps): Hono {
     const length = Number(c.req.header('content-length') ?? 0);
     if (length > BODY_LIMIT_BYTES || c.req.header('transfer-encoding')) {
       // Close: whatever of the body is still on its way must not be read as the next request.
-      throw new ApiError(413, 'request_entity_too_large_exception', `this API takes no request body (at most ${BODY_LIMIT_BYTES} bytes are tolerated)`, { Connection: 'close' });
+      throw new ApiError(
+        413,
+        'request_entity_too_large_exception',
+        `this API takes no request body (at most ${BODY_LIMIT_BYTES} bytes are tolerated)`,
+        { Connection: 'close' },
+      );
     }
     return next();
   });
@@ -193,17 +238,23 @@ export function createApi(deps: ApiDeps): Hono {
   for (const [path, route] of Object.entries(routes)) {
     app.on(route.method, path, route.handler);
     app.all(path, () => {
-      throw new ApiError(405, 'method_not_allowed_exception', `${path} accepts ${route.method} only`, { Allow: route.method });
+      throw new ApiError(405, 'method_not_allowed_exception', `${path} accepts ${route.method} only`, {
+        Allow: route.method,
+      });
     });
   }
-  app.notFound((c) => c.json(errorBody(404, 'resource_not_found_exception', `no route ${c.req.method} ${c.req.path}`), 404));
+  app.notFound((c) =>
+    c.json(errorBody(404, 'resource_not_found_exception', `no route ${c.req.method} ${c.req.path}`), 404),
+  );
   app.onError((error, c) => {
     if (error instanceof ApiError) {
       if (error.status === 401 || error.status === 403) audit.refused(c, error.status, error.message);
       for (const [header, value] of Object.entries(error.headers)) c.header(header, value);
       return c.json(errorBody(error.status, error.type, error.message), error.status);
     }
-    deps.log.error(`request ${c.req.method} ${c.req.path} failed: ${(error as Error).stack}`, { 'event.action': 'api-error' });
+    deps.log.error(`request ${c.req.method} ${c.req.path} failed: ${(error as Error).stack}`, {
+      'event.action': 'api-error',
+    });
     return c.json(errorBody(500, 'internal_error', 'internal error; see the manager log'), 500);
   });
   return app;

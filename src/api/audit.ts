@@ -27,7 +27,10 @@ function requesterOf(c: Context): { text: string; fields: LogFields } {
   if (env?.unixSocketPath) {
     // Node cannot read the peer's credentials (SO_PEERCRED); the socket's mode 0600 says who can
     // have connected: the manager's own user, or root.
-    return { text: `the Unix socket ${env.unixSocketPath}`, fields: { 'client.address': `unix:${env.unixSocketPath}` } };
+    return {
+      text: `the Unix socket ${env.unixSocketPath}`,
+      fields: { 'client.address': `unix:${env.unixSocketPath}` },
+    };
   }
   const socket = env?.incoming?.socket as TLSSocket | undefined;
   const address = socket?.remoteAddress ?? 'unknown';
@@ -77,7 +80,12 @@ export function createAudit(log: Logger, clock: AuditClock = NODE_AUDIT_CLOCK) {
   return {
     mutation(c: Context): void {
       const who = requesterOf(c);
-      log.info(`${c.req.method} ${c.req.path} from ${who.text}`, { 'event.action': 'audit', 'http.request.method': c.req.method, 'url.path': c.req.path, ...who.fields });
+      log.info(`${c.req.method} ${c.req.path} from ${who.text}`, {
+        'event.action': 'audit',
+        'http.request.method': c.req.method,
+        'url.path': c.req.path,
+        ...who.fields,
+      });
     },
     refused(c: Context, status: number, reason: string): void {
       const at = clock.now();

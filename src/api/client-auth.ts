@@ -13,10 +13,18 @@ export function requireClientCertificate(openProbes: readonly string[] = []): Mi
   return async function requireClientCertificate(c, next) {
     if (c.req.method === 'GET' && open.has(c.req.path)) return next();
     const socket = (c.env as NodeBindings | undefined)?.incoming.socket as TLSSocket | undefined;
-    if (!socket || typeof socket.getPeerCertificate !== 'function') throw new ApiError(403, 'security_exception', 'client certificates are required and this connection is not TLS');
+    if (!socket || typeof socket.getPeerCertificate !== 'function')
+      throw new ApiError(403, 'security_exception', 'client certificates are required and this connection is not TLS');
     if (socket.authorized) return next();
     const presented = Object.keys(socket.getPeerCertificate() ?? {}).length > 0;
-    if (!presented) throw new ApiError(401, 'security_exception', 'a client certificate signed by the API client CA is required', { 'WWW-Authenticate': 'Certificate' });
-    throw new ApiError(403, 'security_exception', `client certificate refused: ${socket.authorizationError ?? 'not trusted'}`);
+    if (!presented)
+      throw new ApiError(401, 'security_exception', 'a client certificate signed by the API client CA is required', {
+        'WWW-Authenticate': 'Certificate',
+      });
+    throw new ApiError(
+      403,
+      'security_exception',
+      `client certificate refused: ${socket.authorizationError ?? 'not trusted'}`,
+    );
   };
 }

@@ -42,8 +42,16 @@ export function createHealth(sources: HealthSources): () => { httpStatus: 200 | 
       ...(certificates ? certificateHealthReasons(certificates) : []),
       ...mountedConfigHealthReasons(sources.configProblem?.()),
     ];
-    const body: HealthBody = { status: reasons.length > 0 ? 'degraded' : 'ok', reasons, process: supervisor.status(), keystore, certificates };
+    const body: HealthBody = {
+      status: reasons.length > 0 ? 'degraded' : 'ok',
+      reasons,
+      process: supervisor.status(),
+      keystore,
+      certificates,
+    };
     // During the shutdown's drain the manager is alive and ES still serves: a liveness probe must not fail yet.
-    return supervisor.isShuttingDown() && !supervisor.isDraining() ? { httpStatus: 503, body: { ...body, status: 'shutting_down' } } : { httpStatus: 200, body };
+    return supervisor.isShuttingDown() && !supervisor.isDraining()
+      ? { httpStatus: 503, body: { ...body, status: 'shutting_down' } }
+      : { httpStatus: 200, body };
   };
 }

@@ -37,5 +37,9 @@ export function hidePaths<T>(value: T): T {
 export function isAuthenticated(c: Context): boolean {
   if (isUnixSocketRequest(c)) return true;
   const socket = (c.env as NodeBindings | undefined)?.incoming?.socket as TLSSocket | undefined;
-  return socket?.authorized === true && typeof socket.getPeerCertificate === 'function' && Object.keys(socket.getPeerCertificate() ?? {}).length > 0;
+  return (
+    socket?.authorized === true &&
+    typeof socket.getPeerCertificate === 'function' &&
+    Object.keys(socket.getPeerCertificate() ?? {}).length > 0
+  );
 }

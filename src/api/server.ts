@@ -42,7 +42,11 @@ function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\./.test(host);
 }
 
-const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 408: 'Request Timeout', 431: 'Request Header Fields Too Large' };
+const STATUS_TEXT: Record<number, string> = {
+  400: 'Bad Request',
+  408: 'Request Timeout',
+  431: 'Request Header Fields Too Large',
+};
 
 /** A complete HTTP/1.1 answer carrying the API's JSON error, for sockets the app never saw. */
 function rawErrorAnswer(status: number, reason: string): string {
@@ -52,23 +56,40 @@ function rawErrorAnswer(status: number, reason: string): string {
 
 export async function serveApi(app: Hono, options: ServeOptions, log: Logger): Promise<ApiServer> {
   const tls = options.tls;
-  const hardening = { headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS, keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS, maxHeaderSize: MAX_HEADER_BYTES };
-  const listener = nodeRequestListener(app.fetch, (error) => log.error(`answering a request failed: ${error.stack}`, { 'event.action': 'api-error' }));
+  const hardening = {
+    headersTimeout: HEADERS_TIMEOUT_MS,
+    requestTimeout: REQUEST_TIMEOUT_MS,
+    keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
+    maxHeaderSize: MAX_HEADER_BYTES,
+  };
+  const listener = nodeRequestListener(app.fetch, (error) =>
+    log.error(`answering a request failed: ${error.stack}`, { 'event.action': 'api-error' }),
+  );
   // node:https (and node:crypto under it, for the checks) are loaded only when TLS is on: together they cost
   // a plain-HTTP manager 15 to 20 ms of start-up (issue 20).
   const tlsModules = tls && { https: await import('node:https'), material: await import('./tls-material.ts') };
   let material: SecureContextOptions | undefined;
   try {
-    material = tls && tlsModules && tlsModules.material.readTlsMaterial(tls);
+    material = tls && tlsModules?.material.readTlsMaterial(tls);
   } catch (error) {
     if (tlsModules && error instanceof tlsModules.material.TlsMaterialError) throw configError(error.message);
     throw error;
   }
-  const server = material && tlsModules
-    ? // The certificate is asked for at the TLS layer but not enforced there:
-      // GET /health must stay open to kubelet probes; routes authorize (client-auth.ts).
-      tlsModules.https.createServer({ ...hardening, ...material, handshakeTimeout: REQUEST_HEAD_MS, requestCert: !!tls?.clientCaFile, rejectUnauthorized: false }, listener)
-    : createHttpServer(hardening, listener);
+  const server =
+    material && tlsModules
+      ? // The certificate is asked for at the TLS layer but not enforced there:
+        // GET /health must stay open to kubelet probes; routes authorize (client-auth.ts).
+        tlsModules.https.createServer(
+          {
+            ...hardening,
+            ...material,
+            handshakeTimeout: REQUEST_HEAD_MS,
+            requestCert: !!tls?.clientCaFile,
+            rejectUnauthorized: false,
+          },
+          listener,
+        )
+      : createHttpServer(hardening, listener);
   const guard = guardConnections(server, {
     maxConnections: MAX_CONNECTIONS,
     requestHeadMs: REQUEST_HEAD_MS,
@@ -104,15 +125,24 @@ export async function serveApi(app: Hono, options: ServeOptions, log: Logger): P
       (server as HttpsServer).setSecureContext(tlsModules.material.readTlsMaterial(tls));
       log.info('TLS material reloaded; new connections use it', { 'event.action': 'tls-reload' });
     } catch (error) {
-      log.error(`TLS material not reloaded, keeping the previous one: ${(error as Error).message}`, { 'event.action': 'tls-reload' });
+      log.error(`TLS material not reloaded, keeping the previous one: ${(error as Error).message}`, {
+        'event.action': 'tls-reload',
+      });
     }
   };
   const stopWatching = tls && tlsModules ? tlsModules.material.watchTlsFiles(tls, reloadTls) : () => {};
   const port = (server.address() as AddressInfo).port;
   if (!tls?.clientCaFile && !isLoopback(options.host)) {
-    log.warn(`the API on ${options.host} lets anyone who can reach it stop Elasticsearch: give --tls-client-ca to require client certificates`, { 'event.action': 'api-exposed' });
+    log.warn(
+      `the API on ${options.host} lets anyone who can reach it stop Elasticsearch: give --tls-client-ca to require client certificates`,
+      { 'event.action': 'api-exposed' },
+    );
   }
-  log.info(`API listening on ${options.host}:${port}`, { 'event.action': 'api-listening', 'server.address': options.host, 'server.port': port });
+  log.info(`API listening on ${options.host}:${port}`, {
+    'event.action': 'api-listening',
+    'server.address': options.host,
+    'server.port': port,
+  });
 
   return {
     port,

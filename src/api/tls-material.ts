@@ -31,7 +31,9 @@ export function readTlsMaterial(tls: TlsConfig): SecureContextOptions {
     throw new TlsMaterialError(`--tls-key ${tls.keyFile}: not a usable private key (${(error as Error).message})`);
   }
   if (!certificates[0]!.checkPrivateKey(privateKey)) {
-    throw new TlsMaterialError(`--tls-key ${tls.keyFile} does not belong to the certificate in --tls-cert ${tls.certFile}`);
+    throw new TlsMaterialError(
+      `--tls-key ${tls.keyFile} does not belong to the certificate in --tls-cert ${tls.certFile}`,
+    );
   }
   if (!tls.clientCaFile) return { cert, key };
   const ca = readPem(tls.clientCaFile, '--tls-client-ca');
@@ -45,7 +47,9 @@ function readPem(file: string, flag: string): string {
   } catch (error) {
     // A device or FIFO planted at the path is refused before any read (and never blocks).
     const code = errnoCode(error);
-    throw new TlsMaterialError(`${flag} ${file}: ${code === 'ENOTREG' || code === 'EFBIG' ? describeReadError(error) : (code ?? (error as Error).message)}`);
+    throw new TlsMaterialError(
+      `${flag} ${file}: ${code === 'ENOTREG' || code === 'EFBIG' ? describeReadError(error) : (code ?? (error as Error).message)}`,
+    );
   }
 }
 
@@ -57,7 +61,9 @@ function parseCertificates(pem: string, flag: string, file: string): X509Certifi
     try {
       return new X509Certificate(block);
     } catch (error) {
-      throw new TlsMaterialError(`${flag} ${file}: certificate ${index + 1} of ${blocks.length} cannot be read (${(error as Error).message})`);
+      throw new TlsMaterialError(
+        `${flag} ${file}: certificate ${index + 1} of ${blocks.length} cannot be read (${(error as Error).message})`,
+      );
     }
   });
 }

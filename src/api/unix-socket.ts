@@ -29,20 +29,33 @@ const KEEP_ALIVE_TIMEOUT_MS = 5_000;
  */
 const MAX_CONNECTIONS = 2 * MAX_WAITING_MUTATIONS;
 
-export async function serveUnixSocket(app: Hono, socketPath: string, log: Logger): Promise<UnixSocketServer | undefined> {
+export async function serveUnixSocket(
+  app: Hono,
+  socketPath: string,
+  log: Logger,
+): Promise<UnixSocketServer | undefined> {
   const unavailable = (why: string): undefined => {
-    log.warn(`not serving the API on ${socketPath}: ${why}; \`ctl\` will not reach this manager`, { 'event.action': 'socket-unavailable', 'file.path': socketPath });
+    log.warn(`not serving the API on ${socketPath}: ${why}; \`ctl\` will not reach this manager`, {
+      'event.action': 'socket-unavailable',
+      'file.path': socketPath,
+    });
     return undefined;
   };
-  if (Buffer.byteLength(socketPath) > LONGEST_SOCKET_PATH) return unavailable(`longer than the ${LONGEST_SOCKET_PATH} bytes a socket path may have (give --socket)`);
+  if (Buffer.byteLength(socketPath) > LONGEST_SOCKET_PATH)
+    return unavailable(`longer than the ${LONGEST_SOCKET_PATH} bytes a socket path may have (give --socket)`);
   const inTheWay = await clearStaleSocket(socketPath);
   if (inTheWay) return unavailable(inTheWay);
 
   const listener = nodeRequestListener(
-    (request, env: NodeBindings) => app.fetch(request, { ...env, unixSocketPath: socketPath } satisfies UnixSocketBindings),
-    (error) => log.error(`answering a request on the Unix socket failed: ${error.stack}`, { 'event.action': 'api-error' }),
+    (request, env: NodeBindings) =>
+      app.fetch(request, { ...env, unixSocketPath: socketPath } satisfies UnixSocketBindings),
+    (error) =>
+      log.error(`answering a request on the Unix socket failed: ${error.stack}`, { 'event.action': 'api-error' }),
   );
-  const server = createServer({ headersTimeout: HEADERS_TIMEOUT_MS, keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS }, listener);
+  const server = createServer(
+    { headersTimeout: HEADERS_TIMEOUT_MS, keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS },
+    listener,
+  );
   // The same guard as the TCP API: a connection that never speaks must not keep ctl out.
   const guard = guardConnections(server, { maxConnections: MAX_CONNECTIONS, requestHeadMs: HEADERS_TIMEOUT_MS });
   try {
@@ -66,7 +79,10 @@ export async function serveUnixSocket(app: Hono, socketPath: string, log: Logger
     return unavailable((error as Error).message);
   }
   const { ino } = fs.statSync(socketPath);
-  log.info(`API listening on the Unix socket ${socketPath}`, { 'event.action': 'socket-listening', 'file.path': socketPath });
+  log.info(`API listening on the Unix socket ${socketPath}`, {
+    'event.action': 'socket-listening',
+    'file.path': socketPath,
+  });
   return {
     close: () => {
       const closed = guard.close();

@@ -16,7 +16,11 @@ const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE
 /** A leaf and its chain are a few KiB. */
 const MAX_CERTIFICATE_FILE_BYTES = MiB;
 
-export async function checkCertificate(file: string, publicKeyDer: Buffer, now: Date = new Date()): Promise<CertificateVerdict> {
+export async function checkCertificate(
+  file: string,
+  publicKeyDer: Buffer,
+  now: Date = new Date(),
+): Promise<CertificateVerdict> {
   let text: string;
   try {
     text = (await readBoundedFile(file, { maxBytes: MAX_CERTIFICATE_FILE_BYTES })).toString('utf8');
@@ -27,7 +31,8 @@ export async function checkCertificate(file: string, publicKeyDer: Buffer, now: 
     return { ok: false, missing: false, reason: `cannot read ${file}: ${describeReadError(error)}` };
   }
   const blocks = text.match(PEM_CERTIFICATE) ?? [];
-  if (blocks.length === 0) return { ok: false, missing: text.trim() === '', reason: `${file} holds no PEM certificate` };
+  if (blocks.length === 0)
+    return { ok: false, missing: text.trim() === '', reason: `${file} holds no PEM certificate` };
 
   const problems: string[] = [];
   for (const [index, block] of blocks.entries()) {

@@ -24,15 +24,29 @@ const REQUEST_TIMEOUT_MS = 10_000;
 // flood from taking the file descriptors the API and the process need.
 const MAX_CONNECTIONS = 64;
 
-export async function serveCsr(pem: string, port: number, onServed: (remoteAddress: string) => void): Promise<CsrServer> {
+export async function serveCsr(
+  pem: string,
+  port: number,
+  onServed: (remoteAddress: string) => void,
+): Promise<CsrServer> {
   const server = http.createServer((request, response) => {
     const route = (request.url ?? '/').split('?')[0];
-    if (route !== CSR_ROUTE) return sendError(response, 404, 'resource_not_found_exception', `no route ${request.method} ${route}; the CSR is at GET ${CSR_ROUTE}`);
+    if (route !== CSR_ROUTE)
+      return sendError(
+        response,
+        404,
+        'resource_not_found_exception',
+        `no route ${request.method} ${route}; the CSR is at GET ${CSR_ROUTE}`,
+      );
     if (request.method !== 'GET') {
       response.setHeader('Allow', 'GET');
       return sendError(response, 405, 'method_not_allowed_exception', `${CSR_ROUTE} accepts GET only`);
     }
-    response.writeHead(200, { 'Content-Type': 'application/pkcs10', 'Content-Length': Buffer.byteLength(pem), 'Cache-Control': 'no-store' });
+    response.writeHead(200, {
+      'Content-Type': 'application/pkcs10',
+      'Content-Length': Buffer.byteLength(pem),
+      'Cache-Control': 'no-store',
+    });
     response.end(pem);
     onServed(request.socket.remoteAddress ?? 'unknown');
   });

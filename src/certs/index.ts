@@ -66,25 +66,39 @@ export async function createCertInitializer(config: CertInitializerConfig, deps:
     reason = why;
   };
 
-  const serveUntilCertified = async (key: KeyObject, publicKeyDer: Buffer, podIp: string | undefined): Promise<AcceptedCertificate> => {
+  const serveUntilCertified = async (
+    key: KeyObject,
+    publicKeyDer: Buffer,
+    podIp: string | undefined,
+  ): Promise<AcceptedCertificate> => {
     const pem = await createCsrPem(key, { hostname: os.hostname(), podIp });
     // The default --csr-path sits beside --cert-path, inside a Secret volume that
     // the kubelet mounts read-only: the file is a convenience, GET /csr is the contract.
     await writeFileAtomic(config.csrPath, pem, { mode: CSR_FILE_MODE, directoryMode: CSR_DIRECTORY_MODE }).then(
-      () => log.info(`CSR written to ${config.csrPath}`, { 'event.action': 'csr-written', 'file.path': config.csrPath }),
+      () =>
+        log.info(`CSR written to ${config.csrPath}`, { 'event.action': 'csr-written', 'file.path': config.csrPath }),
       (error: Error) =>
-        log.warn(`--csr-path ${config.csrPath}: cannot write the CSR (${error.message}); it is still served at GET /csr`, { 'event.action': 'csr-written', 'file.path': config.csrPath }),
+        log.warn(
+          `--csr-path ${config.csrPath}: cannot write the CSR (${error.message}); it is still served at GET /csr`,
+          { 'event.action': 'csr-written', 'file.path': config.csrPath },
+        ),
     );
     abort.signal.throwIfAborted();
 
     // The first fetch is news for the operator; the rest (a flood, a retry loop) would flood the log.
     let served = 0;
     server = await serveCsr(pem, config.port, (client) =>
-      (served++ === 0 ? log.info : log.debug)(`CSR fetched by ${client}`, { 'event.action': 'csr-served', 'client.address': client }),
+      (served++ === 0 ? log.info : log.debug)(`CSR fetched by ${client}`, {
+        'event.action': 'csr-served',
+        'client.address': client,
+      }),
     ).catch((error: Error) => {
       throw configError(`--port ${config.port}: cannot serve the CSR: ${error.message}`);
     });
-    log.info(`serving the CSR at GET /csr on port ${server.port}`, { 'event.action': 'csr-listening', 'server.port': server.port });
+    log.info(`serving the CSR at GET /csr on port ${server.port}`, {
+      'event.action': 'csr-listening',
+      'server.port': server.port,
+    });
     enter('waiting', `no certificate at ${config.certPath} yet; the CSR is served on port ${server.port}`);
 
     const reported = trackRepeats<string>();
@@ -97,10 +111,15 @@ export async function createCertInitializer(config: CertInitializerConfig, deps:
         enter('waiting', verdict.reason);
         // Each distinct problem is logged once; the poll would repeat it every 2 s.
         if (verdict.missing || !reported.isNew(verdict.reason)) return;
-        log.warn(`certificate ignored: ${verdict.reason}`, { 'event.action': 'certificate-rejected', 'file.path': config.certPath });
+        log.warn(`certificate ignored: ${verdict.reason}`, {
+          'event.action': 'certificate-rejected',
+          'file.path': config.certPath,
+        });
       },
       onWatchFailed: (error) =>
-        log.warn(`cannot watch for ${config.certPath} (${error.message}); polling every ${POLL_MS / 1000} s`, { 'event.action': 'certificate-watch' }),
+        log.warn(`cannot watch for ${config.certPath} (${error.message}); polling every ${POLL_MS / 1000} s`, {
+          'event.action': 'certificate-watch',
+        }),
     });
     await closeServer();
     log.info(`CSR port closed`, { 'event.action': 'csr-closed' });
@@ -119,22 +138,34 @@ export async function createCertInitializer(config: CertInitializerConfig, deps:
     const existingKey = await readPrivateKey(config.privateKeyPath);
     if (existingKey) {
       const mode = await looseKeyMode(config.privateKeyPath);
-      if (mode) log.warn(`${config.privateKeyPath} has mode ${mode}; others than its owner can read the private key`, { 'event.action': 'private-key-mode' });
+      if (mode)
+        log.warn(`${config.privateKeyPath} has mode ${mode}; others than its owner can read the private key`, {
+          'event.action': 'private-key-mode',
+        });
       const verdict = await checkCertificate(config.certPath, publicKeyDerOf(existingKey));
       if (verdict.ok) return becomeReady(verdict, 'reused');
-      log.info(`keeping the existing private key at ${config.privateKeyPath}; ${verdict.reason}`, { 'event.action': 'private-key-reused' });
+      log.info(`keeping the existing private key at ${config.privateKeyPath}; ${verdict.reason}`, {
+        'event.action': 'private-key-reused',
+      });
     }
     abort.signal.throwIfAborted();
     enter('waiting', existingKey ? 'making the CSR' : 'generating the private key');
     const key = existingKey ?? (await generatePrivateKey(config.privateKeyPath));
-    if (!existingKey) log.info(`generated an RSA 2048 private key at ${config.privateKeyPath}`, { 'event.action': 'private-key-generated', 'file.path': config.privateKeyPath });
+    if (!existingKey)
+      log.info(`generated an RSA 2048 private key at ${config.privateKeyPath}`, {
+        'event.action': 'private-key-generated',
+        'file.path': config.privateKeyPath,
+      });
     abort.signal.throwIfAborted();
     becomeReady(await serveUntilCertified(key, publicKeyDerOf(key), podIp), 'accepted');
   };
 
   const becomeReady = (certificate: AcceptedCertificate, how: 'reused' | 'accepted'): void => {
     notAfter = certificate.notAfter.toISOString();
-    enter('ready', `${how === 'reused' ? 'existing' : 'signed'} certificate ${certificate.subject} matches the private key, valid until ${notAfter}`);
+    enter(
+      'ready',
+      `${how === 'reused' ? 'existing' : 'signed'} certificate ${certificate.subject} matches the private key, valid until ${notAfter}`,
+    );
     log.info(`certificate ${how}: ${reason}`, { 'event.action': `certificate-${how}`, 'file.path': config.certPath });
   };
 
@@ -143,9 +174,15 @@ export async function createCertInitializer(config: CertInitializerConfig, deps:
     await closeServer();
     // close() was called: the manager is exiting, nobody is left to start.
     if (abort.signal.aborted) return new Promise<void>(() => {});
-    if (!(error instanceof StartupError)) log.error(`cert initializer failed: ${(error as Error).stack ?? String(error)}`, { 'event.action': 'cert-initializer-error' });
+    if (!(error instanceof StartupError))
+      log.error(`cert initializer failed: ${(error as Error).stack ?? String(error)}`, {
+        'event.action': 'cert-initializer-error',
+      });
     // Anything unexpected exits 70, so Kubernetes restarts the container instead of it waiting forever.
-    const failure = error instanceof StartupError ? error : new StartupError(`cert initializer failed: ${(error as Error).message ?? String(error)}`, EXIT.INTERNAL);
+    const failure =
+      error instanceof StartupError
+        ? error
+        : new StartupError(`cert initializer failed: ${(error as Error).message ?? String(error)}`, EXIT.INTERNAL);
     enter('failed', failure.message);
     throw failure;
   });
@@ -185,6 +222,9 @@ function publicKeyDerOf(privateKey: KeyObject): Buffer {
 function podIpFrom(env: Readonly<Record<string, string | undefined>>): string | undefined {
   const podIp = env.POD_IP?.trim();
   if (!podIp) return undefined;
-  if (isIP(podIp) === 0) throw configError(`POD_IP ${JSON.stringify(podIp)}: not an IP address (expected the pod's IPv4 or IPv6 address, e.g. from fieldRef status.podIP)`);
+  if (isIP(podIp) === 0)
+    throw configError(
+      `POD_IP ${JSON.stringify(podIp)}: not an IP address (expected the pod's IPv4 or IPv6 address, e.g. from fieldRef status.podIP)`,
+    );
   return podIp;
 }

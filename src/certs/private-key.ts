@@ -36,10 +36,14 @@ export async function readPrivateKey(file: string): Promise<KeyObject | undefine
     key = createPrivateKey({ key: pem, format: 'pem' });
   } catch (error) {
     // Replacing it would orphan whatever was issued for it; a human must look.
-    throw configError(`${FLAG} ${file}: not an unencrypted PEM private key (PKCS#8 or PKCS#1): ${(error as Error).message}`);
+    throw configError(
+      `${FLAG} ${file}: not an unencrypted PEM private key (PKCS#8 or PKCS#1): ${(error as Error).message}`,
+    );
   }
   if (key.asymmetricKeyType !== 'rsa') {
-    throw configError(`${FLAG} ${file}: an RSA key is expected, found ${key.asymmetricKeyType ?? 'an unknown key type'}`);
+    throw configError(
+      `${FLAG} ${file}: an RSA key is expected, found ${key.asymmetricKeyType ?? 'an unknown key type'}`,
+    );
   }
   return key;
 }

@@ -22,7 +22,11 @@ export function installReflectMetadata(): void {
   if (typeof reflect.getMetadata === 'function') return;
 
   const store = new WeakMap<Target, Map<PropertyKey | undefined, Map<Key, unknown>>>();
-  const ownMap = (target: Target, property: PropertyKey | undefined, create: boolean): Map<Key, unknown> | undefined => {
+  const ownMap = (
+    target: Target,
+    property: PropertyKey | undefined,
+    create: boolean,
+  ): Map<Key, unknown> | undefined => {
     let byProperty = store.get(target);
     if (!byProperty && create) store.set(target, (byProperty = new Map()));
     let entries = byProperty?.get(property);

@@ -17,9 +17,17 @@ export interface SignalSent {
 export function statusLine(status: ProcessStatus): string {
   const pid = status.pid !== null && status.pid !== undefined ? `, pid ${status.pid}` : '';
   const exit = status.lastExit;
-  const lastExit = exit ? `${exit.code !== null ? `code ${exit.code}` : `signal ${exit.signal}`} at ${exit.at}` : 'none';
-  const desired = status.desired === 'stopped' && status.state !== 'stopped' && status.state !== 'killed' ? ' (desired: stopped)' : '';
-  const strays = Array.isArray(status.strays) && status.strays.length > 0 ? `; still running outside its process group: ${status.strays.join(' ')}` : '';
+  const lastExit = exit
+    ? `${exit.code !== null ? `code ${exit.code}` : `signal ${exit.signal}`} at ${exit.at}`
+    : 'none';
+  const desired =
+    status.desired === 'stopped' && status.state !== 'stopped' && status.state !== 'killed'
+      ? ' (desired: stopped)'
+      : '';
+  const strays =
+    Array.isArray(status.strays) && status.strays.length > 0
+      ? `; still running outside its process group: ${status.strays.join(' ')}`
+      : '';
   return `${status.name} ${status.state}${pid}, since ${status.since}${desired}; last exit: ${lastExit}${strays}`;
 }
 

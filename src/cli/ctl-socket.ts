@@ -15,7 +15,12 @@ export interface Answer {
 }
 
 /** readTimeoutMs bounds a GET (a mutation waits as long as the manager takes). */
-export function send(socketPath: string, method: 'GET' | 'POST', route: string, readTimeoutMs = READ_TIMEOUT_MS): Promise<Answer> {
+export function send(
+  socketPath: string,
+  method: 'GET' | 'POST',
+  route: string,
+  readTimeoutMs = READ_TIMEOUT_MS,
+): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const request = http.request({ socketPath, method, path: route, headers: { connection: 'close' } }, (response) => {
       let body = '';
@@ -24,7 +29,10 @@ export function send(socketPath: string, method: 'GET' | 'POST', route: string, 
       response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
       response.on('error', reject);
     });
-    if (method === 'GET') request.setTimeout(readTimeoutMs, () => request.destroy(Object.assign(new Error('no answer'), { code: 'ETIMEDOUT' })));
+    if (method === 'GET')
+      request.setTimeout(readTimeoutMs, () =>
+        request.destroy(Object.assign(new Error('no answer'), { code: 'ETIMEDOUT' })),
+      );
     request.on('error', reject);
     request.end();
   });
@@ -46,13 +54,22 @@ export function describeFailure(socketPath: string, error: unknown): { exit: num
     case 'ECONNREFUSED': {
       const stat = fs.lstatSync(socketPath, { throwIfNoEntry: false });
       if (stat && !stat.isSocket()) {
-        return { exit: CTL_EXIT.UNAVAILABLE, text: `${socketPath} is not a socket (ECONNREFUSED): a file is in the way, so the manager serves no socket there (its log says socket-unavailable)` };
+        return {
+          exit: CTL_EXIT.UNAVAILABLE,
+          text: `${socketPath} is not a socket (ECONNREFUSED): a file is in the way, so the manager serves no socket there (its log says socket-unavailable)`,
+        };
       }
-      return { exit: CTL_EXIT.UNAVAILABLE, text: `nobody listens on ${socketPath} (ECONNREFUSED): the manager that created it is gone` };
+      return {
+        exit: CTL_EXIT.UNAVAILABLE,
+        text: `nobody listens on ${socketPath} (ECONNREFUSED): the manager that created it is gone`,
+      };
     }
     case 'EACCES':
     case 'EPERM':
-      return { exit: CTL_EXIT.NO_PERMISSION, text: `permission denied on ${socketPath} (${code}): ${ownerOf(socketPath)}` };
+      return {
+        exit: CTL_EXIT.NO_PERMISSION,
+        text: `permission denied on ${socketPath} (${code}): ${ownerOf(socketPath)}`,
+      };
     case 'ECONNRESET':
     case 'EPIPE':
     case 'ETIMEDOUT':

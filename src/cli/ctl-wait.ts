@@ -25,7 +25,12 @@ function holds(target: WaitTarget, body: any): boolean {
   return STARTABLE_STATES.includes(body.state as State);
 }
 
-export async function runWait(request: CtlRequest, wait: NonNullable<CtlRequest['wait']>, out: Out, err: Out): Promise<number> {
+export async function runWait(
+  request: CtlRequest,
+  wait: NonNullable<CtlRequest['wait']>,
+  out: Out,
+  err: Out,
+): Promise<number> {
   const route = wait.target === 'ready' ? `/${request.name}/ready` : `/${request.name}/status`;
   const deadline = performance.now() + wait.timeoutMs;
   const describe = (body: any) => (wait.target === 'ready' ? readyLine(body) : statusLine(body));
@@ -34,7 +39,12 @@ export async function runWait(request: CtlRequest, wait: NonNullable<CtlRequest[
   for (;;) {
     const remaining = deadline - performance.now();
     try {
-      const answer = await send(request.socketPath, 'GET', route, Math.min(MAX_READ_MS, Math.max(MIN_READ_MS, remaining)));
+      const answer = await send(
+        request.socketPath,
+        'GET',
+        route,
+        Math.min(MAX_READ_MS, Math.max(MIN_READ_MS, remaining)),
+      );
       let body: any;
       try {
         body = JSON.parse(answer.body);
@@ -68,7 +78,9 @@ export async function runWait(request: CtlRequest, wait: NonNullable<CtlRequest[
     await sleep(Math.min(POLL_MS, left));
   }
   if (request.isJson && lastBody !== undefined) out.write(withNewline(lastBody));
-  err.write(`process-manager ctl: wait ${wait.target}: not reached within ${formatMs(wait.timeoutMs)}; last seen: ${lastSeen}\n`);
+  err.write(
+    `process-manager ctl: wait ${wait.target}: not reached within ${formatMs(wait.timeoutMs)}; last seen: ${lastSeen}\n`,
+  );
   return CTL_EXIT.TEMPFAIL;
 }
 

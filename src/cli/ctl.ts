@@ -14,7 +14,11 @@ import { describeFailure, send, type Answer } from './ctl-socket.ts';
 
 type Out = Pick<NodeJS.WriteStream, 'write'>;
 
-export async function runCtl(request: CtlRequest, out: Out = process.stdout, err: Out = process.stderr): Promise<number> {
+export async function runCtl(
+  request: CtlRequest,
+  out: Out = process.stdout,
+  err: Out = process.stderr,
+): Promise<number> {
   if (request.wait) return runWait(request, request.wait, out, err);
   const { method, route } = routeOf(request);
   let answer: Answer;
@@ -44,7 +48,8 @@ export async function runCtl(request: CtlRequest, out: Out = process.stdout, err
   }
   out.write(`${lineOf(request.action, body)}\n`);
   // A stop the state file does not hold yet, for one: worth a person's eyes.
-  if (Array.isArray(body.warnings)) for (const warning of body.warnings) err.write(`process-manager ctl: warning: ${warning}\n`);
+  if (Array.isArray(body.warnings))
+    for (const warning of body.warnings) err.write(`process-manager ctl: warning: ${warning}\n`);
   return isSuccess ? CTL_EXIT.OK : CTL_EXIT.REFUSED;
 }
 
@@ -86,7 +91,10 @@ function routeOf(request: CtlRequest): { method: 'GET' | 'POST'; route: string }
       return { method: 'POST', route: `/${name}/signal/${encodeURIComponent(request.signal ?? '')}` };
     default: {
       const route = `/${name}/${action}`;
-      return { method: 'POST', route: request.configSha === undefined ? route : `${route}?config=${encodeURIComponent(request.configSha)}` };
+      return {
+        method: 'POST',
+        route: request.configSha === undefined ? route : `${route}?config=${encodeURIComponent(request.configSha)}`,
+      };
     }
   }
 }

@@ -22,13 +22,20 @@ const MODES = { mode: 0o755, directoryMode: 0o755 };
  * it then gives DIR to `owner`: the manager, running as the Elasticsearch image's user, makes its state file and its
  * socket there, and a root-owned emptyDir would refuse them (EACCES).
  */
-export async function installExecutable(dir: string, owner: Owner | null, log: Logger, executablePath: string = process.execPath): Promise<string> {
+export async function installExecutable(
+  dir: string,
+  owner: Owner | null,
+  log: Logger,
+  executablePath: string = process.execPath,
+): Promise<string> {
   const target = path.resolve(dir);
   // DIR is the shared volume's mount point. Were it missing, creating it would put the executable in the init
   // container's own filesystem, gone with it, and the Pod would fail later with a far less telling error.
   const found = await fs.promises.stat(target).catch(() => undefined);
   if (!found?.isDirectory()) {
-    throw configError(`install ${dir}: ${found ? 'not a directory' : 'no such directory'}; give the mount point of the volume shared with the Elasticsearch container (an emptyDir)`);
+    throw configError(
+      `install ${dir}: ${found ? 'not a directory' : 'no such directory'}; give the mount point of the volume shared with the Elasticsearch container (an emptyDir)`,
+    );
   }
   try {
     const helper = await loadHelperBinary();
@@ -49,7 +56,9 @@ export async function installExecutable(dir: string, owner: Owner | null, log: L
 async function handOver(dir: string, owner: Owner | null, log: Logger): Promise<void> {
   if (!owner) return;
   if (process.geteuid?.() !== 0) {
-    log.info(`${dir} keeps its owner: install is not running as root (--owner ${owner.uid}:${owner.gid} needs root)`, { 'event.action': 'install' });
+    log.info(`${dir} keeps its owner: install is not running as root (--owner ${owner.uid}:${owner.gid} needs root)`, {
+      'event.action': 'install',
+    });
     return;
   }
   await fs.promises.chown(dir, owner.uid, owner.gid);

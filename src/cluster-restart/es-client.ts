@@ -55,11 +55,19 @@ export async function createEsClient(options: RestartOptions): Promise<EsClient>
   const password = await readSecret(options.esPassword, options.esPasswordFile, '--es-password-file');
   if (!password.ok) throw new EsError(password.reason, 0, 'configuration');
   const headers: Record<string, string> =
-    options.esUsername !== undefined ? { authorization: `Basic ${Buffer.from(`${options.esUsername}:${password.value ?? ''}`).toString('base64')}` } : {};
+    options.esUsername !== undefined
+      ? { authorization: `Basic ${Buffer.from(`${options.esUsername}:${password.value ?? ''}`).toString('base64')}` }
+      : {};
   const http: JsonClient = createJsonClient(options.es, { ca });
   const base = new URL(options.es).pathname.replace(/\/$/, '');
 
-  const call = async (method: string, route: string, body?: unknown, timeoutMs = REQUEST_MS, accept: number[] = []): Promise<Answer> => {
+  const call = async (
+    method: string,
+    route: string,
+    body?: unknown,
+    timeoutMs = REQUEST_MS,
+    accept: number[] = [],
+  ): Promise<Answer> => {
     const answer = await http.request(method, `${base}${route}`, { body, timeoutMs, headers });
     if ((answer.status >= 200 && answer.status < 300) || accept.includes(answer.status)) return answer;
     throw esError(method, route, answer);
@@ -70,10 +78,16 @@ export async function createEsClient(options: RestartOptions): Promise<EsClient>
       return String((await call('GET', '/')).json?.version?.number ?? '');
     },
     async health(waitFor, waitSeconds = 1) {
-      const route = waitFor ? `/_cluster/health?wait_for_status=${waitFor}&timeout=${waitSeconds}s` : '/_cluster/health';
+      const route = waitFor
+        ? `/_cluster/health?wait_for_status=${waitFor}&timeout=${waitSeconds}s`
+        : '/_cluster/health';
       // 408: ES answers the health with timed_out when wait_for_status was not reached in time.
       const answer = await call('GET', route, undefined, REQUEST_MS + waitSeconds * 1000, [408]);
-      return { status: answer.json?.status, timedOut: answer.json?.timed_out === true, nodes: Number(answer.json?.number_of_nodes ?? 0) };
+      return {
+        status: answer.json?.status,
+        timedOut: answer.json?.timed_out === true,
+        nodes: Number(answer.json?.number_of_nodes ?? 0),
+      };
     },
     async allocation() {
       const json = (await call('GET', '/_cluster/settings?flat_settings=true')).json;
@@ -89,7 +103,11 @@ export async function createEsClient(options: RestartOptions): Promise<EsClient>
     },
     async httpNodes() {
       const nodes = (await call('GET', '/_nodes/http')).json?.nodes ?? {};
-      return Object.entries(nodes as Record<string, any>).map(([id, node]) => ({ id, name: String(node.name), host: hostOf(String(node.http?.publish_address ?? '')) }));
+      return Object.entries(nodes as Record<string, any>).map(([id, node]) => ({
+        id,
+        name: String(node.name),
+        host: hostOf(String(node.http?.publish_address ?? '')),
+      }));
     },
     async members() {
       const rows = (await call('GET', '/_cat/nodes?format=json&h=id,name,master&full_id=true')).json;
@@ -105,7 +123,11 @@ export async function createEsClient(options: RestartOptions): Promise<EsClient>
     },
     async shutdowns() {
       const records = (await call('GET', '/_nodes/shutdown')).json?.nodes ?? [];
-      return (records as any[]).map((r) => ({ nodeId: String(r.node_id), type: String(r.type), reason: String(r.reason ?? '') }));
+      return (records as any[]).map((r) => ({
+        nodeId: String(r.node_id),
+        type: String(r.type),
+        reason: String(r.reason ?? ''),
+      }));
     },
     async deleteShutdown(nodeId) {
       // 404: no record (deleted by an earlier run, or never put): done either way.
@@ -117,13 +139,18 @@ export async function createEsClient(options: RestartOptions): Promise<EsClient>
 
 /** "es-0.es.ns.svc/10.0.0.5:9200" → 10.0.0.5; "[::1]:9200" → [::1] (kept bracketed for a URL). */
 export function hostOf(publishAddress: string): string {
-  const address = publishAddress.includes('/') ? publishAddress.slice(publishAddress.lastIndexOf('/') + 1) : publishAddress;
-  return address.startsWith('[') ? address.slice(0, address.indexOf(']') + 1) : address.slice(0, address.lastIndexOf(':'));
+  const address = publishAddress.includes('/')
+    ? publishAddress.slice(publishAddress.lastIndexOf('/') + 1)
+    : publishAddress;
+  return address.startsWith('[')
+    ? address.slice(0, address.indexOf(']') + 1)
+    : address.slice(0, address.lastIndexOf(':'));
 }
 
 function esError(method: string, route: string, answer: Answer): EsError {
   const error = answer.json?.error;
   const type = typeof error === 'object' && error ? error.type : undefined;
-  const reason = typeof error === 'object' && error ? `${error.type}: ${error.reason}` : answer.text.slice(0, 200) || 'no body';
+  const reason =
+    typeof error === 'object' && error ? `${error.type}: ${error.reason}` : answer.text.slice(0, 200) || 'no body';
   return new EsError(`${method} ${route}: HTTP ${answer.status} (${reason})`, answer.status, type);
 }

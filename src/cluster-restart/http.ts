@@ -43,7 +43,11 @@ const CONNECT_TIMEOUT_MS = 10_000;
 const MAX_ANSWER_BYTES = 4 * 1024 * 1024;
 
 export interface JsonClient {
-  request(method: string, route: string, options: { body?: unknown; timeoutMs: number; headers?: Record<string, string> }): Promise<Answer>;
+  request(
+    method: string,
+    route: string,
+    options: { body?: unknown; timeoutMs: number; headers?: Record<string, string> },
+  ): Promise<Answer>;
   close(): Promise<void>;
 }
 
@@ -55,13 +59,19 @@ export function createJsonClient(origin: string, tls: TlsMaterial = {}): JsonCli
   return {
     async request(method, route, { body, timeoutMs, headers = {} }) {
       undici ??= await import('undici');
-      client ??= new undici.Client(origin, { connect: { ...(isHttps ? tls : {}), timeout: Math.min(CONNECT_TIMEOUT_MS, timeoutMs) } });
+      client ??= new undici.Client(origin, {
+        connect: { ...(isHttps ? tls : {}), timeout: Math.min(CONNECT_TIMEOUT_MS, timeoutMs) },
+      });
       const deadline = AbortSignal.timeout(timeoutMs);
       try {
         const response = await client.request({
           path: route,
           method: method as 'GET',
-          headers: { accept: 'application/json', ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
+          headers: {
+            accept: 'application/json',
+            ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+            ...headers,
+          },
           body: body !== undefined ? JSON.stringify(body) : undefined,
           signal: deadline,
           headersTimeout: timeoutMs,
@@ -89,13 +99,23 @@ export function createJsonClient(origin: string, tls: TlsMaterial = {}): JsonCli
 /** The whole answer, or an error once it passes MAX_ANSWER_BYTES (the rest is never read). */
 async function readBounded(body: Body): Promise<string> {
   const text = await readBoundedBody(body, MAX_ANSWER_BYTES);
-  if (text === undefined) throw Object.assign(new Error(`answer larger than ${MAX_ANSWER_BYTES / 1024 / 1024} MiB`), { code: 'TOO_LARGE' });
+  if (text === undefined)
+    throw Object.assign(new Error(`answer larger than ${MAX_ANSWER_BYTES / 1024 / 1024} MiB`), { code: 'TOO_LARGE' });
   return text;
 }
 
-function unreachable(error: NodeJS.ErrnoException, origin: string, timedOut: boolean, timeoutMs: number): UnreachableError {
+function unreachable(
+  error: NodeJS.ErrnoException,
+  origin: string,
+  timedOut: boolean,
+  timeoutMs: number,
+): UnreachableError {
   const code = error.code ?? (error.cause as NodeJS.ErrnoException | undefined)?.code ?? error.name ?? 'ERROR';
   if (timedOut) return new UnreachableError(`${origin}: no answer within ${timeoutMs / 1000} s`, 'ETIMEDOUT');
-  if (/CERT|SSL|TLS|UNABLE_TO_|SELF_SIGNED|ALTNAME/.test(code)) return new UnreachableError(`${origin}: TLS failed (${code}: ${error.message})`, code);
-  return new UnreachableError(`${origin}: ${code === 'ECONNREFUSED' ? 'connection refused' : `${code}: ${error.message}`}`, code);
+  if (/CERT|SSL|TLS|UNABLE_TO_|SELF_SIGNED|ALTNAME/.test(code))
+    return new UnreachableError(`${origin}: TLS failed (${code}: ${error.message})`, code);
+  return new UnreachableError(
+    `${origin}: ${code === 'ECONNREFUSED' ? 'connection refused' : `${code}: ${error.message}`}`,
+    code,
+  );
 }

@@ -3,7 +3,7 @@
 // it: else 75), prints the plan, runs the rolling or the full procedure, and
 // on a failure stops with what it leaves and how to resume (1).
 
-import { createEsClient, EsError, type EsClient } from './es-client.ts';
+import { createEsClient, type EsError, type EsClient } from './es-client.ts';
 import { fullRestart } from './full.ts';
 import { createManagerClient, isDown, readManagerTls, type ManagerClient } from './manager-client.ts';
 import { parseRestartOptions, UsageError, type RestartOptions } from './options.ts';
@@ -26,7 +26,12 @@ class Refusal extends Error {
   }
 }
 
-export async function runClusterRestart(argv: readonly string[], env: Env, out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr): Promise<number> {
+export async function runClusterRestart(
+  argv: readonly string[],
+  env: Env,
+  out: NodeJS.WritableStream = process.stdout,
+  err: NodeJS.WritableStream = process.stderr,
+): Promise<number> {
   let options: RestartOptions;
   try {
     options = parseRestartOptions(argv, env);
@@ -52,7 +57,8 @@ export async function runClusterRestart(argv: readonly string[], env: Env, out: 
     const tls = await readManagerTls(options).catch((error: Error) => {
       throw new Refusal(`cannot read the client certificate, key or manager CA: ${error.message}`, RESTART_EXIT.USAGE);
     });
-    for (const node of plan.nodes) managers.set(node.name, createManagerClient(node.managerUrl, options.managerName, tls, options.timeoutMs));
+    for (const node of plan.nodes)
+      managers.set(node.name, createManagerClient(node.managerUrl, options.managerName, tls, options.timeoutMs));
     const run: Run = { es, options, plan, progress, managers, downAt: new Map(), downFor: new Map() };
     await checkManagers(run);
     await checkHealth(run);
@@ -62,7 +68,10 @@ export async function runClusterRestart(argv: readonly string[], env: Env, out: 
     try {
       await (options.mode === 'rolling' ? rollingRestart(run) : fullRestart(run));
     } catch (error) {
-      const failure = error instanceof StepFailure ? error : new StepFailure(null, 'unexpected', (error as Error).stack ?? String(error));
+      const failure =
+        error instanceof StepFailure
+          ? error
+          : new StepFailure(null, 'unexpected', (error as Error).stack ?? String(error));
       await reportFailure(run, failure, err);
       return RESTART_EXIT.FAILED;
     }
@@ -88,15 +97,22 @@ async function checkManagers(run: Run): Promise<void> {
         .status()
         .then((status) => {
           // Found now, not after the node was stopped: --config needs managers that report their configuration.
-          if (run.options.config && !status.config) problems.push(`${node.name} (${node.managerUrl}): reports no configuration checksum for --config (start it with --config-path)`);
+          if (run.options.config && !status.config)
+            problems.push(
+              `${node.name} (${node.managerUrl}): reports no configuration checksum for --config (start it with --config-path)`,
+            );
           // Without ES, only the state an interrupted full restart leaves (every node down) may be resumed: stopping
           // running nodes blind, without allocation at primaries, is not.
-          if (run.plan.isOffline && !isDown(status)) problems.push(`${node.name} (${node.managerUrl}): its process runs while Elasticsearch at ${run.options.es} does not answer`);
+          if (run.plan.isOffline && !isDown(status))
+            problems.push(
+              `${node.name} (${node.managerUrl}): its process runs while Elasticsearch at ${run.options.es} does not answer`,
+            );
         })
         .catch((error: Error) => problems.push(`${node.name} (${node.managerUrl}): ${error.message}`)),
     ),
   );
-  if (problems.length > 0) throw new Refusal(`manager(s) not usable, nothing changed: ${problems.join('; ')}`, RESTART_EXIT.UNAVAILABLE);
+  if (problems.length > 0)
+    throw new Refusal(`manager(s) not usable, nothing changed: ${problems.join('; ')}`, RESTART_EXIT.UNAVAILABLE);
 }
 
 /**
@@ -128,7 +144,15 @@ function describePlan(run: Run): void {
   const head = `${options.isDryRun ? 'dry run, nothing will change: ' : ''}${options.mode} restart of ${plan.nodes.length} node(s), ES ${plan.version}${plan.resumes ? `, resuming ${plan.resumes}` : ''}`;
   progress.event(
     'plan',
-    { mode: options.mode, dry_run: options.isDryRun, nodes: plan.nodes.map(describeNode), since: plan.since.toISOString(), resumes: plan.resumes ?? null, steps, resume },
+    {
+      mode: options.mode,
+      dry_run: options.isDryRun,
+      nodes: plan.nodes.map(describeNode),
+      since: plan.since.toISOString(),
+      resumes: plan.resumes ?? null,
+      steps,
+      resume,
+    },
     [head, ...steps.map((s) => `  ${s}`), `  if interrupted, resume with: ${resume}`].join('\n'),
   );
 }
@@ -139,7 +163,10 @@ function describePlan(run: Run): void {
  * SIGKILL. It ends at once instead, saying how to resume.
  */
 function endOnSignals(run: Run, err: NodeJS.WritableStream): void {
-  for (const [signal, status] of [['SIGTERM', 143], ['SIGINT', 130]] as const) {
+  for (const [signal, status] of [
+    ['SIGTERM', 143],
+    ['SIGINT', 130],
+  ] as const) {
     process.once(signal, () => {
       const message = `interrupted by ${signal} after ${(run.progress.elapsedMs() / 1000).toFixed(1)}s; resume with: ${resumeOf(run)}`;
       if (run.options.isJson) run.progress.event('interrupted', { signal, resume: resumeOf(run) }, message);

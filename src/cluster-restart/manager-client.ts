@@ -30,7 +30,11 @@ const REQUEST_MS = 15_000;
 /** The files are read once per run: a run lasts minutes, the certificate days. */
 export async function readManagerTls(options: RestartOptions): Promise<TlsMaterial> {
   const read = (file: string | undefined) => (file ? fs.readFile(file, 'utf8') : Promise.resolve(undefined));
-  const [cert, key, ca] = await Promise.all([read(options.clientCert), read(options.clientKey), read(options.managerCa)]);
+  const [cert, key, ca] = await Promise.all([
+    read(options.clientCert),
+    read(options.clientKey),
+    read(options.managerCa),
+  ]);
   return { cert, key, ca };
 }
 

@@ -44,8 +44,23 @@ export interface RestartOptions {
 export class UsageError extends Error {}
 
 const VALUE_FLAGS = [
-  '--es', '--es-username', '--es-password-file', '--es-ca', '--mode', '--manager-port', '--manager', '--client-cert', '--client-key',
-  '--manager-ca', '--manager-name', '--nodes', '--config', '--config-timeout', '--wait-for', '--timeout', '--since',
+  '--es',
+  '--es-username',
+  '--es-password-file',
+  '--es-ca',
+  '--mode',
+  '--manager-port',
+  '--manager',
+  '--client-cert',
+  '--client-key',
+  '--manager-ca',
+  '--manager-name',
+  '--nodes',
+  '--config',
+  '--config-timeout',
+  '--wait-for',
+  '--timeout',
+  '--since',
 ] as const;
 const SWITCHES = ['--dry-run', '--json'] as const;
 type ValueFlag = (typeof VALUE_FLAGS)[number];
@@ -70,7 +85,8 @@ export function parseRestartOptions(argv: readonly string[], env: Env): RestartO
       switches.add(word);
       continue;
     }
-    if (!(VALUE_FLAGS as readonly string[]).includes(flag)) throw new UsageError(`unknown ${word.startsWith('--') ? 'option' : 'argument'} '${word}'\n${USAGE}`);
+    if (!(VALUE_FLAGS as readonly string[]).includes(flag))
+      throw new UsageError(`unknown ${word.startsWith('--') ? 'option' : 'argument'} '${word}'\n${USAGE}`);
     const value = equals !== -1 && word.startsWith('--') ? word.slice(equals + 1) : argv[++i];
     if (value === undefined) throw new UsageError(`option ${flag} needs a value`);
     if (flag === '--manager') addManager(managers, value);
@@ -78,20 +94,28 @@ export function parseRestartOptions(argv: readonly string[], env: Env): RestartO
   }
 
   const fromEnv = (variable: KeystoreVariable): string | undefined => {
-    for (const name of variable.alias ? [variable.name, variable.alias] : [variable.name]) if (env[name]) return env[name];
+    for (const name of variable.alias ? [variable.name, variable.alias] : [variable.name])
+      if (env[name]) return env[name];
     return variable.defaultValue;
   };
   const es = (values.get('--es') ?? fromEnv(KEYSTORE_VARIABLES.endpoint) ?? '').replace(/\/+$/, '');
-  if (!/^https?:\/\/[^/]+/.test(es) || !URL.canParse(es)) throw new UsageError(`--es: '${es}' is not an http:// or https:// URL`);
+  if (!/^https?:\/\/[^/]+/.test(es) || !URL.canParse(es))
+    throw new UsageError(`--es: '${es}' is not an http:// or https:// URL`);
   const clientCert = pathOf(values.get('--client-cert'));
   const clientKey = pathOf(values.get('--client-key'));
   if (!!clientCert !== !!clientKey) throw new UsageError('--client-cert and --client-key go together');
   const managerName = values.get('--manager-name') ?? 'es';
-  if (!NAME_PATTERN.test(managerName)) throw new UsageError(`--manager-name: '${managerName}' is not a process name (1-64 of A-Z a-z 0-9 _ . -)`);
+  if (!NAME_PATTERN.test(managerName))
+    throw new UsageError(`--manager-name: '${managerName}' is not a process name (1-64 of A-Z a-z 0-9 _ . -)`);
   const config = values.get('--config');
-  if (config !== undefined && !SHA256_HEX.test(config)) throw new UsageError(`--config: '${config}' is not a sha256 in lower-case hex (64 characters)`);
-  const nodes = values.get('--nodes')?.split(',').map((name) => name.trim());
-  if (nodes && (nodes.length === 0 || nodes.some((name) => name === ''))) throw new UsageError('--nodes: give node names separated by commas');
+  if (config !== undefined && !SHA256_HEX.test(config))
+    throw new UsageError(`--config: '${config}' is not a sha256 in lower-case hex (64 characters)`);
+  const nodes = values
+    .get('--nodes')
+    ?.split(',')
+    .map((name) => name.trim());
+  if (nodes && (nodes.length === 0 || nodes.some((name) => name === '')))
+    throw new UsageError('--nodes: give node names separated by commas');
 
   return {
     es,
@@ -123,7 +147,8 @@ function addManager(managers: Map<string, string>, value: string): void {
   const equals = value.indexOf('=');
   const node = value.slice(0, equals);
   const url = value.slice(equals + 1).replace(/\/+$/, '');
-  if (equals <= 0 || !/^https?:\/\/[^/]+$/.test(url) || !URL.canParse(url)) throw new UsageError(`--manager: '${value}' is not NODE=URL (e.g. es-0=https://10.0.0.5:8080)`);
+  if (equals <= 0 || !/^https?:\/\/[^/]+$/.test(url) || !URL.canParse(url))
+    throw new UsageError(`--manager: '${value}' is not NODE=URL (e.g. es-0=https://10.0.0.5:8080)`);
   managers.set(node, url);
 }
 
@@ -146,7 +171,8 @@ function duration(flag: string, text: string): number {
 
 function port(text: string): number {
   const value = Number(text);
-  if (!/^\d+$/.test(text) || value < 1 || value > 65535) throw new UsageError(`--manager-port: '${text}' is not a TCP port from 1 to 65535`);
+  if (!/^\d+$/.test(text) || value < 1 || value > 65535)
+    throw new UsageError(`--manager-port: '${text}' is not a TCP port from 1 to 65535`);
   return value;
 }
 
@@ -154,6 +180,7 @@ function port(text: string): number {
 function time(text: string | undefined): Date | undefined {
   if (text === undefined) return undefined;
   const parsed = /(Z|[+-]\d\d:?\d\d)$/.test(text) ? new Date(text) : new Date(Number.NaN);
-  if (Number.isNaN(parsed.getTime())) throw new UsageError(`--since: '${text}' is not a time such as 2026-12-06T01:00:00Z`);
+  if (Number.isNaN(parsed.getTime()))
+    throw new UsageError(`--since: '${text}' is not a time such as 2026-12-06T01:00:00Z`);
   return parsed;
 }

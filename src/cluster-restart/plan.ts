@@ -38,7 +38,11 @@ export function supportsShutdownApi(version: string): boolean {
 export async function makePlan(es: EsClient, options: RestartOptions, now: Date): Promise<Plan> {
   const version = await es.version();
   const withShutdowns = supportsShutdownApi(version);
-  const [present, members, records] = await Promise.all([es.httpNodes(), es.members(), withShutdowns ? es.shutdowns() : Promise.resolve([])]);
+  const [present, members, records] = await Promise.all([
+    es.httpNodes(),
+    es.members(),
+    withShutdowns ? es.shutdowns() : Promise.resolve([]),
+  ]);
   const crumbs = new Map<string, Breadcrumb>();
   for (const record of records) {
     const crumb = readBreadcrumb(record.reason);
@@ -54,15 +58,23 @@ export async function makePlan(es: EsClient, options: RestartOptions, now: Date)
   }));
   for (const [id, crumb] of crumbs) {
     if (all.some((node) => node.id === id)) continue;
-    all.push({ id, name: crumb.nodeName, managerUrl: options.managers.get(crumb.nodeName) ?? crumb.managerUrl, isPresent: false, isMaster: false });
+    all.push({
+      id,
+      name: crumb.nodeName,
+      managerUrl: options.managers.get(crumb.nodeName) ?? crumb.managerUrl,
+      isPresent: false,
+      isMaster: false,
+    });
   }
   for (const name of options.managers.keys()) {
-    if (!all.some((node) => node.name === name)) throw new UsageError(`--manager ${name}=...: the cluster has no node named ${name} (nodes: ${names(all)})`);
+    if (!all.some((node) => node.name === name))
+      throw new UsageError(`--manager ${name}=...: the cluster has no node named ${name} (nodes: ${names(all)})`);
   }
   let chosen = all;
   if (options.nodes) {
     const unknown = options.nodes.filter((name) => !all.some((node) => node.name === name));
-    if (unknown.length > 0) throw new UsageError(`--nodes: the cluster has no node named ${unknown.join(', ')} (nodes: ${names(all)})`);
+    if (unknown.length > 0)
+      throw new UsageError(`--nodes: the cluster has no node named ${unknown.join(', ')} (nodes: ${names(all)})`);
     chosen = all.filter((node) => options.nodes!.includes(node.name));
   }
   const rank = (node: PlannedNode): number => (node.isPresent ? 0 : -1) + (node.isMaster ? 1 : 0);
@@ -70,8 +82,20 @@ export async function makePlan(es: EsClient, options: RestartOptions, now: Date)
 
   const earliest = [...crumbs.values()].sort((a, b) => a.since.getTime() - b.since.getTime())[0];
   const since = options.since ?? earliest?.since ?? now;
-  const resumes = options.since ? `--since ${options.since.toISOString()}` : earliest ? `the run of ${earliest.since.toISOString()} (its node shutdown records)` : undefined;
-  return { nodes: ordered, knownIds: new Set(all.map((node) => node.id)), since, resumes, supportsShutdownApi: withShutdowns, version, isOffline: false };
+  const resumes = options.since
+    ? `--since ${options.since.toISOString()}`
+    : earliest
+      ? `the run of ${earliest.since.toISOString()} (its node shutdown records)`
+      : undefined;
+  return {
+    nodes: ordered,
+    knownIds: new Set(all.map((node) => node.id)),
+    since,
+    resumes,
+    supportsShutdownApi: withShutdowns,
+    version,
+    isOffline: false,
+  };
 }
 
 /**
@@ -94,5 +118,10 @@ export function offlinePlan(options: RestartOptions): Plan | undefined {
 }
 
 function names(nodes: readonly PlannedNode[]): string {
-  return nodes.map((node) => node.name).sort().join(', ') || 'none';
+  return (
+    nodes
+      .map((node) => node.name)
+      .sort()
+      .join(', ') || 'none'
+  );
 }

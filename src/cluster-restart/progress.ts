@@ -25,7 +25,11 @@ export function createProgress(isJson: boolean, out: NodeJS.WritableStream, now 
   const elapsedMs = (): number => Math.round(now() - began);
   const stamp = (): string => `[${(elapsedMs() / 1000).toFixed(1).padStart(6)}s]`;
   const event = (name: string, fields: Record<string, unknown>, human: string): void => {
-    out.write(isJson ? `${JSON.stringify({ '@timestamp': new Date().toISOString(), event: name, elapsed_ms: elapsedMs(), ...fields })}\n` : `${stamp()} ${human}\n`);
+    out.write(
+      isJson
+        ? `${JSON.stringify({ '@timestamp': new Date().toISOString(), event: name, elapsed_ms: elapsedMs(), ...fields })}\n`
+        : `${stamp()} ${human}\n`,
+    );
   };
   return {
     async step(node, step, action) {
@@ -33,12 +37,20 @@ export function createProgress(isJson: boolean, out: NodeJS.WritableStream, now 
       try {
         const result = await action();
         const tookMs = Math.round(now() - started);
-        event('step', { node, step, status: 'done', duration_ms: tookMs }, `${node ?? 'cluster'}: ${step} (${(tookMs / 1000).toFixed(1)}s)`);
+        event(
+          'step',
+          { node, step, status: 'done', duration_ms: tookMs },
+          `${node ?? 'cluster'}: ${step} (${(tookMs / 1000).toFixed(1)}s)`,
+        );
         return result;
       } catch (error) {
         if (error instanceof StepFailure) throw error;
         const reason = (error as Error).message;
-        event('step', { node, step, status: 'failed', duration_ms: Math.round(now() - started), reason }, `${node ?? 'cluster'}: ${step} FAILED: ${reason}`);
+        event(
+          'step',
+          { node, step, status: 'failed', duration_ms: Math.round(now() - started), reason },
+          `${node ?? 'cluster'}: ${step} FAILED: ${reason}`,
+        );
         throw new StepFailure(node, step, reason);
       }
     },

@@ -16,7 +16,10 @@ export async function cleanUpRecords(run: Run): Promise<void> {
   if (!supported) return;
   const ours = (await run.es.shutdowns()).filter((record) => isOurs(record.reason));
   for (const record of ours) {
-    const name = run.plan.nodes.find((node) => node.id === record.nodeId)?.name ?? readBreadcrumb(record.reason)?.nodeName ?? record.nodeId;
+    const name =
+      run.plan.nodes.find((node) => node.id === record.nodeId)?.name ??
+      readBreadcrumb(record.reason)?.nodeName ??
+      record.nodeId;
     await run.progress.step(name, 'delete shutdown record', () => run.es.deleteShutdown(record.nodeId));
   }
 }

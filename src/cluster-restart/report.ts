@@ -10,14 +10,20 @@ import type { Run } from './steps.ts';
 const SAFE_WORD = /^[A-Za-z0-9_./:=,@%+-]+$/;
 
 /** The command as given, without --since and --dry-run, with --since TIME: what resumes this run. */
-export function resumeCommand(argv: readonly string[], since: Date, managers: readonly [string, string][] = []): string {
+export function resumeCommand(
+  argv: readonly string[],
+  since: Date,
+  managers: readonly [string, string][] = [],
+): string {
   const kept: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--since') i++;
     else if (argv[i].startsWith('--since=') || argv[i] === '--dry-run') continue;
     else kept.push(argv[i]);
   }
-  const managerValues = kept.flatMap((word, i) => (word.startsWith('--manager=') ? [word.slice('--manager='.length)] : kept[i - 1] === '--manager' ? [word] : []));
+  const managerValues = kept.flatMap((word, i) =>
+    word.startsWith('--manager=') ? [word.slice('--manager='.length)] : kept[i - 1] === '--manager' ? [word] : [],
+  );
   const given = new Set(managerValues.map((value) => value.slice(0, value.indexOf('='))));
   const extra = managers.filter(([name]) => !given.has(name)).flatMap(([name, url]) => ['--manager', `${name}=${url}`]);
   const words = ['process-manager', 'cluster-restart', ...kept, ...extra, '--since', since.toISOString()];
@@ -26,7 +32,8 @@ export function resumeCommand(argv: readonly string[], since: Date, managers: re
 
 /** This run's resume. A full restart's names every manager: were every node down, ES could not say where they are. */
 export function resumeOf(run: Run): string {
-  const managers: [string, string][] = run.options.mode === 'full' ? run.plan.nodes.map((node) => [node.name, node.managerUrl]) : [];
+  const managers: [string, string][] =
+    run.options.mode === 'full' ? run.plan.nodes.map((node) => [node.name, node.managerUrl]) : [];
   return resumeCommand(run.options.argv, run.plan.since, managers);
 }
 
@@ -52,7 +59,11 @@ export function reportSummary(run: Run): void {
     const ms = run.downFor.get(node.name);
     return { node: node.name, down_ms: ms ?? null };
   });
-  const text = down.map((d) => `${d.node} ${d.down_ms === null ? 'not restarted by this run' : `${(d.down_ms / 1000).toFixed(1)}s down`}`).join(', ');
+  const text = down
+    .map(
+      (d) => `${d.node} ${d.down_ms === null ? 'not restarted by this run' : `${(d.down_ms / 1000).toFixed(1)}s down`}`,
+    )
+    .join(', ');
   run.progress.event(
     'summary',
     { mode: run.options.mode, nodes: run.plan.nodes.length, total_ms: run.progress.elapsedMs(), down },
@@ -67,7 +78,11 @@ export async function reportFailure(run: Run, failure: StepFailure, err: NodeJS.
     run.plan.nodes.map(async (node) => {
       try {
         const status = await run.managers.get(node.name)!.status();
-        const state = isRestartedSince(status, run.plan.since) ? 'restarted' : isDown(status) ? `down (${status.state})` : 'not restarted yet';
+        const state = isRestartedSince(status, run.plan.since)
+          ? 'restarted'
+          : isDown(status)
+            ? `down (${status.state})`
+            : 'not restarted yet';
         const absent = members && !isDown(status) && !members.ids.has(node.id) ? ', not in the cluster' : '';
         return { node: node.name, state: state + absent };
       } catch (error) {
@@ -87,7 +102,15 @@ export async function reportFailure(run: Run, failure: StepFailure, err: NodeJS.
     : 'not used (ES before 7.15)';
   const resume = resumeOf(run);
   const where = failure.node ? `node ${failure.node}, step '${failure.step}'` : `step '${failure.step}'`;
-  const fields = { node: failure.node, step: failure.step, reason: failure.message, nodes, allocation, shutdown_records: records, resume };
+  const fields = {
+    node: failure.node,
+    step: failure.step,
+    reason: failure.message,
+    nodes,
+    allocation,
+    shutdown_records: records,
+    resume,
+  };
   const lines = [
     `cluster-restart failed at ${where}: ${failure.message}`,
     `nodes: ${nodes.map((n) => `${n.node} ${n.state}`).join('; ')}`,

@@ -27,7 +27,11 @@ export async function rollingRestart(run: Run): Promise<void> {
         previousRecord = node;
       }
       await progress.step(node.name, 'stop', () => stopNode(run, node));
-      await progress.step(node.name, run.options.config ? `start (configuration ${run.options.config.slice(0, 12)}…)` : 'start', () => startNode(run, node));
+      await progress.step(
+        node.name,
+        run.options.config ? `start (configuration ${run.options.config.slice(0, 12)}…)` : 'start',
+        () => startNode(run, node),
+      );
     }
     await progress.step(node.name, 'rejoined', () => waitRejoined(run, node));
     await progress.step(node.name, 'allocation: all', () => es.setAllocation(null));
@@ -40,10 +44,12 @@ export async function rollingRestart(run: Run): Promise<void> {
 async function checkSafeToStop(run: Run, node: PlannedNode): Promise<void> {
   const members = await run.es.members();
   const missing = [...run.plan.knownIds].filter((id) => id !== node.id && !members.ids.has(id));
-  if (missing.length > 0) throw new Error(`refusing to stop it: node(s) ${missing.join(', ')} not in the cluster (never two nodes down)`);
+  if (missing.length > 0)
+    throw new Error(`refusing to stop it: node(s) ${missing.join(', ')} not in the cluster (never two nodes down)`);
   // Already down (a run interrupted between its stop and its start): the cluster is short of it, so not
   // green; stopping it changes nothing and starting it is the repair.
   if (!members.ids.has(node.id)) return;
   const health = await run.es.health();
-  if (!isAtLeast(health.status, run.options.waitFor)) throw new Error(`refusing to stop it: the cluster is ${health.status}, not ${run.options.waitFor}`);
+  if (!isAtLeast(health.status, run.options.waitFor))
+    throw new Error(`refusing to stop it: the cluster is ${health.status}, not ${run.options.waitFor}`);
 }

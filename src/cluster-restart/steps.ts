@@ -59,18 +59,25 @@ export async function startNode(run: Run, node: PlannedNode): Promise<ProcessSta
   const manager = managerOf(run, node);
   const sha = run.options.config;
   if (!sha) return manager.start();
-  return waitUntil(`its manager to report configuration ${sha.slice(0, 12)}…`, run.options.configTimeoutMs, async () => {
-    const status = await manager.status();
-    if (!status.config) throw new FatalWait('its manager does not report a configuration checksum (no --config-path, or a manager too old for --config)');
-    if (status.config?.sha256 !== sha) return undefined;
-    try {
-      return await manager.start(sha);
-    } catch (error) {
-      // It changed again between the status and the start: look again.
-      if (error instanceof ManagerError && error.type === 'config_mismatch_exception') return undefined;
-      throw new FatalWait((error as Error).message);
-    }
-  });
+  return waitUntil(
+    `its manager to report configuration ${sha.slice(0, 12)}…`,
+    run.options.configTimeoutMs,
+    async () => {
+      const status = await manager.status();
+      if (!status.config)
+        throw new FatalWait(
+          'its manager does not report a configuration checksum (no --config-path, or a manager too old for --config)',
+        );
+      if (status.config?.sha256 !== sha) return undefined;
+      try {
+        return await manager.start(sha);
+      } catch (error) {
+        // It changed again between the status and the start: look again.
+        if (error instanceof ManagerError && error.type === 'config_mismatch_exception') return undefined;
+        throw new FatalWait((error as Error).message);
+      }
+    },
+  );
 }
 
 /** In _cat/nodes again. A process that died meanwhile ends the wait: it will not join. */
@@ -84,7 +91,8 @@ export async function waitRejoined(run: Run, node: PlannedNode): Promise<void> {
     return undefined;
   });
   const downAt = run.downAt.get(node.name);
-  if (downAt !== undefined && !run.downFor.has(node.name)) run.downFor.set(node.name, run.progress.elapsedMs() - downAt);
+  if (downAt !== undefined && !run.downFor.has(node.name))
+    run.downFor.set(node.name, run.progress.elapsedMs() - downAt);
 }
 
 export async function waitHealth(run: Run, wanted: Health): Promise<Health> {
@@ -106,7 +114,11 @@ function exitText(status: ProcessStatus): string {
 }
 
 /** Runs fn over items, at most `limit` at once (a full restart of 100 nodes should not open 100 stops at once). */
-export async function eachBounded<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+export async function eachBounded<T>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<void>,
+): Promise<void> {
   let next = 0;
   const errors: unknown[] = [];
   const worker = async (): Promise<void> => {

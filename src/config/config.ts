@@ -36,7 +36,10 @@ export interface KeystoreConfig {
 }
 
 /** What GET /NAME/ready asks of a started process. */
-export type ReadyCheck = { readonly kind: 'http' } | { readonly kind: 'tcp'; readonly port: number } | { readonly kind: 'none' };
+export type ReadyCheck =
+  | { readonly kind: 'http' }
+  | { readonly kind: 'tcp'; readonly port: number }
+  | { readonly kind: 'none' };
 
 export interface Config {
   readonly name: string;
@@ -84,7 +87,18 @@ export interface Owner {
   readonly gid: number;
 }
 
-export const CTL_ACTIONS = ['status', 'start', 'stop', 'restart', 'kill', 'health', 'wait', 'signal', 'keystore', 'metrics'] as const;
+export const CTL_ACTIONS = [
+  'status',
+  'start',
+  'stop',
+  'restart',
+  'kill',
+  'health',
+  'wait',
+  'signal',
+  'keystore',
+  'metrics',
+] as const;
 export type CtlAction = (typeof CTL_ACTIONS)[number];
 
 /** What `ctl wait` waits for. */

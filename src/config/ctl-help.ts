@@ -12,17 +12,35 @@ export const CTL_EXIT = { OK: 0, REFUSED: 1, USAGE: 64, UNAVAILABLE: 69, TEMPFAI
 /** `ctl wait` without --timeout. */
 export const DEFAULT_WAIT_TIMEOUT = '5m';
 
-const COMMANDS: Readonly<Record<CtlAction, { readonly usage: string; readonly summary: string; readonly details: string }>> = {
+const COMMANDS: Readonly<
+  Record<CtlAction, { readonly usage: string; readonly summary: string; readonly details: string }>
+> = {
   status: { usage: 'status', summary: 'the process: state, pid, since, last exit', details: 'GET /NAME/status.' },
   start: {
     usage: 'start [--config SHA]',
     summary: 'start the process',
     details: 'POST /NAME/start. With --config SHA, only if the mounted configuration (--config-path) has that sha256.',
   },
-  stop: { usage: 'stop', summary: 'stop the process (SIGTERM, SIGKILL after --stop-timeout), waiting until it is gone', details: 'POST /NAME/stop.' },
-  restart: { usage: 'restart [--config SHA]', summary: 'stop, then start', details: 'POST /NAME/restart. --config SHA as for start.' },
-  kill: { usage: 'kill', summary: 'SIGKILL to its process group, ending a stop under way', details: 'POST /NAME/kill.' },
-  health: { usage: 'health', summary: "the manager's health: ok or degraded, and why", details: 'GET /health. Exits 0 for degraded too: that is an answer.' },
+  stop: {
+    usage: 'stop',
+    summary: 'stop the process (SIGTERM, SIGKILL after --stop-timeout), waiting until it is gone',
+    details: 'POST /NAME/stop.',
+  },
+  restart: {
+    usage: 'restart [--config SHA]',
+    summary: 'stop, then start',
+    details: 'POST /NAME/restart. --config SHA as for start.',
+  },
+  kill: {
+    usage: 'kill',
+    summary: 'SIGKILL to its process group, ending a stop under way',
+    details: 'POST /NAME/kill.',
+  },
+  health: {
+    usage: 'health',
+    summary: "the manager's health: ok or degraded, and why",
+    details: 'GET /health. Exits 0 for degraded too: that is an answer.',
+  },
   wait: {
     usage: 'wait started|stopped|ready [--timeout D]',
     summary: 'wait until the process is started, stopped or ready',
@@ -38,8 +56,16 @@ Exits 69 or 77 at once when no manager can be asked; an answer that does not com
 SIG optional: the signals --forward-signals accepts. TERM and KILL are what stop and kill are for.
 Refused (exit 1) when the process does not run.`,
   },
-  keystore: { usage: 'keystore', summary: "the keystore updater's status", details: 'GET /keystore/status. Exit 1 when the updater is off.' },
-  metrics: { usage: 'metrics', summary: 'the Prometheus metrics, as they are', details: 'GET /metrics, printed raw (--json changes nothing).' },
+  keystore: {
+    usage: 'keystore',
+    summary: "the keystore updater's status",
+    details: 'GET /keystore/status. Exit 1 when the updater is off.',
+  },
+  metrics: {
+    usage: 'metrics',
+    summary: 'the Prometheus metrics, as they are',
+    details: 'GET /metrics, printed raw (--json changes nothing).',
+  },
 };
 
 const EXITS = `Exit status: 0 done; 1 the manager refused or failed it (the reason on stderr);

@@ -1,5 +1,14 @@
 import path from 'node:path';
-import { CTL_ACTIONS, WAIT_TARGETS, type Command, type Owner, type Config, type CtlAction, type CtlRequest, type KeystoreConfig } from './config.ts';
+import {
+  CTL_ACTIONS,
+  WAIT_TARGETS,
+  type Command,
+  type Owner,
+  type Config,
+  type CtlAction,
+  type CtlRequest,
+  type KeystoreConfig,
+} from './config.ts';
 import { DEFAULT_WAIT_TIMEOUT } from './ctl-help.ts';
 import { configError, usageError } from './errors.ts';
 import { KEYSTORE_VARIABLES, type KeystoreVariable } from './keystore-env.ts';
@@ -20,15 +29,16 @@ const OPTION_VARIABLES = new Set(Object.values(OPTIONS as Record<string, OptionS
 
 type Spec<O extends OptionName> = (typeof OPTIONS)[O];
 /** What each option parses to: its choices for a choice, a number for durations (ms) and ports. */
-type ValueOf<O extends OptionName> = Spec<O> extends { readonly choices: readonly (infer C)[] }
-  ? C
-  : Spec<O>['kind'] extends 'duration' | 'port'
-    ? number
-    : Spec<O>['kind'] extends 'signals'
-      ? readonly NodeJS.Signals[]
-      : Spec<O>['kind'] extends 'paths'
-        ? readonly string[]
-        : string;
+type ValueOf<O extends OptionName> =
+  Spec<O> extends { readonly choices: readonly (infer C)[] }
+    ? C
+    : Spec<O>['kind'] extends 'duration' | 'port'
+      ? number
+      : Spec<O>['kind'] extends 'signals'
+        ? readonly NodeJS.Signals[]
+        : Spec<O>['kind'] extends 'paths'
+          ? readonly string[]
+          : string;
 
 interface Given {
   readonly value: string;
@@ -39,7 +49,10 @@ interface Given {
 const REPEAT_SEPARATOR = '\0';
 
 /** The parser behind each kind; paths are made absolute so a later chdir cannot move them. */
-function parseAs(spec: OptionSpec, text: string): Parsed<string | number | readonly string[] | readonly NodeJS.Signals[]> {
+function parseAs(
+  spec: OptionSpec,
+  text: string,
+): Parsed<string | number | readonly string[] | readonly NodeJS.Signals[]> {
   switch (spec.kind) {
     case 'duration':
       return parseDuration(text);
@@ -67,12 +80,18 @@ function parseAs(spec: OptionSpec, text: string): Parsed<string | number | reado
  * value is wrong. `internalVariables` are PM_ names the manager sets for
  * itself (the PID-1 hand-off), not reported as unknown.
  */
-export function parseCommandLine(argv: readonly string[], env: Env, executablePath: string, internalVariables: readonly string[] = []): Command {
+export function parseCommandLine(
+  argv: readonly string[],
+  env: Env,
+  executablePath: string,
+  internalVariables: readonly string[] = [],
+): Command {
   if (argv[0] === 'install') return parseInstall(argv.slice(1));
   if (argv[0] === 'cluster-restart') return { kind: 'cluster-restart', argv: argv.slice(1) };
   if (argv[0] === 'ctl') return parseCtl(argv.slice(1), env, executablePath);
   if (argv[0] === 'config-checksum') {
-    if (argv.length < 2 || argv.slice(1).some((word) => word === '')) throw usageError('config-checksum takes one or more paths: the files or directories to checksum, in order');
+    if (argv.length < 2 || argv.slice(1).some((word) => word === ''))
+      throw usageError('config-checksum takes one or more paths: the files or directories to checksum, in order');
     return { kind: 'config-checksum', paths: argv.slice(1).map((word) => path.resolve(word)) };
   }
   const flags = new Map<OptionName, string>();
@@ -105,10 +124,12 @@ function parseInstall(words: readonly string[]): Command {
       const value = word === '--owner' ? words[++i] : word.slice('--owner='.length);
       if (value === undefined) throw usageError('option --owner needs a value (UID[:GID] or none)');
       owner = value;
-    } else if (word.startsWith('--')) throw usageError(`unknown option '${word}' for install; it takes DIR and --owner UID[:GID]|none`);
+    } else if (word.startsWith('--'))
+      throw usageError(`unknown option '${word}' for install; it takes DIR and --owner UID[:GID]|none`);
     else dirs.push(word);
   }
-  if (dirs.length !== 1 || dirs[0] === '') throw usageError('install takes exactly one argument: the directory to copy the executable into');
+  if (dirs.length !== 1 || dirs[0] === '')
+    throw usageError('install takes exactly one argument: the directory to copy the executable into');
   return { kind: 'install', dir: dirs[0], owner: parseOwner(owner) };
 }
 
@@ -116,13 +137,15 @@ function parseOwner(value: string): Owner | null {
   if (value === 'none') return null;
   const match = /^(\d{1,10})(?::(\d{1,10}))?$/.exec(value);
   const [uid, gid] = [Number(match?.[1]), Number(match?.[2] ?? match?.[1])];
-  if (!match || uid > 0xfffffffe || gid > 0xfffffffe) throw configError(`--owner: '${value}' is not UID[:GID] (numbers, e.g. 1000:0) or none`);
+  if (!match || uid > 0xfffffffe || gid > 0xfffffffe)
+    throw configError(`--owner: '${value}' is not UID[:GID] (numbers, e.g. 1000:0) or none`);
   return { uid, gid };
 }
 
 /** A ctl command typed without `ctl` gets pointed at it; anything else is taken for a process argument. */
 function unexpectedArgument(word: string): string {
-  if ((CTL_ACTIONS as readonly string[]).includes(word)) return `unexpected argument '${word}'; to talk to the running manager, run: process-manager ctl ${word}`;
+  if ((CTL_ACTIONS as readonly string[]).includes(word))
+    return `unexpected argument '${word}'; to talk to the running manager, run: process-manager ctl ${word}`;
   return `unexpected argument '${word}'; arguments for the process go after '--'`;
 }
 
@@ -137,7 +160,10 @@ function readFlag(argv: readonly string[], i: number, flags: Map<OptionName, str
   if (value === undefined) throw usageError(`option ${flag} needs a value (${OPTIONS[option].metavar})`);
   const earlier = flags.get(option);
   // A repeatable flag adds to its earlier values; any other one given twice: the last wins.
-  flags.set(option, OPTIONS[option].kind === 'paths' && earlier !== undefined ? earlier + REPEAT_SEPARATOR + value : value);
+  flags.set(
+    option,
+    OPTIONS[option].kind === 'paths' && earlier !== undefined ? earlier + REPEAT_SEPARATOR + value : value,
+  );
   return equals === -1 ? i + 1 : i;
 }
 
@@ -161,7 +187,11 @@ function readerOf(flags: Map<OptionName, string>, env: Env): Reader {
   };
   const value = <O extends OptionName>(option: O): ValueOf<O> | undefined => {
     const spec: OptionSpec = OPTIONS[option];
-    const given = raw(option) ?? (spec.defaultValue !== undefined ? { value: spec.defaultValue, source: `the default of ${spec.flag}` } : undefined);
+    const given =
+      raw(option) ??
+      (spec.defaultValue !== undefined
+        ? { value: spec.defaultValue, source: `the default of ${spec.flag}` }
+        : undefined);
     if (!given) return undefined;
     const parsed = parseAs(spec, given.value);
     if (!parsed.ok) throw configError(`${given.source}: '${given.value}' is not ${parsed.expected}`);
@@ -173,14 +203,17 @@ function readerOf(flags: Map<OptionName, string>, env: Env): Reader {
 function checkedName(read: Reader): string {
   const name = read.value('name') as string;
   if (!NAME_PATTERN.test(name) || RESERVED_NAMES.includes(name)) {
-    throw configError(`${read.raw('name')?.source}: '${name}' must be 1-64 of A-Z a-z 0-9 _ . - and not one of ${RESERVED_NAMES.join(', ')}`);
+    throw configError(
+      `${read.raw('name')?.source}: '${name}' must be 1-64 of A-Z a-z 0-9 _ . - and not one of ${RESERVED_NAMES.join(', ')}`,
+    );
   }
   return name;
 }
 
 /** The state file and the socket beside it, as the manager and `ctl` both work them out. */
 function placesOf(read: Reader, name: string, executablePath: string): { stateFile: string; socketPath: string } {
-  const stateFile = read.value('stateFile') ?? path.join(path.dirname(path.resolve(executablePath)), `${name}.state.json`);
+  const stateFile =
+    read.value('stateFile') ?? path.join(path.dirname(path.resolve(executablePath)), `${name}.state.json`);
   return { stateFile, socketPath: read.value('socket') ?? path.join(path.dirname(stateFile), `${name}.sock`) };
 }
 
@@ -218,9 +251,12 @@ function buildConfig(read: Reader, args: string[], env: Env, executablePath: str
     drainDelayMs: read.value('drainDelay') as number,
     configPaths: read.value('configPath') ?? [],
   };
-  if (config.readyTimeoutMs === 0) throw configError(`${read.raw('readyTimeout')?.source}: a readiness check needs more than 0 s`);
+  if (config.readyTimeoutMs === 0)
+    throw configError(`${read.raw('readyTimeout')?.source}: a readiness check needs more than 0 s`);
   if (config.certInitializer && config.certInitializer.port === config.httpPort && config.httpPort !== 0) {
-    throw configError(`${OPTIONS.port.flag} and ${OPTIONS.httpPort.flag} are both ${config.httpPort}; the CSR port must differ from the API port`);
+    throw configError(
+      `${OPTIONS.port.flag} and ${OPTIONS.httpPort.flag} are both ${config.httpPort}; the CSR port must differ from the API port`,
+    );
   }
   return config;
 }
@@ -272,20 +308,33 @@ function parseCtl(argv: readonly string[], env: Env, executablePath: string): Co
   if (isHelp) return { kind: 'ctl-help', action };
   const seeHelp = 'see process-manager ctl --help';
   if (words.length === 0) throw usageError(`ctl needs a command: ${CTL_ACTIONS.join(', ')}; ${seeHelp}`);
-  if (!action) throw usageError(`ctl: unknown command '${words[0]}'; expected one of ${CTL_ACTIONS.join(', ')}; ${seeHelp}`);
+  if (!action)
+    throw usageError(`ctl: unknown command '${words[0]}'; expected one of ${CTL_ACTIONS.join(', ')}; ${seeHelp}`);
   const commandHelp = `see process-manager ctl ${action} --help`;
   const takesArgument = action === 'wait' || action === 'signal';
   if (words.length !== (takesArgument ? 2 : 1)) {
-    throw usageError(takesArgument ? `ctl ${action} takes one argument: ${ctlUsageOf(action)}; ${commandHelp}` : `ctl ${action} takes no argument; ${commandHelp}`);
+    throw usageError(
+      takesArgument
+        ? `ctl ${action} takes one argument: ${ctlUsageOf(action)}; ${commandHelp}`
+        : `ctl ${action} takes no argument; ${commandHelp}`,
+    );
   }
-  if (configSha !== undefined && action !== 'start' && action !== 'restart') throw usageError(`ctl: --config goes with start or restart, not ${action}`);
+  if (configSha !== undefined && action !== 'start' && action !== 'restart')
+    throw usageError(`ctl: --config goes with start or restart, not ${action}`);
   if (timeout !== undefined && action !== 'wait') throw usageError(`ctl: --timeout goes with wait, not ${action}`);
   const read = readerOf(flags, env);
   const name = checkedName(read);
-  const request: CtlRequest = { action: action satisfies CtlAction, isJson, name, socketPath: placesOf(read, name, executablePath).socketPath, configSha };
+  const request: CtlRequest = {
+    action: action satisfies CtlAction,
+    isJson,
+    name,
+    socketPath: placesOf(read, name, executablePath).socketPath,
+    configSha,
+  };
   if (action === 'signal') {
     // Which signals may be sent is the manager's to say (400 with the list); a word that is no name at all is a typo.
-    if (!/^[A-Za-z][A-Za-z0-9+]{0,15}$/.test(words[1])) throw usageError(`ctl signal: '${words[1]}' is not a signal name (QUIT, SIGQUIT, quit); ${commandHelp}`);
+    if (!/^[A-Za-z][A-Za-z0-9+]{0,15}$/.test(words[1]))
+      throw usageError(`ctl signal: '${words[1]}' is not a signal name (QUIT, SIGQUIT, quit); ${commandHelp}`);
     return { kind: 'ctl', request: { ...request, signal: words[1] } };
   }
   if (action === 'wait') {
@@ -333,7 +382,8 @@ function editDistance(a: string, b: string): number {
   let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
   for (let i = 1; i <= a.length; i++) {
     const current = [i];
-    for (let j = 1; j <= b.length; j++) current[j] = Math.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    for (let j = 1; j <= b.length; j++)
+      current[j] = Math.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
     previous = current;
   }
   return previous[b.length];
@@ -344,12 +394,19 @@ function readTls(read: Reader): Config['tls'] {
   const key = read.raw('tlsKey');
   const clientCa = read.raw('tlsClientCa');
   if (!cert && !key) {
-    if (clientCa) throw configError(`${clientCa.source} needs ${OPTIONS.tlsCert.flag} and ${OPTIONS.tlsKey.flag}: client certificates only exist over HTTPS`);
+    if (clientCa)
+      throw configError(
+        `${clientCa.source} needs ${OPTIONS.tlsCert.flag} and ${OPTIONS.tlsKey.flag}: client certificates only exist over HTTPS`,
+      );
     return undefined;
   }
   if (!cert) throw configError(`${key?.source} is set but ${OPTIONS.tlsCert.flag} is not; give both`);
   if (!key) throw configError(`${cert.source} is set but ${OPTIONS.tlsKey.flag} is not; give both`);
-  return { certFile: read.value('tlsCert') as string, keyFile: read.value('tlsKey') as string, clientCaFile: read.value('tlsClientCa') };
+  return {
+    certFile: read.value('tlsCert') as string,
+    keyFile: read.value('tlsKey') as string,
+    clientCaFile: read.value('tlsClientCa'),
+  };
 }
 function readKeystoreConfig(env: Env): KeystoreConfig {
   const lookup = (variable: KeystoreVariable): { value: string; source: string } | undefined => {

@@ -37,13 +37,21 @@ const NOT_PASSABLE: Readonly<Record<string, string>> = {
   SIGKILL: 'cannot be caught, so the manager never sees it',
   SIGSTOP: 'cannot be caught, so the manager never sees it',
   SIGCHLD: "is the runtime's own (child exits)",
-  SIGUSR1: 'never reaches the manager: its runtime runs with --disable-sigusr1 so that no signal can open the Node.js inspector',
+  SIGUSR1:
+    'never reaches the manager: its runtime runs with --disable-sigusr1 so that no signal can open the Node.js inspector',
   SIGTTIN: 'is job control: the helper does not pass it on',
   SIGTTOU: 'is job control: the helper does not pass it on',
   SIGPIPE: 'is ignored by the runtime',
   SIGXFSZ: 'is ignored by the runtime',
-  ...Object.fromEntries(['SIGSEGV', 'SIGBUS', 'SIGFPE', 'SIGILL', 'SIGTRAP', 'SIGSYS', 'SIGABRT', 'SIGIOT'].map((s) => [s, "is a fault signal, left to the runtime's default"])),
-  ...Object.fromEntries(Object.entries(MANAGER_SIGNALS).map(([s, meaning]) => [s, `has its own meaning for the manager (${meaning})`])),
+  ...Object.fromEntries(
+    ['SIGSEGV', 'SIGBUS', 'SIGFPE', 'SIGILL', 'SIGTRAP', 'SIGSYS', 'SIGABRT', 'SIGIOT'].map((s) => [
+      s,
+      "is a fault signal, left to the runtime's default",
+    ]),
+  ),
+  ...Object.fromEntries(
+    Object.entries(MANAGER_SIGNALS).map(([s, meaning]) => [s, `has its own meaning for the manager (${meaning})`]),
+  ),
 };
 
 const ALIASES: Readonly<Record<string, NodeJS.Signals>> = { SIGPOLL: 'SIGIO' };
@@ -57,7 +65,8 @@ export function parseSignalList(text: string): Parsed<readonly NodeJS.Signals[]>
     const signal = canonicalName(word);
     const why = NOT_PASSABLE[signal];
     if (why) return { ok: false, expected: `a list of signals to pass on: ${signal} ${why}` };
-    if (!PASSABLE.includes(signal)) return { ok: false, expected: `a list of signal names: ${word} is not one; any of ${PASSABLE_NAMES}, or none` };
+    if (!PASSABLE.includes(signal))
+      return { ok: false, expected: `a list of signal names: ${word} is not one; any of ${PASSABLE_NAMES}, or none` };
     signals.add(signal);
   }
   return { ok: true, value: [...signals] };
@@ -81,7 +90,10 @@ export function parsePassableSignal(word: string): Parsed<NodeJS.Signals> {
   const signal = canonicalName(word);
   if (PASSABLE.includes(signal)) return { ok: true, value: signal };
   const instead = INSTEAD[signal] ? `: ${INSTEAD[signal]}` : '';
-  return { ok: false, expected: `one of the signals that can be passed on (${PASSABLE_NAMES}); ${word} is not${instead}` };
+  return {
+    ok: false,
+    expected: `one of the signals that can be passed on (${PASSABLE_NAMES}); ${word} is not${instead}`,
+  };
 }
 
 function canonicalName(word: string): NodeJS.Signals {

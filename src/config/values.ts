@@ -27,7 +27,8 @@ export function parseDuration(text: string): Parsed<number> {
     if (trimmed === '') return { ok: false, expected: DURATION_FORMS };
   }
   const value = Math.round(ms);
-  if (value > LONGEST_TIMER_MS) return { ok: false, expected: `a duration a timer can hold: at most ${LONGEST_TIMER_MS}ms (about 24.8 days)` };
+  if (value > LONGEST_TIMER_MS)
+    return { ok: false, expected: `a duration a timer can hold: at most ${LONGEST_TIMER_MS}ms (about 24.8 days)` };
   return { ok: true, value };
 }
 

@@ -27,13 +27,19 @@ export interface AtomicWriteOptions {
 }
 
 const DEFAULT_DIRECTORY_MODE = 0o755;
-const { O_CREAT, O_EXCL, O_WRONLY, O_NOFOLLOW, O_CLOEXEC } = fsSync.constants as typeof fsSync.constants & { O_CLOEXEC?: number };
+const { O_CREAT, O_EXCL, O_WRONLY, O_NOFOLLOW, O_CLOEXEC } = fsSync.constants as typeof fsSync.constants & {
+  O_CLOEXEC?: number;
+};
 const CREATE_EXCLUSIVE = O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | (O_CLOEXEC ?? 0);
 /** A name taken by chance (or by someone guessing 64 random bits) is retried, not fatal. */
 const NAME_ATTEMPTS = 3;
 
 /** `data` may be a stream: a 100 MB executable (install) need not be read into memory first. */
-export async function writeFileAtomic(file: string, data: string | Uint8Array | AsyncIterable<Uint8Array>, options: AtomicWriteOptions): Promise<void> {
+export async function writeFileAtomic(
+  file: string,
+  data: string | Uint8Array | AsyncIterable<Uint8Array>,
+  options: AtomicWriteOptions,
+): Promise<void> {
   const directory = path.dirname(file);
   await makeDirectory(directory, options.directoryMode ?? DEFAULT_DIRECTORY_MODE);
   const { handle, temporary } = await createTemporary(file, options.mode);

@@ -18,7 +18,8 @@ export async function loadCaBundle(certificatesPath: string): Promise<CaBundle> 
   try {
     const stats = await fs.stat(certificatesPath);
     const files = stats.isDirectory() ? await pickFiles(certificatesPath) : [certificatesPath];
-    if (files.length === 0) return { ok: false, reason: `CERTIFICATES_PATH ${certificatesPath} holds no ca.crt, ca.pem, *.crt or *.pem` };
+    if (files.length === 0)
+      return { ok: false, reason: `CERTIFICATES_PATH ${certificatesPath} holds no ca.crt, ca.pem, *.crt or *.pem` };
     const certificates: string[] = [];
     for (const file of files) {
       let text: string;
@@ -35,7 +36,8 @@ export async function loadCaBundle(certificatesPath: string): Promise<CaBundle> 
   } catch (error) {
     // Expected: ENOENT (certificates not mounted), EACCES.
     const code = errnoCode(error);
-    const why = code === 'ENOENT' ? 'does not exist' : code === 'EACCES' ? 'permission denied' : (error as Error).message;
+    const why =
+      code === 'ENOENT' ? 'does not exist' : code === 'EACCES' ? 'permission denied' : (error as Error).message;
     return { ok: false, reason: `cannot read the CA at CERTIFICATES_PATH ${certificatesPath}: ${why}` };
   }
 }

@@ -114,12 +114,14 @@ export class Response {
 
   constructor(body: BodyInit | undefined = null, init: ResponseInit = {}) {
     this.status = init.status ?? 200;
-    if (!Number.isInteger(this.status) || this.status < 200 || this.status > 599) throw new RangeError(`invalid response status ${this.status}`);
+    if (!Number.isInteger(this.status) || this.status < 200 || this.status > 599)
+      throw new RangeError(`invalid response status ${this.status}`);
     this.statusText = init.statusText ?? '';
     this.headers = new Headers(init.headers);
     if (body !== null && typeof body !== 'string') throw new TypeError('only text bodies are supported (fetch-lite)');
     this.body = body;
-    if (typeof body === 'string' && !this.headers.has('content-type')) this.headers.set('content-type', 'text/plain;charset=UTF-8');
+    if (typeof body === 'string' && !this.headers.has('content-type'))
+      this.headers.set('content-type', 'text/plain;charset=UTF-8');
   }
 
   async text(): Promise<string> {

@@ -20,11 +20,20 @@ type FetchApp = (request: Request, env: NodeBindings) => Response | Promise<Resp
 const ORIGIN = 'http://api.invalid';
 
 /** `onError` hears of the bridge's own failures: app.ts already turns every handler error into an answer. */
-export function nodeRequestListener(fetch: FetchApp, onError: (error: Error) => void): (incoming: IncomingMessage, outgoing: ServerResponse) => void {
+export function nodeRequestListener(
+  fetch: FetchApp,
+  onError: (error: Error) => void,
+): (incoming: IncomingMessage, outgoing: ServerResponse) => void {
   return (incoming, outgoing) => {
     void answer(fetch, incoming, outgoing).catch((error: Error) => {
       onError(error);
-      if (!outgoing.headersSent) writeText(outgoing, 500, { 'content-type': 'application/json' }, JSON.stringify(errorBody(500, 'internal_error', 'internal error; see the manager log')));
+      if (!outgoing.headersSent)
+        writeText(
+          outgoing,
+          500,
+          { 'content-type': 'application/json' },
+          JSON.stringify(errorBody(500, 'internal_error', 'internal error; see the manager log')),
+        );
       else outgoing.destroy();
     });
   };
@@ -33,11 +42,17 @@ export function nodeRequestListener(fetch: FetchApp, onError: (error: Error) => 
 async function answer(fetch: FetchApp, incoming: IncomingMessage, outgoing: ServerResponse): Promise<void> {
   const target = requestTarget(incoming.url ?? '');
   if (target === undefined) {
-    writeText(outgoing, 400, { 'content-type': 'application/json', connection: 'close' }, JSON.stringify(errorBody(400, 'parse_exception', `malformed request target ${JSON.stringify(incoming.url)}`)));
+    writeText(
+      outgoing,
+      400,
+      { 'content-type': 'application/json', connection: 'close' },
+      JSON.stringify(errorBody(400, 'parse_exception', `malformed request target ${JSON.stringify(incoming.url)}`)),
+    );
     return;
   }
   const headerPairs: [string, string][] = [];
-  for (let i = 0; i + 1 < incoming.rawHeaders.length; i += 2) headerPairs.push([incoming.rawHeaders[i]!, incoming.rawHeaders[i + 1]!]);
+  for (let i = 0; i + 1 < incoming.rawHeaders.length; i += 2)
+    headerPairs.push([incoming.rawHeaders[i]!, incoming.rawHeaders[i + 1]!]);
   // HEAD is answered as GET: Node writes the headers, Content-Length included, and drops the body.
   const method = incoming.method === 'HEAD' ? 'GET' : (incoming.method ?? 'GET');
   const request = new Request(ORIGIN + target, { method, headers: headerPairs });
@@ -60,7 +75,12 @@ function requestTarget(url: string): string | undefined {
   }
 }
 
-function writeText(outgoing: ServerResponse, status: number, headers: Record<string, string | string[]>, body: string): void {
+function writeText(
+  outgoing: ServerResponse,
+  status: number,
+  headers: Record<string, string | string[]>,
+  body: string,
+): void {
   outgoing.writeHead(status, { ...headers, 'content-length': String(Buffer.byteLength(body)) });
   outgoing.end(body);
 }

@@ -49,7 +49,13 @@ export function recordPathFor(keystorePath: string): string {
 }
 
 export function emptyRecord(): AppliedRecord {
-  return { salt: randomBytes(16).toString('hex'), settings: new Map(), keystoreSha256: null, revision: null, appliedAt: null };
+  return {
+    salt: randomBytes(16).toString('hex'),
+    settings: new Map(),
+    keystoreSha256: null,
+    revision: null,
+    appliedAt: null,
+  };
 }
 
 /** Absent or unusable: an empty record (nothing is managed yet, so nothing gets removed). */
@@ -76,12 +82,23 @@ function parseRecord(text: string): AppliedRecord | undefined {
   if (typeof raw !== 'object' || raw === null) return undefined;
   const value = raw as Record<string, unknown>;
   const settings = value.settings;
-  if (value.version !== RECORD_VERSION || typeof value.salt !== 'string' || typeof settings !== 'object' || settings === null) return undefined;
+  if (
+    value.version !== RECORD_VERSION ||
+    typeof value.salt !== 'string' ||
+    typeof settings !== 'object' ||
+    settings === null
+  )
+    return undefined;
   const entries = Object.entries(settings as Record<string, unknown>);
-  if (!entries.every(([name, digest]) => SETTING_NAME.test(name) && typeof digest === 'string' && HEX_DIGEST.test(digest))) return undefined;
+  if (
+    !entries.every(([name, digest]) => SETTING_NAME.test(name) && typeof digest === 'string' && HEX_DIGEST.test(digest))
+  )
+    return undefined;
   const pending = value.pending ?? [];
-  if (!Array.isArray(pending) || !pending.every((name) => typeof name === 'string' && SETTING_NAME.test(name))) return undefined;
-  for (const name of pending as string[]) if (!entries.some(([known]) => known === name)) entries.push([name, PENDING_DIGEST]);
+  if (!Array.isArray(pending) || !pending.every((name) => typeof name === 'string' && SETTING_NAME.test(name)))
+    return undefined;
+  for (const name of pending as string[])
+    if (!entries.some(([known]) => known === name)) entries.push([name, PENDING_DIGEST]);
   const optionalString = (field: unknown): string | null => (typeof field === 'string' ? field : null);
   return {
     salt: value.salt,
@@ -100,8 +117,13 @@ export async function saveRecord(file: string, record: AppliedRecord): Promise<v
     keystoreSha256: record.keystoreSha256,
     revision: record.revision,
     appliedAt: record.appliedAt,
-    settings: Object.fromEntries([...record.settings].filter(([, digest]) => digest !== PENDING_DIGEST).sort(([a], [b]) => (a < b ? -1 : 1))),
-    pending: [...record.settings].filter(([, digest]) => digest === PENDING_DIGEST).map(([name]) => name).sort(),
+    settings: Object.fromEntries(
+      [...record.settings].filter(([, digest]) => digest !== PENDING_DIGEST).sort(([a], [b]) => (a < b ? -1 : 1)),
+    ),
+    pending: [...record.settings]
+      .filter(([, digest]) => digest === PENDING_DIGEST)
+      .map(([name]) => name)
+      .sort(),
   };
   await writeFileAtomic(file, `${JSON.stringify(body, null, 2)}\n`, { mode: RECORD_MODE });
 }

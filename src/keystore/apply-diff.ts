@@ -72,7 +72,11 @@ const INHERITED_PATH = /\/dev\/fd\/(\d+)/g;
 const SOURCE_FILE_MISSING = /File \[.*\] does not exist/;
 const SETTING_MISSING = /Setting \[([^\]]+)\] does not exist in the keystore/;
 
-export function createApplier(runCli: CliRunner, log: Logger, budget: (cap: number) => Promise<DescriptorBudget> = descriptorBudget): Applier {
+export function createApplier(
+  runCli: CliRunner,
+  log: Logger,
+  budget: (cap: number) => Promise<DescriptorBudget> = descriptorBudget,
+): Applier {
   let multiPair: boolean | null = null;
   /** Lowered whenever a call runs out of descriptors anyway (a CLI needing more of its own than we allowed for). */
   let learnedCap = MAX_PAIRS_PER_CALL;
@@ -91,9 +95,12 @@ export function createApplier(runCli: CliRunner, log: Logger, budget: (cap: numb
     const found = await budget(learnedCap);
     lastBudget = found;
     if (saidPairs.isNew(found.pairs) && found.pairs < wanted) {
-      log.info(`at most ${found.pairs} setting${found.pairs === 1 ? '' : 's'} per add-file call: RLIMIT_NOFILE ${found.limit ?? 'unlimited'}, ${found.open} descriptors open`, {
-        'event.action': 'keystore-sync',
-      });
+      log.info(
+        `at most ${found.pairs} setting${found.pairs === 1 ? '' : 's'} per add-file call: RLIMIT_NOFILE ${found.limit ?? 'unlimited'}, ${found.open} descriptors open`,
+        {
+          'event.action': 'keystore-sync',
+        },
+      );
     }
     return found.pairs;
   };
@@ -104,7 +111,11 @@ export function createApplier(runCli: CliRunner, log: Logger, budget: (cap: numb
       const progress = { upserted: [] as string[], removed: [] as string[], hasWritten: false, calls: 0 };
       // The password line comes first on stdin; an unprotected keystore never reads it.
       const passwordLine = request.password === undefined ? '' : `${request.password}\n`;
-      const call = async (args: string[], stdin = passwordLine, inheritFds: readonly number[] = []): Promise<CliResult> => {
+      const call = async (
+        args: string[],
+        stdin = passwordLine,
+        inheritFds: readonly number[] = [],
+      ): Promise<CliResult> => {
         progress.calls++;
         return runCli(request.configDir, args, stdin, inheritFds);
       };
@@ -129,13 +140,19 @@ export function createApplier(runCli: CliRunner, log: Logger, budget: (cap: numb
           // Opened per call, just before it: a huge Secret never holds more than one call's worth of descriptors.
           const pinned = await pinSourceFiles(request.sourceRoot, batch);
           if (!pinned.ok) {
-            const reason = isOutOfDescriptors(pinned.reason) ? outOfDescriptors(batch.length, pinned.reason) : pinned.reason;
+            const reason = isOutOfDescriptors(pinned.reason)
+              ? outOfDescriptors(batch.length, pinned.reason)
+              : pinned.reason;
             return { ok: false, reason, isSourceChanged: pinned.isSourceChanged, ...progress };
           }
           let result: CliResult;
           try {
             const pairs = pinned.files.flatMap((file, n) => [file.name, `/dev/fd/${FIRST_INHERITED_FD + n}`]);
-            result = await call(['add-file', '-f', END_OF_OPTIONS, ...pairs], passwordLine, pinned.files.map((file) => file.fd));
+            result = await call(
+              ['add-file', '-f', END_OF_OPTIONS, ...pairs],
+              passwordLine,
+              pinned.files.map((file) => file.fd),
+            );
           } finally {
             // Whatever the call's end (exit, failure, deadline, spawn error): the CLI is gone, ours are closed.
             await pinned.release();
@@ -144,7 +161,10 @@ export function createApplier(runCli: CliRunner, log: Logger, budget: (cap: numb
             // Pre-7.7 checks its arguments after auto-creating the keystore, before saving any setting.
             multiPair = false;
             progress.hasWritten ||= !request.keystoreExists;
-            log.info('elasticsearch-keystore predates 7.7 (one setting per add-file call); adding settings one by one', { 'event.action': 'keystore-sync' });
+            log.info(
+              'elasticsearch-keystore predates 7.7 (one setting per add-file call); adding settings one by one',
+              { 'event.action': 'keystore-sync' },
+            );
             batches = [...batches.slice(0, i), ...batch.map((entry) => [entry]), ...batches.slice(i + 1)];
             i--;
             continue;
@@ -169,7 +189,10 @@ export function createApplier(runCli: CliRunner, log: Logger, budget: (cap: numb
           break;
         }
         // Someone removed one of ours already; remove stopped there without saving. Drop it, go on.
-        const missing = result.kind === 'exited' && result.code === EXIT_CONFIG ? SETTING_MISSING.exec(result.stderr)?.[1] : undefined;
+        const missing =
+          result.kind === 'exited' && result.code === EXIT_CONFIG
+            ? SETTING_MISSING.exec(result.stderr)?.[1]
+            : undefined;
         if (missing === undefined || !removals.includes(missing)) return failed('remove', result);
         log.info(`${missing} was already gone from the keystore`, { 'event.action': 'keystore-sync' });
         progress.removed.push(missing);
@@ -201,9 +224,12 @@ function describeFailure(command: string, result: CliResult, pinned: readonly Pi
   }
   const status = result.code !== null ? `exit code ${result.code}` : `signal ${result.signal}`;
   let reason = `elasticsearch-keystore ${command} failed with ${status}: ${nameDescriptors(cliErrorLine(result.stderr), pinned)}`;
-  if (/unable to read from standard input/.test(result.stderr)) reason += ' (is the keystore password-protected? set KEYSTORE_PASSWORD or KEYSTORE_PASSWORD_FILE)';
+  if (/unable to read from standard input/.test(result.stderr))
+    reason += ' (is the keystore password-protected? set KEYSTORE_PASSWORD or KEYSTORE_PASSWORD_FILE)';
   // The descriptor was open when the CLI started, and /dev/fd/N holds even a deleted file: this is no Secret swap.
-  if (pinned.length > 0 && SOURCE_FILE_MISSING.test(result.stderr)) reason += ' (the CLI did not get the descriptor we passed: is /dev/fd missing, or does a wrapper close inherited descriptors?)';
+  if (pinned.length > 0 && SOURCE_FILE_MISSING.test(result.stderr))
+    reason +=
+      ' (the CLI did not get the descriptor we passed: is /dev/fd missing, or does a wrapper close inherited descriptors?)';
   return reason;
 }
 

@@ -63,7 +63,8 @@ export async function sourceSignature(dir: string): Promise<string> {
   } catch (error) {
     parts.push(`readdir ${errnoCode(error)}`);
   }
-  for (const name of names) if (!name.startsWith('..')) parts.push(`${name} ${await statSignature(path.join(dir, name))}`);
+  for (const name of names)
+    if (!name.startsWith('..')) parts.push(`${name} ${await statSignature(path.join(dir, name))}`);
   return parts.join('\n');
 }
 

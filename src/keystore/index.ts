@@ -32,11 +32,16 @@ export interface KeystoreDeps {
 }
 
 /** undefined when the updater is disabled (KEYSTORE_UPDATER=false, or auto and no SOURCE_DIR). */
-export async function createKeystoreUpdater(config: KeystoreConfig, deps: KeystoreDeps): Promise<KeystoreUpdater | undefined> {
+export async function createKeystoreUpdater(
+  config: KeystoreConfig,
+  deps: KeystoreDeps,
+): Promise<KeystoreUpdater | undefined> {
   const { log } = deps;
   if (config.mode === 'false') return undefined;
   if (config.mode === 'auto' && !(await exists(config.sourceDir))) {
-    log.info(`keystore updater off: SOURCE_DIR ${config.sourceDir} does not exist (KEYSTORE_UPDATER=auto)`, { 'event.action': 'keystore-start' });
+    log.info(`keystore updater off: SOURCE_DIR ${config.sourceDir} does not exist (KEYSTORE_UPDATER=auto)`, {
+      'event.action': 'keystore-start',
+    });
     return undefined;
   }
 

@@ -30,7 +30,13 @@ const PIPE_GRACE_MS = 2_000;
 const MAX_OUTPUT_BYTES = 64 * 1024;
 
 export type CliResult =
-  | { readonly kind: 'exited'; readonly code: number | null; readonly signal: string | null; readonly stdout: string; readonly stderr: string }
+  | {
+      readonly kind: 'exited';
+      readonly code: number | null;
+      readonly signal: string | null;
+      readonly stdout: string;
+      readonly stderr: string;
+    }
   | { readonly kind: 'timedOut'; readonly deadlineMs: number; readonly stderr: string }
   | { readonly kind: 'spawnFailed'; readonly reason: string };
 
@@ -40,7 +46,12 @@ export type CliResult =
  * `inheritFds`: descriptors of ours the CLI gets as its fds 3, 4, ... (for add-file's /dev/fd/N paths).
  * They stay ours: the caller closes them once the call has settled.
  */
-export type CliRunner = (configDir: string, args: readonly string[], stdin: string, inheritFds?: readonly number[]) => Promise<CliResult>;
+export type CliRunner = (
+  configDir: string,
+  args: readonly string[],
+  stdin: string,
+  inheritFds?: readonly number[],
+) => Promise<CliResult>;
 
 export function createCliRunner(binary: string, log: Logger, env: NodeJS.ProcessEnv = process.env): CliRunner {
   // Our passwords stay out of its environment.
@@ -62,7 +73,9 @@ export function createCliRunner(binary: string, log: Logger, env: NodeJS.Process
       // Out of descriptors (EMFILE) the pipes are never made: no stream exists to listen on, and the 'error'
       // event follows. Nothing may touch them before that handler is in place, or the throw ends the manager.
       if (spawned.stdin === null || spawned.stdout === null || spawned.stderr === null || spawned.pid === undefined) {
-        spawned.once('error', (error: NodeJS.ErrnoException) => resolve({ kind: 'spawnFailed', reason: describeSpawnError(binary, error) }));
+        spawned.once('error', (error: NodeJS.ErrnoException) =>
+          resolve({ kind: 'spawnFailed', reason: describeSpawnError(binary, error) }),
+        );
         spawned.stdin?.destroy();
         spawned.stdout?.destroy();
         spawned.stderr?.destroy();
@@ -96,7 +109,9 @@ export function createCliRunner(binary: string, log: Logger, env: NodeJS.Process
         hasTimedOut = true;
         killGroup(`elasticsearch-keystore ${args[0]} gave no answer within ${deadlineMs / 1000} s`);
       }, deadlineMs);
-      child.once('error', (error: NodeJS.ErrnoException) => settle({ kind: 'spawnFailed', reason: describeSpawnError(binary, error) }));
+      child.once('error', (error: NodeJS.ErrnoException) =>
+        settle({ kind: 'spawnFailed', reason: describeSpawnError(binary, error) }),
+      );
       const finish = (code: number | null, signal: NodeJS.Signals | null): void => {
         const durationMs = Math.round(performance.now() - started);
         log.debug(`elasticsearch-keystore ${args[0]} exited with ${code ?? signal} after ${durationMs} ms`, {
@@ -139,13 +154,18 @@ function describeSpawnError(binary: string, error: NodeJS.ErrnoException): strin
   // Expected: ENOENT (wrong KEYSTORE_BINARY, or not an ES image), EACCES (not executable).
   if (error.code === 'ENOENT') return `KEYSTORE_BINARY ${binary} not found`;
   if (error.code === 'EACCES') return `KEYSTORE_BINARY ${binary} is not executable (permission denied)`;
-  if (error.code === 'EMFILE' || error.code === 'ENFILE') return `cannot run KEYSTORE_BINARY ${binary}: out of file descriptors (${error.code}); retrying later`;
+  if (error.code === 'EMFILE' || error.code === 'ENFILE')
+    return `cannot run KEYSTORE_BINARY ${binary}: out of file descriptors (${error.code}); retrying later`;
   return `cannot run KEYSTORE_BINARY ${binary}: ${error.message}`;
 }
 
 /** The line that says what went wrong: `ERROR: ...`, else the exception's first line. */
 export function cliErrorLine(stderr: string): string {
-  const lines = stderr.split('\n').map((line) => line.trim()).filter(Boolean);
-  const line = lines.find((l) => l.startsWith('ERROR:')) ?? lines.find((l) => !l.startsWith('at ')) ?? 'no error message';
+  const lines = stderr
+    .split('\n')
+    .map((line) => line.trim())
+    .filter(Boolean);
+  const line =
+    lines.find((l) => l.startsWith('ERROR:')) ?? lines.find((l) => !l.startsWith('at ')) ?? 'no error message';
   return line.length > 400 ? `${line.slice(0, 400)}...` : line;
 }

@@ -65,7 +65,10 @@ export async function sweepWorkspaces(keystorePath: string): Promise<void> {
  * A private copy of the live keystore, or null with the reason when the live
  * one is not the version the caller planned against (`expectedSha256`).
  */
-export async function openWorkspace(keystorePath: string, expectedSha256: string | null): Promise<Workspace | { readonly conflict: string }> {
+export async function openWorkspace(
+  keystorePath: string,
+  expectedSha256: string | null,
+): Promise<Workspace | { readonly conflict: string }> {
   const base = await readVersion(keystorePath);
   if (base.sha256 !== expectedSha256) return { conflict: 'it changed between our reading it and copying it' };
   const root = workspaceRoot(keystorePath);
@@ -90,11 +93,14 @@ export async function openWorkspace(keystorePath: string, expectedSha256: string
       const updated = await readVersion(copy);
       if (updated.bytes === null) throw new Error(`elasticsearch-keystore left no keystore in ${dir}`);
       const live = await readVersion(keystorePath);
-      if (live.identity !== base.identity || live.sha256 !== base.sha256) return { kind: 'conflict', what: describeChange(base, live) };
+      if (live.identity !== base.identity || live.sha256 !== base.sha256)
+        return { kind: 'conflict', what: describeChange(base, live) };
       // The CLI refuses to change a keystore's owner; so do we (as root we may keep it instead).
       if (base.bytes !== null && (updated.uid !== base.uid || updated.gid !== base.gid)) {
         await fs.chown(copy, base.uid, base.gid).catch((error: Error) => {
-          throw new Error(`will not replace ${keystorePath}, owned by ${base.uid}:${base.gid}, with a file of another owner (${error.message})`);
+          throw new Error(
+            `will not replace ${keystorePath}, owned by ${base.uid}:${base.gid}, with a file of another owner (${error.message})`,
+          );
         });
       }
       // The last look and the rename, with nothing in between: synchronous, so the event loop cannot widen the gap

@@ -17,7 +17,13 @@
 // spawned meanwhile does not.
 
 import fs from 'node:fs/promises';
-import { describeReadError, hashOpenFile, openBoundedFile, RefusedFileError, type OpenedFile } from '../files/bounded-read.ts';
+import {
+  describeReadError,
+  hashOpenFile,
+  openBoundedFile,
+  RefusedFileError,
+  type OpenedFile,
+} from '../files/bounded-read.ts';
 import { errnoCode } from '../files/errno.ts';
 import { isBeneath, MAX_ENTRY_BYTES, type SourceEntry } from './scan-source.ts';
 
@@ -62,7 +68,10 @@ export async function pinSourceFiles(root: string, entries: readonly SourceEntry
 
 /** null when pinned. `opened` receives the file as soon as it is open, so the caller can close it whatever happens next. */
 async function pinOne(root: string, entry: SourceEntry, opened: OpenedFile[]): Promise<Refusal | null> {
-  const changed = (what: string): Refusal => ({ reason: `${entry.name} (${entry.file}) changed since the scan: ${what}`, isSourceChanged: true });
+  const changed = (what: string): Refusal => ({
+    reason: `${entry.name} (${entry.file}) changed since the scan: ${what}`,
+    isSourceChanged: true,
+  });
   let file: OpenedFile;
   try {
     // O_NOFOLLOW and O_NONBLOCK, then fstat: a symlink, FIFO or device planted since the scan is refused before any read.
@@ -70,7 +79,8 @@ async function pinOne(root: string, entry: SourceEntry, opened: OpenedFile[]): P
   } catch (error) {
     // Expected: ENOENT (a Secret swap deleted the old timestamped directory), ELOOP (now a symlink), ENOTDIR.
     const code = errnoCode(error);
-    if (error instanceof RefusedFileError || code === 'ENOENT' || code === 'ELOOP' || code === 'ENOTDIR') return changed(describeReadError(error));
+    if (error instanceof RefusedFileError || code === 'ENOENT' || code === 'ELOOP' || code === 'ENOTDIR')
+      return changed(describeReadError(error));
     return { reason: `cannot open ${entry.name} (${entry.file}): ${describeReadError(error)}`, isSourceChanged: false };
   }
   opened.push(file);
@@ -80,7 +90,10 @@ async function pinOne(root: string, entry: SourceEntry, opened: OpenedFile[]): P
   try {
     where = await fs.readlink(`/proc/self/fd/${file.handle.fd}`);
   } catch (error) {
-    return { reason: `cannot tell where ${entry.file} lies (/proc/self/fd: ${describeReadError(error)}); is /proc mounted?`, isSourceChanged: false };
+    return {
+      reason: `cannot tell where ${entry.file} lies (/proc/self/fd: ${describeReadError(error)}); is /proc mounted?`,
+      isSourceChanged: false,
+    };
   }
   if (!isBeneath(root, where)) return changed(`it now leads out of SOURCE_DIR (to ${where})`);
   let hash: string;

@@ -24,7 +24,18 @@ const CONNECT_TIMEOUT_MS = 10_000;
 /** A real answer is a few hundred bytes per node; more is read no further. */
 const MAX_ANSWER_BYTES = 256 * 1024;
 
-export type FailureKind = 'refused' | 'unavailable' | 'unauthorized' | 'forbidden' | 'reload_exception' | 'tls' | 'timeout' | 'network' | 'http' | 'config' | 'aborted';
+export type FailureKind =
+  | 'refused'
+  | 'unavailable'
+  | 'unauthorized'
+  | 'forbidden'
+  | 'reload_exception'
+  | 'tls'
+  | 'timeout'
+  | 'network'
+  | 'http'
+  | 'config'
+  | 'aborted';
 
 export type ReloadOutcome =
   | { readonly ok: true; readonly nodes: readonly string[] }
@@ -53,7 +64,9 @@ export function createReloadClient(config: KeystoreConfig, env: NodeJS.ProcessEn
     if (!ca.ok) return { failed: failure('config', ca.reason) };
     if (!client || clientCa !== ca.pem) {
       void client?.close();
-      client = new http.Client(url.origin, { connect: { ca: isHttps ? ca.pem : undefined, timeout: CONNECT_TIMEOUT_MS } });
+      client = new http.Client(url.origin, {
+        connect: { ca: isHttps ? ca.pem : undefined, timeout: CONNECT_TIMEOUT_MS },
+      });
       clientCa = ca.pem;
     }
     return { client };
@@ -89,10 +102,15 @@ export function createReloadClient(config: KeystoreConfig, env: NodeJS.ProcessEn
           bodyTimeout: deadlineMs,
         });
         const text = await readBoundedBody(response.body, MAX_ANSWER_BYTES);
-        if (text === undefined) return failure('http', `HTTP ${response.statusCode} from Elasticsearch with an answer larger than ${MAX_ANSWER_BYTES / 1024} KiB; not read further`);
+        if (text === undefined)
+          return failure(
+            'http',
+            `HTTP ${response.statusCode} from Elasticsearch with an answer larger than ${MAX_ANSWER_BYTES / 1024} KiB; not read further`,
+          );
         return interpret(response.statusCode, text);
       } catch (error) {
-        if (deadline.signal.aborted && !signal.aborted) return failure('timeout', `no complete answer from ${config.endpoint} within ${deadlineMs / 1000} s`);
+        if (deadline.signal.aborted && !signal.aborted)
+          return failure('timeout', `no complete answer from ${config.endpoint} within ${deadlineMs / 1000} s`);
         return classifyError(error as NodeJS.ErrnoException, config.endpoint);
       } finally {
         clearTimeout(timer);
@@ -113,7 +131,10 @@ function failure(kind: FailureKind, reason: string): ReloadOutcome {
 interface EsAnswer {
   readonly error?: string | { readonly type?: string; readonly reason?: string | null };
   readonly _nodes?: { readonly failed?: number };
-  readonly nodes?: Record<string, { readonly name?: string; readonly reload_exception?: { readonly type?: string; readonly reason?: string } }>;
+  readonly nodes?: Record<
+    string,
+    { readonly name?: string; readonly reload_exception?: { readonly type?: string; readonly reason?: string } }
+  >;
 }
 
 /** HTTP 200 is not enough: each node reports its own reload_exception. */
@@ -126,22 +147,39 @@ function interpret(status: number, text: string): ReloadOutcome {
   }
   const esReason = (): string => {
     const error = answer?.error;
-    const reason = typeof error === 'object' && error !== null ? `${error.type}: ${error.reason}` : typeof error === 'string' ? error : text.slice(0, 200);
+    const reason =
+      typeof error === 'object' && error !== null
+        ? `${error.type}: ${error.reason}`
+        : typeof error === 'string'
+          ? error
+          : text.slice(0, 200);
     return reason || 'no body';
   };
-  if (status === 401) return failure('unauthorized', `HTTP 401 from Elasticsearch, check USERNAME and PASSWORD/PASSWORD_FILE (${esReason()})`);
-  if (status === 403) return failure('forbidden', `HTTP 403 from Elasticsearch, the user lacks the manage cluster privilege (${esReason()})`);
+  if (status === 401)
+    return failure(
+      'unauthorized',
+      `HTTP 401 from Elasticsearch, check USERNAME and PASSWORD/PASSWORD_FILE (${esReason()})`,
+    );
+  if (status === 403)
+    return failure(
+      'forbidden',
+      `HTTP 403 from Elasticsearch, the user lacks the manage cluster privilege (${esReason()})`,
+    );
   if (status === 503) return failure('unavailable', `HTTP 503 from Elasticsearch, not ready yet (${esReason()})`);
   if (status !== 200) return failure('http', `HTTP ${status} from Elasticsearch (${esReason()})`);
-  if (typeof answer?.nodes !== 'object' || answer.nodes === null) return failure('http', `HTTP 200 without a nodes object: ${text.slice(0, 200)}`);
+  if (typeof answer?.nodes !== 'object' || answer.nodes === null)
+    return failure('http', `HTTP 200 without a nodes object: ${text.slice(0, 200)}`);
   const nodes = Object.entries(answer.nodes);
   const broken = nodes.filter(([, node]) => node?.reload_exception);
   if (broken.length > 0) {
-    const details = broken.map(([id, node]) => `node ${node.name ?? id}: ${node.reload_exception?.type}: ${node.reload_exception?.reason}`);
+    const details = broken.map(
+      ([id, node]) => `node ${node.name ?? id}: ${node.reload_exception?.type}: ${node.reload_exception?.reason}`,
+    );
     return failure('reload_exception', `Elasticsearch could not reload secure settings: ${details.join('; ')}`);
   }
   const unreached = Number(answer._nodes?.failed ?? 0);
-  if (unreached > 0) return failure('reload_exception', `Elasticsearch could not reach ${unreached} node(s) for the reload`);
+  if (unreached > 0)
+    return failure('reload_exception', `Elasticsearch could not reach ${unreached} node(s) for the reload`);
   if (nodes.length === 0) return failure('http', 'the reload reached no node');
   return { ok: true, nodes: nodes.map(([id, node]) => node?.name ?? id) };
 }
@@ -149,10 +187,14 @@ function interpret(status: number, text: string): ReloadOutcome {
 function classifyError(error: NodeJS.ErrnoException, endpoint: string): ReloadOutcome {
   const code = error.code ?? (error.cause as NodeJS.ErrnoException | undefined)?.code ?? '';
   const message = error.message || code;
-  if (error.name === 'AbortError' || code === 'UND_ERR_ABORTED') return failure('aborted', 'reload aborted: the manager is shutting down');
-  if (code === 'ECONNREFUSED') return failure('refused', `connection refused by ${endpoint}: Elasticsearch is not listening (yet)`);
-  if (/CERT|SSL|TLS|UNABLE_TO_|SELF_SIGNED|ALTNAME/.test(code)) return failure('tls', `TLS error talking to ${endpoint} (${code}: ${message}); check CERTIFICATES_PATH`);
+  if (error.name === 'AbortError' || code === 'UND_ERR_ABORTED')
+    return failure('aborted', 'reload aborted: the manager is shutting down');
+  if (code === 'ECONNREFUSED')
+    return failure('refused', `connection refused by ${endpoint}: Elasticsearch is not listening (yet)`);
+  if (/CERT|SSL|TLS|UNABLE_TO_|SELF_SIGNED|ALTNAME/.test(code))
+    return failure('tls', `TLS error talking to ${endpoint} (${code}: ${message}); check CERTIFICATES_PATH`);
   if (/TIMEOUT/.test(code)) return failure('timeout', `no answer from ${endpoint} in time (${code})`);
-  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return failure('network', `cannot resolve the host of ${endpoint} (${code})`);
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN')
+    return failure('network', `cannot resolve the host of ${endpoint} (${code})`);
   return failure('network', `request to ${endpoint} failed: ${code ? `${code}: ` : ''}${message}`);
 }

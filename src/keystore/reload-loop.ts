@@ -33,20 +33,31 @@ export function createReloadLoop(options: ReloadLoopOptions) {
       lastFailure = null;
       facts.lastReloadAt = new Date().toISOString();
       facts.reloads++;
-      log.info(`secure settings reloaded on ${outcome.nodes.join(', ')}`, { 'event.action': 'keystore-reload', 'event.outcome': 'success' });
+      log.info(`secure settings reloaded on ${outcome.nodes.join(', ')}`, {
+        'event.action': 'keystore-reload',
+        'event.outcome': 'success',
+      });
       return { kind: 'done' };
     }
     if (outcome.kind === 'aborted' || abort.signal.aborted) return { kind: 'done' };
     isPending = true;
     lastFailure = { kind: outcome.kind, isTransient: outcome.isTransient };
     // ES booting refuses connections for a while: that is expected, so less loud.
-    return { kind: 'failed', reason: outcome.reason, level: outcome.isTransient ? 'warn' : 'error', fields: { 'event.reason': outcome.kind } };
+    return {
+      kind: 'failed',
+      reason: outcome.reason,
+      level: outcome.isTransient ? 'warn' : 'error',
+      fields: { 'event.reason': outcome.kind },
+    };
   };
 
   const reloadOnce = async (): Promise<PassResult> => {
     if (!isPending) return { kind: 'done' };
     if (!options.isProcessStarted()) {
-      if (!isWaitingForProcess) log.info('keystore changed; waiting for the process to start before reloading secure settings', { 'event.action': 'keystore-reload' });
+      if (!isWaitingForProcess)
+        log.info('keystore changed; waiting for the process to start before reloading secure settings', {
+          'event.action': 'keystore-reload',
+        });
       isWaitingForProcess = true;
       return { kind: 'wait', ms: PROCESS_CHECK_MS };
     }
@@ -57,7 +68,13 @@ export function createReloadLoop(options: ReloadLoopOptions) {
     return settle(await client.reload(password.value, abort.signal));
   };
 
-  const worker = createSerialWorker({ name: 'reloading secure settings', action: 'keystore-reload', log, pass: reloadOnce, isRequestRetryingAtOnce: false });
+  const worker = createSerialWorker({
+    name: 'reloading secure settings',
+    action: 'keystore-reload',
+    log,
+    pass: reloadOnce,
+    isRequestRetryingAtOnce: false,
+  });
 
   return {
     /** The keystore changed: reload once the process runs. */

@@ -145,9 +145,12 @@ async function readEntry(root: string, name: string): Promise<EntryRead> {
   } catch (error) {
     if ((error as RefusedFileError).code === 'ENOTREG') {
       const reason = describeReadError(error);
-      return reason.endsWith('(a directory)') ? { kind: 'ignored', reason } : { kind: 'unusable', reason: `refused: ${reason}` };
+      return reason.endsWith('(a directory)')
+        ? { kind: 'ignored', reason }
+        : { kind: 'unusable', reason: `refused: ${reason}` };
     }
-    if (error instanceof RefusedFileError) return { kind: 'unusable', reason: `refused: ${describeReadError(error)} (a Secret holds at most 1 MiB)` };
+    if (error instanceof RefusedFileError)
+      return { kind: 'unusable', reason: `refused: ${describeReadError(error)} (a Secret holds at most 1 MiB)` };
     return unreadable(error as NodeJS.ErrnoException);
   }
 }
@@ -159,7 +162,8 @@ export function isBeneath(root: string, file: string): boolean {
 
 function unreadable(error: NodeJS.ErrnoException): EntryRead {
   // ENOENT: removed mid-swap, or a link created before its target (older kubelets), or dangling for good.
-  if (error.code === 'ENOENT') return { kind: 'vanished', reason: 'cannot read it: a dangling symlink, or it vanished while scanning' };
+  if (error.code === 'ENOENT')
+    return { kind: 'vanished', reason: 'cannot read it: a dangling symlink, or it vanished while scanning' };
   if (error.code === 'ELOOP') return { kind: 'unusable', reason: 'cannot read it: symlink loop' };
   return { kind: 'unusable', reason: `cannot read it: ${describeReadError(error)}` };
 }
@@ -167,7 +171,9 @@ function unreadable(error: NodeJS.ErrnoException): EntryRead {
 function dirFailure(dir: string, error: NodeJS.ErrnoException): ScanResult {
   // Expected: ENOENT (not mounted yet), ENOTDIR, EACCES.
   if (error.code === 'ENOENT') return { ok: false, reason: `SOURCE_DIR ${dir} does not exist`, isDirMissing: true };
-  if (error.code === 'ENOTDIR') return { ok: false, reason: `SOURCE_DIR ${dir} is not a directory`, isDirMissing: false };
-  if (error.code === 'EACCES') return { ok: false, reason: `cannot list SOURCE_DIR ${dir}: permission denied`, isDirMissing: false };
+  if (error.code === 'ENOTDIR')
+    return { ok: false, reason: `SOURCE_DIR ${dir} is not a directory`, isDirMissing: false };
+  if (error.code === 'EACCES')
+    return { ok: false, reason: `cannot list SOURCE_DIR ${dir}: permission denied`, isDirMissing: false };
   return { ok: false, reason: `cannot list SOURCE_DIR ${dir}: ${error.message}`, isDirMissing: false };
 }

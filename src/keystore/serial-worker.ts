@@ -91,7 +91,8 @@ export function createSerialWorker(options: SerialWorkerOptions): SerialWorker {
       if (!isClosed) timer.schedule(result.ms);
       return;
     }
-    if (facts.error !== null && result.kind === 'done') log.info(`${name} recovered`, { 'event.action': action, 'event.outcome': 'success' });
+    if (facts.error !== null && result.kind === 'done')
+      log.info(`${name} recovered`, { 'event.action': action, 'event.outcome': 'success' });
     if (result.kind === 'done') {
       facts.error = null;
       facts.consecutiveFailures = 0;
@@ -155,7 +156,10 @@ export function createSerialWorker(options: SerialWorkerOptions): SerialWorker {
       cancelRetry();
       if (!running) return;
       let wait: ReturnType<typeof setTimeout> | undefined;
-      await Promise.race([running, new Promise((resolve) => (wait = Number.isFinite(maxWaitMs) ? setTimeout(resolve, maxWaitMs) : undefined))]);
+      await Promise.race([
+        running,
+        new Promise((resolve) => (wait = Number.isFinite(maxWaitMs) ? setTimeout(resolve, maxWaitMs) : undefined)),
+      ]);
       clearTimeout(wait);
     },
   };

@@ -79,7 +79,16 @@ export function watchSource(
   const backstop = setInterval(() => void poll(), pollMs);
   backstop.unref?.();
   const keystoreWatch =
-    keystore && watchKeystore(keystore.path, () => void keystore.hasChanged().then((changed) => changed && fire('keystore changed'), () => fire('keystore check failed')), log);
+    keystore &&
+    watchKeystore(
+      keystore.path,
+      () =>
+        void keystore.hasChanged().then(
+          (changed) => changed && fire('keystore changed'),
+          () => fire('keystore check failed'),
+        ),
+      log,
+    );
 
   const startWatching = async (next: string | undefined, inode: number | undefined): Promise<void> => {
     const previous = watcher;
@@ -92,7 +101,14 @@ export function watchSource(
     // are not ours to walk; the swap shows up as events on SOURCE_DIR itself.
     // While SOURCE_DIR is missing its parent is watched, for SOURCE_DIR only: no watch on each sibling.
     const ignored = next === dir ? undefined : (file: string) => file !== next && file !== dir;
-    const created = watch(next, { depth: 0, followSymlinks: false, ignoreInitial: true, atomic: false, persistent: true, ignored });
+    const created = watch(next, {
+      depth: 0,
+      followSymlinks: false,
+      ignoreInitial: true,
+      atomic: false,
+      persistent: true,
+      ignored,
+    });
     watcher = created;
     created.on('all', (event, file) => markDirty(`${event} ${path.basename(file)}`));
     // In the parent, only SOURCE_DIR's own entry matters: our log file or state file may live there too.
@@ -100,7 +116,9 @@ export function watchSource(
       if (next === dir || path.basename(String(file)) === path.basename(dir)) markDirty(`raw ${String(event)}`);
     });
     created.on('error', (error) => {
-      log.warn(`watching ${next} failed: ${(error as Error).message}; the ${pollMs / 1000} s poll still runs`, { 'event.action': 'keystore-watch' });
+      log.warn(`watching ${next} failed: ${(error as Error).message}; the ${pollMs / 1000} s poll still runs`, {
+        'event.action': 'keystore-watch',
+      });
       markDirty('watch error');
     });
     await new Promise<void>((resolve) => {
@@ -119,7 +137,10 @@ export function watchSource(
     const next = dirInode !== undefined ? dir : parentInode !== undefined ? path.dirname(dir) : undefined;
     const inode = dirInode ?? parentInode;
     if (next === target && inode === targetInode && (next === undefined || watcher !== undefined)) return;
-    if (next !== dir) log.info(`SOURCE_DIR ${dir} does not exist; watching ${next ?? 'nothing'} until it appears`, { 'event.action': 'keystore-watch' });
+    if (next !== dir)
+      log.info(`SOURCE_DIR ${dir} does not exist; watching ${next ?? 'nothing'} until it appears`, {
+        'event.action': 'keystore-watch',
+      });
     await startWatching(next, inode);
   };
   // One retarget at a time: the first scan and a later event may both ask.
@@ -127,7 +148,9 @@ export function watchSource(
 
   return {
     ready: retarget().catch((error: Error) => {
-      log.warn(`cannot watch ${dir}: ${error.message}; relying on the ${pollMs / 1000} s poll`, { 'event.action': 'keystore-watch' });
+      log.warn(`cannot watch ${dir}: ${error.message}; relying on the ${pollMs / 1000} s poll`, {
+        'event.action': 'keystore-watch',
+      });
     }),
     retarget,
     async close() {
@@ -160,9 +183,16 @@ function watchKeystore(keystorePath: string, onEvent: () => void, log: Logger): 
       const now = performance.now();
       burstStartedAt ??= now;
       clearTimeout(debounce);
-      debounce = setTimeout(check, Math.max(0, Math.min(KEYSTORE_QUIET_MS, burstStartedAt + KEYSTORE_LONGEST_QUIET_MS - now)));
+      debounce = setTimeout(
+        check,
+        Math.max(0, Math.min(KEYSTORE_QUIET_MS, burstStartedAt + KEYSTORE_LONGEST_QUIET_MS - now)),
+      );
     });
-    watcher.on('error', (error) => log.warn(`watching the keystore ${keystorePath} failed: ${error.message}; the backstop poll still runs`, { 'event.action': 'keystore-watch' }));
+    watcher.on('error', (error) =>
+      log.warn(`watching the keystore ${keystorePath} failed: ${error.message}; the backstop poll still runs`, {
+        'event.action': 'keystore-watch',
+      }),
+    );
     return {
       close: () => {
         clearTimeout(debounce);
@@ -170,7 +200,9 @@ function watchKeystore(keystorePath: string, onEvent: () => void, log: Logger): 
       },
     };
   } catch (error) {
-    log.warn(`cannot watch the keystore ${keystorePath}: ${(error as Error).message}; relying on the backstop poll`, { 'event.action': 'keystore-watch' });
+    log.warn(`cannot watch the keystore ${keystorePath}: ${(error as Error).message}; relying on the backstop poll`, {
+      'event.action': 'keystore-watch',
+    });
     return undefined;
   }
 }

@@ -70,15 +70,25 @@ export interface KeystoreStatus {
   readonly lastReloadAt: string | null;
   readonly consecutiveFailures: number;
   readonly nextRetryAt: string | null;
-  readonly reload: { readonly enabled: boolean; readonly pending: boolean; readonly failure: string | null; readonly consecutiveFailures: number };
+  readonly reload: {
+    readonly enabled: boolean;
+    readonly pending: boolean;
+    readonly failure: string | null;
+    readonly consecutiveFailures: number;
+  };
   readonly cliSupportsMultiPair: boolean | null;
   readonly counters: KeystoreCounters;
 }
 
 /** What /metrics shows of the keystore: some of the counters, and when it last matched SOURCE_DIR. */
-export type KeystoreMetrics = Pick<KeystoreCounters, 'syncs' | 'syncFailures' | 'reloads' | 'reloadFailures'> & Pick<KeystoreStatus, 'lastSyncAt'>;
+export type KeystoreMetrics = Pick<KeystoreCounters, 'syncs' | 'syncFailures' | 'reloads' | 'reloadFailures'> &
+  Pick<KeystoreStatus, 'lastSyncAt'>;
 
-export function describeStatus(sync: SyncFacts, reload: ReloadFacts | undefined, paths: { sourceDir: string; keystorePath: string }): KeystoreStatus {
+export function describeStatus(
+  sync: SyncFacts,
+  reload: ReloadFacts | undefined,
+  paths: { sourceDir: string; keystorePath: string },
+): KeystoreStatus {
   const { state, reason } = deriveState(sync, reload);
   return {
     state,
@@ -97,7 +107,12 @@ export function describeStatus(sync: SyncFacts, reload: ReloadFacts | undefined,
     consecutiveFailures: sync.error !== null ? sync.consecutiveFailures : (reload?.consecutiveFailures ?? 0),
     nextRetryAt: sync.error !== null ? sync.nextRetryAt : (reload?.nextRetryAt ?? null),
     reload: reload
-      ? { enabled: true, pending: reload.isPending, failure: reload.error?.kind ?? null, consecutiveFailures: reload.consecutiveFailures }
+      ? {
+          enabled: true,
+          pending: reload.isPending,
+          failure: reload.error?.kind ?? null,
+          consecutiveFailures: reload.consecutiveFailures,
+        }
       : { enabled: false, pending: false, failure: null, consecutiveFailures: 0 },
     cliSupportsMultiPair: sync.cliSupportsMultiPair,
     counters: {
@@ -114,18 +129,34 @@ export function describeStatus(sync: SyncFacts, reload: ReloadFacts | undefined,
 function deriveState(sync: SyncFacts, reload: ReloadFacts | undefined): { state: KeystoreState; reason: string } {
   // A retry in flight does not hide the failure: a CLI stuck again would otherwise read as "syncing" for its whole deadline.
   if (sync.error !== null) {
-    const next = sync.syncingSince !== null ? `; retrying now (since ${sync.syncingSince})` : retrying(sync.nextRetryAt);
+    const next =
+      sync.syncingSince !== null ? `; retrying now (since ${sync.syncingSince})` : retrying(sync.nextRetryAt);
     return { state: 'failed', reason: `${sync.error}${next}` };
   }
-  if (sync.isSyncing) return { state: 'syncing', reason: sync.syncingWhat ? `updating the keystore: ${sync.syncingWhat}` : 'reading SOURCE_DIR' };
+  if (sync.isSyncing)
+    return {
+      state: 'syncing',
+      reason: sync.syncingWhat ? `updating the keystore: ${sync.syncingWhat}` : 'reading SOURCE_DIR',
+    };
   if (reload) {
     if (reload.isReloading) return { state: 'reloading', reason: 'asking Elasticsearch to reload secure settings' };
-    if (reload.isPending && reload.isWaitingForProcess) return { state: 'waiting', reason: 'keystore updated; waiting for the process to start before reloading secure settings' };
+    if (reload.isPending && reload.isWaitingForProcess)
+      return {
+        state: 'waiting',
+        reason: 'keystore updated; waiting for the process to start before reloading secure settings',
+      };
     if (reload.isPending && reload.error) {
-      return { state: reload.error.isTransient ? 'waiting' : 'failed', reason: `reloading secure settings failed: ${reload.error.reason}${retrying(reload.nextRetryAt)}` };
+      return {
+        state: reload.error.isTransient ? 'waiting' : 'failed',
+        reason: `reloading secure settings failed: ${reload.error.reason}${retrying(reload.nextRetryAt)}`,
+      };
     }
     if (reload.isPending) return { state: 'reloading', reason: 'keystore updated; reloading secure settings' };
-    if (reload.lastReloadAt !== null) return { state: 'reloaded', reason: `keystore matches SOURCE_DIR${describeHeld(sync.ignored)} and Elasticsearch reloaded it` };
+    if (reload.lastReloadAt !== null)
+      return {
+        state: 'reloaded',
+        reason: `keystore matches SOURCE_DIR${describeHeld(sync.ignored)} and Elasticsearch reloaded it`,
+      };
   }
   return { state: 'synced', reason: `keystore matches SOURCE_DIR${describeHeld(sync.ignored)}` };
 }

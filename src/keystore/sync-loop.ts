@@ -81,7 +81,8 @@ export function createSyncLoop(options: SyncLoopOptions) {
   const noteIgnored = (ignored: readonly IgnoredEntry[]): void => {
     facts.ignored = ignored;
     const text = ignored.map((entry) => `${entry.name} (${entry.reason})`).join(', ');
-    if (ignoredSaid.isNew(text) && text !== '') log.warn(`SOURCE_DIR entries ignored: ${text}`, { 'event.action': 'keystore-sync' });
+    if (ignoredSaid.isNew(text) && text !== '')
+      log.warn(`SOURCE_DIR entries ignored: ${text}`, { 'event.action': 'keystore-sync' });
   };
 
   /** The diff to apply, or a reason it cannot be computed. */
@@ -98,7 +99,9 @@ export function createSyncLoop(options: SyncLoopOptions) {
     if (fingerprint === null && record.settings.size > 0) {
       // Names only booked (pending) were never known to be in it: no news that they are not.
       if ([...record.settings.values()].some((digest) => digest !== PENDING_DIGEST)) {
-        log.warn(`the keystore ${config.keystorePath} is gone; adding every setting again`, { 'event.action': 'keystore-sync' });
+        log.warn(`the keystore ${config.keystorePath} is gone; adding every setting again`, {
+          'event.action': 'keystore-sync',
+        });
       }
       record.settings.clear();
       record.keystoreSha256 = null;
@@ -107,25 +110,37 @@ export function createSyncLoop(options: SyncLoopOptions) {
     // An entry present but unreadable this time keeps what was applied for it: neither rewritten nor removed.
     const managed = new Set([...record.settings.keys()].filter((name) => !snapshot.held.has(name)));
     const diff = diffSettings(record.settings, managed, current);
-    if (current.size === 0 || fingerprint === null || fingerprint === record.keystoreSha256 || record.keystoreSha256 === null) {
+    if (
+      current.size === 0 ||
+      fingerprint === null ||
+      fingerprint === record.keystoreSha256 ||
+      record.keystoreSha256 === null
+    ) {
       return { diff, fingerprint };
     }
     // Written by someone else since our last write (entrypoint, ES, an operator), with or without a
     // Secret change (the backstop poll notices either): our values may be gone or changed. Re-adding
     // all of them is one add-file call, and none is spent while nobody touches the keystore.
-    log.info('the keystore was modified outside the updater; re-adding every setting from SOURCE_DIR', { 'event.action': 'keystore-sync' });
+    log.info('the keystore was modified outside the updater; re-adding every setting from SOURCE_DIR', {
+      'event.action': 'keystore-sync',
+    });
     return { diff: { upserts: [...current.keys()].sort(), removals: diff.removals }, fingerprint };
   };
 
   /** Another writer's change won: ours was not put in place. Start again from its version, a few times at once. */
   const concurrentWriter = (what: string): PassResult => {
     casConflicts++;
-    log.warn(`another writer changed the keystore ${config.keystorePath} while we updated a copy of it (${what}); our update was dropped, starting again from its version`, {
-      'event.action': 'keystore-sync',
-      'event.reason': 'concurrent-writer',
-    });
+    log.warn(
+      `another writer changed the keystore ${config.keystorePath} while we updated a copy of it (${what}); our update was dropped, starting again from its version`,
+      {
+        'event.action': 'keystore-sync',
+        'event.reason': 'concurrent-writer',
+      },
+    );
     if (casConflicts <= CONFLICT_RETRIES) return { kind: 'again' };
-    return failed(`the keystore ${config.keystorePath} keeps changing under every update (${casConflicts} times in a row): another writer is busy with it`);
+    return failed(
+      `the keystore ${config.keystorePath} keeps changing under every update (${casConflicts} times in a row): another writer is busy with it`,
+    );
   };
 
   const syncOnce = async (): Promise<PassResult> => {
@@ -178,7 +193,8 @@ export function createSyncLoop(options: SyncLoopOptions) {
       });
       if (outcome.hasWritten) {
         committed = await workspace.commit().catch((error: Error) => error);
-        if (committed instanceof Error) return failed(`cannot put the updated keystore in place at ${config.keystorePath}: ${committed.message}`);
+        if (committed instanceof Error)
+          return failed(`cannot put the updated keystore in place at ${config.keystorePath}: ${committed.message}`);
       }
     } finally {
       await workspace.dispose();
@@ -195,19 +211,24 @@ export function createSyncLoop(options: SyncLoopOptions) {
       record.appliedAt = facts.lastChangeAt = now();
       if (outcome.ok) record.revision = snapshot.revision;
       await saveRecord(recordFile, record).catch((error: Error) =>
-        log.warn(`cannot save ${recordFile}: ${error.message}; the next start re-adds every setting`, { 'event.action': 'keystore-sync' }),
+        log.warn(`cannot save ${recordFile}: ${error.message}; the next start re-adds every setting`, {
+          'event.action': 'keystore-sync',
+        }),
       );
       options.onKeystoreChanged(isBootSync);
     }
     const durationMs = Math.round(performance.now() - started);
     if (outcome.ok) {
       facts.syncs++;
-      log.info(`keystore updated: ${what} (${outcome.calls} elasticsearch-keystore call${outcome.calls === 1 ? '' : 's'}, ${durationMs} ms)`, {
-        'event.action': 'keystore-sync',
-        'event.outcome': 'success',
-        'event.duration': durationMs * 1e6,
-        'keystore.revision': snapshot.revision,
-      });
+      log.info(
+        `keystore updated: ${what} (${outcome.calls} elasticsearch-keystore call${outcome.calls === 1 ? '' : 's'}, ${durationMs} ms)`,
+        {
+          'event.action': 'keystore-sync',
+          'event.outcome': 'success',
+          'event.duration': durationMs * 1e6,
+          'keystore.revision': snapshot.revision,
+        },
+      );
       return succeed(snapshot);
     }
     if (outcome.isSourceChanged && swapRaces < SWAP_RACE_RETRIES) {
@@ -252,13 +273,18 @@ export function createSyncLoop(options: SyncLoopOptions) {
         ...facts,
         isSyncing: facts.isFirstPassPending || facts.syncingWhat !== null,
         syncingSince: work.runningSince,
-        syncingForMs: work.runningForMs ?? (facts.isFirstPassPending && work.error === null ? Math.round(performance.now() - createdAtMs) : null),
+        syncingForMs:
+          work.runningForMs ??
+          (facts.isFirstPassPending && work.error === null ? Math.round(performance.now() - createdAtMs) : null),
         error: work.error,
         consecutiveFailures: work.consecutiveFailures,
         syncFailures: work.failures,
         nextRetryAt: work.nextRetryAt,
         // A name booked before its call is not known to be in the keystore: listed once the call saved it.
-        settings: [...record.settings].filter(([, digest]) => digest !== PENDING_DIGEST).map(([name]) => name).sort(),
+        settings: [...record.settings]
+          .filter(([, digest]) => digest !== PENDING_DIGEST)
+          .map(([name]) => name)
+          .sort(),
         cliSupportsMultiPair: applier.supportsMultiPair(),
       };
     },

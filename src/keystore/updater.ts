@@ -18,16 +18,25 @@ export async function startKeystoreUpdater(config: KeystoreConfig, deps: Keystor
   const { log } = deps;
   // Copies a manager killed mid-pass left behind: never put in place, and the keystore is as that pass found it.
   await sweepWorkspaces(config.keystorePath).catch((error: Error) =>
-    log.warn(`cannot remove leftover keystore copies in ${workspaceRoot(config.keystorePath)}: ${error.message}`, { 'event.action': 'keystore-start' }),
+    log.warn(`cannot remove leftover keystore copies in ${workspaceRoot(config.keystorePath)}: ${error.message}`, {
+      'event.action': 'keystore-start',
+    }),
   );
   const recordFile = recordPathFor(config.keystorePath);
   const loaded = await loadRecord(recordFile);
-  if (loaded.problem) log.warn(`${loaded.problem}; settings not in SOURCE_DIR will be left alone`, { 'event.action': 'keystore-start' });
-  const keystorePassword = () => readSecret(config.keystorePassword, config.keystorePasswordFile, 'KEYSTORE_PASSWORD_FILE');
+  if (loaded.problem)
+    log.warn(`${loaded.problem}; settings not in SOURCE_DIR will be left alone`, { 'event.action': 'keystore-start' });
+  const keystorePassword = () =>
+    readSecret(config.keystorePassword, config.keystorePasswordFile, 'KEYSTORE_PASSWORD_FILE');
   const passwordAtStart = await keystorePassword();
 
   const reloadLoop = config.reload
-    ? createReloadLoop({ client: createReloadClient(config), log, isProcessStarted: deps.isProcessStarted, keystorePassword })
+    ? createReloadLoop({
+        client: createReloadClient(config),
+        log,
+        isProcessStarted: deps.isProcessStarted,
+        keystorePassword,
+      })
     : undefined;
   const watcher: { current?: SourceWatcher } = {};
   const changes = createChangeDetector(config.sourceDir, config.keystorePath);
@@ -47,24 +56,44 @@ export async function startKeystoreUpdater(config: KeystoreConfig, deps: Keystor
       reloadLoop?.request();
     },
   });
-  watcher.current = watchSource(config.sourceDir, (why) => syncLoop.request(why), () => changes.hasChanged(), log, undefined, {
-    path: config.keystorePath,
-    hasChanged: () => changes.keystoreChanged(),
-  });
+  watcher.current = watchSource(
+    config.sourceDir,
+    (why) => syncLoop.request(why),
+    () => changes.hasChanged(),
+    log,
+    undefined,
+    {
+      path: config.keystorePath,
+      hasChanged: () => changes.keystoreChanged(),
+    },
+  );
   const firstSync = watcher.current.ready.then(() => syncLoop.start());
 
-  log.info(`keystore updater watching ${config.sourceDir} for ${config.keystorePath}${config.reload ? `, reloading through ${config.endpoint}` : ''}`, {
-    'event.action': 'keystore-start',
-    'file.directory': config.sourceDir,
-    'file.path': config.keystorePath,
-  });
+  log.info(
+    `keystore updater watching ${config.sourceDir} for ${config.keystorePath}${config.reload ? `, reloading through ${config.endpoint}` : ''}`,
+    {
+      'event.action': 'keystore-start',
+      'file.directory': config.sourceDir,
+      'file.path': config.keystorePath,
+    },
+  );
   return {
     firstSync: () => firstSync,
-    status: () => describeStatus(syncLoop.facts(), reloadLoop?.facts(), { sourceDir: config.sourceDir, keystorePath: config.keystorePath }),
+    status: () =>
+      describeStatus(syncLoop.facts(), reloadLoop?.facts(), {
+        sourceDir: config.sourceDir,
+        keystorePath: config.keystorePath,
+      }),
     metrics: () => {
       const sync = syncLoop.facts();
       const reload = reloadLoop?.facts();
-      return { syncs: sync.syncs, syncFailures: sync.syncFailures, reloads: reload?.reloads ?? 0, reloadFailures: reload?.reloadFailures ?? 0, lastSyncAt: sync.lastSyncAt };
+      return {
+        syncs: sync.syncs,
+        syncFailures: sync.syncFailures,
+        reloads: reload?.reloads ?? 0,
+        reloadFailures: reload?.reloadFailures ?? 0,
+        lastSyncAt: sync.lastSyncAt,
+      };
     },
     async close() {
       await watcher.current?.close();

@@ -48,6 +48,10 @@ export function logRuntimeWarnings(log: Logger): void {
   // Node's default listener prints them on stderr; it is the only other one.
   process.removeAllListeners('warning');
   process.on('warning', (warning: Error & { code?: string }) => {
-    log.warn(`${warning.name}: ${warning.message}`, { 'event.action': 'runtime-warning', 'error.type': warning.name, 'error.code': warning.code });
+    log.warn(`${warning.name}: ${warning.message}`, {
+      'event.action': 'runtime-warning',
+      'error.type': warning.name,
+      'error.code': warning.code,
+    });
   });
 }

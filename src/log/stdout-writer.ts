@@ -50,6 +50,7 @@ function queueingWriter(fd: number): StdoutWriter {
   let isBroken = false;
   let dropped = 0;
   let droppedUnreported = 0;
+  // biome-ignore lint/correctness/noUnusedVariables: read by write()'s ??=, which keeps one retry scheduled at most
   let retry: NodeJS.Timeout | undefined;
   let report: (dropped: number) => void = () => {};
 

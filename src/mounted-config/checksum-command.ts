@@ -7,7 +7,11 @@ import { configChecksum } from './checksum.ts';
 /** Exit statuses (sysexits.h): 65 when the files cannot be checksummed as they are. */
 const EXIT = { OK: 0, DATA: 65 } as const;
 
-export async function printConfigChecksum(paths: readonly string[], out = process.stdout, err = process.stderr): Promise<number> {
+export async function printConfigChecksum(
+  paths: readonly string[],
+  out = process.stdout,
+  err = process.stderr,
+): Promise<number> {
   const result = await configChecksum(paths);
   if (!result.ok) {
     err.write(`process-manager config-checksum: ${result.detail}\n`);

@@ -58,7 +58,8 @@ async function checksumOnce(paths: readonly string[]): Promise<ChecksumResult> {
       for (const entry of entries) lines.update(`${entry.relative} ${await hashOf(entry, configured)}\n`);
     }
   } catch (error) {
-    if (error instanceof ChecksumRefused) return { ok: false, reason: error.reason, detail: error.message, vanished: error.vanished };
+    if (error instanceof ChecksumRefused)
+      return { ok: false, reason: error.reason, detail: error.message, vanished: error.vanished };
     throw error;
   }
   return { ok: true, sha256: lines.digest('hex'), files };
@@ -69,7 +70,11 @@ async function hashOf(entry: Entry, configured: string): Promise<string> {
     return await hashBoundedFile(entry.file, { maxBytes: MAX_CONFIG_FILE_BYTES });
   } catch (error) {
     const where = path.join(configured, entry.relative);
-    throw new ChecksumRefused(`a file cannot be read: ${describeReadError(error)}`, `${where}: ${describeReadError(error)}`, errnoCode(error) === 'ENOENT');
+    throw new ChecksumRefused(
+      `a file cannot be read: ${describeReadError(error)}`,
+      `${where}: ${describeReadError(error)}`,
+      errnoCode(error) === 'ENOENT',
+    );
   }
 }
 
@@ -79,11 +84,18 @@ async function entriesOf(configured: string, room: number): Promise<Entry[]> {
   try {
     root = await fs.realpath(configured);
   } catch (error) {
-    throw new ChecksumRefused(`a --config-path cannot be read: ${describeReadError(error)}`, `${configured}: ${describeReadError(error)}`);
+    throw new ChecksumRefused(
+      `a --config-path cannot be read: ${describeReadError(error)}`,
+      `${configured}: ${describeReadError(error)}`,
+    );
   }
   const stats = await fs.stat(root);
   if (stats.isFile()) return room > 0 ? [{ relative: '.', file: root }] : tooMany();
-  if (!stats.isDirectory()) throw new ChecksumRefused('a --config-path is neither a file nor a directory', `${configured}: neither a file nor a directory`);
+  if (!stats.isDirectory())
+    throw new ChecksumRefused(
+      'a --config-path is neither a file nor a directory',
+      `${configured}: neither a file nor a directory`,
+    );
   const entries: Entry[] = [];
   const inside = (real: string): boolean => real === root || real.startsWith(root === '/' ? '/' : `${root}${path.sep}`);
 
@@ -92,7 +104,11 @@ async function entriesOf(configured: string, room: number): Promise<Entry[]> {
     try {
       names = await fs.readdir(dir);
     } catch (error) {
-      throw new ChecksumRefused(`a directory cannot be read: ${describeReadError(error)}`, `${dir}: ${describeReadError(error)}`, errnoCode(error) === 'ENOENT');
+      throw new ChecksumRefused(
+        `a directory cannot be read: ${describeReadError(error)}`,
+        `${dir}: ${describeReadError(error)}`,
+        errnoCode(error) === 'ENOENT',
+      );
     }
     for (const name of names) {
       if (name.startsWith('..')) continue;
@@ -109,7 +125,10 @@ async function entriesOf(configured: string, room: number): Promise<Entry[]> {
           if ((await fs.lstat(file).catch(() => undefined))?.isSymbolicLink()) continue;
           throw new ChecksumRefused('the configuration changed during the checksum', `${file} vanished`, true);
         }
-        throw new ChecksumRefused(`an entry cannot be read: ${describeReadError(error)}`, `${file}: ${describeReadError(error)}`);
+        throw new ChecksumRefused(
+          `an entry cannot be read: ${describeReadError(error)}`,
+          `${file}: ${describeReadError(error)}`,
+        );
       }
       if (!inside(real)) continue; // a symlink leading out of the configured path is not followed
       if (target.isDirectory()) {

@@ -42,10 +42,14 @@ export async function createMountedConfig(paths: readonly string[], log: Logger)
     const nextProblem = result.ok ? undefined : result.reason;
     if (sha256 !== current.sha256 || current.changedAt === null) {
       current = { sha256, changedAt: new Date().toISOString() };
-      if (result.ok) log.info(`the mounted configuration is ${sha256} (${result.files} files)`, { 'event.action': 'config-checksum' });
+      if (result.ok)
+        log.info(`the mounted configuration is ${sha256} (${result.files} files)`, {
+          'event.action': 'config-checksum',
+        });
     }
     // Once per distinct problem, not at every event while it lasts.
-    if (problems.isNew(result.ok ? undefined : result.detail) && !result.ok) log.warn(`the mounted configuration has no checksum: ${result.detail}`, { 'event.action': 'config-checksum' });
+    if (problems.isNew(result.ok ? undefined : result.detail) && !result.ok)
+      log.warn(`the mounted configuration has no checksum: ${result.detail}`, { 'event.action': 'config-checksum' });
     problem = nextProblem;
     return current;
   };
@@ -54,7 +58,11 @@ export async function createMountedConfig(paths: readonly string[], log: Logger)
     try {
       return apply(await configChecksum(paths));
     } catch (error) {
-      return apply({ ok: false, reason: 'the checksum failed (see the manager log)', detail: (error as Error).message });
+      return apply({
+        ok: false,
+        reason: 'the checksum failed (see the manager log)',
+        detail: (error as Error).message,
+      });
     }
   };
   // One computation at a time; callers that arrive during one share the next.
@@ -102,13 +110,24 @@ async function watchPath(configured: string, changed: () => void, log: Logger): 
   const isDirectory = fs.statSync(configured, { throwIfNoEntry: false })?.isDirectory() ?? false;
   const target = isDirectory ? configured : path.dirname(configured);
   if (!fs.existsSync(target)) {
-    log.warn(`cannot watch ${configured}: neither it nor its directory exists; its checksum is computed again before each conditional start`, { 'event.action': 'config-checksum' });
+    log.warn(
+      `cannot watch ${configured}: neither it nor its directory exists; its checksum is computed again before each conditional start`,
+      { 'event.action': 'config-checksum' },
+    );
     return undefined;
   }
-  const watcher = watch(target, { followSymlinks: false, ignoreInitial: true, atomic: false, persistent: true, depth: isDirectory ? undefined : 0 });
+  const watcher = watch(target, {
+    followSymlinks: false,
+    ignoreInitial: true,
+    atomic: false,
+    persistent: true,
+    depth: isDirectory ? undefined : 0,
+  });
   watcher.on('all', changed);
   watcher.on('raw', changed);
-  watcher.on('error', (error) => log.warn(`watching ${configured} failed: ${(error as Error).message}`, { 'event.action': 'config-checksum' }));
+  watcher.on('error', (error) =>
+    log.warn(`watching ${configured} failed: ${(error as Error).message}`, { 'event.action': 'config-checksum' }),
+  );
   await new Promise<void>((resolve) => watcher.once('ready', resolve));
   return watcher;
 }

@@ -25,7 +25,13 @@ const RUNTIME_ENV = 'PM_HELPER_RUNTIME';
  * The PM_ variables the helper reads or sets for the manager it starts
  * (helper.c's header lists them): not options, so never an operator's typo.
  */
-export const HELPER_VARIABLES = [UNDER_HELPER_ENV, READY_FD_ENV, RUNTIME_ENV, 'PM_HELPER_GRACE_MS', MALLOC_TUNING_MARKER];
+export const HELPER_VARIABLES = [
+  UNDER_HELPER_ENV,
+  READY_FD_ENV,
+  RUNTIME_ENV,
+  'PM_HELPER_GRACE_MS',
+  MALLOC_TUNING_MARKER,
+];
 const HELPER_FILE_NAME = '.process-manager-helper';
 
 type Execve = (file: string, args: string[], env: NodeJS.ProcessEnv) => never;
@@ -38,17 +44,27 @@ type Execve = (file: string, args: string[], env: NodeJS.ProcessEnv) => never;
  */
 export async function handOverPid1(log: Logger): Promise<void> {
   if (process.pid !== 1) {
-    if (isUnderHelper()) log.debug('running under the PID-1 helper', { 'event.action': 'pid1-helper', 'process.parent.pid': process.ppid });
+    if (isUnderHelper())
+      log.debug('running under the PID-1 helper', {
+        'event.action': 'pid1-helper',
+        'process.parent.pid': process.ppid,
+      });
     return;
   }
   const execve = (process as unknown as { execve?: Execve }).execve;
   if (typeof execve !== 'function') {
-    log.warn('running as PID 1 without the helper: this runtime has no process.execve; orphaned processes will not be reaped', { 'event.action': 'pid1-helper-unavailable' });
+    log.warn(
+      'running as PID 1 without the helper: this runtime has no process.execve; orphaned processes will not be reaped',
+      { 'event.action': 'pid1-helper-unavailable' },
+    );
     return;
   }
   const binary = await loadHelperBinary();
   if (!binary) {
-    log.warn('running as PID 1 without the helper: it is only carried by the built executable; orphaned processes will not be reaped', { 'event.action': 'pid1-helper-unavailable' });
+    log.warn(
+      'running as PID 1 without the helper: it is only carried by the built executable; orphaned processes will not be reaped',
+      { 'event.action': 'pid1-helper-unavailable' },
+    );
     return;
   }
   const failures: string[] = [];
@@ -58,16 +74,22 @@ export async function handOverPid1(log: Logger): Promise<void> {
       await writeHelper(helperPath, binary);
       log.debug('handing PID 1 to the helper', { 'event.action': 'pid1-handoff', 'file.path': helperPath });
       // The SEA runtime repeats the executable in argv[1]; what follows are our own arguments.
-      execve(helperPath, [process.execPath, ...process.argv.slice(2)], { ...process.env, [RUNTIME_ENV]: process.execPath });
+      execve(helperPath, [process.execPath, ...process.argv.slice(2)], {
+        ...process.env,
+        [RUNTIME_ENV]: process.execPath,
+      });
     } catch (error) {
       // EACCES/EROFS (read-only or noexec volume), ENOSPC: try the next place.
       failures.push(`${helperPath}: ${(error as Error).message}`);
     }
   }
-  log.warn('running as PID 1 without the helper: it could not be written or run; orphaned processes will not be reaped', {
-    'event.action': 'pid1-helper-unavailable',
-    'error.message': failures.join('; '),
-  });
+  log.warn(
+    'running as PID 1 without the helper: it could not be written or run; orphaned processes will not be reaped',
+    {
+      'event.action': 'pid1-helper-unavailable',
+      'error.message': failures.join('; '),
+    },
+  );
 }
 
 /**
@@ -88,7 +110,9 @@ export function tellHelperReady(log: Logger): void {
   } catch (error) {
     // EBADF: not started by the helper after all. The helper then waits for
     // the manager's exit instead, and passes no signal on until then.
-    log.warn(`cannot tell the PID-1 helper that signals may come: ${(error as Error).message}`, { 'event.action': 'pid1-helper' });
+    log.warn(`cannot tell the PID-1 helper that signals may come: ${(error as Error).message}`, {
+      'event.action': 'pid1-helper',
+    });
   }
 }
 

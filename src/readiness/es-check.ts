@@ -19,7 +19,9 @@ const KEEP_IDLE_MS = 30_000;
 const CA_REREAD_MS = 60_000;
 
 /** `summary` is for anyone who can reach the probe port (no path, no credential); `detail` is for the log. */
-export type CheckResult = { readonly ok: true } | { readonly ok: false; readonly summary: string; readonly detail: string };
+export type CheckResult =
+  | { readonly ok: true }
+  | { readonly ok: false; readonly summary: string; readonly detail: string };
 
 export interface EsCheck {
   run(): Promise<CheckResult>;
@@ -52,10 +54,19 @@ function connectOnce(port: number, timeoutMs: number): Promise<CheckResult> {
       socket.destroy();
       resolve(result);
     };
-    const timer = setTimeout(() => done(notAnswering(`port ${port} did not accept a connection within ${timeoutMs} ms`)), timeoutMs);
+    const timer = setTimeout(
+      () => done(notAnswering(`port ${port} did not accept a connection within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
     socket.once('connect', () => done({ ok: true }));
     socket.once('error', (error: NodeJS.ErrnoException) =>
-      done(notAnswering(error.code === 'ECONNREFUSED' ? `nothing listens on port ${port} (ES opens readiness.port once the node is ready)` : `port ${port}: ${error.code ?? error.message}`)),
+      done(
+        notAnswering(
+          error.code === 'ECONNREFUSED'
+            ? `nothing listens on port ${port} (ES opens readiness.port once the node is ready)`
+            : `port ${port}: ${error.code ?? error.message}`,
+        ),
+      ),
     );
   });
 }
@@ -81,7 +92,10 @@ function httpCheck(es: KeystoreConfig, timeoutMs: number): EsCheck {
     if (agent && performance.now() - caReadAt < CA_REREAD_MS) return { agent };
     const ca = isHttps ? await loadCaBundle(es.certificatesPath) : { ok: true as const, pem: '' };
     caReadAt = performance.now();
-    if (!ca.ok) return { failed: notAnswering('the CA to trust Elasticsearch with cannot be read (see the manager log)', ca.reason) };
+    if (!ca.ok)
+      return {
+        failed: notAnswering('the CA to trust Elasticsearch with cannot be read (see the manager log)', ca.reason),
+      };
     if (!agent || agentCa !== ca.pem) {
       agent?.destroy();
       const options = { keepAlive: true, maxSockets: 1, maxFreeSockets: 1, timeout: KEEP_IDLE_MS };
@@ -92,9 +106,17 @@ function httpCheck(es: KeystoreConfig, timeoutMs: number): EsCheck {
     return { agent };
   };
 
-  const requestOnce = (chosen: http.Agent, headers: Record<string, string>): Promise<{ status: number } | { error: NodeJS.ErrnoException; reused: boolean }> =>
+  const requestOnce = (
+    chosen: http.Agent,
+    headers: Record<string, string>,
+  ): Promise<{ status: number } | { error: NodeJS.ErrnoException; reused: boolean }> =>
     new Promise((resolve) => {
-      const request = (https ?? http).request(url, { method: 'GET', headers, agent: chosen, signal: AbortSignal.timeout(timeoutMs) });
+      const request = (https ?? http).request(url, {
+        method: 'GET',
+        headers,
+        agent: chosen,
+        signal: AbortSignal.timeout(timeoutMs),
+      });
       request.on('response', (response) => {
         let size = 0;
         response.on('data', (chunk: Buffer) => {
@@ -111,11 +133,13 @@ function httpCheck(es: KeystoreConfig, timeoutMs: number): EsCheck {
   return {
     async run() {
       const password = await readSecret(es.password, es.passwordFile, 'PASSWORD_FILE');
-      if (!password.ok) return notAnswering('the password for Elasticsearch cannot be read (see the manager log)', password.reason);
+      if (!password.ok)
+        return notAnswering('the password for Elasticsearch cannot be read (see the manager log)', password.reason);
       const chosen = await agentFor();
       if ('failed' in chosen) return chosen.failed;
       const headers: Record<string, string> = { accept: 'application/json' };
-      if (es.username !== undefined) headers.authorization = `Basic ${Buffer.from(`${es.username}:${password.value ?? ''}`).toString('base64')}`;
+      if (es.username !== undefined)
+        headers.authorization = `Basic ${Buffer.from(`${es.username}:${password.value ?? ''}`).toString('base64')}`;
       const result = await ask(chosen.agent, headers);
       if (!result.ok) caReadAt = -Infinity;
       return result;
@@ -129,16 +153,30 @@ function httpCheck(es: KeystoreConfig, timeoutMs: number): EsCheck {
   async function ask(chosen: http.Agent, headers: Record<string, string>): Promise<CheckResult> {
     let answer = await requestOnce(chosen, headers);
     // ES may have closed the kept connection just as it was reused: that says nothing about ES; ask once more on a new one.
-    if ('error' in answer && answer.reused && (answer.error.code === 'ECONNRESET' || answer.error.code === 'EPIPE')) answer = await requestOnce(chosen, headers);
+    if ('error' in answer && answer.reused && (answer.error.code === 'ECONNRESET' || answer.error.code === 'EPIPE'))
+      answer = await requestOnce(chosen, headers);
     if ('status' in answer) {
       if (answer.status >= 200 && answer.status < 300) return { ok: true };
-      const hint = answer.status === 401 || answer.status === 403 ? ': check USERNAME and PASSWORD/PASSWORD_FILE' : answer.status === 503 ? ' (no elected master yet?)' : '';
+      const hint =
+        answer.status === 401 || answer.status === 403
+          ? ': check USERNAME and PASSWORD/PASSWORD_FILE'
+          : answer.status === 503
+            ? ' (no elected master yet?)'
+            : '';
       return notAnswering(`Elasticsearch answered HTTP ${answer.status}${hint}`);
     }
     const { code = '', message, name } = answer.error;
-    if (name === 'AbortError' || name === 'TimeoutError') return notAnswering(`Elasticsearch did not answer within ${timeoutMs} ms`);
+    if (name === 'AbortError' || name === 'TimeoutError')
+      return notAnswering(`Elasticsearch did not answer within ${timeoutMs} ms`);
     if (code === 'ECONNREFUSED') return notAnswering('Elasticsearch does not accept connections (yet)');
-    if (/CERT|SSL|TLS|UNABLE_TO_|SELF_SIGNED|ALTNAME/.test(code)) return notAnswering(`TLS with Elasticsearch failed (${code})`, `TLS with ${es.endpoint} failed: ${code}: ${message}`);
-    return notAnswering(`the request to Elasticsearch failed (${code || 'network error'})`, `GET ${es.endpoint}/ failed: ${code} ${message}`);
+    if (/CERT|SSL|TLS|UNABLE_TO_|SELF_SIGNED|ALTNAME/.test(code))
+      return notAnswering(
+        `TLS with Elasticsearch failed (${code})`,
+        `TLS with ${es.endpoint} failed: ${code}: ${message}`,
+      );
+    return notAnswering(
+      `the request to Elasticsearch failed (${code || 'network error'})`,
+      `GET ${es.endpoint}/ failed: ${code} ${message}`,
+    );
   }
 }

@@ -54,7 +54,8 @@ export function createReadiness(deps: ReadinessDeps): Readiness {
   /** Not ready whatever ES says: undefined when only a check can tell. */
   const byProcess = (): ReadyAnswer | undefined => {
     const { state } = supervisor.status();
-    if (supervisor.isStopping() || state === 'stopping' || state === 'killing') return { ready: false, reason: 'stopping', message: `${name} is being stopped`, state };
+    if (supervisor.isStopping() || state === 'stopping' || state === 'killing')
+      return { ready: false, reason: 'stopping', message: `${name} is being stopped`, state };
     if (state !== 'started') return { ready: false, reason: 'not_started', message: `${name} is ${state}`, state };
     return undefined;
   };
@@ -69,7 +70,12 @@ export function createReadiness(deps: ReadinessDeps): Readiness {
     if (inFlight?.run === run) return inFlight.done;
     const done = deps.check.run().then(
       (result) => (last = { run, result, at: now() }),
-      (error: Error) => (last = { run, result: { ok: false, summary: 'the check failed (see the manager log)', detail: error.message }, at: now() }),
+      (error: Error) =>
+        (last = {
+          run,
+          result: { ok: false, summary: 'the check failed (see the manager log)', detail: error.message },
+          at: now(),
+        }),
     );
     const flight = { run, done };
     inFlight = flight;
@@ -80,15 +86,23 @@ export function createReadiness(deps: ReadinessDeps): Readiness {
   };
 
   const fromCheck = (result: CheckResult, state: State): ReadyAnswer =>
-    result.ok ? { ready: true, reason: null, message: `${name} is started and answers`, state } : { ready: false, reason: 'not_answering', message: result.summary, state };
+    result.ok
+      ? { ready: true, reason: null, message: `${name} is started and answers`, state }
+      : { ready: false, reason: 'not_answering', message: result.summary, state };
 
   /** Transitions only, not every probe. */
   const note = (answer: ReadyAnswer, detail: string | undefined): void => {
     const key = `${answer.ready}/${answer.reason}`;
     if (key === logged) return;
     logged = key;
-    const text = answer.ready ? `${name} is ready` : `${name} is not ready (${answer.reason}): ${detail ?? answer.message}`;
-    log.info(text, { 'event.action': 'readiness', 'event.reason': answer.reason ?? 'ready', 'process.state': answer.state });
+    const text = answer.ready
+      ? `${name} is ready`
+      : `${name} is not ready (${answer.reason}): ${detail ?? answer.message}`;
+    log.info(text, {
+      'event.action': 'readiness',
+      'event.reason': answer.reason ?? 'ready',
+      'process.state': answer.state,
+    });
   };
 
   return {

@@ -13,9 +13,12 @@ export async function clearGroup(system: SupervisorSystem, log: Logger, pgid: nu
   const { clock } = system;
   const deadline = clock.monotonicMs() + LEFTOVER_DEADLINE_MS;
   for (let attempt = 0; system.livingGroupMembers(pgid).length > 0; attempt++) {
-    if (attempt % 100 === 0) system.signal({ kind: 'group', pid: pgid }, 'SIGKILL', 'left in the group after the main process exited', log);
+    if (attempt % 100 === 0)
+      system.signal({ kind: 'group', pid: pgid }, 'SIGKILL', 'left in the group after the main process exited', log);
     if (clock.monotonicMs() > deadline) {
-      log.error(`processes of group ${pgid} survive SIGKILL: ${system.livingGroupMembers(pgid).join(' ')}`, { 'event.action': 'stop' });
+      log.error(`processes of group ${pgid} survive SIGKILL: ${system.livingGroupMembers(pgid).join(' ')}`, {
+        'event.action': 'stop',
+      });
       return;
     }
     await clock.sleep(GROUP_POLL_MS);

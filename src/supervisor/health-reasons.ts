@@ -13,17 +13,27 @@ export function supervisorHealthReasons(supervisor: Supervisor, name: string): s
   const process = supervisor.status();
   const reasons: string[] = [];
   if (process.desired === 'started' && NOT_RUNNING.has(process.state)) {
-    const detail = process.state === 'failed' ? ': it could not be spawned' : process.state === 'exited' ? ': it exited unasked (restart back-off, or the manager exits)' : '';
+    const detail =
+      process.state === 'failed'
+        ? ': it could not be spawned'
+        : process.state === 'exited'
+          ? ': it exited unasked (restart back-off, or the manager exits)'
+          : '';
     reasons.push(`${name} should run but is ${process.state}${detail}`);
   }
   const sinceCrash = supervisor.msSinceUnexpectedExit();
   if (sinceCrash !== null && sinceCrash < CRASH_WINDOW_MS && process.state !== 'exited') {
-    reasons.push(`${name} exited unexpectedly ${Math.round(sinceCrash / 1000)} s ago (${process.restarts} restarts so far)`);
+    reasons.push(
+      `${name} exited unexpectedly ${Math.round(sinceCrash / 1000)} s ago (${process.restarts} restarts so far)`,
+    );
   }
   if (process.strays.length > 0) {
-    reasons.push(`${process.strays.length} processes started by ${name} left its process group and outlive it (pids ${process.strays.join(' ')}); they are ended before the next start`);
+    reasons.push(
+      `${process.strays.length} processes started by ${name} left its process group and outlive it (pids ${process.strays.join(' ')}); they are ended before the next start`,
+    );
   }
   const stateFileError = supervisor.stateFileError();
-  if (stateFileError) reasons.push(`the state file cannot be written (${stateFileError}): a container restart would forget a stop`);
+  if (stateFileError)
+    reasons.push(`the state file cannot be written (${stateFileError}): a container restart would forget a stop`);
   return reasons;
 }

@@ -26,12 +26,17 @@ export function handleManagerSignals(actions: SignalActions, forwarded: readonly
   process.on('SIGTERM', onTerminate);
   process.on('SIGINT', onTerminate);
   process.on('SIGHUP', () => {
-    log.info('received SIGHUP: reloading TLS material', { 'event.action': 'manager-signal', 'process.signal': 'SIGHUP' });
+    log.info('received SIGHUP: reloading TLS material', {
+      'event.action': 'manager-signal',
+      'process.signal': 'SIGHUP',
+    });
     actions.reloadTls();
   });
   for (const signal of PASSABLE) {
     if (forwarded.includes(signal)) process.on(signal, () => actions.forward(signal));
-    else process.on(signal, () => log.debug(`received ${signal}: ignored`, { 'event.action': 'manager-signal', 'process.signal': signal }));
+    else
+      process.on(signal, () =>
+        log.debug(`received ${signal}: ignored`, { 'event.action': 'manager-signal', 'process.signal': signal }),
+      );
   }
 }
-

@@ -25,7 +25,12 @@ export function markerValue(stateFile: string, managerPid = process.pid): string
 export function findMarkedProcesses(stateFile: string, among?: readonly number[]): number[] {
   let pids: readonly number[];
   try {
-    pids = among ?? fs.readdirSync('/proc').filter((name) => /^\d+$/.test(name)).map(Number);
+    pids =
+      among ??
+      fs
+        .readdirSync('/proc')
+        .filter((name) => /^\d+$/.test(name))
+        .map(Number);
   } catch {
     return []; // no /proc: nothing to find with
   }
@@ -34,7 +39,10 @@ export function findMarkedProcesses(stateFile: string, among?: readonly number[]
   for (const pid of pids) {
     if (pid === process.pid) continue;
     try {
-      const entry = fs.readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0').find((variable) => variable.startsWith(prefix));
+      const entry = fs
+        .readFileSync(`/proc/${pid}/environ`, 'latin1')
+        .split('\0')
+        .find((variable) => variable.startsWith(prefix));
       if (!entry || !isOurs(entry.slice(prefix.length), stateFile) || isZombie(pid)) continue;
       found.push(pid);
     } catch {

@@ -44,9 +44,20 @@ export interface PersistenceDeps {
 
 export function createPersistence({ config, system, log, current }: PersistenceDeps): Persistence {
   const { clock } = system;
-  const history: History = { desired: 'started', lastExit: null, restarts: 0, everStarted: false, startedAt: null, lastUnexpectedExitAt: null };
+  const history: History = {
+    desired: 'started',
+    lastExit: null,
+    restarts: 0,
+    everStarted: false,
+    startedAt: null,
+    lastUnexpectedExitAt: null,
+  };
   /** Nothing is written before takeOver: a manager that cannot run must leave the file as it was. */
-  const writer = createStateWriter((persisted) => system.stateStore.write(persisted), { clock, log, file: config.stateFile });
+  const writer = createStateWriter((persisted) => system.stateStore.write(persisted), {
+    clock,
+    log,
+    file: config.stateFile,
+  });
   /** Why the state file read at boot was unusable; it is moved aside at the takeover. */
   let corruptStateFile: string | null = null;
   let isRestored = false;
@@ -72,17 +83,30 @@ export function createPersistence({ config, system, log, current }: PersistenceD
       if (read.kind !== 'valid') return null;
       const restored = resolveRestored(read.state, clock.now(), config.name, log);
       isRestored = true;
-      Object.assign(history, { everStarted: true, desired: restored.desired, lastExit: restored.lastExit, restarts: restored.restarts });
-      if (restored.unexpectedExitAgoMs !== null) history.lastUnexpectedExitAt = clock.monotonicMs() - restored.unexpectedExitAgoMs;
+      Object.assign(history, {
+        everStarted: true,
+        desired: restored.desired,
+        lastExit: restored.lastExit,
+        restarts: restored.restarts,
+      });
+      if (restored.unexpectedExitAgoMs !== null)
+        history.lastUnexpectedExitAt = clock.monotonicMs() - restored.unexpectedExitAgoMs;
       return restored.state;
     },
     takeOver() {
       // Ours alone now (the lock is held): what a SIGKILL mid-write left behind would otherwise pile up.
       const swept = system.stateStore.sweep();
-      if (swept.length > 0) log.info(`removed ${swept.length} temporary files left by interrupted state-file writes: ${swept.join(' ')}`, { 'event.action': 'state-file', 'file.directory': path.dirname(config.stateFile) });
+      if (swept.length > 0)
+        log.info(`removed ${swept.length} temporary files left by interrupted state-file writes: ${swept.join(' ')}`, {
+          'event.action': 'state-file',
+          'file.directory': path.dirname(config.stateFile),
+        });
       if (corruptStateFile !== null) {
         const keptAs = system.stateStore.keepAside();
-        log.warn(`ignoring the state file: ${corruptStateFile}${keptAs ? '; kept as ' + keptAs : ''}`, { 'event.action': 'state-file', 'file.path': keptAs ?? config.stateFile });
+        log.warn(`ignoring the state file: ${corruptStateFile}${keptAs ? '; kept as ' + keptAs : ''}`, {
+          'event.action': 'state-file',
+          'file.path': keptAs ?? config.stateFile,
+        });
       }
       writer.open();
       // The state resolved from the file is written back; with no file, the first transition writes one.

@@ -27,10 +27,19 @@ export function resolveRestored(persisted: PersistedState, now: Date, name: stri
     if (Number.isFinite(ageMs)) unexpectedExitAgoMs = ageMs;
     const how = lastExit.code !== null ? `code ${lastExit.code}` : `signal ${lastExit.signal}`;
     const when = Number.isFinite(ageMs) ? `${Math.round(ageMs / 1000)} s ago` : `at ${lastExit.at}`;
-    log.warn(`state file says ${name} exited unexpectedly (${how}) ${when}, before this container restart; desired ${desired}`, fields);
+    log.warn(
+      `state file says ${name} exited unexpectedly (${how}) ${when}, before this container restart; desired ${desired}`,
+      fields,
+    );
   } else if (persisted.state === 'started' || persisted.state === 'starting') {
-    log.warn(`state file says ${name} was ${persisted.state}: the previous manager ended without stopping it (killed?); desired ${desired}`, fields);
+    log.warn(
+      `state file says ${name} was ${persisted.state}: the previous manager ended without stopping it (killed?); desired ${desired}`,
+      fields,
+    );
   } else log.info(`state file says ${name} was ${persisted.state} (now ${state}), desired ${desired}`, fields);
-  if (desired === 'stopped') log.info(`${name} stays ${state}: it was stopped through the API; POST /${name}/start starts it`, { 'event.action': 'state-file' });
+  if (desired === 'stopped')
+    log.info(`${name} stays ${state}: it was stopped through the API; POST /${name}/start starts it`, {
+      'event.action': 'state-file',
+    });
   return { state, desired, lastExit, restarts, unexpectedExitAgoMs };
 }

@@ -21,7 +21,14 @@ export interface Run {
   stop: { readonly timer: AbortController; escalated: boolean } | null;
 }
 
-export const createRun = (process: RunningProcess, startedAt: string): Run => ({ process, startedAt, cause: null, stopping: false, drain: null, stop: null });
+export const createRun = (process: RunningProcess, startedAt: string): Run => ({
+  process,
+  startedAt,
+  cause: null,
+  stopping: false,
+  drain: null,
+  stop: null,
+});
 
 /** The first cause wins, except a kill: it overtakes the stop it escalates, and the exit counts as killed. */
 export function claimEnd(run: Run, cause: ExitCause): void {

@@ -75,7 +75,10 @@ export function createRunner(deps: RunnerDeps): Runner {
   const scheduleRestart = (): void => {
     const waitMs = backoff.next();
     log.info(`restarting ${config.name} in ${waitMs} ms`, { 'event.action': 'restart-scheduled' });
-    backoff.schedule(waitMs, () => void deps.serialize(() => start('restart after an unexpected exit')).catch(() => {}));
+    backoff.schedule(
+      waitMs,
+      () => void deps.serialize(() => start('restart after an unexpected exit')).catch(() => {}),
+    );
   };
 
   const start = async (reason: string): Promise<StartOutcome> => {
@@ -116,11 +119,14 @@ function recordExit({ config, system, log, persistence, counters }: RunnerDeps, 
   counters.exits[cause]++;
   if (cause === 'unexpected') history.lastUnexpectedExitAt = system.clock.monotonicMs();
   // Nobody asked: Elasticsearch crashed or was killed from outside, and someone should look.
-  log[cause === 'unexpected' ? 'error' : 'info'](`${config.name} exited with ${exit.code !== null ? `code ${exit.code}` : `signal ${exit.signal}`} (${cause})`, {
-    'event.action': 'process-exit',
-    'process.pid': ended.process.pid,
-    'process.exit_code': exit.code,
-    'process.signal': exit.signal,
-    'event.reason': cause,
-  });
+  log[cause === 'unexpected' ? 'error' : 'info'](
+    `${config.name} exited with ${exit.code !== null ? `code ${exit.code}` : `signal ${exit.signal}`} (${cause})`,
+    {
+      'event.action': 'process-exit',
+      'process.pid': ended.process.pid,
+      'process.exit_code': exit.code,
+      'process.signal': exit.signal,
+      'event.reason': cause,
+    },
+  );
 }

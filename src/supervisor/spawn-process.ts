@@ -23,11 +23,19 @@ export type SpawnResult =
   /** reason names no path (it reaches API clients); detail does, for the log. */
   | { readonly ok: false; readonly reason: string; readonly detail: string; readonly code: string };
 
-const SPAWN_ERRORS: Readonly<Record<string, string>> = { ENOENT: 'no such file', EACCES: 'not executable', ENOEXEC: 'not a valid executable' };
+const SPAWN_ERRORS: Readonly<Record<string, string>> = {
+  ENOENT: 'no such file',
+  EACCES: 'not executable',
+  ENOEXEC: 'not a valid executable',
+};
 
 /** marker goes into the environment of the process and so of all it starts: marked-processes.ts finds them by it. */
 export async function spawnProcess(cmd: string, args: readonly string[], marker: string): Promise<SpawnResult> {
-  const child = spawn(cmd, args, { detached: true, stdio: 'inherit', env: { ...childEnvironment(process.env), [SUPERVISED_MARKER]: marker } });
+  const child = spawn(cmd, args, {
+    detached: true,
+    stdio: 'inherit',
+    env: { ...childEnvironment(process.env), [SUPERVISED_MARKER]: marker },
+  });
   // 'exit' never comes before 'spawn', but listen now so nothing is missed.
   const exited = new Promise<ExitStatus>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
   const spawnError = await new Promise<NodeJS.ErrnoException | undefined>((resolve) => {
@@ -38,7 +46,12 @@ export async function spawnProcess(cmd: string, args: readonly string[], marker:
   child.on('error', () => {});
   if (spawnError || child.pid === undefined) {
     const code = spawnError?.code ?? 'UNKNOWN';
-    return { ok: false, code, reason: `cannot run --cmd: ${code} (${SPAWN_ERRORS[code] ?? 'spawn failed'})`, detail: `cannot run ${cmd}: ${spawnError?.message ?? 'no pid'}` };
+    return {
+      ok: false,
+      code,
+      reason: `cannot run --cmd: ${code} (${SPAWN_ERRORS[code] ?? 'spawn failed'})`,
+      detail: `cannot run ${cmd}: ${spawnError?.message ?? 'no pid'}`,
+    };
   }
   return { ok: true, process: { pid: child.pid, exited } };
 }

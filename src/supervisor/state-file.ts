@@ -47,7 +47,10 @@ export function readStateFile(file: string): ReadResult {
     text = readBoundedFileSync(file, { maxBytes: MAX_STATE_FILE_BYTES }).toString('utf8');
   } catch (error) {
     if (errnoCode(error) === 'ENOENT') return { kind: 'absent' };
-    return { kind: 'corrupt', reason: error instanceof RefusedFileError ? `refused: ${error.message}` : describeReadError(error) };
+    return {
+      kind: 'corrupt',
+      reason: error instanceof RefusedFileError ? `refused: ${error.message}` : describeReadError(error),
+    };
   }
   try {
     return { kind: 'valid', state: validate(parseShallowJson(text, MAX_STATE_FILE_DEPTH)) };
@@ -80,7 +83,8 @@ function validate(value: unknown): PersistedState {
   if (typeof record !== 'object' || record === null || Array.isArray(record)) fail('not a JSON object');
   if (record.version !== 1) fail(`unknown version ${JSON.stringify(record.version)}`);
   if (typeof record.name !== 'string') fail('name is not a string');
-  if (record.desired !== 'started' && record.desired !== 'stopped') fail(`desired is ${JSON.stringify(record.desired)}`);
+  if (record.desired !== 'started' && record.desired !== 'stopped')
+    fail(`desired is ${JSON.stringify(record.desired)}`);
   if (!STATES.includes(record.state as State)) fail(`state is ${JSON.stringify(record.state)}`);
   if (!Number.isInteger(record.restarts) || (record.restarts as number) < 0) fail('restarts is not a count');
   if (typeof record.updatedAt !== 'string') fail('updatedAt is not a string');

@@ -41,7 +41,9 @@ export async function acquireStateLock(stateFile: string): Promise<StateLock> {
     connection.end(`${process.pid}\n`);
   });
   const taken = await new Promise<boolean>((resolve, reject) => {
-    server.once('error', (error: NodeJS.ErrnoException) => (error.code === 'EADDRINUSE' ? resolve(false) : reject(error)));
+    server.once('error', (error: NodeJS.ErrnoException) =>
+      error.code === 'EADDRINUSE' ? resolve(false) : reject(error),
+    );
     server.listen(`\0${name}`, () => resolve(true));
   }).catch((error: Error) => {
     throw configError(`--state-file ${stateFile}: cannot take its lock: ${error.message}`);

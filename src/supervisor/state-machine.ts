@@ -41,10 +41,16 @@ export function createStateMachine({ name, log, clock, pid, changed }: StateMach
     since: () => since,
     transition(leaving, event, reason) {
       const expected: readonly State[] = typeof leaving === 'string' ? [leaving] : leaving;
-      if (!expected.includes(state)) throw new Error(`bug: ${event} expected ${expected.join(' or ')} but found ${state} (${reason})`);
+      if (!expected.includes(state))
+        throw new Error(`bug: ${event} expected ${expected.join(' or ')} but found ${state} (${reason})`);
       const to = TRANSITIONS[state][event];
       if (!to) throw new Error(`bug: no transition from ${state} on ${event} (${reason})`);
-      log.info(`${name} ${state} -> ${to}: ${reason}`, { 'event.action': 'state-change', 'event.reason': reason, 'process.pid': pid(), 'process.state': to });
+      log.info(`${name} ${state} -> ${to}: ${reason}`, {
+        'event.action': 'state-change',
+        'event.reason': reason,
+        'process.pid': pid(),
+        'process.state': to,
+      });
       move(to);
       changed();
     },

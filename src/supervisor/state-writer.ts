@@ -38,7 +38,10 @@ interface Waiter {
   readonly resolve: (isOnDisk: boolean) => void;
 }
 
-export function createStateWriter(write: (state: PersistedState) => Promise<void>, deps: { clock: Clock; log: Logger; file: string }): StateWriter {
+export function createStateWriter(
+  write: (state: PersistedState) => Promise<void>,
+  deps: { clock: Clock; log: Logger; file: string },
+): StateWriter {
   const { clock, log } = deps;
   let isOpen = false;
   let pending: PersistedState | null = null;
@@ -72,7 +75,11 @@ export function createStateWriter(write: (state: PersistedState) => Promise<void
     try {
       await write(state);
       onDisk = generation;
-      if (lastError !== null) log.info(`the state file is written again, after ${failures} failed attempts`, { 'event.action': 'state-file', 'file.path': deps.file });
+      if (lastError !== null)
+        log.info(`the state file is written again, after ${failures} failed attempts`, {
+          'event.action': 'state-file',
+          'file.path': deps.file,
+        });
       lastError = null;
       failures = 0;
       answer(generation, true);
@@ -82,11 +89,14 @@ export function createStateWriter(write: (state: PersistedState) => Promise<void
       const code = errnoCode(error) ?? 'write failed';
       // Once per kind of failure, not once per retry.
       if (code !== lastError) {
-        log.error(`cannot write the state file: ${(error as Error).message}; retrying until it is written (until then a container restart would not know the last stop or start)`, {
-          'event.action': 'state-file',
-          'file.path': deps.file,
-          'error.code': code,
-        });
+        log.error(
+          `cannot write the state file: ${(error as Error).message}; retrying until it is written (until then a container restart would not know the last stop or start)`,
+          {
+            'event.action': 'state-file',
+            'file.path': deps.file,
+            'error.code': code,
+          },
+        );
       }
       lastError = code;
       failed = generation;

@@ -1,7 +1,17 @@
 // The supervised process's states and every allowed move between them.
 // Deliberately imports nothing: this file is the state machine's reference.
 
-export const STATES = ['notStarted', 'starting', 'started', 'stopping', 'stopped', 'killing', 'killed', 'exited', 'failed'] as const;
+export const STATES = [
+  'notStarted',
+  'starting',
+  'started',
+  'stopping',
+  'stopped',
+  'killing',
+  'killed',
+  'exited',
+  'failed',
+] as const;
 export type State = (typeof STATES)[number];
 
 /** What the operator last asked for; persisted so it survives a container restart. */

@@ -78,7 +78,10 @@ async function drain(deps: StopSequenceDeps, run: Run, cause: ExitCause): Promis
       timer.abort();
     },
   };
-  log.info(`${config.name} not ready; SIGTERM in ${config.drainDelayMs} ms (${cause})`, { 'event.action': 'drain', 'process.pid': run.process.pid });
+  log.info(`${config.name} not ready; SIGTERM in ${config.drainDelayMs} ms (${cause})`, {
+    'event.action': 'drain',
+    'process.pid': run.process.pid,
+  });
   try {
     await Promise.race([run.process.exited, system.clock.sleep(config.drainDelayMs, timer.signal).catch(() => {})]);
   } finally {
@@ -91,7 +94,11 @@ async function drain(deps: StopSequenceDeps, run: Run, cause: ExitCause): Promis
     deps.setDesired('stopped');
     claimEnd(run, 'kill');
   }
-  await kill(deps, run, cutBy === 'api' ? 'kill requested during a drain' : 'second termination signal to the manager during a drain');
+  await kill(
+    deps,
+    run,
+    cutBy === 'api' ? 'kill requested during a drain' : 'second termination signal to the manager during a drain',
+  );
   return true;
 }
 
@@ -116,10 +123,15 @@ async function signalAndWait(deps: StopSequenceDeps, run: Run, timeoutMs: number
     stop.timer.abort();
     if (timedOut) {
       // A forced end: Elasticsearch may not have flushed; worth a look, unlike the signal line itself.
-      log.warn(`${config.name} still running ${timeoutMs} ms after SIGTERM: sending SIGKILL`, { 'event.action': 'stop-timeout', 'process.pid': pid });
+      log.warn(`${config.name} still running ${timeoutMs} ms after SIGTERM: sending SIGKILL`, {
+        'event.action': 'stop-timeout',
+        'process.pid': pid,
+      });
       system.signal({ kind: 'group', pid }, 'SIGKILL', `still running ${timeoutMs} ms after SIGTERM`, log);
     }
-    await deps.endRun(run, 'groupGone', () => (stop.escalated ? 'killed' : timedOut ? 'stopped by SIGKILL after the stop timeout' : 'stopped'));
+    await deps.endRun(run, 'groupGone', () =>
+      stop.escalated ? 'killed' : timedOut ? 'stopped by SIGKILL after the stop timeout' : 'stopped',
+    );
   } finally {
     run.stop = null;
   }

@@ -31,7 +31,10 @@ export function createStrays(system: SupervisorSystem, log: Logger, name: string
       try {
         system.signal({ kind: 'process', pid }, signal, reason, log);
       } catch (error) {
-        log.error(`cannot send ${signal} to ${pid}: ${(error as Error).message}`, { 'event.action': 'strays', 'process.pid': pid });
+        log.error(`cannot send ${signal} to ${pid}: ${(error as Error).message}`, {
+          'event.action': 'strays',
+          'process.pid': pid,
+        });
       }
     }
   };
@@ -41,10 +44,13 @@ export function createStrays(system: SupervisorSystem, log: Logger, name: string
     noteAfterEnd(): void {
       noted = system.findStrays();
       if (noted.length === 0) return;
-      log.warn(`${noted.length} processes started by ${name} left its process group and outlive it (pids ${noted.join(' ')}); they are ended before the next start`, {
-        'event.action': 'strays',
-        'process.pids': noted.join(' '),
-      });
+      log.warn(
+        `${noted.length} processes started by ${name} left its process group and outlive it (pids ${noted.join(' ')}); they are ended before the next start`,
+        {
+          'event.action': 'strays',
+          'process.pids': noted.join(' '),
+        },
+      );
     },
 
     /** Those noted that still run. */
@@ -60,17 +66,23 @@ export function createStrays(system: SupervisorSystem, log: Logger, name: string
       noted = [];
       if (found.length === 0) return;
       const reason = `left ${name}'s process group; ending it before the start`;
-      log.warn(`${found.length} processes started by an earlier run of ${name} outside its process group still run (pids ${found.join(' ')}): ending them before the start`, {
-        'event.action': 'strays',
-        'process.pids': found.join(' '),
-      });
+      log.warn(
+        `${found.length} processes started by an earlier run of ${name} outside its process group still run (pids ${found.join(' ')}): ending them before the start`,
+        {
+          'event.action': 'strays',
+          'process.pids': found.join(' '),
+        },
+      );
       signalEach(found, 'SIGTERM', reason);
       signalEach(found, 'SIGCONT', reason);
       const stubborn = await waitGone(found, graceMs);
       if (stubborn.length === 0) return;
       signalEach(stubborn, 'SIGKILL', `still running ${graceMs} ms after SIGTERM`);
       const survivors = await waitGone(stubborn, KILL_DEADLINE_MS);
-      if (survivors.length > 0) log.error(`processes outside ${name}'s group survive SIGKILL: ${survivors.join(' ')}; starting anyway`, { 'event.action': 'strays' });
+      if (survivors.length > 0)
+        log.error(`processes outside ${name}'s group survive SIGKILL: ${survivors.join(' ')}; starting anyway`, {
+          'event.action': 'strays',
+        });
     },
   };
 }

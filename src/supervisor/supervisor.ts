@@ -33,7 +33,11 @@ export function createSupervisor(config: Config, deps: SupervisorDeps): Supervis
   const { clock } = system;
   const backoff = createRestartBackoff(clock);
   const strays = createStrays(system, log, config.name);
-  const counters: SupervisorCounters = { starts: 0, spawnFailures: 0, exits: { stop: 0, kill: 0, restart: 0, shutdown: 0, unexpected: 0 } };
+  const counters: SupervisorCounters = {
+    starts: 0,
+    spawnFailures: 0,
+    exits: { stop: 0, kill: 0, restart: 0, shutdown: 0, unexpected: 0 },
+  };
   let queue: Promise<unknown> = Promise.resolve();
   let startBlockedReason: () => string | undefined = () => undefined;
   let shuttingDown = false;
@@ -43,10 +47,34 @@ export function createSupervisor(config: Config, deps: SupervisorDeps): Supervis
     queue = result.catch(() => {});
     return result;
   };
-  const persistence = createPersistence({ config, system, log, current: () => ({ state: machine.current(), since: machine.since() }) });
+  const persistence = createPersistence({
+    config,
+    system,
+    log,
+    current: () => ({ state: machine.current(), since: machine.since() }),
+  });
   const { history, writer, setDesired } = persistence;
-  const machine = createStateMachine({ name: config.name, log, clock, pid: () => runner.current()?.process.pid ?? null, changed: persistence.save });
-  const runner = createRunner({ config, system, log, machine, persistence, strays, backoff, counters, serialize, isShuttingDown: () => shuttingDown, startBlocked: () => startBlockedReason(), onExitRequested: deps.onExitRequested });
+  const machine = createStateMachine({
+    name: config.name,
+    log,
+    clock,
+    pid: () => runner.current()?.process.pid ?? null,
+    changed: persistence.save,
+  });
+  const runner = createRunner({
+    config,
+    system,
+    log,
+    machine,
+    persistence,
+    strays,
+    backoff,
+    counters,
+    serialize,
+    isShuttingDown: () => shuttingDown,
+    startBlocked: () => startBlockedReason(),
+    onExitRequested: deps.onExitRequested,
+  });
   const stops = createStopSequence({ config, system, log, machine, setDesired, endRun: runner.end });
 
   /** True when a kill cut the drain or escalated the stop: the process ended killed. */
@@ -67,7 +95,17 @@ export function createSupervisor(config: Config, deps: SupervisorDeps): Supervis
 
   const status = (): ProcessStatus => {
     const { startedAt, lastExit, restarts, desired } = history;
-    return { name: config.name, state: machine.current(), pid: runner.current()?.process.pid ?? null, since: machine.since(), startedAt, lastExit, restarts, desired, strays: strays.current() };
+    return {
+      name: config.name,
+      state: machine.current(),
+      pid: runner.current()?.process.pid ?? null,
+      since: machine.since(),
+      startedAt,
+      lastExit,
+      restarts,
+      desired,
+      strays: strays.current(),
+    };
   };
 
   return {
@@ -79,7 +117,8 @@ export function createSupervisor(config: Config, deps: SupervisorDeps): Supervis
     stateFileError: () => writer.error(),
     stateSaved: (timeoutMs) => writer.settled(timeoutMs),
     flushState: (timeoutMs) => writer.flush(timeoutMs),
-    msSinceUnexpectedExit: () => (history.lastUnexpectedExitAt === null ? null : clock.monotonicMs() - history.lastUnexpectedExitAt),
+    msSinceUnexpectedExit: () =>
+      history.lastUnexpectedExitAt === null ? null : clock.monotonicMs() - history.lastUnexpectedExitAt,
     holdStartsWhile(fn) {
       startBlockedReason = fn;
     },
@@ -122,14 +161,23 @@ export function createSupervisor(config: Config, deps: SupervisorDeps): Supervis
         const wasRunning = runner.current() !== null;
         await stopLocked(config.shutdownTimeoutMs, 'shutdown');
         const { lastExit } = history;
-        return wasRunning && lastExit ? exitStatusNumber(lastExit as ExitStatus, os.constants.signals as Record<string, number>) : 0;
+        return wasRunning && lastExit
+          ? exitStatusNumber(lastExit as ExitStatus, os.constants.signals as Record<string, number>)
+          : 0;
       });
     },
     // Bypasses the queue on purpose.
     killNow() {
       const run = runner.current();
-      if (run?.drain) run.drain.cut('manager'); // the shutdown's stop kills it at once
-      else if (run) system.signal({ kind: 'group', pid: run.process.pid }, 'SIGKILL', 'second termination signal to the manager', log);
+      if (run?.drain)
+        run.drain.cut('manager'); // the shutdown's stop kills it at once
+      else if (run)
+        system.signal(
+          { kind: 'group', pid: run.process.pid },
+          'SIGKILL',
+          'second termination signal to the manager',
+          log,
+        );
     },
 
     // Bypasses the queue too: a thread dump of a stop that hangs is when one is wanted.

@@ -12,7 +12,13 @@ import { sweepTemporaries } from '../files/atomic-write.ts';
 import { livingGroupMembers } from './process-group.ts';
 import { sendSignal, type Target } from './signal-process.ts';
 import { spawnProcess, type SpawnResult } from './spawn-process.ts';
-import { keepStateFileAside, readStateFile, writeStateFile, type PersistedState, type ReadResult } from './state-file.ts';
+import {
+  keepStateFileAside,
+  readStateFile,
+  writeStateFile,
+  type PersistedState,
+  type ReadResult,
+} from './state-file.ts';
 
 export interface Clock {
   /** Wall-clock time: only for what is shown (`since`, `at`), never to measure a duration. */
@@ -66,7 +72,12 @@ export function nodeSystem(stateFile: string): SupervisorSystem {
     signal: sendSignal,
     livingGroupMembers,
     findStrays: (among) => findMarkedProcesses(resolved, among),
-    stateStore: { read: () => readStateFile(stateFile), keepAside: () => keepStateFileAside(stateFile), sweep: () => sweepTemporaries(stateFile), write: (state) => writeStateFile(stateFile, state) },
+    stateStore: {
+      read: () => readStateFile(stateFile),
+      keepAside: () => keepStateFileAside(stateFile),
+      sweep: () => sweepTemporaries(stateFile),
+      write: (state) => writeStateFile(stateFile, state),
+    },
     clock: NODE_CLOCK,
   };
 }

@@ -70,7 +70,9 @@ while (found.length > 0 && Date.now() < deadline) {
   found = leftovers(spared, startedAfter);
 }
 if (found.length > 0) {
-  console.error(`no-leftovers: ${found.length} process(es) started from ${checkout} outlived the suites:\n  ${found.join('\n  ')}`);
+  console.error(
+    `no-leftovers: ${found.length} process(es) started from ${checkout} outlived the suites:\n  ${found.join('\n  ')}`,
+  );
   process.exit(1);
 }
 console.log(`no-leftovers: no process started from ${checkout} outlived the suites`);

@@ -33,7 +33,9 @@ async function setup(options: Setup = {}) {
     supervisor,
     log: fake.log,
     keystoreStatus: options.keystore && (() => options.keystore as KeystoreStatus),
-    keystoreMetrics: options.keystore && (() => ({ syncs: 2, syncFailures: 0, reloads: 1, reloadFailures: 0, lastSyncAt: '2026-01-01T00:00:00.000Z' })),
+    keystoreMetrics:
+      options.keystore &&
+      (() => ({ syncs: 2, syncFailures: 0, reloads: 1, reloadFailures: 0, lastSyncAt: '2026-01-01T00:00:00.000Z' })),
     certificatesStatus: options.certificates && (() => options.certificates as CertificatesStatus),
     requireClientCertificates: options.requireClientCertificates,
   });
@@ -49,12 +51,21 @@ t.test('every route on a running process', async (t) => {
 
   const health = await request('GET', '/health');
   t.equal(health.status, 200);
-  t.match(health.json, { status: 'ok', process: { name: 'es', state: 'started', pid: 1000 }, keystore: null, certificates: null });
+  t.match(health.json, {
+    status: 'ok',
+    process: { name: 'es', state: 'started', pid: 1000 },
+    keystore: null,
+    certificates: null,
+  });
   t.equal(health.headers.get('content-type'), 'application/json');
 
   const status = await request('GET', '/es/status');
   t.equal(status.status, 200);
-  t.same(status.json, { ...supervisor.status(), config: null }, "the status, and no configuration checksum without --config-path");
+  t.same(
+    status.json,
+    { ...supervisor.status(), config: null },
+    'the status, and no configuration checksum without --config-path',
+  );
 
   const again = await request('POST', '/es/start');
   t.equal(again.status, 200, 'start while started');
@@ -86,20 +97,23 @@ t.test('every route on a running process', async (t) => {
   t.notMatch(metrics.text, /pm_keystore_/, 'no keystore families while it is disabled');
 });
 
-t.test('a kill during a stop: both answer 200 once the group is gone, without waiting out --stop-timeout', async (t) => {
-  const { fake, supervisor, request } = await setup({ config: { stopTimeoutMs: 60_000 } });
-  await supervisor.start('boot');
-  fake.processes[0]!.onTerm = 'ignore';
-  const stop = request('POST', '/es/stop');
-  await settle();
-  const kill = request('POST', '/es/kill');
-  const [stopped, killed] = await Promise.all([stop, kill]);
-  t.equal(stopped.status, 200);
-  t.equal(killed.status, 200);
-  t.match(killed.json, { state: 'killed', desired: 'stopped', lastExit: { signal: 'SIGKILL' } });
-  t.match(stopped.json, { state: 'killed' });
-  t.same(fake.clock.pendingTimers(), []);
-});
+t.test(
+  'a kill during a stop: both answer 200 once the group is gone, without waiting out --stop-timeout',
+  async (t) => {
+    const { fake, supervisor, request } = await setup({ config: { stopTimeoutMs: 60_000 } });
+    await supervisor.start('boot');
+    fake.processes[0]!.onTerm = 'ignore';
+    const stop = request('POST', '/es/stop');
+    await settle();
+    const kill = request('POST', '/es/kill');
+    const [stopped, killed] = await Promise.all([stop, kill]);
+    t.equal(stopped.status, 200);
+    t.equal(killed.status, 200);
+    t.match(killed.json, { state: 'killed', desired: 'stopped', lastExit: { signal: 'SIGKILL' } });
+    t.match(stopped.json, { state: 'killed' });
+    t.same(fake.clock.pendingTimers(), []);
+  },
+);
 
 t.test('a kill during a restart: the restart answers 200 with the killed status', async (t) => {
   const { fake, supervisor, request } = await setup({ config: { stopTimeoutMs: 60_000 } });
@@ -114,24 +128,33 @@ t.test('a kill during a restart: the restart answers 200 with the killed status'
   t.equal(fake.processes.length, 1, 'nothing started again');
 });
 
-t.test('start failures: 500 spawn_exception, 503 while starts are held; health degraded after a failed spawn', async (t) => {
-  const { fake, supervisor, request } = await setup();
-  fake.spawnFailures.push('ENOENT');
-  const failed = await request('POST', '/es/start');
-  t.equal(failed.status, 500);
-  t.same(failed.json, { error: { type: 'spawn_exception', reason: 'cannot run --cmd: ENOENT (fake)' }, status: 500 });
-  const health = await request('GET', '/health');
-  t.equal(health.status, 200);
-  t.match(health.json, { status: 'degraded', process: { state: 'failed' } });
-  fake.spawnFailures.push('EACCES');
-  t.match((await request('POST', '/es/restart')).json, { error: { type: 'spawn_exception', reason: /EACCES/ }, status: 500 });
+t.test(
+  'start failures: 500 spawn_exception, 503 while starts are held; health degraded after a failed spawn',
+  async (t) => {
+    const { fake, supervisor, request } = await setup();
+    fake.spawnFailures.push('ENOENT');
+    const failed = await request('POST', '/es/start');
+    t.equal(failed.status, 500);
+    t.same(failed.json, { error: { type: 'spawn_exception', reason: 'cannot run --cmd: ENOENT (fake)' }, status: 500 });
+    const health = await request('GET', '/health');
+    t.equal(health.status, 200);
+    t.match(health.json, { status: 'degraded', process: { state: 'failed' } });
+    fake.spawnFailures.push('EACCES');
+    t.match((await request('POST', '/es/restart')).json, {
+      error: { type: 'spawn_exception', reason: /EACCES/ },
+      status: 500,
+    });
 
-  supervisor.holdStartsWhile(() => 'waiting for the certificate');
-  const held = await request('POST', '/es/start');
-  t.equal(held.status, 503);
-  t.same(held.json, { error: { type: 'start_blocked_exception', reason: 'waiting for the certificate' }, status: 503 });
-  t.equal((await request('POST', '/es/restart')).status, 503);
-});
+    supervisor.holdStartsWhile(() => 'waiting for the certificate');
+    const held = await request('POST', '/es/start');
+    t.equal(held.status, 503);
+    t.same(held.json, {
+      error: { type: 'start_blocked_exception', reason: 'waiting for the certificate' },
+      status: 503,
+    });
+    t.equal((await request('POST', '/es/restart')).status, 503);
+  },
+);
 
 t.test('health: components that failed make it degraded; 503 shutting_down during shutdown', async (t) => {
   const { supervisor, request } = await setup({ keystore: { state: 'failed' }, certificates: { state: 'ready' } });
@@ -163,7 +186,10 @@ t.test('wrong methods: 405 with Allow; unknown routes: 404; both in the error sh
       const response = await request(method, route);
       t.equal(response.status, 405, `${method} ${route}`);
       t.equal(response.headers.get('allow'), 'POST');
-      t.same(response.json, { error: { type: 'method_not_allowed_exception', reason: `${route} accepts POST only` }, status: 405 });
+      t.same(response.json, {
+        error: { type: 'method_not_allowed_exception', reason: `${route} accepts POST only` },
+        status: 405,
+      });
     }
   }
   for (const route of ['/health', '/es/status', '/keystore/status', '/metrics']) {
@@ -175,23 +201,32 @@ t.test('wrong methods: 405 with Allow; unknown routes: 404; both in the error sh
   for (const route of ['/', '/nope', '/es', '/es/status/extra', '/other/start', '/ES/status']) {
     const response = await request('GET', route);
     t.equal(response.status, 404, `GET ${route}`);
-    t.same(response.json, { error: { type: 'resource_not_found_exception', reason: `no route GET ${route}` }, status: 404 });
+    t.same(response.json, {
+      error: { type: 'resource_not_found_exception', reason: `no route GET ${route}` },
+      status: 404,
+    });
   }
   const keystore = await request('GET', '/keystore/status');
-  t.same(keystore.json, { error: { type: 'resource_not_found_exception', reason: 'the keystore updater is disabled' }, status: 404 });
+  t.same(keystore.json, {
+    error: { type: 'resource_not_found_exception', reason: 'the keystore updater is disabled' },
+    status: 404,
+  });
   t.equal(fake.spawnCalls.length, 0, 'none of that touched the process');
 });
 
-t.test('request bodies: a small one is tolerated, a larger or chunked one is refused with 413 and Connection: close', async (t) => {
-  const { request } = await setup();
-  t.equal((await request('GET', '/es/status', [['Content-Length', '2']])).status, 200);
-  for (const headers of [[['Content-Length', '1025']], [['Transfer-Encoding', 'chunked']]] as [string, string][][]) {
-    const response = await request('POST', '/es/stop', headers);
-    t.equal(response.status, 413);
-    t.equal(response.headers.get('connection'), 'close');
-    t.match(response.json, { error: { type: 'request_entity_too_large_exception' }, status: 413 });
-  }
-});
+t.test(
+  'request bodies: a small one is tolerated, a larger or chunked one is refused with 413 and Connection: close',
+  async (t) => {
+    const { request } = await setup();
+    t.equal((await request('GET', '/es/status', [['Content-Length', '2']])).status, 200);
+    for (const headers of [[['Content-Length', '1025']], [['Transfer-Encoding', 'chunked']]] as [string, string][][]) {
+      const response = await request('POST', '/es/stop', headers);
+      t.equal(response.status, 413);
+      t.equal(response.headers.get('connection'), 'close');
+      t.match(response.json, { error: { type: 'request_entity_too_large_exception' }, status: 413 });
+    }
+  },
+);
 
 t.test('mutual TLS required: every route but GET /health refuses a connection that is not TLS', async (t) => {
   const { request } = await setup({ requireClientCertificates: true });
@@ -208,7 +243,10 @@ t.test('an unexpected failure: 500 internal_error without details, the details i
   };
   const response = await request('GET', '/es/status');
   t.equal(response.status, 500);
-  t.same(response.json, { error: { type: 'internal_error', reason: 'internal error; see the manager log' }, status: 500 });
+  t.same(response.json, {
+    error: { type: 'internal_error', reason: 'internal error; see the manager log' },
+    status: 500,
+  });
   t.notMatch(response.text, /secret|boom/);
   t.ok(fake.log.records.some((r) => r.level === 'error' && /GET \/es\/status failed: Error: boom/.test(r.message)));
 });
@@ -225,49 +263,82 @@ t.test('the app runs on fetch-lite, and a member fetch-lite lacks fails loudly',
   const { app } = await setup();
   const response = await app.fetch(liteRequest('http://api.invalid/health', { method: 'GET', headers: [] }));
   t.ok(response instanceof LiteResponse, "Hono's answer is fetch-lite's Response, as in the bundle");
-  t.throws(() => (response as unknown as Record<string, unknown>).ok, /fetch-lite's Response has no member 'ok'/, 'the detector a Hono upgrade would trip');
+  t.throws(
+    () => (response as unknown as Record<string, unknown>).ok,
+    /fetch-lite's Response has no member 'ok'/,
+    'the detector a Hono upgrade would trip',
+  );
 });
 
-t.test('/health hides every file path from a client that did not prove itself; over the Unix socket they are shown', async (t) => {
-  const keystore = {
-    state: 'failed' as const,
-    reason: 'cannot read /volumes/secrets/a: EACCES; retrying at 2026-01-01T00:00:00.000Z',
-    sourceDir: '/volumes/secrets',
-    keystorePath: '/usr/share/elasticsearch/config/elasticsearch.keystore',
-    ignored: [{ name: 'b', reason: 'a symlink to /etc/shadow, outside SOURCE_DIR' }],
-    endpoint: 'https://127.0.0.1:9200/',
-  };
-  const certificates = { state: 'failed' as const, reason: '--cert-path /mnt/elastic/node-certs/tls.crt: not a certificate', certPath: '/mnt/elastic/node-certs/tls.crt', csrPath: '/mnt/elastic/node-certs/csr.pem' };
-  const { app, request } = await setup({ keystore, certificates, requireClientCertificates: true });
-  const open = await request('GET', '/health');
-  t.equal(open.status, 200);
-  t.notMatch(open.text, /\/(volumes|usr|etc|mnt)/, 'no path anywhere in the open answer');
-  t.match(open.json, {
-    reasons: ['the keystore updater failed: cannot read <path>: EACCES; retrying at 2026-01-01T00:00:00.000Z', 'the cert initializer failed: --cert-path <path>: not a certificate'],
-    keystore: { sourceDir: '<path>', keystorePath: '<path>', ignored: [{ name: 'b', reason: 'a symlink to <path>, outside SOURCE_DIR' }], endpoint: 'https://127.0.0.1:9200/' },
-    certificates: { certPath: '<path>', csrPath: '<path>' },
-  });
-  const socket = readAnswer(await app.fetch(liteRequest('http://api.invalid/health', { method: 'GET', headers: [] }), { unixSocketPath: '/run/pm/es.sock' }));
-  t.match((await socket).json, { keystore, certificates }, 'over the Unix socket: as it is');
-});
+t.test(
+  '/health hides every file path from a client that did not prove itself; over the Unix socket they are shown',
+  async (t) => {
+    const keystore = {
+      state: 'failed' as const,
+      reason: 'cannot read /volumes/secrets/a: EACCES; retrying at 2026-01-01T00:00:00.000Z',
+      sourceDir: '/volumes/secrets',
+      keystorePath: '/usr/share/elasticsearch/config/elasticsearch.keystore',
+      ignored: [{ name: 'b', reason: 'a symlink to /etc/shadow, outside SOURCE_DIR' }],
+      endpoint: 'https://127.0.0.1:9200/',
+    };
+    const certificates = {
+      state: 'failed' as const,
+      reason: '--cert-path /mnt/elastic/node-certs/tls.crt: not a certificate',
+      certPath: '/mnt/elastic/node-certs/tls.crt',
+      csrPath: '/mnt/elastic/node-certs/csr.pem',
+    };
+    const { app, request } = await setup({ keystore, certificates, requireClientCertificates: true });
+    const open = await request('GET', '/health');
+    t.equal(open.status, 200);
+    t.notMatch(open.text, /\/(volumes|usr|etc|mnt)/, 'no path anywhere in the open answer');
+    t.match(open.json, {
+      reasons: [
+        'the keystore updater failed: cannot read <path>: EACCES; retrying at 2026-01-01T00:00:00.000Z',
+        'the cert initializer failed: --cert-path <path>: not a certificate',
+      ],
+      keystore: {
+        sourceDir: '<path>',
+        keystorePath: '<path>',
+        ignored: [{ name: 'b', reason: 'a symlink to <path>, outside SOURCE_DIR' }],
+        endpoint: 'https://127.0.0.1:9200/',
+      },
+      certificates: { certPath: '<path>', csrPath: '<path>' },
+    });
+    const socket = readAnswer(
+      await app.fetch(liteRequest('http://api.invalid/health', { method: 'GET', headers: [] }), {
+        unixSocketPath: '/run/pm/es.sock',
+      }),
+    );
+    t.match((await socket).json, { keystore, certificates }, 'over the Unix socket: as it is');
+  },
+);
 
-t.test('a mutation answers once its state is on disk; a disk that hangs gets a warning after 10 s, not a hung answer', async (t) => {
-  const { fake, supervisor, request } = await setup();
-  await supervisor.start('boot');
-  const stop = request('POST', '/es/stop');
-  let answered = false;
-  void stop.then(() => (answered = true));
-  const write = fake.system.stateStore.write;
-  let release = (): void => {};
-  fake.system.stateStore.write = (state) => new Promise<void>((resolve) => (release = resolve)).then(() => write(state));
-  await fake.clock.advance(9_000);
-  t.notOk(answered, 'still waiting for the write at 9 s');
-  await fake.clock.advance(1_000);
-  const answer = await stop;
-  t.equal(answer.status, 200);
-  t.match(answer.json, { state: 'stopped', warnings: ['the state file is still being written after 10 s (a slow disk): a container restart now might not know this stop'] });
-  fake.system.stateStore.write = write;
-  release();
-  await settle();
-  t.equal((await request('POST', '/es/stop')).json.warnings, undefined, 'once written, no warning');
-});
+t.test(
+  'a mutation answers once its state is on disk; a disk that hangs gets a warning after 10 s, not a hung answer',
+  async (t) => {
+    const { fake, supervisor, request } = await setup();
+    await supervisor.start('boot');
+    const stop = request('POST', '/es/stop');
+    let answered = false;
+    void stop.then(() => (answered = true));
+    const write = fake.system.stateStore.write;
+    let release = (): void => {};
+    fake.system.stateStore.write = (state) =>
+      new Promise<void>((resolve) => (release = resolve)).then(() => write(state));
+    await fake.clock.advance(9_000);
+    t.notOk(answered, 'still waiting for the write at 9 s');
+    await fake.clock.advance(1_000);
+    const answer = await stop;
+    t.equal(answer.status, 200);
+    t.match(answer.json, {
+      state: 'stopped',
+      warnings: [
+        'the state file is still being written after 10 s (a slow disk): a container restart now might not know this stop',
+      ],
+    });
+    fake.system.stateStore.write = write;
+    release();
+    await settle();
+    t.equal((await request('POST', '/es/stop')).json.warnings, undefined, 'once written, no warning');
+  },
+);

@@ -19,8 +19,18 @@ t.test('a mutation over plain HTTP is logged with the client address, before it 
   t.equal((await run.manager.request('POST', '/es/restart')).status, 202);
   // Log lines and answers travel apart: wait for the line, never assume it came first.
   const audit = await run.manager.waitForLog((r) => r['event.action'] === 'audit', 'the audit line');
-  await run.manager.waitForLog((r) => r['process.state'] === 'started' && run.manager.logs.indexOf(r) > run.manager.logs.indexOf(audit), 'the restart to finish');
-  t.match(audit, { 'log.level': 'info', 'http.request.method': 'POST', 'url.path': '/es/restart', 'client.address': '127.0.0.1', 'client.port': Number, message: /^POST \/es\/restart from 127\.0\.0\.1$/ });
+  await run.manager.waitForLog(
+    (r) => r['process.state'] === 'started' && run.manager.logs.indexOf(r) > run.manager.logs.indexOf(audit),
+    'the restart to finish',
+  );
+  t.match(audit, {
+    'log.level': 'info',
+    'http.request.method': 'POST',
+    'url.path': '/es/restart',
+    'client.address': '127.0.0.1',
+    'client.port': Number,
+    message: /^POST \/es\/restart from 127\.0\.0\.1$/,
+  });
   const stopping = run.manager.logs.findIndex((r) => r['process.state'] === 'stopping');
   t.ok(run.manager.logs.indexOf(audit) < stopping, 'before the transitions it causes');
   await run.manager.request('GET', '/es/status');
@@ -31,15 +41,30 @@ t.test('under mutual TLS: the certificate subject; refusals at warn with who was
   const dir = tempDir();
   const { serverCa, clientCa, args: tlsArgs } = mutualTlsFiles(dir);
   const foreignCa = createTestCa(path.join(dir, 'foreign-ca'));
-  const manager = await startManager({ args: ['--cmd', FAKE_ES, '--state-file', path.join(dir, 's.json'), '--http-host', '127.0.0.1', ...tlsArgs] });
+  const manager = await startManager({
+    args: ['--cmd', FAKE_ES, '--state-file', path.join(dir, 's.json'), '--http-host', '127.0.0.1', ...tlsArgs],
+  });
   t.teardown(() => stopManager(manager));
   const trust = serverCa.certPem;
   const operator = issue(clientCa, path.join(dir, 'issued'), 'operator');
   t.equal((await tlsRequest(manager.port, '/es/stop', { trust, client: operator, method: 'POST' })).status, 200);
-  t.match(await manager.waitForLog((r) => r['event.action'] === 'audit', 'the audit line'), { 'client.address': '127.0.0.1', 'tls.client.subject': /CN=operator/, message: /^POST \/es\/stop from 127\.0\.0\.1 \(.*CN=operator.*\)$/ });
+  t.match(await manager.waitForLog((r) => r['event.action'] === 'audit', 'the audit line'), {
+    'client.address': '127.0.0.1',
+    'tls.client.subject': /CN=operator/,
+    message: /^POST \/es\/stop from 127\.0\.0\.1 \(.*CN=operator.*\)$/,
+  });
 
   t.equal((await tlsRequest(manager.port, '/es/kill', { trust, method: 'POST' })).status, 401);
-  t.equal((await tlsRequest(manager.port, '/es/kill', { trust, method: 'POST', client: issue(foreignCa, path.join(dir, 'issued'), 'intruder') })).status, 403);
+  t.equal(
+    (
+      await tlsRequest(manager.port, '/es/kill', {
+        trust,
+        method: 'POST',
+        client: issue(foreignCa, path.join(dir, 'issued'), 'intruder'),
+      })
+    ).status,
+    403,
+  );
   await manager.waitForLog((r) => r['http.response.status_code'] === 403, 'the second refusal');
   const refusals = manager.logs.filter((r) => r['event.action'] === 'access-refused');
   t.match(refusals, [
@@ -53,7 +78,10 @@ t.test('refusals are rate-limited: a burst logs a few lines, then one that count
   const lines: any[] = [];
   let now = 0;
   const timers: { at: number; fn: () => void }[] = [];
-  const audit = createAudit(createLogger((line) => lines.push(JSON.parse(line))), { now: () => now, setTimer: (ms, fn) => timers.push({ at: now + ms, fn }) });
+  const audit = createAudit(
+    createLogger((line) => lines.push(JSON.parse(line))),
+    { now: () => now, setTimer: (ms, fn) => timers.push({ at: now + ms, fn }) },
+  );
   const c = { req: { method: 'POST', path: '/es/stop' }, env: undefined } as unknown as Context;
   for (let i = 0; i < 100; i++) {
     now += 10;
@@ -64,9 +92,18 @@ t.test('refusals are rate-limited: a burst logs a few lines, then one that count
   t.equal(timers[0].at, 10 + REFUSAL_WINDOW_MS, 'for the end of the window');
   now = timers[0].at;
   timers[0].fn();
-  t.match(lines.at(-1), { 'log.level': 'warn', 'event.action': 'access-refused', 'refusals.suppressed': 100 - REFUSALS_PER_WINDOW, message: /^90 more refused requests were not logged/ });
+  t.match(lines.at(-1), {
+    'log.level': 'warn',
+    'event.action': 'access-refused',
+    'refusals.suppressed': 100 - REFUSALS_PER_WINDOW,
+    message: /^90 more refused requests were not logged/,
+  });
   now += 1;
   audit.refused(c, 403, 'foreign');
-  t.match(lines.at(-1), { 'http.response.status_code': 403, message: /^refused POST \/es\/stop from unknown: 403 foreign$/ }, 'a new window logs again');
+  t.match(
+    lines.at(-1),
+    { 'http.response.status_code': 403, message: /^refused POST \/es\/stop from unknown: 403 foreign$/ },
+    'a new window logs again',
+  );
   t.equal(timers.length, 1, 'nothing more to count');
 });

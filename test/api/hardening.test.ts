@@ -62,7 +62,10 @@ t.test('a request body is refused with 413 and the process is untouched', async 
   const big = await run.manager.request('POST', '/es/stop', 'x'.repeat(64 * 1024));
   t.equal(big.status, 413);
   t.match(big.json, { error: { type: 'request_entity_too_large_exception' }, status: 413 });
-  const chunked = await raw(run.manager.port, 'POST /es/kill HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n');
+  const chunked = await raw(
+    run.manager.port,
+    'POST /es/kill HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n',
+  );
   t.match(chunked, /^HTTP\/1\.1 413 /, 'a chunked body too');
   t.equal((await run.manager.request('POST', '/es/stop', '{}')).status, 200, 'a tiny body is tolerated');
   t.equal((await run.manager.status()).state, 'stopped');
@@ -76,7 +79,11 @@ t.test('malformed requests get JSON errors', async (t) => {
   const cases: [string, string, RegExp][] = [
     ['an unknown method', 'BREW /es/status HTTP/1.1\r\nHost: x\r\n\r\n', /^HTTP\/1\.1 400 /],
     ['garbage instead of a request line', '\x00\x01\x02 nonsense\r\n\r\n', /^HTTP\/1\.1 400 /],
-    ['a header too large', `GET /health HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(16 * 1024)}\r\n\r\n`, /^HTTP\/1\.1 431 /],
+    [
+      'a header too large',
+      `GET /health HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(16 * 1024)}\r\n\r\n`,
+      /^HTTP\/1\.1 431 /,
+    ],
     ['a bad percent-encoding', 'GET /es/%zz HTTP/1.1\r\nHost: x\r\n\r\n', /^HTTP\/1\.1 404 /],
     ['a path with dot segments', 'GET /es/../es/./status/.. HTTP/1.1\r\nHost: x\r\n\r\n', /^HTTP\/1\.1 (200|404) /],
     ['a method known to HTTP but not here', 'PATCH /es/status HTTP/1.1\r\nHost: x\r\n\r\n', /^HTTP\/1\.1 405 /],
@@ -85,7 +92,11 @@ t.test('malformed requests get JSON errors', async (t) => {
     const reply = await raw(port, bytes);
     t.match(reply, status, what);
     t.match(reply, /Content-Type: application\/json/i, `${what}: JSON`);
-    t.match(bodyOf(reply), { error: { type: String, reason: String }, status: Number }, `${what}: Elasticsearch's error shape`);
+    t.match(
+      bodyOf(reply),
+      { error: { type: String, reason: String }, status: Number },
+      `${what}: Elasticsearch's error shape`,
+    );
     t.notMatch(reply, /at .*\.(ts|js|cjs):\d+|\/work\/|\/tmp\//, `${what}: no stack trace or file path`);
   }
 });
@@ -94,7 +105,10 @@ t.test('requests reach the routes by their path alone, in every form HTTP/1.1 al
   const run = await startOnFakeEs();
   t.teardown(() => stopManager(run.manager));
   const port = run.manager.port;
-  const absolute = await raw(port, 'GET http://elsewhere.example/es/status HTTP/1.1\r\nHost: elsewhere.example\r\n\r\n');
+  const absolute = await raw(
+    port,
+    'GET http://elsewhere.example/es/status HTTP/1.1\r\nHost: elsewhere.example\r\n\r\n',
+  );
   t.match(absolute, /^HTTP\/1\.1 200 /, 'absolute-form target: its path is routed');
   t.match(bodyOf(absolute), { name: 'es', state: 'started' });
   const hostile = await raw(port, 'GET /es/status HTTP/1.1\r\nHost: evil.example/health?x=\r\n\r\n');
@@ -112,37 +126,63 @@ t.test('requests reach the routes by their path alone, in every form HTTP/1.1 al
   t.ok(length(get) > 0);
 });
 
-t.test('a fuzz loop of thousands of random requests leaves the manager healthy and the process as it was', async (t) => {
-  const run = await startOnFakeEs();
-  t.teardown(() => stopManager(run.manager));
-  const [launcher] = await run.pids();
-  const before = await run.manager.status();
-  // Deterministic, so a failure can be replayed.
-  let seed = 42;
-  const random = (n: number) => {
-    seed = (seed * 1103515245 + 12345) % 2 ** 31;
-    return seed % n;
-  };
-  const methods = ['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS', 'PATCH', 'TRACE', 'CONNECT', 'POST'];
-  const pieces = ['es', 'health', 'status', 'keystore', 'metrics', '..', '.', '%00', '%zz', '%2e%2e', '', '\u00e9', 'a'.repeat(300), '?x=1', '#f', '//', 'start', 'stop'];
-  const headerNames = ['X-A', 'Content-Length', 'Transfer-Encoding', 'Expect', 'Host', 'Connection', 'Range'];
-  let answered = 0;
-  for (let i = 0; i < 3000; i++) {
-    const method = methods[random(methods.length)];
-    // Never a POST to a real mutation: the fuzz must not be able to stop the process legitimately.
-    const parts = Array.from({ length: 1 + random(4) }, () => pieces[random(pieces.length)]);
-    let target = '/' + parts.join('/');
-    if (method === 'POST' && /^\/es\/(start|stop|kill|restart)\/?$/.test(target)) target += 'x';
-    const header = `${headerNames[random(headerNames.length)]}: ${['0', '-1', 'chunked', '100-continue', 'close', 'bytes=0-1', 'x'.repeat(random(50))][random(7)]}`;
-    // Connection: close so the reply ends with the connection (HEAD answers have no body to wait for).
-    const reply = await raw(run.manager.port, `${method} ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n${header}\r\n\r\n`, 300);
-    if (/^HTTP\/1\.1 \d{3} /.test(reply)) answered++;
-  }
-  t.ok(answered > 2500, `most random requests got an HTTP answer (${answered} of 3000)`);
-  const health = await run.manager.request('GET', '/health');
-  t.equal(health.status, 200, 'still healthy');
-  const after = await run.manager.status();
-  t.equal(after.state, 'started');
-  t.equal(after.pid, launcher, 'the same process');
-  t.equal(after.restarts, before.restarts);
-});
+t.test(
+  'a fuzz loop of thousands of random requests leaves the manager healthy and the process as it was',
+  async (t) => {
+    const run = await startOnFakeEs();
+    t.teardown(() => stopManager(run.manager));
+    const [launcher] = await run.pids();
+    const before = await run.manager.status();
+    // Deterministic, so a failure can be replayed.
+    let seed = 42;
+    const random = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
+    const methods = ['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS', 'PATCH', 'TRACE', 'CONNECT', 'POST'];
+    const pieces = [
+      'es',
+      'health',
+      'status',
+      'keystore',
+      'metrics',
+      '..',
+      '.',
+      '%00',
+      '%zz',
+      '%2e%2e',
+      '',
+      '\u00e9',
+      'a'.repeat(300),
+      '?x=1',
+      '#f',
+      '//',
+      'start',
+      'stop',
+    ];
+    const headerNames = ['X-A', 'Content-Length', 'Transfer-Encoding', 'Expect', 'Host', 'Connection', 'Range'];
+    let answered = 0;
+    for (let i = 0; i < 3000; i++) {
+      const method = methods[random(methods.length)];
+      // Never a POST to a real mutation: the fuzz must not be able to stop the process legitimately.
+      const parts = Array.from({ length: 1 + random(4) }, () => pieces[random(pieces.length)]);
+      let target = '/' + parts.join('/');
+      if (method === 'POST' && /^\/es\/(start|stop|kill|restart)\/?$/.test(target)) target += 'x';
+      const header = `${headerNames[random(headerNames.length)]}: ${['0', '-1', 'chunked', '100-continue', 'close', 'bytes=0-1', 'x'.repeat(random(50))][random(7)]}`;
+      // Connection: close so the reply ends with the connection (HEAD answers have no body to wait for).
+      const reply = await raw(
+        run.manager.port,
+        `${method} ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n${header}\r\n\r\n`,
+        300,
+      );
+      if (/^HTTP\/1\.1 \d{3} /.test(reply)) answered++;
+    }
+    t.ok(answered > 2500, `most random requests got an HTTP answer (${answered} of 3000)`);
+    const health = await run.manager.request('GET', '/health');
+    t.equal(health.status, 200, 'still healthy');
+    const after = await run.manager.status();
+    t.equal(after.state, 'started');
+    t.equal(after.pid, launcher, 'the same process');
+    t.equal(after.restarts, before.restarts);
+  },
+);

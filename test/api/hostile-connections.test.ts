@@ -26,85 +26,134 @@ function httpsArgs() {
 
 async function allClosedByServer(t: Test, clients: { closedByServer: Promise<void> }[], what: string) {
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const deadline = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), CLOSED_WITHIN_MS)));
-  const outcome = await Promise.race([Promise.all(clients.map((c) => c.closedByServer)).then(() => 'closed' as const), deadline]);
+  const deadline = new Promise<'timeout'>(
+    (resolve) => (timer = setTimeout(() => resolve('timeout'), CLOSED_WITHIN_MS)),
+  );
+  const outcome = await Promise.race([
+    Promise.all(clients.map((c) => c.closedByServer)).then(() => 'closed' as const),
+    deadline,
+  ]);
   clearTimeout(timer);
   t.equal(outcome, 'closed', `the server closed all ${clients.length} ${what}`);
 }
 
-t.test('HTTPS: connections that never start a TLS handshake lock nobody out, are closed and released, and SIGTERM still exits 143', async (t) => {
-  const { args, trust } = httpsArgs();
-  const manager = await startManager({ args });
-  t.teardown(() => stopManager(manager));
-  await manager.waitForLog((r) => r['event.action'] === 'state-change' && r['process.state'] === 'started', 'the fake ES to start');
-  const port = manager.port;
+t.test(
+  'HTTPS: connections that never start a TLS handshake lock nobody out, are closed and released, and SIGTERM still exits 143',
+  async (t) => {
+    const { args, trust } = httpsArgs();
+    const manager = await startManager({ args });
+    t.teardown(() => stopManager(manager));
+    await manager.waitForLog(
+      (r) => r['event.action'] === 'state-change' && r['process.state'] === 'started',
+      'the fake ES to start',
+    );
+    const port = manager.port;
 
-  const first = hostileClients(port, Array(CAP).fill('silent'));
-  t.teardown(first.destroy);
-  await connected(first.clients);
-  await waitFor(() => heldServerSockets(port) >= CAP, 'the server to accept all of them');
-  const health = await tlsRequest(port, '/health', { trust });
-  t.equal(health.status, 200, `GET /health answers beside ${CAP} silent connections`);
+    const first = hostileClients(port, Array(CAP).fill('silent'));
+    t.teardown(first.destroy);
+    await connected(first.clients);
+    await waitFor(() => heldServerSockets(port) >= CAP, 'the server to accept all of them');
+    const health = await tlsRequest(port, '/health', { trust });
+    t.equal(health.status, 200, `GET /health answers beside ${CAP} silent connections`);
 
-  await allClosedByServer(t, first.clients, 'silent connections');
-  await waitFor(() => heldServerSockets(port) === 0, 'the server to hold none of them (no CLOSE-WAIT, no FIN-WAIT-2)');
-  t.pass('and released every socket although the clients never closed theirs');
+    await allClosedByServer(t, first.clients, 'silent connections');
+    await waitFor(
+      () => heldServerSockets(port) === 0,
+      'the server to hold none of them (no CLOSE-WAIT, no FIN-WAIT-2)',
+    );
+    t.pass('and released every socket although the clients never closed theirs');
 
-  const second = hostileClients(port, Array(CAP).fill('silent'));
-  t.teardown(second.destroy);
-  await connected(second.clients);
-  await waitFor(() => heldServerSockets(port) >= CAP, 'the server to accept a second batch');
-  manager.child.kill('SIGTERM');
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const exit = await Promise.race([manager.exited, new Promise<'hung'>((resolve) => (timer = setTimeout(() => resolve('hung'), CLOSED_WITHIN_MS)))]);
-  clearTimeout(timer);
-  t.match(exit, { code: 143 }, 'SIGTERM while they are held: the process is stopped and its status (143) returned');
-});
+    const second = hostileClients(port, Array(CAP).fill('silent'));
+    t.teardown(second.destroy);
+    await connected(second.clients);
+    await waitFor(() => heldServerSockets(port) >= CAP, 'the server to accept a second batch');
+    manager.child.kill('SIGTERM');
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const exit = await Promise.race([
+      manager.exited,
+      new Promise<'hung'>((resolve) => (timer = setTimeout(() => resolve('hung'), CLOSED_WITHIN_MS))),
+    ]);
+    clearTimeout(timer);
+    t.match(exit, { code: 143 }, 'SIGTERM while they are held: the process is stopped and its status (143) returned');
+  },
+);
 
-t.test('HTTP: silent, header-dripping and body-dripping connections lock nobody out and are closed and released within seconds', async (t) => {
-  const run = await startOnFakeEs();
-  t.teardown(() => stopManager(run.manager));
-  const port = run.manager.port;
-  const kinds: HostileKind[] = ['silent', 'dripped-headers', 'dripped-body'];
-  const hostile = hostileClients(port, Array.from({ length: CAP }, (_, i) => kinds[i % kinds.length]!));
-  t.teardown(hostile.destroy);
-  await connected(hostile.clients);
-  await waitFor(() => heldServerSockets(port) >= CAP, 'the server to accept all of them');
+t.test(
+  'HTTP: silent, header-dripping and body-dripping connections lock nobody out and are closed and released within seconds',
+  async (t) => {
+    const run = await startOnFakeEs();
+    t.teardown(() => stopManager(run.manager));
+    const port = run.manager.port;
+    const kinds: HostileKind[] = ['silent', 'dripped-headers', 'dripped-body'];
+    const hostile = hostileClients(
+      port,
+      Array.from({ length: CAP }, (_, i) => kinds[i % kinds.length]!),
+    );
+    t.teardown(hostile.destroy);
+    await connected(hostile.clients);
+    await waitFor(() => heldServerSockets(port) >= CAP, 'the server to accept all of them');
 
-  const health = await run.manager.request('GET', '/health');
-  t.equal(health.status, 200, `GET /health answers beside ${CAP} hostile connections`);
-  const status = await run.manager.request('GET', '/es/status');
-  t.equal(status.status, 200, 'and so does the operator');
+    const health = await run.manager.request('GET', '/health');
+    t.equal(health.status, 200, `GET /health answers beside ${CAP} hostile connections`);
+    const status = await run.manager.request('GET', '/es/status');
+    t.equal(status.status, 200, 'and so does the operator');
 
-  await allClosedByServer(t, hostile.clients, 'hostile connections');
-  await waitFor(() => heldServerSockets(port) === 0, 'the server to hold none of them (destroyed, not half-closed)');
-  t.pass('and released every socket although the clients never closed theirs');
-  // Each probe above may have evicted one of them (the oldest without a request in flight) before its deadline.
-  const dripped = hostile.clients.filter((_, i) => kinds[i % kinds.length] === 'dripped-headers');
-  const answered408 = dripped.filter((client) => /^HTTP\/1\.1 408 [^]*"timeout_exception"/.test(client.received()));
-  t.ok(answered408.length >= dripped.length - 2, `a request head that never ends is answered 408 in JSON before the close (${answered408.length} of ${dripped.length})`);
-});
+    await allClosedByServer(t, hostile.clients, 'hostile connections');
+    await waitFor(() => heldServerSockets(port) === 0, 'the server to hold none of them (destroyed, not half-closed)');
+    t.pass('and released every socket although the clients never closed theirs');
+    // Each probe above may have evicted one of them (the oldest without a request in flight) before its deadline.
+    const dripped = hostile.clients.filter((_, i) => kinds[i % kinds.length] === 'dripped-headers');
+    const answered408 = dripped.filter((client) =>
+      /^HTTP\/1\.1 408 [\s\S]*"timeout_exception"/.test(client.received()),
+    );
+    t.ok(
+      answered408.length >= dripped.length - 2,
+      `a request head that never ends is answered 408 in JSON before the close (${answered408.length} of ${dripped.length})`,
+    );
+  },
+);
 
-t.test('a request in flight longer than the 10 s deadline is answered, not cut (HTTPS: a stop that waits out --stop-timeout)', async (t) => {
-  const dir = tempDir();
-  const serverCa = createTestCa(path.join(dir, 'server-ca'));
-  const clientCa = createTestCa(path.join(dir, 'client-ca'));
-  const server = issue(serverCa, path.join(dir, 'issued'), 'localhost');
-  const operator = issue(clientCa, path.join(dir, 'issued'), 'operator');
-  fs.writeFileSync(path.join(dir, 'tls.crt'), server.certPem);
-  fs.writeFileSync(path.join(dir, 'tls.key'), server.keyPem);
-  const manager = await startManager({
-    args: [
-      '--cmd', '/bin/sh', '--state-file', path.join(dir, 'state.json'), '--http-host', '127.0.0.1', '--stop-timeout', '12s',
-      '--tls-cert', path.join(dir, 'tls.crt'), '--tls-key', path.join(dir, 'tls.key'), '--tls-client-ca', clientCa.certPath,
-      '--', '-c', 'trap "" TERM; echo ready; while :; do sleep 1; done',
-    ],
-  });
-  t.teardown(() => stopManager(manager));
-  await waitFor(() => manager.output.includes('ready'), 'the shell to ignore SIGTERM');
-  const began = Date.now();
-  const stopped = await tlsRequest(manager.port, '/es/stop', { trust: serverCa.certPem, client: operator, method: 'POST' });
-  t.equal(stopped.status, 200, `answered after ${Date.now() - began} ms`);
-  t.equal(stopped.json.state, 'stopped');
-  t.ok(Date.now() - began >= 10_000, 'the request outlived the deadline for a request head');
-});
+t.test(
+  'a request in flight longer than the 10 s deadline is answered, not cut (HTTPS: a stop that waits out --stop-timeout)',
+  async (t) => {
+    const dir = tempDir();
+    const serverCa = createTestCa(path.join(dir, 'server-ca'));
+    const clientCa = createTestCa(path.join(dir, 'client-ca'));
+    const server = issue(serverCa, path.join(dir, 'issued'), 'localhost');
+    const operator = issue(clientCa, path.join(dir, 'issued'), 'operator');
+    fs.writeFileSync(path.join(dir, 'tls.crt'), server.certPem);
+    fs.writeFileSync(path.join(dir, 'tls.key'), server.keyPem);
+    const manager = await startManager({
+      args: [
+        '--cmd',
+        '/bin/sh',
+        '--state-file',
+        path.join(dir, 'state.json'),
+        '--http-host',
+        '127.0.0.1',
+        '--stop-timeout',
+        '12s',
+        '--tls-cert',
+        path.join(dir, 'tls.crt'),
+        '--tls-key',
+        path.join(dir, 'tls.key'),
+        '--tls-client-ca',
+        clientCa.certPath,
+        '--',
+        '-c',
+        'trap "" TERM; echo ready; while :; do sleep 1; done',
+      ],
+    });
+    t.teardown(() => stopManager(manager));
+    await waitFor(() => manager.output.includes('ready'), 'the shell to ignore SIGTERM');
+    const began = Date.now();
+    const stopped = await tlsRequest(manager.port, '/es/stop', {
+      trust: serverCa.certPem,
+      client: operator,
+      method: 'POST',
+    });
+    t.equal(stopped.status, 200, `answered after ${Date.now() - began} ms`);
+    t.equal(stopped.json.state, 'stopped');
+    t.ok(Date.now() - began >= 10_000, 'the request outlived the deadline for a request head');
+  },
+);

@@ -20,7 +20,10 @@ function parsePrometheus(text: string): Samples {
       }
       continue;
     }
-    const sample = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\]|\\.)*",?)*\})? (-?[0-9.eE+-]+|NaN)$/.exec(line);
+    const sample =
+      /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\]|\\.)*",?)*\})? (-?[0-9.eE+-]+|NaN)$/.exec(
+        line,
+      );
     if (!sample) throw new Error(`not a Prometheus sample: ${JSON.stringify(line)}`);
     if (!typed.has(sample[1])) throw new Error(`sample before its TYPE line: ${line}`);
     samples.set(sample[1] + (sample[2] ?? ''), Number(sample[3]));

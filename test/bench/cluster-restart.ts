@@ -14,12 +14,16 @@ import { managerUnder } from '../helpers/pid1.ts';
 const size = Number(process.argv[2] ?? 3);
 const runs = Number(process.argv[3] ?? 5);
 const cluster = await startFakeCluster(size);
-const kib = (pid: number, field: string): number => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+const kib = (pid: number, field: string): number =>
+  Number(new RegExp(`${field}:\\s+(\\d+)`).exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
 const managerMemory = (): { rss: number; anon: number } => {
   const pids = [...cluster.managers.values()].map((run) => managerUnder(run.pid1));
   const rss = pids.map((pid) => kib(pid, 'VmRSS'));
   const anon = pids.map((pid) => kib(pid, 'RssAnon'));
-  return { rss: rss.toSorted((a, b) => a - b)[rss.length >> 1], anon: anon.toSorted((a, b) => a - b)[anon.length >> 1] };
+  return {
+    rss: rss.toSorted((a, b) => a - b)[rss.length >> 1],
+    anon: anon.toSorted((a, b) => a - b)[anon.length >> 1],
+  };
 };
 const idle = managerMemory();
 let busy = idle;
@@ -30,7 +34,9 @@ try {
     let peakKiB = 0;
     const sample = setInterval(() => {
       try {
-        peakKiB = Number(/VmHWM:\s+(\d+)/.exec(fs.readFileSync(`/proc/${run.child.pid}/status`, 'utf8'))?.[1] ?? peakKiB);
+        peakKiB = Number(
+          /VmHWM:\s+(\d+)/.exec(fs.readFileSync(`/proc/${run.child.pid}/status`, 'utf8'))?.[1] ?? peakKiB,
+        );
       } catch {
         /* exited */
       }
@@ -48,8 +54,15 @@ try {
   await cluster.close();
 }
 const median = (values: number[]): number => values.toSorted((a, b) => a - b)[Math.floor(values.length / 2)];
-for (const row of rows) console.log(`total ${row.totalMs} ms, nodes down ${row.downMs} ms, overhead ${row.perNodeMs.toFixed(0)} ms/node, peak RSS ${(row.peakKiB / 1024).toFixed(1)} MiB`);
+for (const row of rows)
+  console.log(
+    `total ${row.totalMs} ms, nodes down ${row.downMs} ms, overhead ${row.perNodeMs.toFixed(0)} ms/node, peak RSS ${(row.peakKiB / 1024).toFixed(1)} MiB`,
+  );
 const perNode = median(rows.map((r) => r.perNodeMs));
-console.log(`managers (median of ${size}): RSS ${(idle.rss / 1024).toFixed(1)} MiB, private ${(idle.anon / 1024).toFixed(1)} MiB before the runs; ${(busy.rss / 1024).toFixed(1)} / ${(busy.anon / 1024).toFixed(1)} MiB after`);
-console.log(`${size} nodes, median of ${rows.length}: coordination overhead ${perNode.toFixed(0)} ms per node (target ≤ 1000 ms), coordinator peak RSS ${(median(rows.map((r) => r.peakKiB)) / 1024).toFixed(1)} MiB`);
+console.log(
+  `managers (median of ${size}): RSS ${(idle.rss / 1024).toFixed(1)} MiB, private ${(idle.anon / 1024).toFixed(1)} MiB before the runs; ${(busy.rss / 1024).toFixed(1)} / ${(busy.anon / 1024).toFixed(1)} MiB after`,
+);
+console.log(
+  `${size} nodes, median of ${rows.length}: coordination overhead ${perNode.toFixed(0)} ms per node (target ≤ 1000 ms), coordinator peak RSS ${(median(rows.map((r) => r.peakKiB)) / 1024).toFixed(1)} MiB`,
+);
 process.exit(perNode <= 1000 ? 0 : 1);

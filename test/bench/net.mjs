@@ -35,7 +35,9 @@ export function rawGetStatus(port, route, timeoutMs = 2_000) {
     };
     const timer = setTimeout(() => done(null), timeoutMs);
     socket.setNoDelay(true);
-    socket.once('connect', () => socket.write(`GET ${route} HTTP/1.1\r\nHost: ${HOST}:${port}\r\nConnection: close\r\n\r\n`));
+    socket.once('connect', () =>
+      socket.write(`GET ${route} HTTP/1.1\r\nHost: ${HOST}:${port}\r\nConnection: close\r\n\r\n`),
+    );
     socket.on('data', (chunk) => {
       received += chunk.toString('latin1');
       const match = /^HTTP\/1\.[01] (\d{3})/.exec(received);
@@ -53,22 +55,25 @@ export function rawGetStatus(port, route, timeoutMs = 2_000) {
 export function request({ port, method = 'GET', route, tls, agent = false, timeoutMs = 30_000 }) {
   const lib = tls ? https : http;
   return new Promise((resolve, reject) => {
-    const req = lib.request({ host: HOST, port, method, path: route, agent, timeout: timeoutMs, ...(tls ?? {}) }, (res) => {
-      const answeredNs = epochNs();
-      const chunks = [];
-      res.on('data', (chunk) => chunks.push(chunk));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        let json;
-        try {
-          json = JSON.parse(text);
-        } catch {
-          json = undefined;
-        }
-        resolve({ status: res.statusCode, text, json, answeredNs });
-      });
-      res.on('error', reject);
-    });
+    const req = lib.request(
+      { host: HOST, port, method, path: route, agent, timeout: timeoutMs, ...(tls ?? {}) },
+      (res) => {
+        const answeredNs = epochNs();
+        const chunks = [];
+        res.on('data', (chunk) => chunks.push(chunk));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          let json;
+          try {
+            json = JSON.parse(text);
+          } catch {
+            json = undefined;
+          }
+          resolve({ status: res.statusCode, text, json, answeredNs });
+        });
+        res.on('error', reject);
+      },
+    );
     req.on('timeout', () => req.destroy(new Error(`${method} ${route}: no answer within ${timeoutMs} ms`)));
     req.on('error', reject);
     req.end();
@@ -90,7 +95,14 @@ export async function httpsLoad({ port, tls, routes, count, connections = 4, tim
     return createConnection(...args);
   };
   try {
-    const load = await runLoad({ count, concurrency: connections, timeLimitMs, what: 'requests', routes, send: (route) => request({ port, route, tls, agent, timeoutMs: 10_000 }) });
+    const load = await runLoad({
+      count,
+      concurrency: connections,
+      timeLimitMs,
+      what: 'requests',
+      routes,
+      send: (route) => request({ port, route, tls, agent, timeoutMs: 10_000 }),
+    });
     return { ...load, sockets };
   } finally {
     agent.destroy();
@@ -110,7 +122,8 @@ export async function runLoad({ count, concurrency, timeLimitMs, what, routes, s
   let firstFailure = null;
   const worker = async () => {
     while (issued < count) {
-      if (performance.now() - started > timeLimitMs) throw new Error(`load: ${issued} of ${count} ${what} after ${timeLimitMs} ms; giving up`);
+      if (performance.now() - started > timeLimitMs)
+        throw new Error(`load: ${issued} of ${count} ${what} after ${timeLimitMs} ms; giving up`);
       const route = routes[issued % routes.length];
       issued++;
       try {

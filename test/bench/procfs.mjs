@@ -87,7 +87,10 @@ export function childrenOf(pid) {
 
 /** The pid as its own (innermost) PID namespace numbers it. */
 export function namespacePid(pid) {
-  const line = fs.readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('NSpid:'));
+  const line = fs
+    .readFileSync(`/proc/${pid}/status`, 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('NSpid:'));
   const ids = line.split(/\s+/).slice(1).filter(Boolean);
   return Number(ids[ids.length - 1]);
 }

@@ -30,8 +30,27 @@ function childrenCpuMs() {
 export async function measureProbeCost({ executable, tls, fakeEs, probes, readyCheck, log }) {
   const dir = tempDir('pm-bench-ready-');
   const port = 20_000 + Math.floor(Math.random() * 20_000);
-  const env = baseEnv({ KEYSTORE_UPDATER: 'false', ENDPOINT: fakeEs.url, USERNAME: 'elastic', PASSWORD: 'changeme', CERTIFICATES_PATH: tls.caFile });
-  const manager = await launchAsPid1([executable, '--cmd', FAKE_ES, '--http-port', String(port), '--state-file', path.join(dir, 'es.state.json'), '--ready-check', readyCheck], { env });
+  const env = baseEnv({
+    KEYSTORE_UPDATER: 'false',
+    ENDPOINT: fakeEs.url,
+    USERNAME: 'elastic',
+    PASSWORD: 'changeme',
+    CERTIFICATES_PATH: tls.caFile,
+  });
+  const manager = await launchAsPid1(
+    [
+      executable,
+      '--cmd',
+      FAKE_ES,
+      '--http-port',
+      String(port),
+      '--state-file',
+      path.join(dir, 'es.state.json'),
+      '--ready-check',
+      readyCheck,
+    ],
+    { env },
+  );
   const probe = async () => (await fetch(`http://127.0.0.1:${port}/es/ready`)).status;
   try {
     await waitFor(async () => (await probe().catch(() => 0)) === 200, 'the first ready answer', 20_000, 50);
@@ -62,7 +81,9 @@ export async function measureProbeCost({ executable, tls, fakeEs, probes, readyC
       if (code !== '200') throw new Error(`curl answered ${code}`);
     }
     const execMs = (childrenCpuMs() - childrenBefore) / probes;
-    log(`  one /es/ready probe (--ready-check ${readyCheck}): ${managerMs.toFixed(2)} ms of manager CPU; bash -c curl: ${execMs.toFixed(2)} ms; ${checks} ES requests for ${probes} probes; manager RssAnon ${(rssAnonKiB / 1024).toFixed(1)} MiB`);
+    log(
+      `  one /es/ready probe (--ready-check ${readyCheck}): ${managerMs.toFixed(2)} ms of manager CPU; bash -c curl: ${execMs.toFixed(2)} ms; ${checks} ES requests for ${probes} probes; manager RssAnon ${(rssAnonKiB / 1024).toFixed(1)} MiB`,
+    );
     return { readyCheck, rssAnonKiB, managerMs, execMs, ratio: managerMs / execMs, checks, probes, idlePerGapMs };
   } finally {
     await manager.stop();

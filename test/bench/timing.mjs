@@ -7,7 +7,18 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { readFakeKeystore } from '../fixtures/keystore/fake-es.mjs';
 import { calibrateClock, epochNs, msBetween, nowMs, sleep, sleepSync } from './clock.mjs';
-import { FAKE_ES, NODE_RUNTIME, STAMPED_ES, UNSHARE, baseEnv, launch, launchAsPid1, removeTempDir, tempDir, waitFor } from './launch.mjs';
+import {
+  FAKE_ES,
+  NODE_RUNTIME,
+  STAMPED_ES,
+  UNSHARE,
+  baseEnv,
+  launch,
+  launchAsPid1,
+  removeTempDir,
+  tempDir,
+  waitFor,
+} from './launch.mjs';
 import { readCliLog, readCliTimes, writeCliWrapper, writeSecret } from './material.mjs';
 import { secretPayload } from './memory.mjs';
 import { freePort, rawGetStatus, request } from './net.mjs';
@@ -26,10 +37,24 @@ import { childrenOf, exeOf, hostPidOf, processState, processTable } from './proc
 export async function measureStartup({ executable, runs, log }) {
   const samples = [];
   for (let i = 0; i < runs; i++) {
-    const ours = await timeToHealth((dir, port) => [...UNSHARE, executable, '--cmd', FAKE_ES, '--http-port', String(port), '--state-file', path.join(dir, 'es.state.json')], { expectEntryPoint: executable });
+    const ours = await timeToHealth(
+      (dir, port) => [
+        ...UNSHARE,
+        executable,
+        '--cmd',
+        FAKE_ES,
+        '--http-port',
+        String(port),
+        '--state-file',
+        path.join(dir, 'es.state.json'),
+      ],
+      { expectEntryPoint: executable },
+    );
     const baseline = await timeToHealth((dir, port) => [...UNSHARE, NODE_RUNTIME, writeBareServer(dir, port)], {});
     samples.push({ ms: ours.ms, probes: ours.probes, baselineMs: baseline.ms, ratio: ours.ms / baseline.ms });
-    log(`  start-up run ${i + 1}: ${ours.ms.toFixed(1)} ms (${ours.probes} probes); bare node server ${baseline.ms.toFixed(1)} ms; ${(ours.ms / baseline.ms).toFixed(2)}×`);
+    log(
+      `  start-up run ${i + 1}: ${ours.ms.toFixed(1)} ms (${ours.probes} probes); bare node server ${baseline.ms.toFixed(1)} ms; ${(ours.ms / baseline.ms).toFixed(2)}×`,
+    );
   }
   return samples;
 }
@@ -63,7 +88,8 @@ async function timeToHealth(argvOf, { expectEntryPoint }) {
       else await sleep(1);
     }
     const pid1 = childrenOf(run.child.pid)[0];
-    if (expectEntryPoint && exeOf(pid1) !== expectEntryPoint) throw new Error(`PID 1 is ${exeOf(pid1)}, not the entry point ${expectEntryPoint}`);
+    if (expectEntryPoint && exeOf(pid1) !== expectEntryPoint)
+      throw new Error(`PID 1 is ${exeOf(pid1)}, not the entry point ${expectEntryPoint}`);
     try {
       process.kill(pid1, 'SIGTERM');
     } catch {
@@ -91,7 +117,10 @@ export async function measureStopAndReap({ executable, stopRuns, reapRuns, log }
   const readyFile = path.join(dir, 'es-ready');
   const port = await freePort();
   const env = baseEnv({ TMPDIR: dir, STAMPED_ES_EXIT_FILE: exitFile, STAMPED_ES_READY_FILE: readyFile });
-  const run = await launchAsPid1([executable, '--cmd', STAMPED_ES, '--http-port', String(port), '--state-file', path.join(dir, 'es.state.json')], { env });
+  const run = await launchAsPid1(
+    [executable, '--cmd', STAMPED_ES, '--http-port', String(port), '--state-file', path.join(dir, 'es.state.json')],
+    { env },
+  );
   const isReady = () => {
     try {
       return fs.readFileSync(readyFile, 'utf8').endsWith('\n');
@@ -109,7 +138,8 @@ export async function measureStopAndReap({ executable, stopRuns, reapRuns, log }
       const from = run.logs.length;
       calibrateClock();
       const answer = await request({ port, method: 'POST', route: '/es/stop' });
-      if (answer.status !== 200 || answer.json?.state !== 'stopped') throw new Error(`POST /es/stop: ${answer.status} ${answer.text}`);
+      if (answer.status !== 200 || answer.json?.state !== 'stopped')
+        throw new Error(`POST /es/stop: ${answer.status} ${answer.text}`);
       const exitNs = BigInt(fs.readFileSync(exitFile, 'utf8').trim());
       const exitLog = run.logs.slice(from).find((r) => r['event.action'] === 'process-exit');
       const sample = {
@@ -119,7 +149,9 @@ export async function measureStopAndReap({ executable, stopRuns, reapRuns, log }
         exitCode: answer.json?.lastExit?.code ?? null,
       };
       stops.push(sample);
-      log(`  stop run ${i + 1}: answered ${sample.ms.toFixed(1)} ms after the launcher's exit (log line: ${sample.fromLogMs} ms)`);
+      log(
+        `  stop run ${i + 1}: answered ${sample.ms.toFixed(1)} ms after the launcher's exit (log line: ${sample.fromLogMs} ms)`,
+      );
       fs.rmSync(readyFile, { force: true });
       const started = await request({ port, method: 'POST', route: '/es/start' });
       if (started.status !== 202) throw new Error(`POST /es/start: ${started.status} ${started.text}`);
@@ -130,18 +162,38 @@ export async function measureStopAndReap({ executable, stopRuns, reapRuns, log }
       const pidFile = path.join(dir, `orphan-${i}.pid`);
       const stampFile = path.join(dir, `orphan-${i}.ns`);
       // Double fork inside the namespace: the inner sh's parent exits at once, so it is an orphan of PID 1.
-      execFileSync('nsenter', ['-t', String(run.pid1), '-p', '-m', 'env', `P=${pidFile}`, `S=${stampFile}`, 'sh', '-c', `(sh -c 'echo $$ > "$P"; sleep 0.5; date +%s%N > "$S"' &); exit 0`], {
-        stdio: 'ignore',
-        timeout: 10_000,
-      });
-      const nsPid = await waitFor(() => {
-        try {
-          const text = fs.readFileSync(pidFile, 'utf8');
-          return text.endsWith('\n') ? Number(text) : undefined;
-        } catch {
-          return undefined;
-        }
-      }, 'the orphan to report its pid', 5_000, 1);
+      execFileSync(
+        'nsenter',
+        [
+          '-t',
+          String(run.pid1),
+          '-p',
+          '-m',
+          'env',
+          `P=${pidFile}`,
+          `S=${stampFile}`,
+          'sh',
+          '-c',
+          `(sh -c 'echo $$ > "$P"; sleep 0.5; date +%s%N > "$S"' &); exit 0`,
+        ],
+        {
+          stdio: 'ignore',
+          timeout: 10_000,
+        },
+      );
+      const nsPid = await waitFor(
+        () => {
+          try {
+            const text = fs.readFileSync(pidFile, 'utf8');
+            return text.endsWith('\n') ? Number(text) : undefined;
+          } catch {
+            return undefined;
+          }
+        },
+        'the orphan to report its pid',
+        5_000,
+        1,
+      );
       const hostPid = await waitFor(() => hostPidOf(run.pid1, nsPid), 'the orphan in the host /proc', 2_000, 1);
       const parent = processTable().find((entry) => entry.pid === hostPid)?.ppid;
       calibrateClock();
@@ -161,10 +213,24 @@ export async function measureStopAndReap({ executable, stopRuns, reapRuns, log }
           sleepSync(1);
         }
       }
-      const stampNs = BigInt((await waitFor(() => fs.existsSync(stampFile) && fs.readFileSync(stampFile, 'utf8').trim(), 'the orphan stamp', 2_000, 1)));
-      const sample = { ms: msBetween(stampNs, goneNs), lastSeenMs: msBetween(stampNs, lastSeenNs), sawZombie, parentWasPid1: parent === run.pid1 };
+      const stampNs = BigInt(
+        await waitFor(
+          () => fs.existsSync(stampFile) && fs.readFileSync(stampFile, 'utf8').trim(),
+          'the orphan stamp',
+          2_000,
+          1,
+        ),
+      );
+      const sample = {
+        ms: msBetween(stampNs, goneNs),
+        lastSeenMs: msBetween(stampNs, lastSeenNs),
+        sawZombie,
+        parentWasPid1: parent === run.pid1,
+      };
       reaps.push(sample);
-      log(`  orphan ${i + 1}: gone ${sample.ms.toFixed(2)} ms after its exit stamp (last seen at ${sample.lastSeenMs.toFixed(2)} ms${sawZombie ? ', seen as zombie' : ''}; parent ${parent === run.pid1 ? 'PID 1' : parent})`);
+      log(
+        `  orphan ${i + 1}: gone ${sample.ms.toFixed(2)} ms after its exit stamp (last seen at ${sample.lastSeenMs.toFixed(2)} ms${sawZombie ? ', seen as zombie' : ''}; parent ${parent === run.pid1 ? 'PID 1' : parent})`,
+      );
     }
     return { stops, reaps };
   } finally {
@@ -205,10 +271,19 @@ export async function measureSecretUpdates({ executable, tls, fakeEs, rounds, ch
     PASSWORD: 'changeme',
     CERTIFICATES_PATH: tls.caFile,
   });
-  const run = await launchAsPid1([executable, '--cmd', FAKE_ES, '--http-port', String(port), '--state-file', path.join(dir, 'es.state.json')], { env });
+  const run = await launchAsPid1(
+    [executable, '--cmd', FAKE_ES, '--http-port', String(port), '--state-file', path.join(dir, 'es.state.json')],
+    { env },
+  );
   try {
-    await run.waitForLog((r) => r['event.action'] === 'keystore-sync' && r['event.outcome'] === 'success', 'the first keystore sync');
-    await run.waitForLog((r) => r['event.action'] === 'state-change' && r['process.state'] === 'started', 'fake ES to be started');
+    await run.waitForLog(
+      (r) => r['event.action'] === 'keystore-sync' && r['event.outcome'] === 'success',
+      'the first keystore sync',
+    );
+    await run.waitForLog(
+      (r) => r['event.action'] === 'state-change' && r['process.state'] === 'started',
+      'fake ES to be started',
+    );
     await sleep(1_000);
     const samples = Object.fromEntries(changeCounts.map((count) => [count, []]));
     let generation = 1;
@@ -220,19 +295,31 @@ export async function measureSecretUpdates({ executable, tls, fakeEs, rounds, ch
         const logBefore = readCliLog(cliLog).length;
         calibrateClock();
         const renamedNs = writeSecret(sourceDir, payload);
-        const synced = await run.waitForLog((r) => r['event.action'] === 'keystore-sync' && r['event.outcome'] === 'success', 'the keystore update', 20_000, from);
-        await run.waitForLog((r) => r['event.action'] === 'keystore-reload' && r['event.outcome'] === 'success', 'the reload after the update', 20_000, from);
+        const synced = await run.waitForLog(
+          (r) => r['event.action'] === 'keystore-sync' && r['event.outcome'] === 'success',
+          'the keystore update',
+          20_000,
+          from,
+        );
+        await run.waitForLog(
+          (r) => r['event.action'] === 'keystore-reload' && r['event.outcome'] === 'success',
+          'the reload after the update',
+          20_000,
+          from,
+        );
         const calls = readCliTimes(timesFile).slice(callsBefore);
         const invocations = readCliLog(cliLog).slice(logBefore);
-        if (calls.length === 0 || calls.some((call) => call.exit !== 0)) throw new Error(`unexpected CLI calls: ${JSON.stringify(invocations)}`);
-        const lastEndNs = calls.reduce((latest, call) => (call.endNs > latest ? call.endNs : latest), 0n);
+        if (calls.length === 0 || calls.some((call) => call.exit !== 0))
+          throw new Error(`unexpected CLI calls: ${JSON.stringify(invocations)}`);
+        const lastEndNs = calls.reduce((latest, call) => Math.max(call.endNs, latest), 0n);
         const totalMs = msBetween(renamedNs, lastEndNs);
         const cliWallMs = calls.reduce((sum, call) => sum + msBetween(call.startNs, call.endNs), 0);
         const cliOwnMs = invocations.reduce((sum, entry) => sum + entry.durationMs, 0);
         const mtimeNs = fs.statSync(keystorePath, { bigint: true }).mtimeNs;
         const { entries } = readFakeKeystore(keystorePath);
         const wrong = Object.entries(payload).filter(([name, value]) => entries.get(name)?.toString('utf8') !== value);
-        if (wrong.length > 0) throw new Error(`keystore does not match the Secret: ${wrong.map(([name]) => name).join(', ')}`);
+        if (wrong.length > 0)
+          throw new Error(`keystore does not match the Secret: ${wrong.map(([name]) => name).join(', ')}`);
         const sample = {
           changed,
           calls: calls.length,

@@ -24,13 +24,20 @@ t.test('key, CSR over HTTP, signed certificate via a Secret update, then the pro
   t.teardown(() => stopManager(manager));
   const listening = await manager.waitForLog((r) => r['event.action'] === 'csr-listening', 'the CSR port');
   const csrPort = listening['server.port'] as number;
-  t.ok(Number.isInteger(csrPort) && csrPort > 0 && csrPort !== manager.port, `the CSR is served on its own port (${csrPort})`);
+  t.ok(
+    Number.isInteger(csrPort) && csrPort > 0 && csrPort !== manager.port,
+    `the CSR is served on its own port (${csrPort})`,
+  );
 
   const response = await fetch(`http://127.0.0.1:${csrPort}/csr`);
   const csrPem = await response.text();
   t.equal(response.status, 200, 'GET /csr answers 200');
   t.equal(response.headers.get('content-type'), 'application/pkcs10', 'with the PKCS#10 media type');
-  t.match(csrPem, /^-----BEGIN CERTIFICATE REQUEST-----\n[A-Za-z0-9+/=\n]+-----END CERTIFICATE REQUEST-----\n$/, 'the body is one PEM CSR');
+  t.match(
+    csrPem,
+    /^-----BEGIN CERTIFICATE REQUEST-----\n[A-Za-z0-9+/=\n]+-----END CERTIFICATE REQUEST-----\n$/,
+    'the body is one PEM CSR',
+  );
   t.equal(fs.readFileSync(layout.csrPath, 'utf8'), csrPem, 'the same CSR is written to --csr-path');
 
   await t.test('openssl accepts the CSR: signature, names, key', async (t) => {
@@ -41,8 +48,16 @@ t.test('key, CSR over HTTP, signed certificate via a Secret update, then the pro
     t.match(verified.output, /Signature Algorithm: sha256WithRSAEncryption/, 'signed with SHA-256 and RSA');
     t.match(verified.output, /Public-Key: \(2048 bit\)/, 'for an RSA 2048 key');
     const sans = /X509v3 Subject Alternative Name: *\n\s*(.+)\n/.exec(verified.output)?.[1];
-    t.same(sans?.split(', ').sort(), [`DNS:${os.hostname()}`, `IP Address:${POD_IP}`].sort(), 'SANs: the host name and POD_IP');
-    t.equal(publicKeyOf('csr', csrPem), publicKeyOf('key', fs.readFileSync(layout.keyPath, 'utf8')), 'the CSR carries the public key of --private-key-path');
+    t.same(
+      sans?.split(', ').sort(),
+      [`DNS:${os.hostname()}`, `IP Address:${POD_IP}`].sort(),
+      'SANs: the host name and POD_IP',
+    );
+    t.equal(
+      publicKeyOf('csr', csrPem),
+      publicKeyOf('key', fs.readFileSync(layout.keyPath, 'utf8')),
+      'the CSR carries the public key of --private-key-path',
+    );
 
     // Negative control: the same check flags a CSR whose signature was tampered with
     // (OpenSSL 3.0 still exits 0 then, so the text is what counts).
@@ -55,11 +70,7 @@ t.test('key, CSR over HTTP, signed certificate via a Secret update, then the pro
     const stat = fs.statSync(layout.keyPath);
     t.equal(stat.mode & 0o777, 0o600, 'mode 0600');
     t.match(fs.readFileSync(layout.keyPath, 'utf8'), /^-----BEGIN PRIVATE KEY-----\n/, 'PKCS#8 PEM');
-    t.same(
-      fs.readdirSync(path.dirname(layout.keyPath)),
-      ['node.key'],
-      'no temporary file is left beside it',
-    );
+    t.same(fs.readdirSync(path.dirname(layout.keyPath)), ['node.key'], 'no temporary file is left beside it');
   });
 
   await t.test('the CSR server answers nothing else', async (t) => {
@@ -81,14 +92,22 @@ t.test('key, CSR over HTTP, signed certificate via a Secret update, then the pro
     t.equal(health.status, 200, '/health answers 200');
     t.equal(health.json.status, 'ok', 'waiting is not a failure');
     // The open /health names no file (the contract's Health section); the paths are hidden, not absent.
-    t.match(health.json.certificates, { state: 'waiting', certPath: '<path>', csrPath: '<path>', port: csrPort }, 'certificates: waiting, with the port and hidden paths');
+    t.match(
+      health.json.certificates,
+      { state: 'waiting', certPath: '<path>', csrPath: '<path>', port: csrPort },
+      'certificates: waiting, with the port and hidden paths',
+    );
     t.match(health.json.certificates.reason, 'no certificate at <path>', 'the reason says what is missing');
     t.ok(!Number.isNaN(Date.parse(health.json.certificates.since)), 'since is a timestamp');
 
     const start = await manager.request('POST', '/es/start');
     t.equal(start.status, 503, 'POST /es/start: 503');
     t.equal(start.json.error.type, 'start_blocked_exception', 'blocked, in the error shape');
-    t.equal(start.json.error.reason, 'waiting for the signed certificate (--cert-path)', 'the reason names the option, not the file (issue 13: no path in an error body)');
+    t.equal(
+      start.json.error.reason,
+      'waiting for the signed certificate (--cert-path)',
+      'the reason names the option, not the file (issue 13: no path in an error body)',
+    );
     t.notMatch(start.text, layout.certPath, 'the body carries no file path');
     t.equal((await manager.status()).state, 'notStarted', '/es/status: notStarted');
     t.notOk(fs.existsSync(layout.pidsFile), 'the process never ran');
@@ -106,7 +125,13 @@ t.test('key, CSR over HTTP, signed certificate via a Secret update, then the pro
     t.equal(health.certificates.state, 'ready', '/health: certificates ready');
     t.notOk('port' in health.certificates, 'and no port any more');
     t.match(health.certificates.reason, /matches the private key/, 'the reason says why it was accepted');
-    t.ok(manager.logs.some((r) => r['event.action'] === 'certificate-accepted'), 'the acceptance is logged');
-    t.notOk(manager.logs.some((r) => r['event.action'] === 'certificate-rejected'), 'nothing was rejected on the way');
+    t.ok(
+      manager.logs.some((r) => r['event.action'] === 'certificate-accepted'),
+      'the acceptance is logged',
+    );
+    t.notOk(
+      manager.logs.some((r) => r['event.action'] === 'certificate-rejected'),
+      'nothing was rejected on the way',
+    );
   });
 });

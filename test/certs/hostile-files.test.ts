@@ -14,7 +14,11 @@ const EXIT_CONFIG = 78;
 
 for (const [what, plant, reason] of [
   ['a FIFO nobody writes to', (file: string) => execFileSync('mkfifo', [file]), 'not a regular file \\(a FIFO\\)'],
-  ['a symlink to /dev/zero', (file: string) => fs.symlinkSync('/dev/zero', file), 'not a regular file \\(a character device\\)'],
+  [
+    'a symlink to /dev/zero',
+    (file: string) => fs.symlinkSync('/dev/zero', file),
+    'not a regular file \\(a character device\\)',
+  ],
   ['a 25 MB file', (file: string) => fs.writeFileSync(file, Buffer.alloc(25e6, 'k')), 'larger than 64 KiB'],
 ] as const) {
   t.test(`${what} at --private-key-path: exit 78 naming it, never read`, async (t) => {

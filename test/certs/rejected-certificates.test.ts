@@ -10,7 +10,8 @@ import { stopManager, waitFor, type LogRecord, type RunningManager } from '../he
 import { createKeyAndCsr, createTestCa } from '../helpers/openssl.ts';
 import { createSecretVolume } from '../helpers/secret-volume.ts';
 
-const rejections = (manager: RunningManager): LogRecord[] => manager.logs.filter((r) => r['event.action'] === 'certificate-rejected');
+const rejections = (manager: RunningManager): LogRecord[] =>
+  manager.logs.filter((r) => r['event.action'] === 'certificate-rejected');
 
 t.test('a wrong certificate, then an expired one, then the right one', async (t) => {
   const layout = certLayout();
@@ -32,7 +33,10 @@ t.test('a wrong certificate, then an expired one, then the right one', async (t)
   await t.test('a certificate signed for another key is reported and ignored', async (t) => {
     const stranger = createKeyAndCsr(path.join(layout.root, 'stranger'), 'stranger');
     secret.update({ 'cert.pem': ca.sign(stranger.csrPem) + ca.certPem });
-    const logged = await manager.waitForLog((r) => r['event.action'] === 'certificate-rejected', 'the wrong certificate to be rejected');
+    const logged = await manager.waitForLog(
+      (r) => r['event.action'] === 'certificate-rejected',
+      'the wrong certificate to be rejected',
+    );
     t.equal(logged['log.level'], 'warn', 'logged as a warning');
     t.match(logged.message, /CN ?= ?stranger is for another key/, 'the log names the certificate and the problem');
     const { json: health } = await manager.request('GET', '/health');
@@ -45,7 +49,11 @@ t.test('a wrong certificate, then an expired one, then the right one', async (t)
   await t.test('our key, but expired: reported and ignored', async (t) => {
     secret.update({ 'cert.pem': ca.sign(csrPem, { days: -1 }) + ca.certPem });
     await waitFor(() => rejections(manager).length === 2, 'the expired certificate to be rejected');
-    t.match(rejections(manager)[1].message, /matches the key but expired at \d{4}-/, 'the log says it expired, and when');
+    t.match(
+      rejections(manager)[1].message,
+      /matches the key but expired at \d{4}-/,
+      'the log says it expired, and when',
+    );
     const { json: health } = await manager.request('GET', '/health');
     t.match(health.certificates.reason, /matches the key but expired/, '/health: the reason says expired');
     await holdsBack(t, 'expired certificate');

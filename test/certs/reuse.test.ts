@@ -36,8 +36,16 @@ t.test('key and a valid matching certificate: ready at once, no CSR port', async
   t.notOk(fs.existsSync(layout.csrPath), 'no CSR was written');
 
   const { json: health } = await manager.request('GET', '/health');
-  t.match(health.certificates, { state: 'ready', certPath: '<path>' }, '/health: certificates ready (the open /health hides the path)');
-  t.match(health.certificates.reason, /existing certificate CN ?= ?node-0 matches the private key/, 'the reason says which certificate');
+  t.match(
+    health.certificates,
+    { state: 'ready', certPath: '<path>' },
+    '/health: certificates ready (the open /health hides the path)',
+  );
+  t.match(
+    health.certificates.reason,
+    /existing certificate CN ?= ?node-0 matches the private key/,
+    'the reason says which certificate',
+  );
   t.ok(Date.parse(health.certificates.notAfter) > Date.now(), 'notAfter is in the future');
 });
 
@@ -59,7 +67,10 @@ t.test('key and an expired matching certificate: the key is kept and a new CSR i
   t.equal(fs.statSync(layout.keyPath).mode & 0o777, 0o644, 'and so is its mode');
   const warning = manager.logs.find((r) => r['event.action'] === 'private-key-mode');
   t.match(warning?.message, /has mode 0644/, 'a key readable by others draws a warning');
-  t.notOk(manager.logs.some((r) => r['event.action'] === 'private-key-generated'), 'no key was generated');
+  t.notOk(
+    manager.logs.some((r) => r['event.action'] === 'private-key-generated'),
+    'no key was generated',
+  );
   const { json: health } = await manager.request('GET', '/health');
   t.equal(health.certificates.state, 'waiting', '/health: waiting');
   t.match(health.certificates.reason, /matches the key but expired/, '/health: because the certificate expired');

@@ -14,7 +14,10 @@ async function expectConfigError(t: Test, manager: RunningManager, pidsFile: str
   t.equal(code, EXIT_CONFIG, 'the manager exits 78');
   const error = manager.logs.find((r) => r['log.level'] === 'error');
   t.match(error?.message, message, 'the error names the flag, the path and the problem');
-  t.notOk(manager.logs.some((r) => r['event.action'] === 'csr-listening'), 'no CSR was served');
+  t.notOk(
+    manager.logs.some((r) => r['event.action'] === 'csr-listening'),
+    'no CSR was served',
+  );
   t.notOk(fs.existsSync(pidsFile), 'the process never ran');
 }
 
@@ -25,33 +28,50 @@ function underARegularFile(root: string, ...rest: string[]): string {
   return path.join(blocker, ...rest);
 }
 
-const start = (layout: ReturnType<typeof certLayout>, options: CertManagerOptions) => startCertManager(layout, { ...options, waitForApi: false });
+const start = (layout: ReturnType<typeof certLayout>, options: CertManagerOptions) =>
+  startCertManager(layout, { ...options, waitForApi: false });
 
 t.test('the key directory cannot be created: exit 78 naming --private-key-path', async (t) => {
   const layout = certLayout();
   const keyPath = underARegularFile(layout.root, 'keys', 'node.key');
   const manager = await start(layout, { overrides: { '--private-key-path': keyPath } });
-  await expectConfigError(t, manager, layout.pidsFile, new RegExp(`^--private-key-path ${keyPath}: cannot write the private key: ENOTDIR`));
+  await expectConfigError(
+    t,
+    manager,
+    layout.pidsFile,
+    new RegExp(`^--private-key-path ${keyPath}: cannot write the private key: ENOTDIR`),
+  );
 });
 
-t.test('the CSR file cannot be written (a read-only Secret volume): a warning, and the CSR is still served', async (t) => {
-  const layout = certLayout();
-  const csrPath = underARegularFile(layout.root, 'csr.pem');
-  const manager = await startCertManager(layout, { overrides: { '--csr-path': csrPath } });
-  t.teardown(() => stopManager(manager));
-  const warning = await manager.waitForLog((r) => r['event.action'] === 'csr-written', 'the CSR write to be reported');
-  t.equal(warning['log.level'], 'warn');
-  t.match(warning.message, new RegExp(`^--csr-path ${csrPath}: cannot write the CSR \\(ENOTDIR`));
-  await manager.waitForLog((r) => r['event.action'] === 'csr-listening', 'the CSR port');
-  t.equal(manager.child.exitCode, null, 'the manager is still running');
-});
+t.test(
+  'the CSR file cannot be written (a read-only Secret volume): a warning, and the CSR is still served',
+  async (t) => {
+    const layout = certLayout();
+    const csrPath = underARegularFile(layout.root, 'csr.pem');
+    const manager = await startCertManager(layout, { overrides: { '--csr-path': csrPath } });
+    t.teardown(() => stopManager(manager));
+    const warning = await manager.waitForLog(
+      (r) => r['event.action'] === 'csr-written',
+      'the CSR write to be reported',
+    );
+    t.equal(warning['log.level'], 'warn');
+    t.match(warning.message, new RegExp(`^--csr-path ${csrPath}: cannot write the CSR \\(ENOTDIR`));
+    await manager.waitForLog((r) => r['event.action'] === 'csr-listening', 'the CSR port');
+    t.equal(manager.child.exitCode, null, 'the manager is still running');
+  },
+);
 
 t.test('an existing key that is not a key: exit 78, and the file is left alone', async (t) => {
   const layout = certLayout();
   fs.mkdirSync(path.dirname(layout.keyPath));
   fs.writeFileSync(layout.keyPath, 'this is not a key\n', { mode: 0o600 });
   const manager = await start(layout, {});
-  await expectConfigError(t, manager, layout.pidsFile, new RegExp(`^--private-key-path ${layout.keyPath}: not an unencrypted PEM private key`));
+  await expectConfigError(
+    t,
+    manager,
+    layout.pidsFile,
+    new RegExp(`^--private-key-path ${layout.keyPath}: not an unencrypted PEM private key`),
+  );
   t.equal(fs.readFileSync(layout.keyPath, 'utf8'), 'this is not a key\n', 'the file was not replaced');
 });
 
@@ -67,6 +87,9 @@ t.test('control: the same layout with nothing wrong serves the CSR and keeps run
   const manager = await startCertManager(layout, { podIp: '10.0.0.1' });
   t.teardown(() => stopManager(manager));
   await manager.waitForLog((r) => r['event.action'] === 'csr-listening', 'the CSR port');
-  t.notOk(manager.logs.some((r) => r['log.level'] === 'error'), 'no error is logged');
+  t.notOk(
+    manager.logs.some((r) => r['log.level'] === 'error'),
+    'no error is logged',
+  );
   t.equal(manager.child.exitCode, null, 'the manager is still running');
 });

@@ -38,7 +38,13 @@ t.test('--config: the start waits for the configuration, and a mismatch in betwe
       surprise = false;
       if (wanted && wanted !== current) {
         log.push(`start refused ${wanted.slice(0, 1)}`);
-        return answer(409, { error: { type: 'config_mismatch_exception', reason: `the mounted configuration is ${current}, not ${wanted}` }, status: 409 });
+        return answer(409, {
+          error: {
+            type: 'config_mismatch_exception',
+            reason: `the mounted configuration is ${current}, not ${wanted}`,
+          },
+          status: 409,
+        });
       }
       log.push(`start ${wanted?.slice(0, 1)}`);
     }
@@ -51,10 +57,27 @@ t.test('--config: the start waits for the configuration, and a mismatch in betwe
   const port = (shim.address() as { port: number }).port;
 
   const before = cluster.starts();
-  const running = restart([...cluster.baseArgs, '--nodes', 'es-0', '--manager', `es-0=http://127.0.0.1:${port}`, '--config', NEW, '--config-timeout', '60s']);
+  const running = restart([
+    ...cluster.baseArgs,
+    '--nodes',
+    'es-0',
+    '--manager',
+    `es-0=http://127.0.0.1:${port}`,
+    '--config',
+    NEW,
+    '--config-timeout',
+    '60s',
+  ]);
   // Stopped, and the coordinator asking again and again for a configuration that has not arrived.
-  await waitFor(() => log.filter((line) => line === 'status a stopped').length >= 2, 'the coordinator to wait for the configuration', 60_000);
-  t.notOk(log.some((line) => line.startsWith('start')), 'no start while the old configuration is mounted');
+  await waitFor(
+    () => log.filter((line) => line === 'status a stopped').length >= 2,
+    'the coordinator to wait for the configuration',
+    60_000,
+  );
+  t.notOk(
+    log.some((line) => line.startsWith('start')),
+    'no start while the old configuration is mounted',
+  );
   surprise = true;
   mounted = NEW;
   const run = await running;

@@ -24,7 +24,11 @@ t.test('--dry-run prints the plan, the elected master last, and changes nothing'
   t.match(run.stdout, /via https:\/\/127\.0\.0\.[234]:\d+/, 'managers found from ES publish addresses');
   t.same(cluster.starts(), before, 'no process restarted');
   const state = await cluster.state();
-  t.same(state.calls.filter((c: string) => !c.startsWith('GET ')), [], 'only reads');
+  t.same(
+    state.calls.filter((c: string) => !c.startsWith('GET ')),
+    [],
+    'only reads',
+  );
 });
 
 t.test('rolling: each node once, never two down, the master last, allocation back, green', async (t) => {
@@ -42,8 +46,15 @@ t.test('rolling: each node once, never two down, the master last, allocation bac
   t.same(state.unlisted, [], 'only the listed ES APIs');
   const stops = [...run.stdout.matchAll(/(es-\d): stop \(/g)].map((m) => m[1]);
   t.equal(stops.at(-1), master, 'the elected master stopped last');
-  t.match(run.stdout, /\[ *\d+\.\ds\] es-0: allocation: primaries \(\d+\.\ds\)/, 'one line per step with the elapsed time');
-  t.match(run.stdout, /done: rolling restart of 3 node\(s\) in \d+\.\ds; es-\d \d+\.\ds down, es-\d \d+\.\ds down, es-\d \d+\.\ds down/);
+  t.match(
+    run.stdout,
+    /\[ *\d+\.\ds\] es-0: allocation: primaries \(\d+\.\ds\)/,
+    'one line per step with the elapsed time',
+  );
+  t.match(
+    run.stdout,
+    /done: rolling restart of 3 node\(s\) in \d+\.\ds; es-\d \d+\.\ds down, es-\d \d+\.\ds down, es-\d \d+\.\ds down/,
+  );
 });
 
 t.test('full: all down together, all back, allocation back, green', async (t) => {
@@ -61,7 +72,10 @@ t.test('full: all down together, all back, allocation back, green', async (t) =>
   const steps = events.filter((e) => e.event === 'step').map((e) => `${e.node ?? 'cluster'} ${e.step}`);
   const lastStop = Math.max(...NODE_NAMES.map((n) => steps.indexOf(`${n} stop`)));
   const firstStart = Math.min(...NODE_NAMES.map((n) => steps.indexOf(`${n} start`)));
-  t.ok(lastStop < steps.indexOf('cluster all stopped') && steps.indexOf('cluster all stopped') < firstStart, 'all stopped before any start');
+  t.ok(
+    lastStop < steps.indexOf('cluster all stopped') && steps.indexOf('cluster all stopped') < firstStart,
+    'all stopped before any start',
+  );
   t.match(events.at(-1), { event: 'summary', mode: 'full', nodes: 3 });
 });
 
@@ -75,7 +89,11 @@ t.test('a yellow cluster: rolling refuses with 75 and changes nothing', async (t
   t.equal(run.code, 75, run.stdout + run.stderr);
   t.match(run.stderr, /the cluster is yellow; a rolling restart needs green to begin \(nothing changed\)/);
   t.same(cluster.starts(), before);
-  t.same((await cluster.state()).calls.filter((c: string) => !c.startsWith('GET ')), [], 'only reads');
+  t.same(
+    (await cluster.state()).calls.filter((c: string) => !c.startsWith('GET ')),
+    [],
+    'only reads',
+  );
 
   const full = await restart([...cluster.baseArgs, '--mode', 'full', '--dry-run']);
   t.equal(full.code, 0, 'full accepts yellow (not red)');
@@ -104,7 +122,14 @@ t.test('--config with managers that report no configuration: 69 before any node 
   const before = cluster.starts();
   const run = await restart([...cluster.baseArgs, '--config', 'a'.repeat(64)]);
   t.equal(run.code, 69, run.stderr + run.stdout);
-  t.match(run.stderr, /es-0 \(https:\/\/127\.0\.0\.2:\d+\): reports no configuration checksum for --config \(start it with --config-path\)/);
+  t.match(
+    run.stderr,
+    /es-0 \(https:\/\/127\.0\.0\.2:\d+\): reports no configuration checksum for --config \(start it with --config-path\)/,
+  );
   t.same(cluster.starts(), before);
-  t.same((await cluster.state()).calls.filter((c: string) => !c.startsWith('GET ')), [], 'only reads');
+  t.same(
+    (await cluster.state()).calls.filter((c: string) => !c.startsWith('GET ')),
+    [],
+    'only reads',
+  );
 });

@@ -108,7 +108,8 @@ if (missing) {
   t.before(async () => {
     const stale = removeRunsSync(podman.env, isStaleRun, true);
     if (stale.length > 0) t.comment(`removed what earlier, interrupted runs left: ${stale.join(' ')}`);
-    if (!fs.existsSync(EXECUTABLE)) throw new Error(`${EXECUTABLE} is missing: run 'node build.mjs' (BUILD_DIR=${process.env.BUILD_DIR ?? 'dist'})`);
+    if (!fs.existsSync(EXECUTABLE))
+      throw new Error(`${EXECUTABLE} is missing: run 'node build.mjs' (BUILD_DIR=${process.env.BUILD_DIR ?? 'dist'})`);
     let started = Date.now();
     images = buildClusterImages(podman, run);
     t.comment(`built ${images.initImage} and ${images.esImage} in ${Date.now() - started} ms`);
@@ -116,7 +117,11 @@ if (missing) {
     started = Date.now();
     // One after another: each Pod's API port is picked free just before it is played.
     for (const name of NODES) {
-      const env = { FAKE_NODE_NAME: name, FAKE_NODE_IP: '127.0.0.1', FAKE_CLUSTER_TRANSPORT: String(cluster.transportPort) };
+      const env = {
+        FAKE_NODE_NAME: name,
+        FAKE_NODE_IP: '127.0.0.1',
+        FAKE_CLUSTER_TRANSPORT: String(cluster.transportPort),
+      };
       pods.set(name, await playPod({ podman, dir, name: `${run}-${name}`, ...images, env }));
     }
     await cluster.waitGreen(120_000);
@@ -133,7 +138,22 @@ if (missing) {
   const job = async (label: string, args: readonly string[]): Promise<CommandResult> => {
     const managers = [...pods].flatMap(([name, pod]) => ['--manager', `${name}=http://127.0.0.1:${pod.port}`]);
     return podman.run(
-      ['run', '--rm', '--name', `${run}-job-${label}`, '--network', 'host', images.initImage, 'cluster-restart', '--es', cluster!.url, ...managers, '--timeout', STEP_TIMEOUT, ...args],
+      [
+        'run',
+        '--rm',
+        '--name',
+        `${run}-job-${label}`,
+        '--network',
+        'host',
+        images.initImage,
+        'cluster-restart',
+        '--es',
+        cluster!.url,
+        ...managers,
+        '--timeout',
+        STEP_TIMEOUT,
+        ...args,
+      ],
       JOB_TIMEOUT_MS,
     );
   };
@@ -145,7 +165,12 @@ if (missing) {
   };
 
   /** Each node restarted exactly once by the run, in place. */
-  const assertRestartedInPlace = async (tt: Test, before: Map<string, PodFacts>, joinsBefore: Record<string, number>, since: Date): Promise<void> => {
+  const assertRestartedInPlace = async (
+    tt: Test,
+    before: Map<string, PodFacts>,
+    joinsBefore: Record<string, number>,
+    since: Date,
+  ): Promise<void> => {
     const state = await cluster!.state();
     const after = await factsOfAll();
     for (const [name, pod] of pods) {
@@ -157,15 +182,26 @@ if (missing) {
       tt.equal(now.hostPid, was.hostPid, `${name}: the same PID 1 (host pid ${was.hostPid})`);
       tt.equal(now.startedAt, was.startedAt, `${name}: the container was not restarted`);
       tt.equal(now.restartCount, was.restartCount, `${name}: the runtime counted no restart`);
-      tt.ok(now.managerPid !== undefined && now.managerPid === was.managerPid, `${name}: the same manager, pid ${was.managerPid}`);
-      tt.not(now.status.pid, was.status.pid, `${name}: a new Elasticsearch process (${was.status.pid} -> ${now.status.pid})`);
+      tt.ok(
+        now.managerPid !== undefined && now.managerPid === was.managerPid,
+        `${name}: the same manager, pid ${was.managerPid}`,
+      );
+      tt.not(
+        now.status.pid,
+        was.status.pid,
+        `${name}: a new Elasticsearch process (${was.status.pid} -> ${now.status.pid})`,
+      );
       tt.equal(now.status.restarts, was.status.restarts + 1, `${name}: the manager counted one restart`);
       tt.ok(Date.parse(now.status.startedAt) >= since.getTime(), `${name}: started during the run`);
       tt.equal(now.node?.ppid, now.managerPid, `${name}: the new node is the manager's child`);
       tt.match(now.node?.args, /fake-node\.mjs/, `${name}: and it is the fake node`);
       tt.equal(now.node?.uid, '1000', `${name}: running as uid 1000`);
       const events = (await containerEvents(podman, pod.container, since)).map((event) => event.status);
-      tt.same(events.filter((status) => LIFECYCLE_EVENTS.includes(status)), [], `${name}: the container did not stop, die or start during the run (events: ${events.join(', ') || 'none'})`);
+      tt.same(
+        events.filter((status) => LIFECYCLE_EVENTS.includes(status)),
+        [],
+        `${name}: the container did not stop, die or start during the run (events: ${events.join(', ') || 'none'})`,
+      );
     }
     tt.equal(state.settings.persistent[ALLOCATION], undefined, 'allocation re-enabled (not left at primaries)');
     tt.equal(state.settings.transient[ALLOCATION], undefined, 'and no transient allocation setting');
@@ -174,28 +210,35 @@ if (missing) {
     tt.same(state.unlisted, [], 'only the ES APIs the contract lists');
   };
 
-  t.test('rolling, run from the init image as the Job would: each node restarted in place, never two down, the master last, allocation back, green', async (tt) => {
-    await cluster!.reset();
-    const before = await factsOfAll();
-    for (const [name, facts] of before) {
-      tt.equal(facts.node?.uid, '1000', `${name}: the fake node runs as uid 1000, under the manager`);
-      tt.equal(facts.node?.ppid, facts.managerPid, `${name}: the node is the manager's child`);
-    }
-    const state = await cluster!.state();
-    const joins = Object.fromEntries(NODES.map((name) => [name, state.nodes[name].joins]));
-    const master = state.master;
-    const since = new Date(Date.now() - 1_000);
-    const started = Date.now();
-    const result = await job('rolling', ['--mode', 'rolling']);
-    tt.comment(`the rolling restart took ${Date.now() - started} ms, container start included`);
-    tt.equal(result.code, 0, `the Job exits 0:\n${result.stdout}${result.stderr}`);
-    tt.match(result.stdout, /done: rolling restart of 3 node\(s\) in \d+\.\ds/, 'its summary');
-    const stops = [...result.stdout.matchAll(/(es-\d): stop \(/g)].map((m) => m[1]);
-    tt.same(stops.toSorted(), NODES, 'every node stopped once');
-    tt.equal(stops.at(-1), master, 'the elected master last');
-    tt.equal((await cluster!.state()).lowestLive, NODES.length - 1, 'never two nodes down at once (the cluster saw at most one missing)');
-    await assertRestartedInPlace(tt, before, joins, since);
-  });
+  t.test(
+    'rolling, run from the init image as the Job would: each node restarted in place, never two down, the master last, allocation back, green',
+    async (tt) => {
+      await cluster!.reset();
+      const before = await factsOfAll();
+      for (const [name, facts] of before) {
+        tt.equal(facts.node?.uid, '1000', `${name}: the fake node runs as uid 1000, under the manager`);
+        tt.equal(facts.node?.ppid, facts.managerPid, `${name}: the node is the manager's child`);
+      }
+      const state = await cluster!.state();
+      const joins = Object.fromEntries(NODES.map((name) => [name, state.nodes[name].joins]));
+      const master = state.master;
+      const since = new Date(Date.now() - 1_000);
+      const started = Date.now();
+      const result = await job('rolling', ['--mode', 'rolling']);
+      tt.comment(`the rolling restart took ${Date.now() - started} ms, container start included`);
+      tt.equal(result.code, 0, `the Job exits 0:\n${result.stdout}${result.stderr}`);
+      tt.match(result.stdout, /done: rolling restart of 3 node\(s\) in \d+\.\ds/, 'its summary');
+      const stops = [...result.stdout.matchAll(/(es-\d): stop \(/g)].map((m) => m[1]);
+      tt.same(stops.toSorted(), NODES, 'every node stopped once');
+      tt.equal(stops.at(-1), master, 'the elected master last');
+      tt.equal(
+        (await cluster!.state()).lowestLive,
+        NODES.length - 1,
+        'never two nodes down at once (the cluster saw at most one missing)',
+      );
+      await assertRestartedInPlace(tt, before, joins, since);
+    },
+  );
 
   t.test('full, run from the init image: all down together, all back in place, allocation back, green', async (tt) => {
     await cluster!.reset();
@@ -215,7 +258,10 @@ if (missing) {
     const lastStop = Math.max(...NODES.map((n) => steps.indexOf(`${n} stop`)));
     const allStopped = steps.indexOf('cluster all stopped');
     const firstStart = Math.min(...NODES.map((n) => steps.indexOf(`${n} start`)));
-    tt.ok(NODES.every((n) => steps.includes(`${n} stop`) && steps.includes(`${n} start`)), `every node stopped and started (${steps.join(', ')})`);
+    tt.ok(
+      NODES.every((n) => steps.includes(`${n} stop`) && steps.includes(`${n} start`)),
+      `every node stopped and started (${steps.join(', ')})`,
+    );
     tt.ok(lastStop < allStopped && allStopped < firstStart, 'all stopped before any start');
     tt.match(events.at(-1), { event: 'summary', mode: 'full', nodes: 3 });
     tt.equal((await cluster!.state()).lowestLive, 0, 'the cluster saw every node down at once');
@@ -224,7 +270,8 @@ if (missing) {
 
   t.test('removes everything it made: pods, containers, volumes', async (tt) => {
     await removeAll();
-    const ours = (args: string[]) => podman.ok(args).then((out) => out.split('\n').filter((line) => line.startsWith(run)));
+    const ours = (args: string[]) =>
+      podman.ok(args).then((out) => out.split('\n').filter((line) => line.startsWith(run)));
     tt.same(await ours(['pod', 'ps', '--format', '{{.Name}}']), [], 'no pod');
     tt.same(await ours(['ps', '--all', '--format', '{{.Names}}']), [], 'no container (the Jobs removed themselves)');
     tt.same(await ours(['volume', 'ls', '--format', '{{.Name}}']), [], 'no volume');

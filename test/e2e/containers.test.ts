@@ -53,7 +53,9 @@ function managerLogs(output: string): LogLine[] {
 }
 
 function findLog(lines: readonly LogLine[], action: string, fields: Record<string, unknown> = {}): LogLine | undefined {
-  return lines.find((line) => line['event.action'] === action && Object.entries(fields).every(([key, value]) => line[key] === value));
+  return lines.find(
+    (line) => line['event.action'] === action && Object.entries(fields).every(([key, value]) => line[key] === value),
+  );
 }
 
 /** PID 1, the manager and the Elasticsearch launcher as they must be: helper -> manager -> launcher. */
@@ -89,7 +91,8 @@ if (missing) {
       stale.push(path.join(os.tmpdir(), entry));
     }
     if (stale.length > 0) t.comment(`removed what earlier, interrupted runs left: ${stale.join(' ')}`);
-    if (!fs.existsSync(EXECUTABLE)) throw new Error(`${EXECUTABLE} is missing: run 'node build.mjs' (BUILD_DIR=${process.env.BUILD_DIR ?? 'dist'})`);
+    if (!fs.existsSync(EXECUTABLE))
+      throw new Error(`${EXECUTABLE} is missing: run 'node build.mjs' (BUILD_DIR=${process.env.BUILD_DIR ?? 'dist'})`);
     const started = Date.now();
     images = buildImages(podman, run);
     t.comment(`built ${images.initImage} and ${images.esImage} in ${Date.now() - started} ms`);
@@ -114,9 +117,20 @@ if (missing) {
     tt.equal(launcher?.ppid, manager?.pid, "the launcher is the manager's child");
     tt.equal(manager?.ppid, 1, "the manager is PID 1's child");
     tt.match(pid1?.args, /^\/mnt\/pm\/process-manager /, "PID 1 runs the Pod's command");
-    tt.equal((await pod.exec('readlink', '/proc/1/exe')).stdout.trim(), '/mnt/pm/process-manager', 'PID 1 is the entry point, the helper');
-    tt.equal((await pod.exec('readlink', `/proc/${manager?.pid}/exe`)).stdout.trim(), '/mnt/pm/.process-manager-runtime', 'its child, the manager, is the runtime beside it');
-    tt.ok(tree.every((row) => row.pgid === status.pid), 'the whole tree is in the launcher’s process group');
+    tt.equal(
+      (await pod.exec('readlink', '/proc/1/exe')).stdout.trim(),
+      '/mnt/pm/process-manager',
+      'PID 1 is the entry point, the helper',
+    );
+    tt.equal(
+      (await pod.exec('readlink', `/proc/${manager?.pid}/exe`)).stdout.trim(),
+      '/mnt/pm/.process-manager-runtime',
+      'its child, the manager, is the runtime beside it',
+    );
+    tt.ok(
+      tree.every((row) => row.pgid === status.pid),
+      'the whole tree is in the launcher’s process group',
+    );
     return status;
   };
 
@@ -124,65 +138,146 @@ if (missing) {
     tt.same(esProcesses(await pod.ps()), [], `no Elasticsearch process: ${why}`);
   };
 
-  t.test('plays the Pod: the init container installs the executable, the manager runs as the command under the PID-1 helper', async (tt) => {
-    const pod = await podFor(tt, 'play');
-    const status = await assertStarted(tt, pod);
-    tt.match(status, { name: 'es', state: 'started', desired: 'started', restarts: 0, lastExit: null });
+  t.test(
+    'plays the Pod: the init container installs the executable, the manager runs as the command under the PID-1 helper',
+    async (tt) => {
+      const pod = await podFor(tt, 'play');
+      const status = await assertStarted(tt, pod);
+      tt.match(status, { name: 'es', state: 'started', desired: 'started', restarts: 0, lastExit: null });
 
-    const init = await containerEvents(podman, pod.initContainer, pod.playedAt);
-    const initDied = init.find((event) => event.status === 'died');
-    tt.ok(initDied, `the init container ran (events: ${init.map((e) => e.status).join(', ')})`);
-    tt.equal(initDied?.exitCode, 0, 'and exited 0');
-    const esStart = (await containerEvents(podman, pod.container, pod.playedAt)).find((event) => event.status === 'start');
-    tt.ok(esStart && initDied && esStart.time > initDied.time, 'the Elasticsearch container started after it');
+      const init = await containerEvents(podman, pod.initContainer, pod.playedAt);
+      const initDied = init.find((event) => event.status === 'died');
+      tt.ok(initDied, `the init container ran (events: ${init.map((e) => e.status).join(', ')})`);
+      tt.equal(initDied?.exitCode, 0, 'and exited 0');
+      const esStart = (await containerEvents(podman, pod.container, pod.playedAt)).find(
+        (event) => event.status === 'start',
+      );
+      tt.ok(esStart && initDied && esStart.time > initDied.time, 'the Elasticsearch container started after it');
 
-    const helper = path.join(path.dirname(EXECUTABLE), 'pm-helper');
-    tt.equal((await pod.exec('stat', '-c', '%a %s', '/mnt/pm/process-manager')).stdout.trim(), `755 ${fs.statSync(helper).size}`, 'the entry point installed with mode 0755');
-    tt.equal((await pod.exec('sha256sum', '/mnt/pm/process-manager')).stdout.split(' ')[0], sha256OfFile(helper), 'the very helper that was built');
-    tt.equal((await pod.exec('stat', '-c', '%a %s', '/mnt/pm/.process-manager-runtime')).stdout.trim(), `755 ${fs.statSync(EXECUTABLE).size}`, 'the runtime installed with mode 0755');
-    tt.equal((await pod.exec('sha256sum', '/mnt/pm/.process-manager-runtime')).stdout.split(' ')[0], sha256OfFile(EXECUTABLE), 'the very executable that was built');
-    const entries = (await pod.exec('ls', '-a', '/mnt/pm')).stdout.split('\n').filter(Boolean);
-    tt.ok(['.process-manager-runtime', 'es.state.json', 'process-manager'].every((e) => entries.includes(e)), `the volume holds the entry point, the runtime and the state file: ${entries.join(' ')}`);
-    tt.notOk(entries.some((entry) => entry.endsWith('.tmp')), 'no temporary file is left behind');
-    const mount = (await pod.exec('cat', '/proc/mounts')).stdout.split('\n').find((line) => line.split(' ')[1] === '/mnt/pm');
-    tt.ok(mount, '/mnt/pm is a mount of its own');
-    tt.not(mount?.split(' ')[2], 'tmpfs', `the emptyDir is on disk, not in memory (${mount})`);
-    tt.match(JSON.parse((await pod.exec('cat', '/mnt/pm/es.state.json')).stdout), { version: 1, name: 'es', desired: 'started', state: 'started' }, 'the state file is on the emptyDir');
-    // issue 21: not root, as the official images run ES; install (root) gave the volume to that user.
-    tt.equal((await pod.exec('id', '-u')).stdout.trim(), '1000', 'the Elasticsearch container runs as uid 1000');
-    tt.equal((await pod.exec('stat', '-c', '%u %g %a', `/proc/${status.pid}`)).stdout.trim().split(' ').slice(0, 2).join(':'), '1000:0', 'and so does ES');
-    tt.equal((await pod.exec('stat', '-c', '%u:%g %a', '/mnt/pm')).stdout.trim(), '1000:0 775', 'install gave /mnt/pm to 1000:0, mode 0775');
-    tt.equal((await pod.exec('stat', '-c', '%u', '/mnt/pm/es.state.json')).stdout.trim(), '1000', 'the state file is written by the manager as uid 1000');
-    tt.equal((await pod.exec('stat', '-c', '%u:%g', '/mnt/pm/process-manager')).stdout.trim(), '0:0', 'what PID 1 runs stays root’s');
+      const helper = path.join(path.dirname(EXECUTABLE), 'pm-helper');
+      tt.equal(
+        (await pod.exec('stat', '-c', '%a %s', '/mnt/pm/process-manager')).stdout.trim(),
+        `755 ${fs.statSync(helper).size}`,
+        'the entry point installed with mode 0755',
+      );
+      tt.equal(
+        (await pod.exec('sha256sum', '/mnt/pm/process-manager')).stdout.split(' ')[0],
+        sha256OfFile(helper),
+        'the very helper that was built',
+      );
+      tt.equal(
+        (await pod.exec('stat', '-c', '%a %s', '/mnt/pm/.process-manager-runtime')).stdout.trim(),
+        `755 ${fs.statSync(EXECUTABLE).size}`,
+        'the runtime installed with mode 0755',
+      );
+      tt.equal(
+        (await pod.exec('sha256sum', '/mnt/pm/.process-manager-runtime')).stdout.split(' ')[0],
+        sha256OfFile(EXECUTABLE),
+        'the very executable that was built',
+      );
+      const entries = (await pod.exec('ls', '-a', '/mnt/pm')).stdout.split('\n').filter(Boolean);
+      tt.ok(
+        ['.process-manager-runtime', 'es.state.json', 'process-manager'].every((e) => entries.includes(e)),
+        `the volume holds the entry point, the runtime and the state file: ${entries.join(' ')}`,
+      );
+      tt.notOk(
+        entries.some((entry) => entry.endsWith('.tmp')),
+        'no temporary file is left behind',
+      );
+      const mount = (await pod.exec('cat', '/proc/mounts')).stdout
+        .split('\n')
+        .find((line) => line.split(' ')[1] === '/mnt/pm');
+      tt.ok(mount, '/mnt/pm is a mount of its own');
+      tt.not(mount?.split(' ')[2], 'tmpfs', `the emptyDir is on disk, not in memory (${mount})`);
+      tt.match(
+        JSON.parse((await pod.exec('cat', '/mnt/pm/es.state.json')).stdout),
+        { version: 1, name: 'es', desired: 'started', state: 'started' },
+        'the state file is on the emptyDir',
+      );
+      // issue 21: not root, as the official images run ES; install (root) gave the volume to that user.
+      tt.equal((await pod.exec('id', '-u')).stdout.trim(), '1000', 'the Elasticsearch container runs as uid 1000');
+      tt.equal(
+        (await pod.exec('stat', '-c', '%u %g %a', `/proc/${status.pid}`)).stdout
+          .trim()
+          .split(' ')
+          .slice(0, 2)
+          .join(':'),
+        '1000:0',
+        'and so does ES',
+      );
+      tt.equal(
+        (await pod.exec('stat', '-c', '%u:%g %a', '/mnt/pm')).stdout.trim(),
+        '1000:0 775',
+        'install gave /mnt/pm to 1000:0, mode 0775',
+      );
+      tt.equal(
+        (await pod.exec('stat', '-c', '%u', '/mnt/pm/es.state.json')).stdout.trim(),
+        '1000',
+        'the state file is written by the manager as uid 1000',
+      );
+      tt.equal(
+        (await pod.exec('stat', '-c', '%u:%g', '/mnt/pm/process-manager')).stdout.trim(),
+        '0:0',
+        'what PID 1 runs stays root’s',
+      );
 
-    tt.equal(await pod.inspect('{{.Path}}'), '/mnt/pm/process-manager', "the container's command is the installed entry point");
-    const environ = (await pod.exec('cat', `/proc/${status.pid}/environ`)).stdout.split('\0');
-    tt.notOk(environ.some((entry) => entry.startsWith('PM_')), 'no PM_ variable reaches Elasticsearch');
+      tt.equal(
+        await pod.inspect('{{.Path}}'),
+        '/mnt/pm/process-manager',
+        "the container's command is the installed entry point",
+      );
+      const environ = (await pod.exec('cat', `/proc/${status.pid}/environ`)).stdout.split('\0');
+      tt.notOk(
+        environ.some((entry) => entry.startsWith('PM_')),
+        'no PM_ variable reaches Elasticsearch',
+      );
 
-    const health = await pod.api('GET', '/health');
-    tt.equal(health.status, 200, 'GET /health answers 200');
-    tt.equal(health.json.status, 'ok');
-    tt.match(await pod.inspect('{{json .Config.Healthcheck.Test}}'), `http://localhost:${pod.port}/health`, 'podman made the httpGet liveness probe its health check');
-    const probe = await podman.run(['healthcheck', 'run', pod.container]);
-    tt.equal(probe.code, 0, `the liveness probe, run by podman as the manifest says, passes (${probe.stdout.trim()}${probe.stderr.trim()})`);
-  });
+      const health = await pod.api('GET', '/health');
+      tt.equal(health.status, 200, 'GET /health answers 200');
+      tt.equal(health.json.status, 'ok');
+      tt.match(
+        await pod.inspect('{{json .Config.Healthcheck.Test}}'),
+        `http://localhost:${pod.port}/health`,
+        'podman made the httpGet liveness probe its health check',
+      );
+      const probe = await podman.run(['healthcheck', 'run', pod.container]);
+      tt.equal(
+        probe.code,
+        0,
+        `the liveness probe, run by podman as the manifest says, passes (${probe.stdout.trim()}${probe.stderr.trim()})`,
+      );
+    },
+  );
 
   t.test('API stop, then a container restart: Elasticsearch stays stopped; not ready from the drain on', async (tt) => {
     const pod = await podFor(tt, 'apistop');
     await assertStarted(tt, pod);
     // The fake ES image serves no HTTP: the manifest's readiness probe asks ES itself, so it says so.
-    tt.match((await pod.api('GET', '/es/ready')).json, { ready: false, reason: 'not_answering' }, 'the readiness probe asks ES, not only the process state');
+    tt.match(
+      (await pod.api('GET', '/es/ready')).json,
+      { ready: false, reason: 'not_answering' },
+      'the readiness probe asks ES, not only the process state',
+    );
     const stopping = pod.api('POST', '/es/stop');
-    const draining = await until(async () => {
-      const ready = await pod.api('GET', '/es/ready');
-      return ready.json?.reason === 'stopping' ? ready : undefined;
-    }, 'the drain to begin', 10_000, 50);
+    const draining = await until(
+      async () => {
+        const ready = await pod.api('GET', '/es/ready');
+        return ready.json?.reason === 'stopping' ? ready : undefined;
+      },
+      'the drain to begin',
+      10_000,
+      50,
+    );
     tt.equal(draining.status, 503, 'NotReady during the --drain-delay');
     tt.equal((await pod.status()).state, 'started', 'while Elasticsearch still runs (SIGTERM comes after the drain)');
     tt.equal((await pod.api('GET', '/health')).status, 200, 'and the liveness probe still passes');
     const stopped = await stopping;
     tt.equal(stopped.status, 200);
-    tt.match((await pod.api('GET', '/es/ready')).json, { ready: false, reason: 'not_started', state: 'stopped' }, 'NotReady while stopped');
+    tt.match(
+      (await pod.api('GET', '/es/ready')).json,
+      { ready: false, reason: 'not_started', state: 'stopped' },
+      'NotReady while stopped',
+    );
     tt.match(stopped.json, { state: 'stopped', desired: 'stopped', pid: null, lastExit: { code: 143, signal: null } });
     await assertNoEs(tt, pod, 'after the API stop');
     tt.equal(await pod.inspect('{{.State.Running}}'), 'true', 'the manager and its container keep running');
@@ -190,7 +285,11 @@ if (missing) {
     await podman.ok(['stop', '--time', '30', pod.container]);
     tt.equal(await pod.waitForExit(), 0, 'the container exits 0: nothing was running');
     const after = await pod.start();
-    tt.match(after, { state: 'stopped', desired: 'stopped', pid: null }, 'after podman start, the state file keeps it stopped');
+    tt.match(
+      after,
+      { state: 'stopped', desired: 'stopped', pid: null },
+      'after podman start, the state file keeps it stopped',
+    );
     await sleep(QUIET_MS);
     tt.match(await pod.status(), { state: 'stopped' }, `still stopped ${QUIET_MS} ms later`);
     await assertNoEs(tt, pod, 'after the container restart');
@@ -200,32 +299,45 @@ if (missing) {
     tt.match(await assertStarted(tt, pod), { desired: 'started' });
   });
 
-  t.test('ctl inside the container (kubectl exec): stop, status and start over the Unix socket, with no flag', async (tt) => {
-    const pod = await podFor(tt, 'ctl');
-    const before = await assertStarted(tt, pod);
-    // podman exec, like kubectl exec, runs with the container's environment: ctl finds the socket beside the state file.
-    const stop = await podman.run(['exec', pod.container, '/mnt/pm/process-manager', 'ctl', 'stop']);
-    tt.equal(stop.code, 0, `ctl stop exits 0 (${stop.stderr.trim()})`);
-    tt.match(stop.stdout, /^es stopped, since \S+; last exit: code 143 at \S+\n$/, 'one human line');
-    await assertNoEs(tt, pod, 'after ctl stop');
-    tt.equal((await pod.exec('stat', '-c', '%a', '/mnt/pm/es.sock')).stdout.trim(), '600', 'the socket is mode 0600');
-    const status = await podman.run(['exec', pod.container, '/mnt/pm/process-manager', 'ctl', '--json', 'status']);
-    tt.equal(status.code, 0);
-    tt.match(JSON.parse(status.stdout), { state: 'stopped', desired: 'stopped', pid: null });
-    const audit = await until(async () => findLog(managerLogs(await pod.logs()), 'audit', { 'url.path': '/es/stop' }), 'the audit line', 30_000, 200);
-    tt.equal(audit['client.address'], 'unix:/mnt/pm/es.sock', 'the stop is audited as coming through the socket');
-    const start = await podman.run(['exec', pod.container, '/mnt/pm/process-manager', 'ctl', 'start']);
-    tt.equal(start.code, 0, `ctl start exits 0 (${start.stderr.trim()})`);
-    const after = await assertStarted(tt, pod);
-    tt.not(after.pid, before.pid, 'a new process');
-  });
+  t.test(
+    'ctl inside the container (kubectl exec): stop, status and start over the Unix socket, with no flag',
+    async (tt) => {
+      const pod = await podFor(tt, 'ctl');
+      const before = await assertStarted(tt, pod);
+      // podman exec, like kubectl exec, runs with the container's environment: ctl finds the socket beside the state file.
+      const stop = await podman.run(['exec', pod.container, '/mnt/pm/process-manager', 'ctl', 'stop']);
+      tt.equal(stop.code, 0, `ctl stop exits 0 (${stop.stderr.trim()})`);
+      tt.match(stop.stdout, /^es stopped, since \S+; last exit: code 143 at \S+\n$/, 'one human line');
+      await assertNoEs(tt, pod, 'after ctl stop');
+      tt.equal((await pod.exec('stat', '-c', '%a', '/mnt/pm/es.sock')).stdout.trim(), '600', 'the socket is mode 0600');
+      const status = await podman.run(['exec', pod.container, '/mnt/pm/process-manager', 'ctl', '--json', 'status']);
+      tt.equal(status.code, 0);
+      tt.match(JSON.parse(status.stdout), { state: 'stopped', desired: 'stopped', pid: null });
+      const audit = await until(
+        async () => findLog(managerLogs(await pod.logs()), 'audit', { 'url.path': '/es/stop' }),
+        'the audit line',
+        30_000,
+        200,
+      );
+      tt.equal(audit['client.address'], 'unix:/mnt/pm/es.sock', 'the stop is audited as coming through the socket');
+      const start = await podman.run(['exec', pod.container, '/mnt/pm/process-manager', 'ctl', 'start']);
+      tt.equal(start.code, 0, `ctl start exits 0 (${start.stderr.trim()})`);
+      const after = await assertStarted(tt, pod);
+      tt.not(after.pid, before.pid, 'a new process');
+    },
+  );
 
   t.test('API kill, then a container restart (podman kill): stays killed', async (tt) => {
     const pod = await podFor(tt, 'apikill');
     await assertStarted(tt, pod);
     const killed = await pod.api('POST', '/es/kill');
     tt.equal(killed.status, 200);
-    tt.match(killed.json, { state: 'killed', desired: 'stopped', pid: null, lastExit: { code: null, signal: 'SIGKILL' } });
+    tt.match(killed.json, {
+      state: 'killed',
+      desired: 'stopped',
+      pid: null,
+      lastExit: { code: null, signal: 'SIGKILL' },
+    });
     await assertNoEs(tt, pod, 'after the API kill');
     tt.equal(await pod.inspect('{{.State.Running}}'), 'true', 'the manager and its container keep running');
 
@@ -252,15 +364,25 @@ if (missing) {
     /** lastExit after the restart; undefined: not checked. */
     readonly lastExit?: { code: number | null; signal: string | null } | null;
   }
-  const unexpectedExit = (fields: Record<string, unknown>, status: number) => (lines: LogLine[]): [string, boolean][] => [
-    ['the exit was unasked for', !!findLog(lines, 'process-exit', { 'event.reason': 'unexpected', ...fields })],
-    [`the manager exited with status ${status}`, !!findLog(lines, 'manager-exit', { 'process.exit_code': status })],
-  ];
-  const shutdown = (code: number) => (lines: LogLine[]): [string, boolean][] => [
-    ['the manager received SIGTERM (forwarded by PID 1)', !!findLog(lines, 'manager-signal', { 'process.signal': 'SIGTERM' })],
-    ['it stopped Elasticsearch as a shutdown', !!findLog(lines, 'process-exit', { 'event.reason': 'shutdown', 'process.exit_code': code })],
-    [`and exited with status ${code}`, !!findLog(lines, 'manager-exit', { 'process.exit_code': code })],
-  ];
+  const unexpectedExit =
+    (fields: Record<string, unknown>, status: number) =>
+    (lines: LogLine[]): [string, boolean][] => [
+      ['the exit was unasked for', !!findLog(lines, 'process-exit', { 'event.reason': 'unexpected', ...fields })],
+      [`the manager exited with status ${status}`, !!findLog(lines, 'manager-exit', { 'process.exit_code': status })],
+    ];
+  const shutdown =
+    (code: number) =>
+    (lines: LogLine[]): [string, boolean][] => [
+      [
+        'the manager received SIGTERM (forwarded by PID 1)',
+        !!findLog(lines, 'manager-signal', { 'process.signal': 'SIGTERM' }),
+      ],
+      [
+        'it stopped Elasticsearch as a shutdown',
+        !!findLog(lines, 'process-exit', { 'event.reason': 'shutdown', 'process.exit_code': code }),
+      ],
+      [`and exited with status ${code}`, !!findLog(lines, 'manager-exit', { 'process.exit_code': code })],
+    ];
   const exitCases: ExitCase[] = [
     {
       title: 'SIGTERM to the Elasticsearch process',
@@ -278,7 +400,10 @@ if (missing) {
       logs: (lines) => [
         ...unexpectedExit({ 'process.signal': 'SIGKILL' }, 137)(lines),
         // The server and controller outlive a SIGKILLed launcher.
-        ['the manager killed what was left of the group', !!findLog(lines, 'signal', { 'process.signal': 'SIGKILL', 'signal.target': 'group' })],
+        [
+          'the manager killed what was left of the group',
+          !!findLog(lines, 'signal', { 'process.signal': 'SIGKILL', 'signal.target': 'group' }),
+        ],
       ],
       lastExit: { code: null, signal: 'SIGKILL' },
     },
@@ -318,15 +443,22 @@ if (missing) {
     },
     {
       // The manifest's relation between the two timeouts at work: the manager, not the runtime, ends it.
-      title: 'podman stop, Elasticsearch ignoring SIGTERM: the manager SIGKILLs it after --drain-delay (5 s) + --shutdown-timeout (20 s), before the 30 s grace period',
+      title:
+        'podman stop, Elasticsearch ignoring SIGTERM: the manager SIGKILLs it after --drain-delay (5 s) + --shutdown-timeout (20 s), before the 30 s grace period',
       label: 'stophang',
       env: { FAKE_ES_ON_TERM: 'ignore', FAKE_ES_RESILIENT_CHILD: '1' },
       trigger: (pod) => podman.run(['stop', '--time', '30', pod.container]),
       exitCode: 137,
       exitWithinMs: [19_000, 29_000],
       logs: (lines) => [
-        ['the manager received SIGTERM (forwarded by PID 1)', !!findLog(lines, 'manager-signal', { 'process.signal': 'SIGTERM' })],
-        ['it sent SIGKILL to the group when --shutdown-timeout ran out', !!findLog(lines, 'signal', { 'process.signal': 'SIGKILL', 'signal.target': 'group' })],
+        [
+          'the manager received SIGTERM (forwarded by PID 1)',
+          !!findLog(lines, 'manager-signal', { 'process.signal': 'SIGTERM' }),
+        ],
+        [
+          'it sent SIGKILL to the group when --shutdown-timeout ran out',
+          !!findLog(lines, 'signal', { 'process.signal': 'SIGKILL', 'signal.target': 'group' }),
+        ],
         ['and exited with status 137', !!findLog(lines, 'manager-exit', { 'process.exit_code': 137 })],
       ],
       lastExit: { code: null, signal: 'SIGKILL' },
@@ -353,7 +485,10 @@ if (missing) {
       tt.comment(`exited ${exitedAfterMs} ms after the trigger`);
       if (c.exitWithinMs) {
         const [min, max] = c.exitWithinMs;
-        tt.ok(exitedAfterMs >= min && exitedAfterMs <= max, `exited between ${min} and ${max} ms after the trigger (${exitedAfterMs})`);
+        tt.ok(
+          exitedAfterMs >= min && exitedAfterMs <= max,
+          `exited between ${min} and ${max} ms after the trigger (${exitedAfterMs})`,
+        );
       }
       tt.equal(await pod.inspect('{{.State.Running}}'), 'false', 'the container has exited');
       const lines = managerLogs(await pod.logs());
@@ -364,62 +499,120 @@ if (missing) {
       const after = await assertStarted(tt, pod);
       tt.match(after, { desired: 'started', restarts: 1 }, 'started again after the container restart');
       tt.ok(Date.parse(after.startedAt) > Date.parse(before.startedAt), 'a new Elasticsearch');
-      if (c.lastExit !== undefined) tt.same(after.lastExit && { code: after.lastExit.code, signal: after.lastExit.signal }, c.lastExit, 'lastExit survived the restart');
+      if (c.lastExit !== undefined)
+        tt.same(
+          after.lastExit && { code: after.lastExit.code, signal: after.lastExit.signal },
+          c.lastExit,
+          'lastExit survived the restart',
+        );
     });
   }
 
-  t.test('podman exec leaves children behind: PID 1 reaps them all, and the manager still owns the real exit status', async (tt) => {
-    const pod = await podFor(tt, 'zombies');
-    await assertStarted(tt, pod);
-    const quiet = ['>/dev/null', '2>&1', '</dev/null'].join(' ');
-    // Background children outliving the exec'd shell, a double fork, a burst of short-lived orphans, and orphans already dead.
-    // `sleep 30` is ended by hand below once seen: on a busy machine it could otherwise end before ps looks.
-    await podman.ok(['exec', pod.container, 'sh', '-c', `sleep 2 ${quiet} & sleep 30 ${quiet} & exit 0`]);
-    await podman.ok(['exec', pod.container, 'sh', '-c', `(sh -c 'sleep 1; exit 7' ${quiet} &); exit 0`]);
-    await podman.ok(['exec', pod.container, 'sh', '-c', `i=0; while [ $i -lt 20 ]; do sleep 0.$((i % 10)) ${quiet} & i=$((i + 1)); done; exit 0`]);
-    await podman.ok(['exec', pod.container, 'sh', '-c', `true ${quiet} & true ${quiet} & true ${quiet} & exit 0`]);
+  t.test(
+    'podman exec leaves children behind: PID 1 reaps them all, and the manager still owns the real exit status',
+    async (tt) => {
+      const pod = await podFor(tt, 'zombies');
+      await assertStarted(tt, pod);
+      const quiet = ['>/dev/null', '2>&1', '</dev/null'].join(' ');
+      // Background children outliving the exec'd shell, a double fork, a burst of short-lived orphans, and orphans already dead.
+      // `sleep 30` is ended by hand below once seen: on a busy machine it could otherwise end before ps looks.
+      await podman.ok(['exec', pod.container, 'sh', '-c', `sleep 2 ${quiet} & sleep 30 ${quiet} & exit 0`]);
+      await podman.ok(['exec', pod.container, 'sh', '-c', `(sh -c 'sleep 1; exit 7' ${quiet} &); exit 0`]);
+      await podman.ok([
+        'exec',
+        pod.container,
+        'sh',
+        '-c',
+        `i=0; while [ $i -lt 20 ]; do sleep 0.$((i % 10)) ${quiet} & i=$((i + 1)); done; exit 0`,
+      ]);
+      await podman.ok(['exec', pod.container, 'sh', '-c', `true ${quiet} & true ${quiet} & true ${quiet} & exit 0`]);
 
-    // The shell may have exited before its child exec'd sleep: wait for the child to be sleep, not for time.
-    let seen: ProcessRow[] = [];
-    const orphans = await until(async () => {
-      seen = (await pod.ps()).filter((row) => row.args === 'sleep 30');
-      return seen.length > 0 ? seen : undefined;
-    }, 'the exec\'d shell\'s child to run sleep', 60_000, 100).catch(() => seen);
-    tt.ok(orphans.length === 1 && orphans[0].ppid === 1, `the exec'd shell's child was re-parented to PID 1 (${JSON.stringify(orphans)})`);
-    if (orphans[0]) await podman.ok(['exec', pod.container, 'sh', '-c', `kill ${orphans[0].pid}`]);
+      // The shell may have exited before its child exec'd sleep: wait for the child to be sleep, not for time.
+      let seen: ProcessRow[] = [];
+      const orphans = await until(
+        async () => {
+          seen = (await pod.ps()).filter((row) => row.args === 'sleep 30');
+          return seen.length > 0 ? seen : undefined;
+        },
+        "the exec'd shell's child to run sleep",
+        60_000,
+        100,
+      ).catch(() => seen);
+      tt.ok(
+        orphans.length === 1 && orphans[0].ppid === 1,
+        `the exec'd shell's child was re-parented to PID 1 (${JSON.stringify(orphans)})`,
+      );
+      if (orphans[0]) await podman.ok(['exec', pod.container, 'sh', '-c', `kill ${orphans[0].pid}`]);
 
-    const leftovers = (rows: ProcessRow[]) => rows.filter((row) => row.stat.startsWith('Z') || /^sleep ([0-3](\.\d)?|30)$/.test(row.args) || row.args === 'sh -c sleep 1; exit 7');
-    let last: ProcessRow[] = [];
-    const clean = await until(async () => {
-      last = await pod.ps();
-      return leftovers(last).length === 0 ? last : undefined;
-    }, 'every orphan to end and be reaped', 60_000, 250).catch((error: Error) => {
-      throw new Error(`${error.message}; left: ${JSON.stringify(leftovers(last))}`);
-    });
-    tt.same(clean.filter((row) => row.stat.startsWith('Z')), [], 'no zombie');
+      const leftovers = (rows: ProcessRow[]) =>
+        rows.filter(
+          (row) =>
+            row.stat.startsWith('Z') ||
+            /^sleep ([0-3](\.\d)?|30)$/.test(row.args) ||
+            row.args === 'sh -c sleep 1; exit 7',
+        );
+      let last: ProcessRow[] = [];
+      const clean = await until(
+        async () => {
+          last = await pod.ps();
+          return leftovers(last).length === 0 ? last : undefined;
+        },
+        'every orphan to end and be reaped',
+        60_000,
+        250,
+      ).catch((error: Error) => {
+        throw new Error(`${error.message}; left: ${JSON.stringify(leftovers(last))}`);
+      });
+      tt.same(
+        clean.filter((row) => row.stat.startsWith('Z')),
+        [],
+        'no zombie',
+      );
 
-    const status = await assertStarted(tt, pod);
-    tt.equal(status.restarts, 0, 'Elasticsearch was not disturbed');
-    const stopped = await pod.api('POST', '/es/stop');
-    tt.match(stopped.json.lastExit, { code: 143, signal: null }, "the manager still collects Elasticsearch's own exit status");
-  });
+      const status = await assertStarted(tt, pod);
+      tt.equal(status.restarts, 0, 'Elasticsearch was not disturbed');
+      const stopped = await pod.api('POST', '/es/stop');
+      tt.match(
+        stopped.json.lastExit,
+        { code: 143, signal: null },
+        "the manager still collects Elasticsearch's own exit status",
+      );
+    },
+  );
 
   t.test('control: a PID 1 that does not reap leaves the zombie this check looks for', async (tt) => {
     const name = `${run}-control`;
     tt.teardown(() => podman.run(['rm', '--force', '--time', '0', name]));
     // busybox sleep as PID 1 never calls wait().
-    await podman.ok(['run', '--detach', '--name', name, '--network', 'host', '--entrypoint', '/bin/sleep', images.esImage, '100000']);
+    await podman.ok([
+      'run',
+      '--detach',
+      '--name',
+      name,
+      '--network',
+      'host',
+      '--entrypoint',
+      '/bin/sleep',
+      images.esImage,
+      '100000',
+    ]);
     await podman.ok(['exec', name, 'sh', '-c', 'sleep 0.2 >/dev/null 2>&1 </dev/null & exit 0']);
-    const zombies = await until(async () => {
-      const rows = parsePs(await podman.ok(['exec', name, 'ps', '-o', 'pid,ppid,pgid,stat,args']));
-      const found = rows.filter((row) => row.stat.startsWith('Z') && row.ppid === 1);
-      return found.length > 0 ? found : undefined;
-    }, 'a zombie under a non-reaping PID 1', 60_000, 250);
+    const zombies = await until(
+      async () => {
+        const rows = parsePs(await podman.ok(['exec', name, 'ps', '-o', 'pid,ppid,pgid,stat,args']));
+        const found = rows.filter((row) => row.stat.startsWith('Z') && row.ppid === 1);
+        return found.length > 0 ? found : undefined;
+      },
+      'a zombie under a non-reaping PID 1',
+      60_000,
+      250,
+    );
     tt.equal(zombies.length, 1, 'the orphan stays a zombie');
   });
 
   t.test('nothing of this run is left: pods, containers, volumes', async (tt) => {
-    const ours = (args: string[]) => podman.ok(args).then((out) => out.split('\n').filter((line) => line.startsWith(run)));
+    const ours = (args: string[]) =>
+      podman.ok(args).then((out) => out.split('\n').filter((line) => line.startsWith(run)));
     tt.same(await ours(['pod', 'ps', '--format', '{{.Name}}']), [], 'no pod');
     tt.same(await ours(['ps', '--all', '--format', '{{.Names}}']), [], 'no container');
     tt.same(await ours(['volume', 'ls', '--format', '{{.Name}}']), [], 'no volume');

@@ -14,7 +14,12 @@ import { freePort, ROOT, waitFor } from '../helpers/manager.ts';
 export { ROOT };
 
 /** The harness's waitFor, typed for conditions that answer undefined until they hold. */
-export async function until<T>(cond: () => Promise<T | undefined>, what: string, timeoutMs: number, intervalMs: number): Promise<T> {
+export async function until<T>(
+  cond: () => Promise<T | undefined>,
+  what: string,
+  timeoutMs: number,
+  intervalMs: number,
+): Promise<T> {
   return (await waitFor(cond, what, timeoutMs, intervalMs)) as T;
 }
 /**
@@ -22,7 +27,8 @@ export async function until<T>(cond: () => Promise<T | undefined>, what: string,
  * against the repository, so that an absolute one works too (the harness's
  * EXECUTABLE joins it, which breaks BUILD_DIR=/tmp/...).
  */
-export const EXECUTABLE = process.env.PM_EXECUTABLE ?? path.resolve(ROOT, process.env.BUILD_DIR ?? 'dist', 'process-manager');
+export const EXECUTABLE =
+  process.env.PM_EXECUTABLE ?? path.resolve(ROOT, process.env.BUILD_DIR ?? 'dist', 'process-manager');
 const POD_TEMPLATE = path.join(ROOT, 'test/e2e/pod.yaml');
 const BUILD_IMAGES = path.join(ROOT, 'test/e2e/build-images.sh');
 /** podman commands that should answer at once; `wait` and `stop` get their own limits. */
@@ -77,16 +83,22 @@ export function createPodman(containersConf: string) {
   const env = { ...process.env, CONTAINERS_CONF: containersConf };
   const run = (args: readonly string[], timeoutMs = COMMAND_TIMEOUT_MS): Promise<CommandResult> =>
     new Promise((resolve) => {
-      execFile('podman', args, { env, timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 64 << 20, encoding: 'utf8' }, (error, stdout, stderr) => {
-        const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
-        const timedOut = error && error.killed ? `\n(podman ${args[0]} killed after ${timeoutMs} ms)` : '';
-        resolve({ code, stdout, stderr: stderr + timedOut });
-      });
+      execFile(
+        'podman',
+        args,
+        { env, timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 64 << 20, encoding: 'utf8' },
+        (error, stdout, stderr) => {
+          const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
+          const timedOut = error?.killed ? `\n(podman ${args[0]} killed after ${timeoutMs} ms)` : '';
+          resolve({ code, stdout, stderr: stderr + timedOut });
+        },
+      );
     });
   /** Runs podman and returns its stdout; a non-zero exit is an error that quotes stderr. */
   const ok = async (args: readonly string[], timeoutMs?: number): Promise<string> => {
     const result = await run(args, timeoutMs);
-    if (result.code !== 0) throw new Error(`podman ${args.join(' ')} exited with ${result.code}: ${result.stderr.trim()}`);
+    if (result.code !== 0)
+      throw new Error(`podman ${args.join(' ')} exited with ${result.code}: ${result.stderr.trim()}`);
     return result.stdout;
   };
   return { env, run, ok };
@@ -101,7 +113,8 @@ function runBuildImages(podman: Podman, tag: string, images: readonly string[]):
     encoding: 'utf8',
     timeout: 300_000,
   });
-  if (built.status !== 0) throw new Error(`build-images.sh exited with ${built.status ?? built.signal}:\n${built.stderr}${built.stdout}`);
+  if (built.status !== 0)
+    throw new Error(`build-images.sh exited with ${built.status ?? built.signal}:\n${built.stderr}${built.stdout}`);
   return (name) => {
     const line = built.stdout.split('\n').find((l) => l.startsWith(`${name}=`));
     if (!line) throw new Error(`build-images.sh printed no ${name}:\n${built.stdout}`);
@@ -130,7 +143,9 @@ export interface PodValues {
 
 /** Fills the ${...} placeholders of pod.yaml; a placeholder left over outside comments is an error. */
 function renderPod(template: string, values: PodValues): string {
-  const text = template.replace(/\$\{([A-Z_]+)\}/g, (whole, name: string) => (name in values ? values[name as keyof PodValues] : whole));
+  const text = template.replace(/\$\{([A-Z_]+)\}/g, (whole, name: string) =>
+    name in values ? values[name as keyof PodValues] : whole,
+  );
   const left = text.split('\n').filter((line) => !line.trimStart().startsWith('#') && /\$\{[A-Z_]+\}/.test(line));
   if (left.length > 0) throw new Error(`pod.yaml has placeholders renderPod does not know: ${left.join('; ')}`);
   return text;
@@ -150,10 +165,15 @@ function podmanManifest(manifest: string, volumeName: string): string {
   };
   let text = edit(manifest, /^spec:\n/gm, 'spec:\n  restartPolicy: Never\n', 1, "'spec:' line");
   text = edit(text, /^( +)ports:\n(?:\1 .*\n)+/gm, '', 1, "'ports:' list");
-  text = edit(text, /^( +-? ?name: )process-manager$/gm, `$1${volumeName}`, 3, "mentions of the 'process-manager' volume");
+  text = edit(
+    text,
+    /^( +-? ?name: )process-manager$/gm,
+    `$1${volumeName}`,
+    3,
+    "mentions of the 'process-manager' volume",
+  );
   return text;
 }
-
 
 export function sha256OfFile(file: string): string {
   return createHash('sha256').update(fs.readFileSync(file)).digest('hex');
@@ -174,14 +194,22 @@ export function parsePs(output: string): ProcessRow[] {
   for (const line of output.split('\n').slice(1)) {
     const match = /^\s*(\d+)\s+(\d+)\s+(\d+)\s+(\S+)\s+(.*)$/.exec(line);
     if (!match) continue;
-    rows.push({ pid: Number(match[1]), ppid: Number(match[2]), pgid: Number(match[3]), stat: match[4], args: match[5].replace(/^\{[^}]*\} ?/, '') });
+    rows.push({
+      pid: Number(match[1]),
+      ppid: Number(match[2]),
+      pgid: Number(match[3]),
+      stat: match[4],
+      args: match[5].replace(/^\{[^}]*\} ?/, ''),
+    });
   }
   return rows;
 }
 
 /** The fake Elasticsearch's tree: launcher (the entrypoint), server and controller (not the manager, whose --cmd names the entrypoint too). */
 export function esProcesses(rows: readonly ProcessRow[]): ProcessRow[] {
-  return rows.filter((row) => row.args.startsWith('/bin/sh /usr/local/bin/docker-entrypoint.sh') || row.args.includes('sleep 100000'));
+  return rows.filter(
+    (row) => row.args.startsWith('/bin/sh /usr/local/bin/docker-entrypoint.sh') || row.args.includes('sleep 100000'),
+  );
 }
 
 export interface PlayedPod {
@@ -224,11 +252,19 @@ export async function playPod(options: PlayOptions): Promise<PlayedPod> {
   const port = await freePort();
   const volume = `${name}-pm`;
   let manifest = podmanManifest(
-    renderPod(fs.readFileSync(POD_TEMPLATE, 'utf8'), { POD_NAME: name, INIT_IMAGE: options.initImage, ES_IMAGE: options.esImage, API_PORT: String(port) }),
+    renderPod(fs.readFileSync(POD_TEMPLATE, 'utf8'), {
+      POD_NAME: name,
+      INIT_IMAGE: options.initImage,
+      ES_IMAGE: options.esImage,
+      API_PORT: String(port),
+    }),
     volume,
   );
   for (const [variable, value] of Object.entries(options.env ?? {})) {
-    manifest = manifest.replace(/^( +)env:\n/m, `$1env:\n$1  - name: ${variable}\n$1    value: ${JSON.stringify(value)}\n`);
+    manifest = manifest.replace(
+      /^( +)env:\n/m,
+      `$1env:\n$1  - name: ${variable}\n$1    value: ${JSON.stringify(value)}\n`,
+    );
   }
   const file = path.join(options.dir, `${name}.yaml`);
   fs.writeFileSync(file, manifest);
@@ -246,7 +282,8 @@ export async function playPod(options: PlayOptions): Promise<PlayedPod> {
       return undefined; // not listening (yet, or any more)
     }
   };
-  const ps = async (): Promise<ProcessRow[]> => parsePs(await podman.ok(['exec', container, 'ps', '-o', 'pid,ppid,pgid,stat,args']));
+  const ps = async (): Promise<ProcessRow[]> =>
+    parsePs(await podman.ok(['exec', container, 'ps', '-o', 'pid,ppid,pgid,stat,args']));
   const pod: PlayedPod = {
     name,
     container,
@@ -257,24 +294,39 @@ export async function playPod(options: PlayOptions): Promise<PlayedPod> {
     api,
     status,
     waitForStatus: (predicate, what, timeoutMs = 60_000) =>
-      until(async () => {
-        const current = await status();
-        return current && predicate(current) ? current : undefined;
-      }, what, timeoutMs, 100),
+      until(
+        async () => {
+          const current = await status();
+          return current && predicate(current) ? current : undefined;
+        },
+        what,
+        timeoutMs,
+        100,
+      ),
     exec: (...command) => podman.run(['exec', container, ...command]),
     ps,
     waitForEsTree: (timeoutMs = 60_000) =>
-      until(async () => {
-        const tree = esProcesses(await ps());
-        return tree.length === 3 && tree.some((row) => row.args.startsWith('sleep 100000')) ? tree : undefined;
-      }, 'the fake Elasticsearch tree (launcher, server, controller)', timeoutMs, 100),
+      until(
+        async () => {
+          const tree = esProcesses(await ps());
+          return tree.length === 3 && tree.some((row) => row.args.startsWith('sleep 100000')) ? tree : undefined;
+        },
+        'the fake Elasticsearch tree (launcher, server, controller)',
+        timeoutMs,
+        100,
+      ),
     inspect: async (format) => (await podman.ok(['inspect', '--format', format, container])).trim(),
     waitForExit: async (timeoutMs = 120_000) => {
       const code = Number((await podman.ok(['wait', container], timeoutMs)).trim());
       // kube play gives the pod the exit policy `stop`: once its last container has exited, podman
       // stops the infra container too, in the background. A `podman start` racing with that fails
       // ("cannot get namespace path unless container ... is running"); let it finish first.
-      await waitFor(async () => (await podman.ok(['pod', 'inspect', '--format', '{{.State}}', name])).trim() === 'Exited', `pod ${name} to settle as Exited`, timeoutMs, 100);
+      await waitFor(
+        async () => (await podman.ok(['pod', 'inspect', '--format', '{{.State}}', name])).trim() === 'Exited',
+        `pod ${name} to settle as Exited`,
+        timeoutMs,
+        100,
+      );
       return code;
     },
     start: async () => {
@@ -309,7 +361,16 @@ export interface ContainerEvent {
 
 /** podman events of one container since the given time, oldest first. */
 export async function containerEvents(podman: Podman, container: string, since: Date): Promise<ContainerEvent[]> {
-  const output = await podman.ok(['events', '--stream=false', '--since', since.toISOString(), '--filter', `container=${container}`, '--format', '{{.Time.UnixNano}}\t{{.Status}}\t{{.ContainerExitCode}}']);
+  const output = await podman.ok([
+    'events',
+    '--stream=false',
+    '--since',
+    since.toISOString(),
+    '--filter',
+    `container=${container}`,
+    '--format',
+    '{{.Time.UnixNano}}\t{{.Status}}\t{{.ContainerExitCode}}',
+  ]);
   return output
     .split('\n')
     .filter(Boolean)
@@ -335,7 +396,9 @@ export function runId(): string {
  */
 export function removeRunsSync(env: NodeJS.ProcessEnv, belongs: (name: string) => boolean, images: boolean): string[] {
   const list = (args: string[]): string[] =>
-    spawnSync('podman', args, { env, encoding: 'utf8', timeout: 60_000 }).stdout?.split('\n').filter((name) => name && belongs(name)) ?? [];
+    spawnSync('podman', args, { env, encoding: 'utf8', timeout: 60_000 })
+      .stdout?.split('\n')
+      .filter((name) => name && belongs(name)) ?? [];
   const removed: string[] = [];
   const remove = (args: string[], names: string[]): void => {
     if (names.length === 0) return;
@@ -346,8 +409,16 @@ export function removeRunsSync(env: NodeJS.ProcessEnv, belongs: (name: string) =
   remove(['rm', '--force', '--time', '0'], list(['ps', '--all', '--format', '{{.Names}}']));
   remove(['volume', 'rm', '--force'], list(['volume', 'ls', '--format', '{{.Name}}']));
   if (images) {
-    const tagged = spawnSync('podman', ['images', '--format', '{{.Repository}}:{{.Tag}}'], { env, encoding: 'utf8', timeout: 60_000 }).stdout ?? '';
-    remove(['rmi'], tagged.split('\n').filter((image) => image.includes(':') && belongs(image.slice(image.lastIndexOf(':') + 1))));
+    const tagged =
+      spawnSync('podman', ['images', '--format', '{{.Repository}}:{{.Tag}}'], {
+        env,
+        encoding: 'utf8',
+        timeout: 60_000,
+      }).stdout ?? '';
+    remove(
+      ['rmi'],
+      tagged.split('\n').filter((image) => image.includes(':') && belongs(image.slice(image.lastIndexOf(':') + 1))),
+    );
   }
   return removed;
 }

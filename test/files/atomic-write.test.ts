@@ -18,7 +18,15 @@ function victim(dir: string): string {
   return file;
 }
 
-const STATE = { version: 1, name: 'es', desired: 'started', state: 'started', lastExit: null, restarts: 0, updatedAt: '2026-01-01T00:00:00.000Z' } as const;
+const STATE = {
+  version: 1,
+  name: 'es',
+  desired: 'started',
+  state: 'started',
+  lastExit: null,
+  restarts: 0,
+  updatedAt: '2026-01-01T00:00:00.000Z',
+} as const;
 
 t.test('the temporary names of the old writers lead nowhere: symlinks planted there are left alone', async (t) => {
   // The names the state file and the keystore record used to write through: <file>.<pid>.tmp.
@@ -35,7 +43,11 @@ t.test('the temporary names of the old writers lead nowhere: symlinks planted th
     t.equal(fs.readFileSync(file, 'utf8'), VICTIM_CONTENT, `${what}: the victim is untouched`);
     t.equal(fs.statSync(file).mode & 0o777, 0o600, `${what}: and keeps its mode`);
     t.doesNotThrow(() => JSON.parse(fs.readFileSync(target, 'utf8')), `${what}: the file itself was written`);
-    t.same(fs.readdirSync(dir).filter((name) => name.startsWith('.')), [], `${what}: no temporary file is left`);
+    t.same(
+      fs.readdirSync(dir).filter((name) => name.startsWith('.')),
+      [],
+      `${what}: no temporary file is left`,
+    );
   }
 });
 
@@ -67,9 +79,7 @@ t.test('the mode is exact whatever the umask; bytes and strings both work', asyn
 });
 
 t.test('a failed rename leaves no temporary file behind', async (t) => {
-  for (const [what, write] of [
-    ['async', (file: string) => writeFileAtomic(file, 'x', { mode: 0o644 })],
-  ] as const) {
+  for (const [what, write] of [['async', (file: string) => writeFileAtomic(file, 'x', { mode: 0o644 })]] as const) {
     const dir = tempDir('pm-atomic-');
     // A non-empty directory at the target: rename(2) fails with EISDIR.
     fs.mkdirSync(path.join(dir, 'target'));

@@ -29,8 +29,16 @@ const readers: [string, (file: string) => Promise<Buffer | string>][] = [
 
 for (const [name, read] of readers) {
   t.test(`${name}: refused before any read`, async (t) => {
-    await t.rejects(read(zero), { code: 'ENOTREG', message: 'not a regular file (a character device)' }, '/dev/zero through a symlink');
-    await t.rejects(read(fifo), { code: 'ENOTREG', message: 'not a regular file (a FIFO)' }, 'a FIFO, without blocking');
+    await t.rejects(
+      read(zero),
+      { code: 'ENOTREG', message: 'not a regular file (a character device)' },
+      '/dev/zero through a symlink',
+    );
+    await t.rejects(
+      read(fifo),
+      { code: 'ENOTREG', message: 'not a regular file (a FIFO)' },
+      'a FIFO, without blocking',
+    );
     await t.rejects(read(dir), { code: 'ENOTREG', message: 'not a regular file (a directory)' });
     await t.rejects(read(big), { code: 'EFBIG', message: 'larger than 1 KiB' }, 'one byte over the limit');
     await t.rejects(read(path.join(dir, 'absent')), { code: 'ENOENT' });
@@ -48,7 +56,9 @@ t.test('noFollow refuses a symlink as the last component', async (t) => {
 });
 
 t.test('deeply nested JSON is refused before parsing; brackets in strings do not count', async (t) => {
-  t.throws(() => parseShallowJson('['.repeat(100) + ']'.repeat(100), 2), { message: 'JSON nested 100 levels deep (at most 2 expected)' });
+  t.throws(() => parseShallowJson('['.repeat(100) + ']'.repeat(100), 2), {
+    message: 'JSON nested 100 levels deep (at most 2 expected)',
+  });
   t.same(parseShallowJson('{"a":{"b":"[[[[{{{\\"["}}', 2), { a: { b: '[[[[{{{"[' } });
   t.throws(() => parseShallowJson('{"a":', 2), SyntaxError);
 });

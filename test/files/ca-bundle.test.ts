@@ -26,7 +26,11 @@ t.test('a directory: ca.crt first, then ca.pem, then every *.crt and *.pem', asy
   const cases: [string, Record<string, string>, string[]][] = [
     ['ca.crt wins over the rest', { 'ca.crt': first.ca, 'ca.pem': second.ca, 'other.crt': second.ca }, [first.ca]],
     ['ca.pem without ca.crt', { 'ca.pem': second.ca, 'tls.crt': first.cert }, [second.ca]],
-    ['no ca.*: every *.crt and *.pem, in name order; hidden and other files left alone', { 'b.pem': second.ca, 'a.crt': first.ca, 'notes.txt': 'not a CA', '.hidden.crt': 'garbage' }, [first.ca, second.ca]],
+    [
+      'no ca.*: every *.crt and *.pem, in name order; hidden and other files left alone',
+      { 'b.pem': second.ca, 'a.crt': first.ca, 'notes.txt': 'not a CA', '.hidden.crt': 'garbage' },
+      [first.ca, second.ca],
+    ],
   ];
   for (const [what, files, expected] of cases) {
     const bundle = await loadCaBundle(directory(files));
@@ -35,10 +39,19 @@ t.test('a directory: ca.crt first, then ca.pem, then every *.crt and *.pem', asy
 });
 
 t.test('nothing usable: a reason that says what is missing', async (t) => {
-  const empty = directory({ 'README': 'no certificates here' });
-  t.same(await loadCaBundle(empty), { ok: false, reason: `CERTIFICATES_PATH ${empty} holds no ca.crt, ca.pem, *.crt or *.pem` });
+  const empty = directory({ README: 'no certificates here' });
+  t.same(await loadCaBundle(empty), {
+    ok: false,
+    reason: `CERTIFICATES_PATH ${empty} holds no ca.crt, ca.pem, *.crt or *.pem`,
+  });
   const notPem = directory({ 'ca.crt': 'just text' });
-  t.same(await loadCaBundle(notPem), { ok: false, reason: `CERTIFICATES_PATH: ${path.join(notPem, 'ca.crt')} holds no PEM certificate` });
+  t.same(await loadCaBundle(notPem), {
+    ok: false,
+    reason: `CERTIFICATES_PATH: ${path.join(notPem, 'ca.crt')} holds no PEM certificate`,
+  });
   const missing = path.join(empty, 'not-mounted');
-  t.same(await loadCaBundle(missing), { ok: false, reason: `cannot read the CA at CERTIFICATES_PATH ${missing}: does not exist` });
+  t.same(await loadCaBundle(missing), {
+    ok: false,
+    reason: `cannot read the CA at CERTIFICATES_PATH ${missing}: does not exist`,
+  });
 });

@@ -25,13 +25,19 @@ const KINDS = [
 
 t.test('password files (PASSWORD_FILE, KEYSTORE_PASSWORD_FILE)', async (t) => {
   for (const [file, reason] of KINDS) {
-    t.same(await readSecret(undefined, file, 'PASSWORD_FILE'), { ok: false, reason: `cannot read PASSWORD_FILE ${file}: ${reason}` });
+    t.same(await readSecret(undefined, file, 'PASSWORD_FILE'), {
+      ok: false,
+      reason: `cannot read PASSWORD_FILE ${file}: ${reason}`,
+    });
   }
 });
 
 t.test('CERTIFICATES_PATH, as a file and inside a directory', async (t) => {
   for (const [file, reason] of KINDS) {
-    t.same(await loadCaBundle(file), { ok: false, reason: `cannot read the CA at CERTIFICATES_PATH: ${file}: ${reason}` });
+    t.same(await loadCaBundle(file), {
+      ok: false,
+      reason: `cannot read the CA at CERTIFICATES_PATH: ${file}: ${reason}`,
+    });
   }
   const withFifo = tempDir('pm-readers-ca-');
   execFileSync('mkfifo', [path.join(withFifo, 'ca.crt')]);

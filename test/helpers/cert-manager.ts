@@ -74,7 +74,8 @@ export function probePort(port: number): Promise<'open' | 'refused'> {
       socket.destroy();
       resolve('open');
     });
-    socket.once('error', (error: NodeJS.ErrnoException) => (error.code === 'ECONNREFUSED' ? resolve('refused') : reject(error)));
+    socket.once('error', (error: NodeJS.ErrnoException) =>
+      error.code === 'ECONNREFUSED' ? resolve('refused') : reject(error),
+    );
   });
 }
-

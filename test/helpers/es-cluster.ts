@@ -51,7 +51,10 @@ export interface ClusterServer {
 }
 
 /** The fake cluster's own process (cluster.mjs), expecting the nodes named; no node runs yet. */
-export async function startClusterServer(names: readonly string[], env: Record<string, string> = {}): Promise<ClusterServer> {
+export async function startClusterServer(
+  names: readonly string[],
+  env: Record<string, string> = {},
+): Promise<ClusterServer> {
   const server = spawn(process.execPath, [path.join(FIXTURES, 'cluster.mjs')], {
     stdio: ['ignore', 'pipe', 'inherit'],
     env: { ...process.env, FAKE_CLUSTER_NODES: names.join(','), FAKE_CLUSTER_SHARDS: String(names.length), ...env },
@@ -75,7 +78,9 @@ export async function startClusterServer(names: readonly string[], env: Record<s
     },
     async close() {
       if (server.exitCode === null && server.signalCode === null) server.kill('SIGTERM');
-      await new Promise((resolve) => (server.exitCode !== null || server.signalCode !== null ? resolve(null) : server.once('exit', resolve)));
+      await new Promise((resolve) =>
+        server.exitCode !== null || server.signalCode !== null ? resolve(null) : server.once('exit', resolve),
+      );
     },
   };
 }
@@ -93,10 +98,26 @@ export async function startFakeCluster(size = 3, env: Record<string, string> = {
   const clientCa = createTestCa(path.join(dir, 'client-ca'));
   const serverKey = path.join(dir, 'tls.key');
   const sans = ['127.0.0.1', ...ips].map((ip) => `IP:${ip}`).join(',');
-  const csr = execFileSync('openssl', ['req', '-new', '-newkey', 'rsa:2048', '-nodes', '-keyout', serverKey, '-subj', '/CN=es-managers', '-addext', `subjectAltName=${sans}`], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'ignore'],
-  });
+  const csr = execFileSync(
+    'openssl',
+    [
+      'req',
+      '-new',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      serverKey,
+      '-subj',
+      '/CN=es-managers',
+      '-addext',
+      `subjectAltName=${sans}`,
+    ],
+    {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    },
+  );
   fs.writeFileSync(path.join(dir, 'tls.crt'), serverCa.sign(csr));
   fs.writeFileSync(path.join(dir, 'client-ca.crt'), clientCa.certPem);
   const client = issue(clientCa, path.join(dir, 'client'), 'cluster-restart-job');
@@ -113,8 +134,27 @@ export async function startFakeCluster(size = 3, env: Record<string, string> = {
       names.slice(first, first + 6).map(async (name, j) => {
         const i = first + j;
         const run = await startAsPid1(path.join(FIXTURES, 'fake-node.mjs'), [], {
-          extra: ['--http-host', ips[i], '--http-port', String(managerPort), '--tls-cert', path.join(dir, 'tls.crt'), '--tls-key', serverKey, '--tls-client-ca', path.join(dir, 'client-ca.crt'), '--stop-timeout', '10s'],
-          env: { FAKE_NODE_NAME: name, FAKE_NODE_IP: ips[i], FAKE_CLUSTER_TRANSPORT: String(server.transportPort), FAKE_NODE_LOG: startLog, FAKE_NODE_HOLD_FILE: holdFile(name) },
+          extra: [
+            '--http-host',
+            ips[i],
+            '--http-port',
+            String(managerPort),
+            '--tls-cert',
+            path.join(dir, 'tls.crt'),
+            '--tls-key',
+            serverKey,
+            '--tls-client-ca',
+            path.join(dir, 'client-ca.crt'),
+            '--stop-timeout',
+            '10s',
+          ],
+          env: {
+            FAKE_NODE_NAME: name,
+            FAKE_NODE_IP: ips[i],
+            FAKE_CLUSTER_TRANSPORT: String(server.transportPort),
+            FAKE_NODE_LOG: startLog,
+            FAKE_NODE_HOLD_FILE: holdFile(name),
+          },
         });
         managers.set(name, run);
       }),
@@ -130,22 +170,40 @@ export async function startFakeCluster(size = 3, env: Record<string, string> = {
     managerPort,
     managers,
     baseArgs: [
-      '--es', url, '--manager-port', String(managerPort),
-      '--client-cert', path.join(dir, 'client.crt'), '--client-key', path.join(dir, 'client.key'), '--manager-ca', serverCa.certPath,
+      '--es',
+      url,
+      '--manager-port',
+      String(managerPort),
+      '--client-cert',
+      path.join(dir, 'client.crt'),
+      '--client-key',
+      path.join(dir, 'client.key'),
+      '--manager-ca',
+      serverCa.certPath,
     ],
     holdFile,
     state,
     reset: server.reset,
     starts() {
       const counts: Record<string, number> = Object.fromEntries(names.map((n) => [n, 0]));
-      for (const line of fs.existsSync(startLog) ? fs.readFileSync(startLog, 'utf8').split('\n') : []) if (line) counts[line.split(' ')[1]]++;
+      for (const line of fs.existsSync(startLog) ? fs.readFileSync(startLog, 'utf8').split('\n') : [])
+        if (line) counts[line.split(' ')[1]]++;
       return counts;
     },
     waitGreen: () => server.waitGreen(),
     managerRequest(name, method, route) {
       return new Promise((resolve, reject) => {
         const request = https.request(
-          { host: ips[names.indexOf(name)], port: managerPort, path: route, method, ca: serverCa.certPem, cert: client.certPem, key: client.keyPem, timeout: 60_000 },
+          {
+            host: ips[names.indexOf(name)],
+            port: managerPort,
+            path: route,
+            method,
+            ca: serverCa.certPem,
+            cert: client.certPem,
+            key: client.keyPem,
+            timeout: 60_000,
+          },
           (response) => {
             let text = '';
             response.setEncoding('utf8').on('data', (chunk: string) => (text += chunk));

@@ -13,7 +13,9 @@ export interface FakeEsRun {
   pids(previous?: readonly number[]): Promise<number[]>;
 }
 
-export async function startOnFakeEs(options: { args?: string[]; env?: Record<string, string>; dir?: string } = {}): Promise<FakeEsRun> {
+export async function startOnFakeEs(
+  options: { args?: string[]; env?: Record<string, string>; dir?: string } = {},
+): Promise<FakeEsRun> {
   const dir = options.dir ?? tempDir();
   const stateFile = path.join(dir, 'state.json');
   const pidsFile = path.join(dir, 'pids');

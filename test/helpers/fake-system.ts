@@ -74,7 +74,9 @@ function createFakeClock(startMs = Date.parse('2026-01-01T00:00:00.000Z')): Fake
       const target = nowMs + ms;
       for (;;) {
         await settle();
-        const due = [...timers].filter(([, timer]) => timer.at <= target).sort(([a, x], [b, y]) => x.at - y.at || a - b)[0];
+        const due = [...timers]
+          .filter(([, timer]) => timer.at <= target)
+          .sort(([a, x], [b, y]) => x.at - y.at || a - b)[0];
         if (!due) break;
         timers.delete(due[0]);
         nowMs = due[1].at;
@@ -149,7 +151,13 @@ export function createFakeSystem(stored: ReadResult = { kind: 'absent' }): FakeS
         fake.spawnCalls.push([cmd, ...args]);
         if (spawnGate) await spawnGate;
         const code = fake.spawnFailures.shift();
-        if (code) return { ok: false, code, reason: `cannot run --cmd: ${code} (fake)`, detail: `cannot run the fake: ${code}` };
+        if (code)
+          return {
+            ok: false,
+            code,
+            reason: `cannot run --cmd: ${code} (fake)`,
+            detail: `cannot run the fake: ${code}`,
+          };
         const process = fakeProcess(1000 + processes.length * 10, fake.processDefaults);
         processes.push(process);
         return { ok: true, process };
@@ -246,7 +254,15 @@ export function supervisorConfig(overrides: Partial<Config> = {}): Config {
     httpPort: 0,
     forwardSignals: ['SIGQUIT'],
     logLevel: 'info',
-    keystore: { mode: 'false', sourceDir: '', binary: '', keystorePath: '', reload: false, certificatesPath: '', endpoint: '' },
+    keystore: {
+      mode: 'false',
+      sourceDir: '',
+      binary: '',
+      keystorePath: '',
+      reload: false,
+      certificatesPath: '',
+      endpoint: '',
+    },
     readyCheck: { kind: 'none' },
     readyTimeoutMs: 3_000,
     drainDelayMs: 0,

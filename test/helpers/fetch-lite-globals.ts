@@ -14,7 +14,9 @@ function strict<T extends object>(instance: T, kind: string): T {
   return new Proxy(instance, {
     get(target, member, receiver) {
       if (typeof member === 'string' && !(member in target) && !PROBES.has(member)) {
-        throw new TypeError(`fetch-lite's ${kind} has no member '${member}', which Hono reads: add it to src/http/fetch-lite.ts`);
+        throw new TypeError(
+          `fetch-lite's ${kind} has no member '${member}', which Hono reads: add it to src/http/fetch-lite.ts`,
+        );
       }
       return Reflect.get(target, member, receiver);
     },
@@ -24,6 +26,7 @@ function strict<T extends object>(instance: T, kind: string): T {
 class StrictRequest extends lite.Request {
   constructor(...args: ConstructorParameters<typeof lite.Request>) {
     super(...args);
+    // biome-ignore lint/correctness/noConstructorReturn: `new` must give the proxy that refuses what fetch-lite lacks
     return strict(this, 'Request');
   }
 }
@@ -31,6 +34,7 @@ class StrictRequest extends lite.Request {
 class StrictResponse extends lite.Response {
   constructor(...args: ConstructorParameters<typeof lite.Response>) {
     super(...args);
+    // biome-ignore lint/correctness/noConstructorReturn: `new` must give the proxy that refuses what fetch-lite lacks
     return strict(this, 'Response');
   }
 }

@@ -38,7 +38,10 @@ function hostileClient(port: number, kind: HostileKind, dripEveryMs = 300): Host
     }, dripEveryMs);
   };
   socket.once('connect', () => {
-    if (kind === 'dripped-headers') drip('GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa');
+    if (kind === 'dripped-headers')
+      drip(
+        'GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa',
+      );
     if (kind === 'dripped-body') {
       socket.write('GET /health HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n');
       drip('x');
@@ -48,14 +51,21 @@ function hostileClient(port: number, kind: HostileKind, dripEveryMs = 300): Host
 }
 
 /** Many at once; destroyed by the returned function (call it in teardown). */
-export function hostileClients(port: number, kinds: readonly HostileKind[]): { clients: HostileClient[]; destroy: () => void } {
+export function hostileClients(
+  port: number,
+  kinds: readonly HostileKind[],
+): { clients: HostileClient[]; destroy: () => void } {
   const clients = kinds.map((kind) => hostileClient(port, kind));
   return { clients, destroy: () => clients.forEach((client) => client.socket.destroy()) };
 }
 
 /** Resolves once every client has its TCP connection established. */
 export function connected(clients: readonly HostileClient[]): Promise<unknown> {
-  return Promise.all(clients.map(({ socket }) => (socket.connecting ? new Promise((resolve) => socket.once('connect', resolve)) : undefined)));
+  return Promise.all(
+    clients.map(({ socket }) =>
+      socket.connecting ? new Promise((resolve) => socket.once('connect', resolve)) : undefined,
+    ),
+  );
 }
 
 /**

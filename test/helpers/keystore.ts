@@ -26,7 +26,11 @@ export interface SecretWriteOptions {
  * `key -> ..data/key`, links of deleted keys are removed, and the old
  * timestamped directory is deleted. Returns false when nothing had to be written.
  */
-export function writeSecret(dir: string, payload: Record<string, string | Buffer>, options: SecretWriteOptions = {}): boolean {
+export function writeSecret(
+  dir: string,
+  payload: Record<string, string | Buffer>,
+  options: SecretWriteOptions = {},
+): boolean {
   fs.mkdirSync(dir, { recursive: true });
   const dataLink = path.join(dir, '..data');
   const oldVersion = readlinkOrNull(dataLink);
@@ -58,7 +62,11 @@ function createKeyLinks(dir: string, keys: readonly string[]): void {
   }
 }
 
-function sameContent(versionDir: string, oldKeys: readonly string[], payload: Record<string, string | Buffer>): boolean {
+function sameContent(
+  versionDir: string,
+  oldKeys: readonly string[],
+  payload: Record<string, string | Buffer>,
+): boolean {
   const keys = Object.keys(payload);
   if (keys.length !== oldKeys.length || !keys.every((key) => oldKeys.includes(key))) return false;
   return keys.every((key) => fs.readFileSync(path.join(versionDir, key)).equals(Buffer.from(payload[key])));
@@ -100,13 +108,22 @@ export function readKeystore(file: string, password = ''): Record<string, string
 export function settingsOf(file: string, password = ''): Record<string, string> | null {
   const all = readKeystore(file, password);
   if (all === null) return null;
-  const { ['keystore.seed']: _seed, ...rest } = all;
+  const { 'keystore.seed': _seed, ...rest } = all;
   return rest;
 }
 
 /** Runs the fake CLI directly (setting up a keystore before the manager starts). */
-export function runCli(configDir: string, args: readonly string[], input = '', env: Record<string, string> = {}): string {
-  return execFileSync(KEYSTORE_CLI, args, { input, env: { ...process.env, ES_PATH_CONF: configDir, ...env }, encoding: 'utf8' });
+export function runCli(
+  configDir: string,
+  args: readonly string[],
+  input = '',
+  env: Record<string, string> = {},
+): string {
+  return execFileSync(KEYSTORE_CLI, args, {
+    input,
+    env: { ...process.env, ES_PATH_CONF: configDir, ...env },
+    encoding: 'utf8',
+  });
 }
 
 export interface KeystoreLayout {
@@ -153,11 +170,20 @@ export async function keystoreStatus(manager: RunningManager): Promise<any> {
 }
 
 /** Waits until /keystore/status satisfies `predicate`, and returns that status. */
-export async function statusWhere(manager: RunningManager, predicate: (status: any) => boolean, what: string, timeoutMs = 20_000): Promise<any> {
-  return waitFor(async () => {
-    const status = await keystoreStatus(manager);
-    return predicate(status) ? status : undefined;
-  }, what, timeoutMs);
+export async function statusWhere(
+  manager: RunningManager,
+  predicate: (status: any) => boolean,
+  what: string,
+  timeoutMs = 20_000,
+): Promise<any> {
+  return waitFor(
+    async () => {
+      const status = await keystoreStatus(manager);
+      return predicate(status) ? status : undefined;
+    },
+    what,
+    timeoutMs,
+  );
 }
 
 export interface TestCertificates {
@@ -173,10 +199,47 @@ export function makeCertificates(dir: string, name = 'ca'): TestCertificates {
   fs.mkdirSync(dir, { recursive: true });
   const openssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-  openssl('req', '-x509', ...ec, '-keyout', `${name}.key`, '-out', `${name}.crt`, '-days', '1', '-subj', `/CN=${name}-test-ca`);
+  openssl(
+    'req',
+    '-x509',
+    ...ec,
+    '-keyout',
+    `${name}.key`,
+    '-out',
+    `${name}.crt`,
+    '-days',
+    '1',
+    '-subj',
+    `/CN=${name}-test-ca`,
+  );
   openssl('req', ...ec, '-keyout', 'tls.key', '-out', 'tls.csr', '-subj', '/CN=es-0');
-  fs.writeFileSync(path.join(dir, 'ext.cnf'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n');
-  openssl('x509', '-req', '-in', 'tls.csr', '-CA', `${name}.crt`, '-CAkey', `${name}.key`, '-CAcreateserial', '-out', 'tls.crt', '-days', '1', '-extfile', 'ext.cnf');
+  fs.writeFileSync(
+    path.join(dir, 'ext.cnf'),
+    'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n',
+  );
+  openssl(
+    'x509',
+    '-req',
+    '-in',
+    'tls.csr',
+    '-CA',
+    `${name}.crt`,
+    '-CAkey',
+    `${name}.key`,
+    '-CAcreateserial',
+    '-out',
+    'tls.crt',
+    '-days',
+    '1',
+    '-extfile',
+    'ext.cnf',
+  );
   const read = (file: string) => fs.readFileSync(path.join(dir, file), 'utf8');
-  return { dir, caFile: path.join(dir, `${name}.crt`), ca: read(`${name}.crt`), cert: read('tls.crt'), key: read('tls.key') };
+  return {
+    dir,
+    caFile: path.join(dir, `${name}.crt`),
+    ca: read(`${name}.crt`),
+    cert: read('tls.crt'),
+    key: read('tls.key'),
+  };
 }

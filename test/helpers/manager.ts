@@ -9,7 +9,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-export const EXECUTABLE = process.env.PM_EXECUTABLE ?? path.resolve(ROOT, process.env.BUILD_DIR ?? 'dist', 'process-manager');
+export const EXECUTABLE =
+  process.env.PM_EXECUTABLE ?? path.resolve(ROOT, process.env.BUILD_DIR ?? 'dist', 'process-manager');
 export const FAKE_ES = path.join(ROOT, 'test/fixtures/es/fake-es');
 
 export interface LogRecord {
@@ -27,7 +28,11 @@ export interface RunningManager {
   /** How the polite teardown asks it to end; a test running it in a namespace points this at PID 1. */
   terminate: () => void;
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  request(method: string, route: string, body?: string): Promise<{ status: number; headers: Headers; json: any; text: string }>;
+  request(
+    method: string,
+    route: string,
+    body?: string,
+  ): Promise<{ status: number; headers: Headers; json: any; text: string }>;
   waitForLog(predicate: (record: LogRecord) => boolean, what: string, timeoutMs?: number): Promise<LogRecord>;
   status(): Promise<any>;
 }
@@ -59,10 +64,17 @@ export function tempDir(prefix = 'pm-test-'): string {
 
 export async function startManager(options: StartOptions = {}): Promise<RunningManager> {
   // A wrapper that ends in a program of its own (deno run -A src/main.ts) replaces the executable.
-  const wrapped = options.wrapper?.some((word) => word.endsWith('.ts')) ? [...options.wrapper] : [...(options.wrapper ?? []), options.executable ?? EXECUTABLE];
+  const wrapped = options.wrapper?.some((word) => word.endsWith('.ts'))
+    ? [...options.wrapper]
+    : [...(options.wrapper ?? []), options.executable ?? EXECUTABLE];
   const argv = [...wrapped, '--http-port', '0', ...(options.args ?? [])];
   // A non-interactive shell starts background jobs with SIGINT ignored; a container runtime does not.
-  const child = spawn(argv[0], argv.slice(1), { env: { ...process.env, ...options.env }, cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const child = spawn(argv[0], argv.slice(1), {
+    env: { ...process.env, ...options.env },
+    cwd: options.cwd,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
   running.add(child);
   const logs: LogRecord[] = [];
   const output: string[] = [];
@@ -100,7 +112,9 @@ export async function startManager(options: StartOptions = {}): Promise<RunningM
     terminate: () => child.kill('SIGTERM'),
     exited,
     async request(method, route, body) {
-      return readAnswer(await fetch(`http://127.0.0.1:${manager.port}${route}`, { method, body, signal: AbortSignal.timeout(60_000) }));
+      return readAnswer(
+        await fetch(`http://127.0.0.1:${manager.port}${route}`, { method, body, signal: AbortSignal.timeout(60_000) }),
+      );
     },
     waitForLog(predicate, what, timeoutMs = 20_000) {
       return new Promise((resolve, reject) => {
@@ -109,7 +123,10 @@ export async function startManager(options: StartOptions = {}): Promise<RunningM
           if (found) return finish(() => resolve(found));
           if (exitedYet) return finish(() => reject(new Error(`manager exited before: ${what}\n${dump()}`)));
         };
-        const timer = setTimeout(() => finish(() => reject(new Error(`timed out waiting for: ${what}\n${dump()}`))), timeoutMs);
+        const timer = setTimeout(
+          () => finish(() => reject(new Error(`timed out waiting for: ${what}\n${dump()}`))),
+          timeoutMs,
+        );
         const finish = (settle: () => void): void => {
           clearTimeout(timer);
           waiters.delete(check);
@@ -133,7 +150,9 @@ export async function startManager(options: StartOptions = {}): Promise<RunningM
 
 /** A port nobody listened on a moment ago, for tests that must know the port in advance. */
 /** An answer of the API, read whole: its JSON when the body is JSON, undefined otherwise. */
-export async function readAnswer(response: Response): Promise<{ status: number; headers: Headers; json: any; text: string }> {
+export async function readAnswer(
+  response: Response,
+): Promise<{ status: number; headers: Headers; json: any; text: string }> {
   const text = await response.text();
   let json: unknown;
   try {
@@ -158,7 +177,12 @@ export function freePort(): Promise<number> {
 type Truthy<T> = Exclude<T, undefined | null | false | 0 | ''>;
 
 /** Polls cond until it returns a truthy value; all waiting in tests goes through here. */
-export async function waitFor<T>(cond: () => T | Promise<T>, what: string, timeoutMs = 20_000, intervalMs = 20): Promise<Truthy<T>> {
+export async function waitFor<T>(
+  cond: () => T | Promise<T>,
+  what: string,
+  timeoutMs = 20_000,
+  intervalMs = 20,
+): Promise<Truthy<T>> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await cond();

@@ -31,9 +31,27 @@ export function createTestCa(dir: string): TestCa {
   fs.mkdirSync(dir, { recursive: true });
   const keyPath = path.join(dir, 'ca.key');
   const certPath = path.join(dir, 'ca.crt');
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyPath, '-out', certPath, '-subj', '/CN=process-manager test CA', '-days', '2'], {
-    stdio: 'ignore',
-  });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      keyPath,
+      '-out',
+      certPath,
+      '-subj',
+      '/CN=process-manager test CA',
+      '-days',
+      '2',
+    ],
+    {
+      stdio: 'ignore',
+    },
+  );
   return {
     keyPath,
     certPath,
@@ -43,7 +61,24 @@ export function createTestCa(dir: string): TestCa {
       const csrFile = path.join(dir, `${id}.csr`);
       const certFile = path.join(dir, `${id}.crt`);
       fs.writeFileSync(csrFile, csrPem);
-      const args = ['x509', '-req', '-in', csrFile, '-CA', certPath, '-CAkey', keyPath, '-set_serial', `0x${id}`, '-days', String(days), '-copy_extensions', 'copy', '-out', certFile];
+      const args = [
+        'x509',
+        '-req',
+        '-in',
+        csrFile,
+        '-CA',
+        certPath,
+        '-CAkey',
+        keyPath,
+        '-set_serial',
+        `0x${id}`,
+        '-days',
+        String(days),
+        '-copy_extensions',
+        'copy',
+        '-out',
+        certFile,
+      ];
       execFileSync('openssl', args, { stdio: 'ignore' });
       return fs.readFileSync(certFile, 'utf8');
     },
@@ -51,19 +86,27 @@ export function createTestCa(dir: string): TestCa {
 }
 
 /** An RSA key and a CSR for it, made by openssl alone. traditional: PKCS#1 ("BEGIN RSA PRIVATE KEY") instead of PKCS#8. */
-export function createKeyAndCsr(dir: string, commonName: string, options: { traditional?: boolean } = {}): { keyPath: string; keyPem: string; csrPem: string } {
+export function createKeyAndCsr(
+  dir: string,
+  commonName: string,
+  options: { traditional?: boolean } = {},
+): { keyPath: string; keyPem: string; csrPem: string } {
   fs.mkdirSync(dir, { recursive: true });
   const id = randomBytes(6).toString('hex');
   const keyPath = path.join(dir, `${id}.key`);
   const genrsa = ['genrsa', ...(options.traditional ? ['-traditional'] : []), '-out', keyPath, '2048'];
   execFileSync('openssl', genrsa, { stdio: 'ignore' });
-  const csrPem = execFileSync('openssl', ['req', '-new', '-key', keyPath, '-subj', `/CN=${commonName}`], { encoding: 'utf8' });
+  const csrPem = execFileSync('openssl', ['req', '-new', '-key', keyPath, '-subj', `/CN=${commonName}`], {
+    encoding: 'utf8',
+  });
   return { keyPath, keyPem: fs.readFileSync(keyPath, 'utf8'), csrPem };
 }
 
 /** The SubjectPublicKeyInfo PEM of a private key, CSR or certificate, as openssl reads it. */
 export function publicKeyOf(kind: 'key' | 'csr' | 'cert', pem: string): string {
-  const args = { key: ['pkey', '-pubout'], csr: ['req', '-pubkey', '-noout'], cert: ['x509', '-pubkey', '-noout'] }[kind];
+  const args = { key: ['pkey', '-pubout'], csr: ['req', '-pubkey', '-noout'], cert: ['x509', '-pubkey', '-noout'] }[
+    kind
+  ];
   const result = openssl(args, pem);
   if (result.status !== 0) throw new Error(`openssl ${args.join(' ')} failed: ${result.output}`);
   return result.output.trim();

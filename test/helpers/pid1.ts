@@ -20,7 +20,8 @@ export function installedEntryPoint(): string {
   if (installed) return installed;
   const dir = tempDir('pm-installed-');
   const result = spawnSync(EXECUTABLE, ['install', dir], { encoding: 'utf8', timeout: 60_000 });
-  if (result.status !== 0) throw new Error(`install ${dir} failed (${result.status}): ${result.stderr}${result.stdout}`);
+  if (result.status !== 0)
+    throw new Error(`install ${dir} failed (${result.status}): ${result.stderr}${result.stdout}`);
   installed = path.join(dir, 'process-manager');
   return installed;
 }
@@ -35,7 +36,10 @@ export interface Pid1Run {
 export async function startAsPid1(
   cmd: string,
   args: readonly string[] = [],
-  options: { extra?: readonly string[]; env?: Record<string, string>; executable?: string } & Pick<StartOptions, 'waitForApi'> = {},
+  options: { extra?: readonly string[]; env?: Record<string, string>; executable?: string } & Pick<
+    StartOptions,
+    'waitForApi'
+  > = {},
 ): Promise<Pid1Run> {
   const dir = tempDir();
   const manager = await startManager({

@@ -18,7 +18,13 @@ export function processTable(): ProcessEntry[] {
       const stat = fs.readFileSync(`/proc/${name}/stat`, 'latin1');
       const close = stat.lastIndexOf(')');
       const fields = stat.slice(close + 2).split(' ');
-      entries.push({ pid: Number(name), comm: stat.slice(stat.indexOf('(') + 1, close), state: fields[0], ppid: Number(fields[1]), pgid: Number(fields[2]) });
+      entries.push({
+        pid: Number(name),
+        comm: stat.slice(stat.indexOf('(') + 1, close),
+        state: fields[0],
+        ppid: Number(fields[1]),
+        pgid: Number(fields[2]),
+      });
     } catch {
       // exited while we read
     }
@@ -54,7 +60,10 @@ export function readCmdline(pid: number): string[] {
 
 /** The pid as seen inside its innermost PID namespace. */
 export function namespacePid(pid: number): number {
-  const line = fs.readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('NSpid:'))!;
+  const line = fs
+    .readFileSync(`/proc/${pid}/status`, 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('NSpid:'))!;
   const ids = line.split(/\s+/).slice(1).filter(Boolean);
   return Number(ids[ids.length - 1]);
 }

@@ -28,7 +28,8 @@ export function createSecretVolume(dir: string): SecretVolume {
       const stamp = new Date().toISOString().replace(/[-:T]/g, '_').replace('Z', '');
       const versionDir = `..${stamp}${String(version).padStart(9, '0')}`;
       fs.mkdirSync(path.join(dir, versionDir), { mode: 0o755 });
-      for (const [name, content] of Object.entries(files)) fs.writeFileSync(path.join(dir, versionDir, name), content, { mode: 0o644 });
+      for (const [name, content] of Object.entries(files))
+        fs.writeFileSync(path.join(dir, versionDir, name), content, { mode: 0o644 });
       // The swap: one rename, atomic for every reader.
       fs.symlinkSync(versionDir, path.join(dir, '..data_tmp'));
       fs.renameSync(path.join(dir, '..data_tmp'), path.join(dir, '..data'));

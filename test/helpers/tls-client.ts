@@ -43,11 +43,22 @@ export function mutualTlsFiles(dir: string, tlsDir = dir): MutualTlsFiles {
   fs.writeFileSync(path.join(tlsDir, 'tls.crt'), server.certPem);
   fs.writeFileSync(path.join(tlsDir, 'tls.key'), server.keyPem);
   fs.writeFileSync(path.join(tlsDir, 'client-ca.crt'), clientCa.certPem);
-  const args = ['--tls-cert', path.join(tlsDir, 'tls.crt'), '--tls-key', path.join(tlsDir, 'tls.key'), '--tls-client-ca', path.join(tlsDir, 'client-ca.crt')];
+  const args = [
+    '--tls-cert',
+    path.join(tlsDir, 'tls.crt'),
+    '--tls-key',
+    path.join(tlsDir, 'tls.key'),
+    '--tls-client-ca',
+    path.join(tlsDir, 'client-ca.crt'),
+  ];
   return { serverCa, clientCa, args };
 }
 
-export function tlsRequest(port: number, route: string, options: { method?: string; trust: string; client?: Identity }): Promise<TlsReply> {
+export function tlsRequest(
+  port: number,
+  route: string,
+  options: { method?: string; trust: string; client?: Identity },
+): Promise<TlsReply> {
   return new Promise((resolve, reject) => {
     const request = https.request(
       {

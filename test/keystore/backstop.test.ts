@@ -33,10 +33,25 @@ t.test('nothing changed: no', async (t) => {
 
 t.test('every kind of change a rescan would see: yes, once', async (t) => {
   const cases: [string, (l: ReturnType<typeof layout>) => void][] = [
-    ['a Secret update (..data swap)', (l) => writeSecret(l.sourceDir, { 's3.client.default.access_key': 'AKIA', 's3.client.default.secret_key': 'second' })],
-    ['a setting added', (l) => writeSecret(l.sourceDir, { 's3.client.default.access_key': 'AKIA', 's3.client.default.secret_key': 'first', 'gcs.client.default.credentials_file': '{}' })],
+    [
+      'a Secret update (..data swap)',
+      (l) =>
+        writeSecret(l.sourceDir, { 's3.client.default.access_key': 'AKIA', 's3.client.default.secret_key': 'second' }),
+    ],
+    [
+      'a setting added',
+      (l) =>
+        writeSecret(l.sourceDir, {
+          's3.client.default.access_key': 'AKIA',
+          's3.client.default.secret_key': 'first',
+          'gcs.client.default.credentials_file': '{}',
+        }),
+    ],
     ['a setting removed', (l) => writeSecret(l.sourceDir, { 's3.client.default.access_key': 'AKIA' })],
-    ['a plain file rewritten in place, same size', (l) => fs.writeFileSync(path.join(l.sourceDir, 'plain.setting'), 'aaaa')],
+    [
+      'a plain file rewritten in place, same size',
+      (l) => fs.writeFileSync(path.join(l.sourceDir, 'plain.setting'), 'aaaa'),
+    ],
     ['the keystore rewritten by someone else', (l) => fs.writeFileSync(l.keystore, 'keystore v2')],
     ['the keystore deleted', (l) => fs.rmSync(l.keystore)],
     ['SOURCE_DIR deleted', (l) => fs.rmSync(l.sourceDir, { recursive: true })],
@@ -96,34 +111,48 @@ t.test('the poll asks for a rescan only on a change, and on an error', async (t)
   t.ok(await sourceSignature(sourceDir), 'the signature of a real Secret volume can be taken');
 });
 
-t.test('the keystore is watched: deleted or replaced behind our back, a rescan follows at once; our own pass writes are quiet', async (t) => {
-  const { sourceDir, keystore } = layout();
-  const changes = createChangeDetector(sourceDir, keystore);
-  const reasons: string[] = [];
-  // An hour: only the keystore's watch can answer within the test's deadlines.
-  const watcher = watchSource(sourceDir, (why) => reasons.push(why), () => changes.hasChanged(), quiet, 3_600_000, { path: keystore, hasChanged: () => changes.keystoreChanged() });
-  t.teardown(() => watcher.close());
-  await watcher.ready;
-  const count = () => reasons.filter((why) => why === 'keystore changed').length;
+t.test(
+  'the keystore is watched: deleted or replaced behind our back, a rescan follows at once; our own pass writes are quiet',
+  async (t) => {
+    const { sourceDir, keystore } = layout();
+    const changes = createChangeDetector(sourceDir, keystore);
+    const reasons: string[] = [];
+    // An hour: only the keystore's watch can answer within the test's deadlines.
+    const watcher = watchSource(
+      sourceDir,
+      (why) => reasons.push(why),
+      () => changes.hasChanged(),
+      quiet,
+      3_600_000,
+      { path: keystore, hasChanged: () => changes.keystoreChanged() },
+    );
+    t.teardown(() => watcher.close());
+    await watcher.ready;
+    const count = () => reasons.filter((why) => why === 'keystore changed').length;
 
-  fs.rmSync(keystore);
-  await waitFor(() => count() === 1, 'a rescan after the keystore was deleted', 10_000);
+    fs.rmSync(keystore);
+    await waitFor(() => count() === 1, 'a rescan after the keystore was deleted', 10_000);
 
-  const replacement = `${keystore}.new`;
-  fs.writeFileSync(replacement, 'keystore from elsewhere');
-  fs.renameSync(replacement, keystore);
-  await waitFor(() => count() === 2, 'a rescan after the keystore was replaced', 10_000);
+    const replacement = `${keystore}.new`;
+    fs.writeFileSync(replacement, 'keystore from elsewhere');
+    fs.renameSync(replacement, keystore);
+    await waitFor(() => count() === 2, 'a rescan after the keystore was replaced', 10_000);
 
-  // Our own pass: its writes raise events, but the pass's end takes the baseline.
-  await changes.passStarting();
-  fs.writeFileSync(replacement, 'keystore v2, ours');
-  fs.renameSync(replacement, keystore);
-  await sleep(500);
-  await changes.passEnded();
-  // A write to a sibling is not the keystore's event; a fact to wait for: the same-named file's next event is seen.
-  fs.writeFileSync(path.join(path.dirname(keystore), 'sibling'), 'x');
-  fs.rmSync(keystore);
-  await waitFor(() => count() === 3, 'the deletion after our pass is seen', 10_000);
-  // (SOURCE_DIR's watch may still report the layout's own writes: not the keystore's business.)
-  t.same(reasons.filter((why) => why.startsWith('keystore')), ['keystore changed', 'keystore changed', 'keystore changed'], 'one rescan per outside change, none for our pass or the sibling');
-});
+    // Our own pass: its writes raise events, but the pass's end takes the baseline.
+    await changes.passStarting();
+    fs.writeFileSync(replacement, 'keystore v2, ours');
+    fs.renameSync(replacement, keystore);
+    await sleep(500);
+    await changes.passEnded();
+    // A write to a sibling is not the keystore's event; a fact to wait for: the same-named file's next event is seen.
+    fs.writeFileSync(path.join(path.dirname(keystore), 'sibling'), 'x');
+    fs.rmSync(keystore);
+    await waitFor(() => count() === 3, 'the deletion after our pass is seen', 10_000);
+    // (SOURCE_DIR's watch may still report the layout's own writes: not the keystore's business.)
+    t.same(
+      reasons.filter((why) => why.startsWith('keystore')),
+      ['keystore changed', 'keystore changed', 'keystore changed'],
+      'one rescan per outside change, none for our pass or the sibling',
+    );
+  },
+);

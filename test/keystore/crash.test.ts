@@ -10,14 +10,31 @@ import t from 'tap';
 import fs from 'node:fs';
 import path from 'node:path';
 import { startManager, stopManager, waitFor, type RunningManager } from '../helpers/manager.ts';
-import { cliCalls, KEYSTORE_CLI, keystoreLayout, settingsOf, statusWhere, writeSecret, type KeystoreLayout } from '../helpers/keystore.ts';
+import {
+  cliCalls,
+  KEYSTORE_CLI,
+  keystoreLayout,
+  settingsOf,
+  statusWhere,
+  writeSecret,
+  type KeystoreLayout,
+} from '../helpers/keystore.ts';
 
-const STEPS = ['before the call', 'during the call', 'after the CLI saved, before it exited', 'after the swap, before the record write'] as const;
+const STEPS = [
+  'before the call',
+  'during the call',
+  'after the CLI saved, before it exited',
+  'after the swap, before the record write',
+] as const;
 type Step = (typeof STEPS)[number];
 
 /** A shell script that, while `flag` exists, removes it and SIGKILLs the pid in `pidVariable`. */
 function killerScript(file: string, flag: string, pidVariable: string, thenExit = ''): string {
-  fs.writeFileSync(file, `#!/bin/sh\nif [ -e '${flag}' ]; then rm -f '${flag}'; kill -9 "$${pidVariable}"; ${thenExit} fi\n`, { mode: 0o755 });
+  fs.writeFileSync(
+    file,
+    `#!/bin/sh\nif [ -e '${flag}' ]; then rm -f '${flag}'; kill -9 "$${pidVariable}"; ${thenExit} fi\n`,
+    { mode: 0o755 },
+  );
   return file;
 }
 
@@ -30,12 +47,24 @@ function setUp(layout: KeystoreLayout) {
   };
   // The wrapper is the manager's own child: $PPID is the manager. It kills it, then leaves without running the CLI.
   const wrapper = path.join(layout.root, 'elasticsearch-keystore');
-  fs.writeFileSync(wrapper, `#!/bin/sh\nif [ -e '${flags.before}' ]; then rm -f '${flags.before}'; kill -9 "$PPID"; exit 1; fi\nexec '${KEYSTORE_CLI}' "$@"\n`, { mode: 0o755 });
+  fs.writeFileSync(
+    wrapper,
+    `#!/bin/sh\nif [ -e '${flags.before}' ]; then rm -f '${flags.before}'; kill -9 "$PPID"; exit 1; fi\nexec '${KEYSTORE_CLI}' "$@"\n`,
+    { mode: 0o755 },
+  );
   const env = {
     ...layout.env,
     KEYSTORE_BINARY: wrapper,
-    FAKE_KEYSTORE_BEFORE_READ: killerScript(path.join(layout.root, 'during.sh'), flags.during, 'FAKE_KEYSTORE_CALLER_PID'),
-    FAKE_KEYSTORE_AFTER_SAVE: killerScript(path.join(layout.root, 'after-save.sh'), flags.afterSave, 'FAKE_KEYSTORE_CALLER_PID'),
+    FAKE_KEYSTORE_BEFORE_READ: killerScript(
+      path.join(layout.root, 'during.sh'),
+      flags.during,
+      'FAKE_KEYSTORE_CALLER_PID',
+    ),
+    FAKE_KEYSTORE_AFTER_SAVE: killerScript(
+      path.join(layout.root, 'after-save.sh'),
+      flags.afterSave,
+      'FAKE_KEYSTORE_CALLER_PID',
+    ),
     KEYSTORE_TEST_CRASH_FILE: flags.beforeRecord,
   };
   const flagFor: Record<Step, string> = {
@@ -48,7 +77,12 @@ function setUp(layout: KeystoreLayout) {
 }
 
 async function synced(manager: RunningManager, names: string[], what: string): Promise<any> {
-  return statusWhere(manager, (s) => s.state === 'synced' && JSON.stringify(s.settings) === JSON.stringify(names), what, 60_000);
+  return statusWhere(
+    manager,
+    (s) => s.state === 'synced' && JSON.stringify(s.settings) === JSON.stringify(names),
+    what,
+    60_000,
+  );
 }
 
 for (const step of STEPS) {
@@ -66,7 +100,11 @@ for (const step of STEPS) {
     const callsBefore = cliCalls(layout.cliLog).length;
     fs.writeFileSync(flagFor[step], '');
     writeSecret(layout.sourceDir, { a: 'A1', b: 'B1' });
-    await waitFor(() => first.child.exitCode !== null || first.child.signalCode !== null, `the manager to be killed ${step}`, 60_000);
+    await waitFor(
+      () => first.child.exitCode !== null || first.child.signalCode !== null,
+      `the manager to be killed ${step}`,
+      60_000,
+    );
     t.equal(first.child.signalCode, 'SIGKILL', `the manager was killed ${step}`);
     t.notOk(fs.existsSync(flagFor[step]), 'at that step');
     if (step === 'during the call' || step === 'after the CLI saved, before it exited') {
@@ -77,13 +115,22 @@ for (const step of STEPS) {
     t.comment(`keystore after the kill: ${JSON.stringify(keystoreAfterKill)}`);
 
     writeSecret(layout.sourceDir, { a: 'A1' });
-    const second = await startManager({ args: layout.args, env: { ...layout.env, KEYSTORE_BINARY: env.KEYSTORE_BINARY } });
+    const second = await startManager({
+      args: layout.args,
+      env: { ...layout.env, KEYSTORE_BINARY: env.KEYSTORE_BINARY },
+    });
     t.teardown(() => stopManager(second));
     await synced(second, ['a'], 'the sync after the restart');
     t.same(settingsOf(layout.keystorePath), { a: 'A1' }, 'b is not in the keystore');
     t.equal((await second.status()).state, 'stopped', 'the stop made before the kill still holds');
-    const leftovers = fs.readdirSync(layout.configDir).filter((name) => !['elasticsearch.keystore', 'elasticsearch.keystore.managed.json'].includes(name));
-    t.same(leftovers.filter((name) => name.endsWith('.tmp')), [], 'no temporary keystore left in the config directory');
+    const leftovers = fs
+      .readdirSync(layout.configDir)
+      .filter((name) => !['elasticsearch.keystore', 'elasticsearch.keystore.managed.json'].includes(name));
+    t.same(
+      leftovers.filter((name) => name.endsWith('.tmp')),
+      [],
+      'no temporary keystore left in the config directory',
+    );
 
     // And the way back: the same name added again is applied and managed as usual.
     writeSecret(layout.sourceDir, { a: 'A1', b: 'B2' });

@@ -28,17 +28,21 @@ async function startHostileEs(answer: (response: http.ServerResponse, sent: { by
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     sent,
     openSockets: () => sockets.size,
-    close: () => new Promise<void>((resolve) => {
-      for (const socket of sockets) socket.destroy();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
   };
 }
 
 async function startUpdater(t: Test, url: string, env: Record<string, string> = {}) {
   const layout = keystoreLayout();
   writeSecret(layout.sourceDir, { a: 'A0' });
-  const manager = await startManager({ args: layout.args, env: { ...layout.env, RELOAD_CREDENTIALS: 'true', ENDPOINT: url, ...env } });
+  const manager = await startManager({
+    args: layout.args,
+    env: { ...layout.env, RELOAD_CREDENTIALS: 'true', ENDPOINT: url, ...env },
+  });
   t.teardown(() => stopManager(manager));
   await statusWhere(manager, (s) => s.state === 'synced', 'the first sync');
   await waitFor(async () => (await manager.status()).state === 'started', 'the process to start');

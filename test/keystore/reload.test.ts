@@ -8,7 +8,15 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { startFakeEs, type FakeEs, type FakeEsRequest } from '../fixtures/keystore/fake-es.mjs';
 import { freePort, startManager, stopManager, tempDir, waitFor, type RunningManager } from '../helpers/manager.ts';
-import { cliCalls, keystoreLayout, keystoreStatus, makeCertificates, readKeystore, statusWhere, writeSecret } from '../helpers/keystore.ts';
+import {
+  cliCalls,
+  keystoreLayout,
+  keystoreStatus,
+  makeCertificates,
+  readKeystore,
+  statusWhere,
+  writeSecret,
+} from '../helpers/keystore.ts';
 
 const RELOAD_PATH = '/_nodes/_local/reload_secure_settings';
 const certs = makeCertificates(path.join(tempDir('pm-keystore-certs-'), 'certs'));
@@ -31,93 +39,131 @@ function lastReloadRequest(es: FakeEs): FakeEsRequest {
   return last;
 }
 
+t.test(
+  'reloads: success, wrong and rotated password file, 403, 503, per-node exception, waiting for the process',
+  async (t) => {
+    const layout = keystoreLayout();
+    const es = await startFakeEs({
+      cert: certs.cert,
+      key: certs.key,
+      username: 'elastic',
+      password: 'right-pw',
+      keystorePath: layout.keystorePath,
+    });
+    t.teardown(() => es.close());
+    const passwordFile = path.join(layout.root, 'es-password');
+    fs.writeFileSync(passwordFile, 'right-pw\n');
+    writeSecret(layout.sourceDir, { 's3.client.default.secret_key': 'v0' });
+    const manager = await startManager({
+      args: layout.args,
+      env: {
+        ...layout.env,
+        RELOAD_CREDENTIALS: 'true',
+        USERNAME: 'elastic',
+        PASSWORD_FILE: passwordFile,
+        CERTIFICATES_PATH: certs.dir,
+        ENDPOINT: es.url,
+      },
+    });
+    t.teardown(() => stopManager(manager));
+    await statusWhere(manager, (s) => s.state === 'synced', 'the first sync');
+    await waitFor(async () => (await manager.status()).state === 'started', 'the process to start');
+    t.equal(reloadRequests(es).length, 0, 'the first sync, before the process started, needs no reload');
 
-t.test('reloads: success, wrong and rotated password file, 403, 503, per-node exception, waiting for the process', async (t) => {
-  const layout = keystoreLayout();
-  const es = await startFakeEs({ cert: certs.cert, key: certs.key, username: 'elastic', password: 'right-pw', keystorePath: layout.keystorePath });
-  t.teardown(() => es.close());
-  const passwordFile = path.join(layout.root, 'es-password');
-  fs.writeFileSync(passwordFile, 'right-pw\n');
-  writeSecret(layout.sourceDir, { 's3.client.default.secret_key': 'v0' });
-  const manager = await startManager({
-    args: layout.args,
-    env: { ...layout.env, RELOAD_CREDENTIALS: 'true', USERNAME: 'elastic', PASSWORD_FILE: passwordFile, CERTIFICATES_PATH: certs.dir, ENDPOINT: es.url },
-  });
-  t.teardown(() => stopManager(manager));
-  await statusWhere(manager, (s) => s.state === 'synced', 'the first sync');
-  await waitFor(async () => (await manager.status()).state === 'started', 'the process to start');
-  t.equal(reloadRequests(es).length, 0, 'the first sync, before the process started, needs no reload');
+    // Success.
+    let status = await changeAndReload(manager, layout.sourceDir, 'v1');
+    const requests = reloadRequests(es);
+    t.equal(requests.length, 1, 'one reload for one change');
+    t.equal(
+      requests[0].headers.authorization,
+      basic('elastic', 'right-pw'),
+      'basic auth with the password file, trailing newline dropped',
+    );
+    t.equal(requests[0].body, '', 'no body for a keystore without password');
+    t.equal(requests[0].headers.connection, 'close', 'the connection is not kept alive between reloads minutes apart');
+    t.equal(es.reloads.at(-1)?.error, null, 'the fake read the keystore');
+    t.equal(status.consecutiveFailures, 0);
 
-  // Success.
-  let status = await changeAndReload(manager, layout.sourceDir, 'v1');
-  let requests = reloadRequests(es);
-  t.equal(requests.length, 1, 'one reload for one change');
-  t.equal(requests[0].headers.authorization, basic('elastic', 'right-pw'), 'basic auth with the password file, trailing newline dropped');
-  t.equal(requests[0].body, '', 'no body for a keystore without password');
-  t.equal(requests[0].headers.connection, 'close', 'the connection is not kept alive between reloads minutes apart');
-  t.equal(es.reloads.at(-1)?.error, null, 'the fake read the keystore');
-  t.equal(status.consecutiveFailures, 0);
+    // 401 from a rotated (wrong) password file, then rotated back: re-read at each call, no restart.
+    fs.writeFileSync(passwordFile, 'wrong-pw');
+    writeSecret(layout.sourceDir, { 's3.client.default.secret_key': 'v2' });
+    status = await statusWhere(
+      manager,
+      (s) => s.state === 'failed' && s.consecutiveFailures >= 2,
+      'two failed reloads (401)',
+    );
+    t.match(status.reason, /HTTP 401 .*unable to authenticate user \[elastic\]/);
+    t.equal(status.reload.failure, 'unauthorized');
+    t.ok(status.nextRetryAt, 'a retry is scheduled');
+    t.equal(lastReloadRequest(es).headers.authorization, basic('elastic', 'wrong-pw'), 'the rotated file was read');
+    const health = (await manager.request('GET', '/health')).json;
+    t.equal(health.status, 'degraded', 'a failed reload makes /health degraded');
+    fs.writeFileSync(passwordFile, 'right-pw');
+    status = await statusWhere(manager, (s) => s.state === 'reloaded', 'the retry with the rotated-back password');
+    t.equal(lastReloadRequest(es).headers.authorization, basic('elastic', 'right-pw'));
+    t.equal(status.consecutiveFailures, 0, 'success resets the failure count');
 
-  // 401 from a rotated (wrong) password file, then rotated back: re-read at each call, no restart.
-  fs.writeFileSync(passwordFile, 'wrong-pw');
-  writeSecret(layout.sourceDir, { 's3.client.default.secret_key': 'v2' });
-  status = await statusWhere(manager, (s) => s.state === 'failed' && s.consecutiveFailures >= 2, 'two failed reloads (401)');
-  t.match(status.reason, /HTTP 401 .*unable to authenticate user \[elastic\]/);
-  t.equal(status.reload.failure, 'unauthorized');
-  t.ok(status.nextRetryAt, 'a retry is scheduled');
-  t.equal(lastReloadRequest(es).headers.authorization, basic('elastic', 'wrong-pw'), 'the rotated file was read');
-  const health = (await manager.request('GET', '/health')).json;
-  t.equal(health.status, 'degraded', 'a failed reload makes /health degraded');
-  fs.writeFileSync(passwordFile, 'right-pw');
-  status = await statusWhere(manager, (s) => s.state === 'reloaded', 'the retry with the rotated-back password');
-  t.equal(lastReloadRequest(es).headers.authorization, basic('elastic', 'right-pw'));
-  t.equal(status.consecutiveFailures, 0, 'success resets the failure count');
+    // 403, then recovery.
+    es.setMode('forbidden');
+    writeSecret(layout.sourceDir, { 's3.client.default.secret_key': 'v3' });
+    status = await statusWhere(manager, (s) => s.state === 'failed' && s.reload.failure === 'forbidden', 'a 403');
+    t.match(status.reason, /HTTP 403 .*is unauthorized for user \[elastic\]/);
+    es.setMode('ok');
+    await statusWhere(manager, (s) => s.state === 'reloaded', 'recovery after the 403');
 
-  // 403, then recovery.
-  es.setMode('forbidden');
-  writeSecret(layout.sourceDir, { 's3.client.default.secret_key': 'v3' });
-  status = await statusWhere(manager, (s) => s.state === 'failed' && s.reload.failure === 'forbidden', 'a 403');
-  t.match(status.reason, /HTTP 403 .*is unauthorized for user \[elastic\]/);
-  es.setMode('ok');
-  await statusWhere(manager, (s) => s.state === 'reloaded', 'recovery after the 403');
+    // 503 is ES not ready: "waiting", retried with back-off, and changes meanwhile coalesce.
+    es.setMode('unavailable');
+    const before503 = reloadRequests(es).length;
+    writeSecret(layout.sourceDir, { 's3.client.default.secret_key': 'v4' });
+    status = await statusWhere(
+      manager,
+      (s) => s.state === 'waiting' && s.reload.failure === 'unavailable' && s.consecutiveFailures >= 2,
+      'two 503s',
+    );
+    t.match(status.reason, /HTTP 503 .*master_not_discovered_exception/);
+    t.equal(reloadRequests(es).length - before503, 2, 'one request per try');
+    // The next try is >= 1.6 s away (2 s back-off, 20 % jitter); these two changes are synced well before it.
+    writeSecret(layout.sourceDir, { 's3.client.default.secret_key': 'v5' });
+    writeSecret(layout.sourceDir, { 's3.client.default.secret_key': 'v6' });
+    await waitFor(
+      () => readKeystore(layout.keystorePath)!['s3.client.default.secret_key'] === 'v6',
+      'the later changes in the keystore',
+    );
+    t.equal(
+      reloadRequests(es).length - before503,
+      2,
+      'changes during the back-off add no request: they join the pending reload',
+    );
+    es.setMode('ok');
+    status = await statusWhere(manager, (s) => s.state === 'reloaded', 'recovery after the 503');
+    t.equal(reloadRequests(es).length - before503, 3, 'one reload carried the coalesced changes');
 
-  // 503 is ES not ready: "waiting", retried with back-off, and changes meanwhile coalesce.
-  es.setMode('unavailable');
-  const before503 = reloadRequests(es).length;
-  writeSecret(layout.sourceDir, { 's3.client.default.secret_key': 'v4' });
-  status = await statusWhere(manager, (s) => s.state === 'waiting' && s.reload.failure === 'unavailable' && s.consecutiveFailures >= 2, 'two 503s');
-  t.match(status.reason, /HTTP 503 .*master_not_discovered_exception/);
-  t.equal(reloadRequests(es).length - before503, 2, 'one request per try');
-  // The next try is >= 1.6 s away (2 s back-off, 20 % jitter); these two changes are synced well before it.
-  writeSecret(layout.sourceDir, { 's3.client.default.secret_key': 'v5' });
-  writeSecret(layout.sourceDir, { 's3.client.default.secret_key': 'v6' });
-  await waitFor(() => readKeystore(layout.keystorePath)!['s3.client.default.secret_key'] === 'v6', 'the later changes in the keystore');
-  t.equal(reloadRequests(es).length - before503, 2, 'changes during the back-off add no request: they join the pending reload');
-  es.setMode('ok');
-  status = await statusWhere(manager, (s) => s.state === 'reloaded', 'recovery after the 503');
-  t.equal(reloadRequests(es).length - before503, 3, 'one reload carried the coalesced changes');
+    // A per-node reload_exception under HTTP 200 is a failure.
+    es.setMode('reload_exception');
+    writeSecret(layout.sourceDir, { 's3.client.default.secret_key': 'v7' });
+    status = await statusWhere(
+      manager,
+      (s) => s.state === 'failed' && s.reload.failure === 'reload_exception',
+      'a reload_exception',
+    );
+    t.match(status.reason, /node es-0: illegal_state_exception: simulated failure/);
+    es.setMode('ok');
+    await statusWhere(manager, (s) => s.state === 'reloaded', 'recovery after the reload_exception');
 
-  // A per-node reload_exception under HTTP 200 is a failure.
-  es.setMode('reload_exception');
-  writeSecret(layout.sourceDir, { 's3.client.default.secret_key': 'v7' });
-  status = await statusWhere(manager, (s) => s.state === 'failed' && s.reload.failure === 'reload_exception', 'a reload_exception');
-  t.match(status.reason, /node es-0: illegal_state_exception: simulated failure/);
-  es.setMode('ok');
-  await statusWhere(manager, (s) => s.state === 'reloaded', 'recovery after the reload_exception');
-
-  // While the process is stopped, the reload waits; it happens once the process is started again.
-  t.equal((await manager.request('POST', '/es/stop')).status, 200);
-  const beforeStop = reloadRequests(es).length;
-  writeSecret(layout.sourceDir, { 's3.client.default.secret_key': 'v8' });
-  status = await statusWhere(manager, (s) => s.state === 'waiting' && s.reload.pending, 'waiting for the process');
-  t.match(status.reason, /waiting for the process to start/);
-  const waitingSince = Date.now();
-  await waitFor(() => Date.now() - waitingSince > 1_500, 'a moment of waiting');
-  t.equal(reloadRequests(es).length, beforeStop, 'no reload is sent while the process is stopped');
-  t.equal((await manager.request('POST', '/es/start')).status, 202);
-  await statusWhere(manager, (s) => s.state === 'reloaded', 'the reload after the start');
-  t.equal(reloadRequests(es).length, beforeStop + 1, 'exactly one reload once started');
-});
+    // While the process is stopped, the reload waits; it happens once the process is started again.
+    t.equal((await manager.request('POST', '/es/stop')).status, 200);
+    const beforeStop = reloadRequests(es).length;
+    writeSecret(layout.sourceDir, { 's3.client.default.secret_key': 'v8' });
+    status = await statusWhere(manager, (s) => s.state === 'waiting' && s.reload.pending, 'waiting for the process');
+    t.match(status.reason, /waiting for the process to start/);
+    const waitingSince = Date.now();
+    await waitFor(() => Date.now() - waitingSince > 1_500, 'a moment of waiting');
+    t.equal(reloadRequests(es).length, beforeStop, 'no reload is sent while the process is stopped');
+    t.equal((await manager.request('POST', '/es/start')).status, 202);
+    await statusWhere(manager, (s) => s.state === 'reloaded', 'the reload after the start');
+    t.equal(reloadRequests(es).length, beforeStop + 1, 'exactly one reload once started');
+  },
+);
 
 t.test('connection refused until ES listens; a wrong CA until it is replaced', async (t) => {
   const layout = keystoreLayout();
@@ -128,14 +174,25 @@ t.test('connection refused until ES listens; a wrong CA until it is replaced', a
   writeSecret(layout.sourceDir, { 'gcs.client.default.credentials_file': '{}' });
   const manager = await startManager({
     args: layout.args,
-    env: { ...layout.env, RELOAD_CREDENTIALS: 'true', USERNAME: 'elastic', PASSWORD: 'pw', CERTIFICATES_PATH: caFile, ENDPOINT: `https://127.0.0.1:${port}` },
+    env: {
+      ...layout.env,
+      RELOAD_CREDENTIALS: 'true',
+      USERNAME: 'elastic',
+      PASSWORD: 'pw',
+      CERTIFICATES_PATH: caFile,
+      ENDPOINT: `https://127.0.0.1:${port}`,
+    },
   });
   t.teardown(() => stopManager(manager));
   await statusWhere(manager, (s) => s.state === 'synced', 'the first sync');
   await waitFor(async () => (await manager.status()).state === 'started', 'the process to start');
 
   writeSecret(layout.sourceDir, { 'gcs.client.default.credentials_file': '{"v":1}' });
-  let status = await statusWhere(manager, (s) => s.reload.failure === 'refused' && s.consecutiveFailures >= 2, 'two refused connections');
+  let status = await statusWhere(
+    manager,
+    (s) => s.reload.failure === 'refused' && s.consecutiveFailures >= 2,
+    'two refused connections',
+  );
   t.equal(status.state, 'waiting', 'ES not listening yet is waiting, not failed');
   t.match(status.reason, new RegExp(`connection refused by https://127\\.0\\.0\\.1:${port}`));
   t.equal((await manager.request('GET', '/health')).json.status, 'ok');
@@ -155,7 +212,13 @@ t.test('connection refused until ES listens; a wrong CA until it is replaced', a
 
 t.test('a password-protected keystore: created protected, password on stdin and in the reload body', async (t) => {
   const layout = keystoreLayout();
-  const es = await startFakeEs({ cert: certs.cert, key: certs.key, username: 'elastic', password: 'pw', keystorePath: layout.keystorePath });
+  const es = await startFakeEs({
+    cert: certs.cert,
+    key: certs.key,
+    username: 'elastic',
+    password: 'pw',
+    keystorePath: layout.keystorePath,
+  });
   t.teardown(() => es.close());
   const keystorePasswordFile = path.join(layout.root, 'keystore-password');
   fs.writeFileSync(keystorePasswordFile, 'ks-secret\n');
@@ -174,14 +237,29 @@ t.test('a password-protected keystore: created protected, password on stdin and 
   });
   t.teardown(() => stopManager(manager));
   await statusWhere(manager, (s) => s.state === 'synced', 'the first sync');
-  t.same(cliCalls(layout.cliLog).map((c) => c.argv.slice(0, 2)), [['create', '-p'], ['add-file', '-f']], 'created with a password, then one add-file');
+  t.same(
+    cliCalls(layout.cliLog).map((c) => c.argv.slice(0, 2)),
+    [
+      ['create', '-p'],
+      ['add-file', '-f'],
+    ],
+    'created with a password, then one add-file',
+  );
   t.throws(() => readKeystore(layout.keystorePath, ''), 'the keystore does not open without the password');
   t.equal(readKeystore(layout.keystorePath, 'ks-secret')!['azure.client.default.key'], 'k1');
 
   await waitFor(async () => (await manager.status()).state === 'started', 'the process to start');
   await changeAndReload(manager, layout.sourceDir, 'k2');
   const request = lastReloadRequest(es);
-  t.same(JSON.parse(request.body), { secure_settings_password: 'ks-secret' }, 'the reload body carries the keystore password');
-  t.same(es.reloads.at(-1)?.settingNames, ['keystore.seed', 's3.client.default.secret_key'], 'ES decrypted the new keystore with it');
+  t.same(
+    JSON.parse(request.body),
+    { secure_settings_password: 'ks-secret' },
+    'the reload body carries the keystore password',
+  );
+  t.same(
+    es.reloads.at(-1)?.settingNames,
+    ['keystore.seed', 's3.client.default.secret_key'],
+    'ES decrypted the new keystore with it',
+  );
   t.equal(readKeystore(layout.keystorePath, 'ks-secret')!['s3.client.default.secret_key'], 'k2');
 });

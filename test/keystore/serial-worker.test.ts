@@ -37,7 +37,15 @@ function controlledPass() {
 }
 
 function worker(pass: () => Promise<PassResult>, lines: Line[], overrides: Partial<SerialWorkerOptions> = {}) {
-  return createSerialWorker({ name: 'test work', action: 'test', log: recordingLogger(lines), pass, isRequestRetryingAtOnce: true, random: () => 0.5, ...overrides });
+  return createSerialWorker({
+    name: 'test work',
+    action: 'test',
+    log: recordingLogger(lines),
+    pass,
+    isRequestRetryingAtOnce: true,
+    random: () => 0.5,
+    ...overrides,
+  });
 }
 
 t.test('requests during a pass coalesce into exactly one more pass', async (t) => {

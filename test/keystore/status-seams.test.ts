@@ -31,14 +31,23 @@ t.test('before the first pass begins: syncing, and for how long', async (t) => {
   const status = describeStatus(loop.facts(), undefined, { sourceDir: 's', keystorePath: 'k' });
   t.equal(status.state, 'syncing');
   t.equal(status.syncingSince, null, 'no pass has begun');
-  t.ok(typeof status.syncingForMs === 'number' && status.syncingForMs >= 0 && status.syncingForMs <= Math.ceil(performance.now() - before), `awaited ${status.syncingForMs} ms`);
+  t.ok(
+    typeof status.syncingForMs === 'number' &&
+      status.syncingForMs >= 0 &&
+      status.syncingForMs <= Math.ceil(performance.now() - before),
+    `awaited ${status.syncingForMs} ms`,
+  );
   await loop.close();
 });
 
 t.test('its health reasons come from its status alone', async (t) => {
   const base = { reason: 'reading SOURCE_DIR', syncingSince: null } as unknown as KeystoreStatus;
   t.same(keystoreHealthReasons({ ...base, state: 'syncing', syncingForMs: KEYSTORE_SYNC_LIMIT_MS }), []);
-  t.match(keystoreHealthReasons({ ...base, state: 'syncing', syncingForMs: KEYSTORE_SYNC_LIMIT_MS + 1_000 }), [/^a keystore sync has run for 301 s \(stuck\?\)$/]);
+  t.match(keystoreHealthReasons({ ...base, state: 'syncing', syncingForMs: KEYSTORE_SYNC_LIMIT_MS + 1_000 }), [
+    /^a keystore sync has run for 301 s \(stuck\?\)$/,
+  ]);
   t.same(keystoreHealthReasons({ ...base, state: 'synced', syncingForMs: null }), []);
-  t.same(keystoreHealthReasons({ ...base, state: 'failed', reason: 'the CLI exited with 1', syncingForMs: null }), ['the keystore updater failed: the CLI exited with 1']);
+  t.same(keystoreHealthReasons({ ...base, state: 'failed', reason: 'the CLI exited with 1', syncingForMs: null }), [
+    'the keystore updater failed: the CLI exited with 1',
+  ]);
 });

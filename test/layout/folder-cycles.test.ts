@@ -42,7 +42,8 @@ function cycles(graph: Map<string, Set<string>>): string[] {
     return false;
   };
   const found: string[] = [];
-  for (const [from, edges] of graph) for (const to of edges) if (reaches(to, from)) found.push(`${from} → ${to} → … → ${from}`);
+  for (const [from, edges] of graph)
+    for (const to of edges) if (reaches(to, from)) found.push(`${from} → ${to} → … → ${from}`);
   return found;
 }
 

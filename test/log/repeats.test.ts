@@ -7,7 +7,10 @@ import { trackRepeats } from '../../src/log/repeats.ts';
 
 t.test('a value is new once, until it changes or is forgotten', async (t) => {
   const reasons = trackRepeats<string>();
-  t.same(['ENOENT', 'ENOENT', 'EACCES', 'ENOENT', 'ENOENT'].map((reason) => reasons.isNew(reason)), [true, false, true, true, false]);
+  t.same(
+    ['ENOENT', 'ENOENT', 'EACCES', 'ENOENT', 'ENOENT'].map((reason) => reasons.isNew(reason)),
+    [true, false, true, true, false],
+  );
   reasons.forget();
   t.equal(reasons.isNew('ENOENT'), true, 'after a recovery the same reason is news again');
 });

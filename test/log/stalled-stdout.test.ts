@@ -50,84 +50,117 @@ function drain(fd: number): string {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-t.test('stdout a full pipe nobody reads: the API answers, SIGTERM ends it, and the dropped lines are counted and reported', async (t) => {
-  const dir = tempDir();
-  const fifo = path.join(dir, 'stdout');
-  execFileSync('mkfifo', [fifo]);
-  // The reader that does not read; opened first, so that the writer's open does not wait.
-  const reader = fs.openSync(fifo, O_RDONLY | O_NONBLOCK);
-  const writer = fs.openSync(fifo, O_WRONLY);
-  t.teardown(() => fs.closeSync(reader));
+t.test(
+  'stdout a full pipe nobody reads: the API answers, SIGTERM ends it, and the dropped lines are counted and reported',
+  async (t) => {
+    const dir = tempDir();
+    const fifo = path.join(dir, 'stdout');
+    execFileSync('mkfifo', [fifo]);
+    // The reader that does not read; opened first, so that the writer's open does not wait.
+    const reader = fs.openSync(fifo, O_RDONLY | O_NONBLOCK);
+    const writer = fs.openSync(fifo, O_WRONLY);
+    t.teardown(() => fs.closeSync(reader));
 
-  const port = await freePort();
-  const child = spawn(EXECUTABLE, ['--cmd', '/bin/sh', '--http-port', String(port), '--state-file', path.join(dir, 's.json'), '--', '-c', 'sleep 100000 & wait'], {
-    stdio: ['ignore', writer, 'pipe'],
-    detached: true,
-  });
-  fs.closeSync(writer);
-  let stderr = '';
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-  let es = 0;
-  t.teardown(() => {
-    // The manager, and the process it started in a group of its own, should the manager be frozen.
-    for (const group of [child.pid!, es]) {
-      try {
-        if (group) process.kill(-group, 'SIGKILL');
-      } catch {
-        /* gone */
+    const port = await freePort();
+    const child = spawn(
+      EXECUTABLE,
+      [
+        '--cmd',
+        '/bin/sh',
+        '--http-port',
+        String(port),
+        '--state-file',
+        path.join(dir, 's.json'),
+        '--',
+        '-c',
+        'sleep 100000 & wait',
+      ],
+      {
+        stdio: ['ignore', writer, 'pipe'],
+        detached: true,
+      },
+    );
+    fs.closeSync(writer);
+    let stderr = '';
+    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) =>
+      child.once('exit', (code, signal) => resolve({ code, signal })),
+    );
+    let es = 0;
+    t.teardown(() => {
+      // The manager, and the process it started in a group of its own, should the manager be frozen.
+      for (const group of [child.pid!, es]) {
+        try {
+          if (group) process.kill(-group, 'SIGKILL');
+        } catch {
+          /* gone */
+        }
       }
-    }
-  });
-  // Every wait below ends with the manager's exit, not only with its deadline.
-  let hasExited = false;
-  void exited.then(() => (hasExited = true));
-  const request = async (method: string, route: string) => {
-    if (hasExited) throw new Error(`the manager exited: ${stderr}`);
-    return readAnswer(await fetch(`http://127.0.0.1:${port}${route}`, { method, signal: AbortSignal.timeout(20_000) }));
-  };
+    });
+    // Every wait below ends with the manager's exit, not only with its deadline.
+    let hasExited = false;
+    void exited.then(() => (hasExited = true));
+    const request = async (method: string, route: string) => {
+      if (hasExited) throw new Error(`the manager exited: ${stderr}`);
+      return readAnswer(
+        await fetch(`http://127.0.0.1:${port}${route}`, { method, signal: AbortSignal.timeout(20_000) }),
+      );
+    };
 
-  // The pipe still has room for the start-up lines.
-  await waitFor(() => request('GET', '/health').catch((error: Error) => (hasExited ? Promise.reject(error) : undefined)), '/health to answer', 30_000);
-  es = await waitFor(async () => (await request('GET', '/es/status')).json.pid, 'the process to start');
-  const flags = parseInt(/^flags:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${es}/fdinfo/1`, 'utf8'))![1], 8);
-  t.equal(flags & O_NONBLOCK_FLAG, 0, 'the supervised process\'s stdout is blocking, as it expects');
+    // The pipe still has room for the start-up lines.
+    await waitFor(
+      () => request('GET', '/health').catch((error: Error) => (hasExited ? Promise.reject(error) : undefined)),
+      '/health to answer',
+      30_000,
+    );
+    es = await waitFor(async () => (await request('GET', '/es/status')).json.pid, 'the process to start');
+    const flags = parseInt(/^flags:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${es}/fdinfo/1`, 'utf8'))![1], 8);
+    t.equal(flags & O_NONBLOCK_FLAG, 0, "the supervised process's stdout is blocking, as it expects");
 
-  // Then the reader stalls for good: the pipe fills (with Elasticsearch's lines, in life).
-  fillPipe(fifo);
+    // Then the reader stalls for good: the pipe fills (with Elasticsearch's lines, in life).
+    fillPipe(fifo);
 
-  // Each mutation logs an audit line: far more than the queue holds.
-  const statuses = new Set<number>();
-  for (let i = 0; i < 500; i++) statuses.add((await request('POST', '/es/stop')).status);
-  t.same([...statuses], [200], 'every stop answered');
-  const metrics = (await request('GET', '/metrics')).text;
-  const dropped = Number(/^pm_log_lines_dropped_total (\d+)$/m.exec(metrics)?.[1]);
-  t.ok(dropped > 0, `lines were dropped and counted (${dropped})`);
-  t.equal((await request('GET', '/health')).status, 200, '/health still answers');
+    // Each mutation logs an audit line: far more than the queue holds.
+    const statuses = new Set<number>();
+    for (let i = 0; i < 500; i++) statuses.add((await request('POST', '/es/stop')).status);
+    t.same([...statuses], [200], 'every stop answered');
+    const metrics = (await request('GET', '/metrics')).text;
+    const dropped = Number(/^pm_log_lines_dropped_total (\d+)$/m.exec(metrics)?.[1]);
+    t.ok(dropped > 0, `lines were dropped and counted (${dropped})`);
+    t.equal((await request('GET', '/health')).status, 200, '/health still answers');
 
-  // The reader resumes: the queued lines come, then one line with the count.
-  let text = '';
-  const report = await waitFor(() => {
-    text += drain(reader);
-    return text
-      .split('\n')
-      .filter((line) => line.startsWith('{"@timestamp"'))
-      .map((line) => JSON.parse(line))
-      .find((record) => record['event.action'] === 'log-lines-dropped');
-  }, 'the line that reports the dropped lines');
-  t.match(report, { 'log.level': 'warn', 'log.dropped_lines': dropped, message: `${dropped} log lines were dropped: stdout was full (its reader stalled)` });
-  const afterFiller = text.slice(text.lastIndexOf('filler\n') + 'filler\n'.length).replace(/^\.+/, '');
-  t.match(JSON.parse(afterFiller.slice(0, afterFiller.indexOf('\n'))), { 'event.action': 'audit', 'url.path': '/es/stop' }, 'the lines queued while the pipe was full came next, whole');
+    // The reader resumes: the queued lines come, then one line with the count.
+    let text = '';
+    const report = await waitFor(() => {
+      text += drain(reader);
+      return text
+        .split('\n')
+        .filter((line) => line.startsWith('{"@timestamp"'))
+        .map((line) => JSON.parse(line))
+        .find((record) => record['event.action'] === 'log-lines-dropped');
+    }, 'the line that reports the dropped lines');
+    t.match(report, {
+      'log.level': 'warn',
+      'log.dropped_lines': dropped,
+      message: `${dropped} log lines were dropped: stdout was full (its reader stalled)`,
+    });
+    const afterFiller = text.slice(text.lastIndexOf('filler\n') + 'filler\n'.length).replace(/^\.+/, '');
+    t.match(
+      JSON.parse(afterFiller.slice(0, afterFiller.indexOf('\n'))),
+      { 'event.action': 'audit', 'url.path': '/es/stop' },
+      'the lines queued while the pipe was full came next, whole',
+    );
 
-  // Full again, and SIGTERM: its lines (the signal, the exit) meet the full pipe.
-  fillPipe(fifo);
-  process.kill(child.pid!, 'SIGTERM');
-  const timer = setTimeout(() => process.kill(-child.pid!, 'SIGKILL'), 30_000);
-  const { code, signal } = await within(exited, 'the manager to exit');
-  clearTimeout(timer);
-  t.same({ code, signal }, { code: 0, signal: null }, 'SIGTERM ends it, with status 0');
-  t.equal(stderr, '', 'nothing on stderr');
-});
+    // Full again, and SIGTERM: its lines (the signal, the exit) meet the full pipe.
+    fillPipe(fifo);
+    process.kill(child.pid!, 'SIGTERM');
+    const timer = setTimeout(() => process.kill(-child.pid!, 'SIGKILL'), 30_000);
+    const { code, signal } = await within(exited, 'the manager to exit');
+    clearTimeout(timer);
+    t.same({ code, signal }, { code: 0, signal: null }, 'SIGTERM ends it, with status 0');
+    t.equal(stderr, '', 'nothing on stderr');
+  },
+);
 
 t.test('stdout a pipe whose reader goes away: the manager carries on, lines are dropped and counted', async (t) => {
   const dir = tempDir();
@@ -136,10 +169,24 @@ t.test('stdout a pipe whose reader goes away: the manager carries on, lines are 
   const reader = fs.openSync(fifo, O_RDONLY | O_NONBLOCK);
   const writer = fs.openSync(fifo, O_WRONLY);
   const port = await freePort();
-  const child = spawn(EXECUTABLE, ['--cmd', '/bin/sh', '--http-port', String(port), '--state-file', path.join(dir, 's.json'), '--', '-c', 'sleep 100000 & wait'], {
-    stdio: ['ignore', writer, 'ignore'],
-    detached: true,
-  });
+  const child = spawn(
+    EXECUTABLE,
+    [
+      '--cmd',
+      '/bin/sh',
+      '--http-port',
+      String(port),
+      '--state-file',
+      path.join(dir, 's.json'),
+      '--',
+      '-c',
+      'sleep 100000 & wait',
+    ],
+    {
+      stdio: ['ignore', writer, 'ignore'],
+      detached: true,
+    },
+  );
   fs.closeSync(writer);
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   t.teardown(() => {
@@ -149,7 +196,8 @@ t.test('stdout a pipe whose reader goes away: the manager carries on, lines are 
       /* gone */
     }
   });
-  const request = async (method: string, route: string) => readAnswer(await fetch(`http://127.0.0.1:${port}${route}`, { method, signal: AbortSignal.timeout(20_000) }));
+  const request = async (method: string, route: string) =>
+    readAnswer(await fetch(`http://127.0.0.1:${port}${route}`, { method, signal: AbortSignal.timeout(20_000) }));
   await waitFor(() => request('GET', '/health').catch(() => undefined), '/health to answer', 30_000);
   await waitFor(async () => (await request('GET', '/es/status')).json.pid, 'the process to start');
   // The reader goes away, as `| head -1` does; the next write meets EPIPE.

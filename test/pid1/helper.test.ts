@@ -11,7 +11,11 @@ import { tempDir, waitFor, within } from '../helpers/manager.ts';
 import { HELPER, PID1_FIXTURES, recorded, UNSHARE } from '../helpers/pid1.ts';
 import { childrenOf } from '../helpers/procfs.ts';
 
-function runHelper(runtime: string, args: string[] = [], options: { input?: string; env?: Record<string, string>; asPid1?: boolean } = {}) {
+function runHelper(
+  runtime: string,
+  args: string[] = [],
+  options: { input?: string; env?: Record<string, string>; asPid1?: boolean } = {},
+) {
   const argv = options.asPid1 ? [...UNSHARE, HELPER, ...args] : [HELPER, ...args];
   return spawnSync(argv[0], argv.slice(1), {
     input: options.input,
@@ -52,7 +56,10 @@ function parseReport(stdout: string): Record<string, string> {
 
 /** The helper's own lines are JSON on stdout, like the manager's: each parses, whatever the message holds. */
 function helperLines(stdout: string): Record<string, unknown>[] {
-  return stdout.split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>);
+  return stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
 }
 
 t.test('a missing runtime exits 127 and says why, in a JSON line', async (t) => {
@@ -88,35 +95,52 @@ t.test('without PM_HELPER_RUNTIME it runs .process-manager-runtime beside itself
   fs.copyFileSync(HELPER, path.join(dir, 'process-manager'));
   fs.chmodSync(path.join(dir, 'process-manager'), 0o755);
   fs.writeFileSync(path.join(dir, '.process-manager-runtime'), '#!/bin/sh\necho "beside: $0 $*"\n', { mode: 0o755 });
-  const result = spawnSync(path.join(dir, 'process-manager'), ['a', 'b'], { encoding: 'utf8', env: { PATH: process.env.PATH } });
+  const result = spawnSync(path.join(dir, 'process-manager'), ['a', 'b'], {
+    encoding: 'utf8',
+    env: { PATH: process.env.PATH },
+  });
   t.equal(result.status, 0, result.stderr);
   t.equal(result.stdout, `beside: ${path.join(dir, '.process-manager-runtime')} a b\n`);
 });
 
-t.test('not PID 1: the runtime replaces the helper (same pid), with the mask the helper was given plus SIGUSR1', async (t) => {
-  const result = runHelper(reportingRuntime(), ['--cmd', 'x']);
-  t.equal(result.status, 0, result.stderr);
-  const report = parseReport(result.stdout);
-  t.equal(report.args, '--cmd x', 'the arguments are passed on');
-  t.equal(report.SigBlk, '0000000000000200', 'no signal left blocked but SIGUSR1, which the runtime never takes');
-  t.equal(report.SigIgn, '0000000000000000', 'none ignored');
-  t.equal(report.GLIBC_TUNABLES, 'glibc.malloc.arena_max=1:glibc.malloc.trim_threshold=65536', "the manager's allocator settings");
-  t.equal(report.PM_MANAGER_TUNABLES, '1', 'marked as the manager’s own');
-  t.notOk('PM_UNDER_HELPER' in report, 'not under a helper: nothing holds its signals');
-  t.notOk('PM_READY_FD' in report);
-  t.notOk('PM_HELPER_RUNTIME' in report, 'the helper’s own variable goes no further');
+t.test(
+  'not PID 1: the runtime replaces the helper (same pid), with the mask the helper was given plus SIGUSR1',
+  async (t) => {
+    const result = runHelper(reportingRuntime(), ['--cmd', 'x']);
+    t.equal(result.status, 0, result.stderr);
+    const report = parseReport(result.stdout);
+    t.equal(report.args, '--cmd x', 'the arguments are passed on');
+    t.equal(report.SigBlk, '0000000000000200', 'no signal left blocked but SIGUSR1, which the runtime never takes');
+    t.equal(report.SigIgn, '0000000000000000', 'none ignored');
+    t.equal(
+      report.GLIBC_TUNABLES,
+      'glibc.malloc.arena_max=1:glibc.malloc.trim_threshold=65536',
+      "the manager's allocator settings",
+    );
+    t.equal(report.PM_MANAGER_TUNABLES, '1', 'marked as the manager’s own');
+    t.notOk('PM_UNDER_HELPER' in report, 'not under a helper: nothing holds its signals');
+    t.notOk('PM_READY_FD' in report);
+    t.notOk('PM_HELPER_RUNTIME' in report, 'the helper’s own variable goes no further');
 
-  const own = runHelper(reportingRuntime(), [], { env: { GLIBC_TUNABLES: 'glibc.malloc.arena_max=2' } });
-  t.equal(parseReport(own.stdout).GLIBC_TUNABLES, 'glibc.malloc.arena_max=2', "the pod's own GLIBC_TUNABLES are left alone");
-  t.notOk('PM_MANAGER_TUNABLES' in parseReport(own.stdout));
+    const own = runHelper(reportingRuntime(), [], { env: { GLIBC_TUNABLES: 'glibc.malloc.arena_max=2' } });
+    t.equal(
+      parseReport(own.stdout).GLIBC_TUNABLES,
+      'glibc.malloc.arena_max=2',
+      "the pod's own GLIBC_TUNABLES are left alone",
+    );
+    t.notOk('PM_MANAGER_TUNABLES' in parseReport(own.stdout));
 
-  const helper = spawn(HELPER, [], { env: { PATH: process.env.PATH, PM_HELPER_RUNTIME: '/bin/sh' }, stdio: ['pipe', 'pipe', 'ignore'] });
-  let stdout = '';
-  helper.stdout!.on('data', (chunk) => (stdout += chunk));
-  helper.stdin!.end('echo $$\n');
-  await within(new Promise((resolve) => helper.once('exit', resolve)), 'the runtime to exit');
-  t.equal(stdout.trim(), String(helper.pid), 'the runtime runs as the very process that was started');
-});
+    const helper = spawn(HELPER, [], {
+      env: { PATH: process.env.PATH, PM_HELPER_RUNTIME: '/bin/sh' },
+      stdio: ['pipe', 'pipe', 'ignore'],
+    });
+    let stdout = '';
+    helper.stdout!.on('data', (chunk) => (stdout += chunk));
+    helper.stdin!.end('echo $$\n');
+    await within(new Promise((resolve) => helper.once('exit', resolve)), 'the runtime to exit');
+    t.equal(stdout.trim(), String(helper.pid), 'the runtime runs as the very process that was started');
+  },
+);
 
 t.test('stdin, stdout and stderr pass through', async (t) => {
   const result = runHelper('/bin/sh', [], { input: 'echo to-stdout; echo to-stderr >&2; exit 0\n' });
@@ -143,7 +167,11 @@ for (const code of [0, 1, 2, 127, 255]) {
   });
 }
 
-for (const [name, number] of [['TERM', 15], ['KILL', 9], ['HUP', 1]] as const) {
+for (const [name, number] of [
+  ['TERM', 15],
+  ['KILL', 9],
+  ['HUP', 1],
+] as const) {
   t.test(`as PID 1: death by SIG${name} becomes ${128 + number}`, async (t) => {
     t.equal(runHelper('/bin/sh', ['-c', `kill -${name} $$`], { asPid1: true }).status, 128 + number);
   });
@@ -151,7 +179,10 @@ for (const [name, number] of [['TERM', 15], ['KILL', 9], ['HUP', 1]] as const) {
 
 /** The helper as PID 1 over a fixture; returns the pids and the exit. */
 async function helperAsPid1(t: Test, runtime: string, args: string[]) {
-  const unshare = spawn(UNSHARE[0], [...UNSHARE.slice(1), HELPER, ...args], { env: { PATH: process.env.PATH, PM_HELPER_RUNTIME: runtime }, stdio: 'ignore' });
+  const unshare = spawn(UNSHARE[0], [...UNSHARE.slice(1), HELPER, ...args], {
+    env: { PATH: process.env.PATH, PM_HELPER_RUNTIME: runtime },
+    stdio: 'ignore',
+  });
   const exited = new Promise<number | null>((resolve) => unshare.once('exit', (code) => resolve(code)));
   t.teardown(() => unshare.kill('SIGKILL'));
   const pid1 = await waitFor(() => childrenOf(unshare.pid!)[0], 'unshare to fork PID 1');
@@ -209,14 +240,18 @@ exit 7
 
 const hasValgrind = spawnSync('valgrind', ['--version']).status === 0;
 t.test('no leak under valgrind, as PID 1', { skip: hasValgrind ? false : 'valgrind is not installed' }, async (t) => {
-  const result = await within(new Promise<{ code: number | null; stderr: string }>((resolve) =>
-    execFile(
-      UNSHARE[0],
-      [...UNSHARE.slice(1), 'valgrind', '--leak-check=full', '--error-exitcode=1', HELPER, '/'],
-      { env: { PATH: process.env.PATH, PM_HELPER_RUNTIME: '/bin/ls' } },
-      (error, _stdout, stderr) => resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stderr }),
+  const result = await within(
+    new Promise<{ code: number | null; stderr: string }>((resolve) =>
+      execFile(
+        UNSHARE[0],
+        [...UNSHARE.slice(1), 'valgrind', '--leak-check=full', '--error-exitcode=1', HELPER, '/'],
+        { env: { PATH: process.env.PATH, PM_HELPER_RUNTIME: '/bin/ls' } },
+        (error, _stdout, stderr) => resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stderr }),
+      ),
     ),
-  ), 'valgrind to finish', 240_000);
+    'valgrind to finish',
+    240_000,
+  );
   t.equal(result.code, 0, result.stderr);
   t.match(result.stderr, /ERROR SUMMARY: 0 errors/);
 });
@@ -226,36 +261,52 @@ t.test('issue 14 item 5: the signal recorders take their sleep with them when SI
     const record = path.join(tempDir(), 'signals');
     const recorder = spawn(path.join(PID1_FIXTURES, fixture), [record], { stdio: 'ignore' });
     const exited = new Promise<number | null>((resolve) => recorder.once('exit', (code) => resolve(code)));
-    const sleeper = await waitFor(() => recorded(record).includes('ready') && childrenOf(recorder.pid!)[0], `${fixture}'s sleep`);
+    const sleeper = await waitFor(
+      () => recorded(record).includes('ready') && childrenOf(recorder.pid!)[0],
+      `${fixture}'s sleep`,
+    );
     recorder.kill('SIGTERM');
     t.equal(await within(exited, 'the process to exit'), 143, `${fixture} ends with 143`);
-    await waitFor(() => !fs.existsSync(`/proc/${sleeper}`) || fs.readFileSync(`/proc/${sleeper}/stat`, 'utf8').includes(') Z'), `${fixture}'s sleep ${sleeper} to be gone`, 10_000);
+    await waitFor(
+      () => !fs.existsSync(`/proc/${sleeper}`) || fs.readFileSync(`/proc/${sleeper}/stat`, 'utf8').includes(') Z'),
+      `${fixture}'s sleep ${sleeper} to be gone`,
+      10_000,
+    );
     t.pass(`${fixture} left no sleep behind`);
   }
 });
 
-t.test('issue 23: as PID 1 with stdout a full pipe nobody reads, the helper does not wait for the reader: its line is lost, it sweeps and exits', async (t) => {
-  const dir = tempDir();
-  const fifo = path.join(dir, 'stdout');
-  execFileSync('mkfifo', [fifo]);
-  const reader = fs.openSync(fifo, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
-  t.teardown(() => fs.closeSync(reader));
-  const writer = fs.openSync(fifo, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK);
-  // Fill it to the last byte.
-  for (const chunk of [Buffer.alloc(4096, 'x'), Buffer.from('x')]) {
-    for (;;) {
-      try {
-        fs.writeSync(writer, chunk);
-      } catch {
-        break; // EAGAIN: full
+t.test(
+  'issue 23: as PID 1 with stdout a full pipe nobody reads, the helper does not wait for the reader: its line is lost, it sweeps and exits',
+  async (t) => {
+    const dir = tempDir();
+    const fifo = path.join(dir, 'stdout');
+    execFileSync('mkfifo', [fifo]);
+    const reader = fs.openSync(fifo, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+    t.teardown(() => fs.closeSync(reader));
+    const writer = fs.openSync(fifo, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK);
+    // Fill it to the last byte.
+    for (const chunk of [Buffer.alloc(4096, 'x'), Buffer.from('x')]) {
+      for (;;) {
+        try {
+          fs.writeSync(writer, chunk);
+        } catch {
+          break; // EAGAIN: full
+        }
       }
     }
-  }
-  // The stand-in manager SIGKILLs itself at once: the helper's line about it meets the full pipe.
-  const unshare = spawn(UNSHARE[0], [...UNSHARE.slice(1), HELPER, '-c', 'kill -KILL $$'], { env: { PATH: process.env.PATH, PM_HELPER_RUNTIME: '/bin/sh' }, stdio: ['ignore', writer, 'ignore'] });
-  fs.closeSync(writer);
-  t.teardown(() => unshare.kill('SIGKILL'));
-  const exited = new Promise<number | null>((resolve) => unshare.once('exit', (code) => resolve(code)));
-  const code = await Promise.race([exited, new Promise<string>((resolve) => setTimeout(() => resolve('still running after 20 s'), 20_000).unref())]);
-  t.equal(code, 137, 'the helper exited with the manager\'s status instead of waiting for the reader');
-});
+    // The stand-in manager SIGKILLs itself at once: the helper's line about it meets the full pipe.
+    const unshare = spawn(UNSHARE[0], [...UNSHARE.slice(1), HELPER, '-c', 'kill -KILL $$'], {
+      env: { PATH: process.env.PATH, PM_HELPER_RUNTIME: '/bin/sh' },
+      stdio: ['ignore', writer, 'ignore'],
+    });
+    fs.closeSync(writer);
+    t.teardown(() => unshare.kill('SIGKILL'));
+    const exited = new Promise<number | null>((resolve) => unshare.once('exit', (code) => resolve(code)));
+    const code = await Promise.race([
+      exited,
+      new Promise<string>((resolve) => setTimeout(() => resolve('still running after 20 s'), 20_000).unref()),
+    ]);
+    t.equal(code, 137, "the helper exited with the manager's status instead of waiting for the reader");
+  },
+);

@@ -27,7 +27,10 @@ const STRAY_SR = /Non-attached thread received stray SR signal \(siginfo: si_sig
 /** Compiles the fixture; the java command line that runs it, its crash files kept out of the work tree. */
 function jvmCommand(dir: string, portFile: string): string[] {
   const classes = path.join(dir, 'classes');
-  const compiled = spawnSync('javac', ['-d', classes, path.join(PID1_FIXTURES, 'jvm/Hooked.java')], { encoding: 'utf8', timeout: 120_000 });
+  const compiled = spawnSync('javac', ['-d', classes, path.join(PID1_FIXTURES, 'jvm/Hooked.java')], {
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
   if (compiled.status !== 0) throw new Error(`javac failed: ${compiled.stderr}`);
   return ['-XX:ErrorFile=' + path.join(dir, 'hs_err_%p.log'), '-Xmx64m', '-cp', classes, 'Hooked', portFile];
 }
@@ -43,13 +46,17 @@ function ask(port: number): Promise<string> {
   });
 }
 
-const readPort = (portFile: string) => waitFor(() => fs.existsSync(portFile) && Number(fs.readFileSync(portFile, 'utf8')), 'the JVM to listen', 60_000);
-const hookRuns = (manager: RunningManager) => manager.output.filter((line) => line.startsWith('hooked: shutdown hook ran')).length;
+const readPort = (portFile: string) =>
+  waitFor(() => fs.existsSync(portFile) && Number(fs.readFileSync(portFile, 'utf8')), 'the JVM to listen', 60_000);
+const hookRuns = (manager: RunningManager) =>
+  manager.output.filter((line) => line.startsWith('hooked: shutdown hook ran')).length;
 
 t.test('a JVM under the manager as PID 1', { skip: missing ?? false }, async (t) => {
   const dir = tempDir();
   const portFile = path.join(dir, 'port');
-  const { manager, pid1 } = await startAsPid1('/usr/bin/java', jvmCommand(dir, portFile), { extra: ['--log-level', 'debug'] });
+  const { manager, pid1 } = await startAsPid1('/usr/bin/java', jvmCommand(dir, portFile), {
+    extra: ['--log-level', 'debug'],
+  });
   t.teardown(() => stopManager(manager));
   const port = await readPort(portFile);
   const jvm = await ask(port);
@@ -58,7 +65,10 @@ t.test('a JVM under the manager as PID 1', { skip: missing ?? false }, async (t)
 
   await t.test('SIGQUIT to PID 1 gives a thread dump, and the JVM lives on', async (t) => {
     process.kill(pid1, 'SIGQUIT');
-    await waitFor(() => manager.output.some((line) => line.startsWith('Full thread dump')), 'the thread dump on stdout');
+    await waitFor(
+      () => manager.output.some((line) => line.startsWith('Full thread dump')),
+      'the thread dump on stdout',
+    );
     t.equal(await ask(port), jvm, 'the same JVM still answers');
   });
 
@@ -70,17 +80,34 @@ t.test('a JVM under the manager as PID 1', { skip: missing ?? false }, async (t)
       // USR1 never reaches the manager (its runtime drops it); the ALRM sent after it is the witness that it went by.
       const witness = signal === 'SIGUSR1' ? 'SIGALRM' : signal;
       if (witness !== signal) process.kill(pid1, witness);
-      await waitFor(() => manager.logs.slice(from).some((r) => r['event.action'] === 'manager-signal' && r['process.signal'] === witness), `the manager to log ${witness}`);
+      await waitFor(
+        () =>
+          manager.logs
+            .slice(from)
+            .some((r) => r['event.action'] === 'manager-signal' && r['process.signal'] === witness),
+        `the manager to log ${witness}`,
+      );
       t.equal(await ask(port), jvm, `after ${signal}: the same JVM answers`);
     }
     // A forwarded signal sent after them all: HotSpot logs a stray SR signal from inside its handler, so had the
     // SIGUSR2 been passed on, its line would stand before this thread dump.
     const dumps = manager.output.filter((line) => line.startsWith('Full thread dump')).length;
     process.kill(pid1, 'SIGQUIT');
-    await waitFor(() => manager.output.filter((line) => line.startsWith('Full thread dump')).length > dumps, 'the second thread dump', 60_000);
-    t.notOk(manager.output.some((line) => STRAY_SR.test(line)), 'no SIGUSR2 reached the JVM');
+    await waitFor(
+      () => manager.output.filter((line) => line.startsWith('Full thread dump')).length > dumps,
+      'the second thread dump',
+      60_000,
+    );
+    t.notOk(
+      manager.output.some((line) => STRAY_SR.test(line)),
+      'no SIGUSR2 reached the JVM',
+    );
     t.match(await manager.status(), { state: 'started', pid: javaPid }, 'the manager saw no exit');
-    t.same(fs.readdirSync(dir).filter((name) => name.startsWith('hs_err')), [], 'no crash file');
+    t.same(
+      fs.readdirSync(dir).filter((name) => name.startsWith('hs_err')),
+      [],
+      'no crash file',
+    );
   });
 
   await t.test('an API stop runs the shutdown hook and reports 143', async (t) => {
@@ -101,28 +128,43 @@ t.test('a JVM under the manager as PID 1', { skip: missing ?? false }, async (t)
   });
 });
 
-t.test('negative control: under tini as PID 1, the same SIGUSR2 reaches the JVM', { skip: missing ?? (fs.existsSync('/usr/bin/tini') ? false : 'tini is not installed') }, async (t) => {
-  t.comment(`JVM: ${jdk}`);
-  const dir = tempDir();
-  const portFile = path.join(dir, 'port');
-  const unshare = spawn(UNSHARE[0], [...UNSHARE.slice(1), '/usr/bin/tini', '--', '/usr/bin/java', ...jvmCommand(dir, portFile)], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-  t.teardown(() => {
-    if (unshare.exitCode === null) process.kill(-unshare.pid!, 'SIGKILL');
-  });
-  let output = '';
-  unshare.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-  unshare.stderr.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-  let exit: number | null | undefined;
-  unshare.once('exit', (code) => (exit = code));
-  const pid1 = await waitFor(() => childrenOf(unshare.pid!)[0], 'unshare to fork PID 1');
-  await ask(await readPort(portFile));
-  process.kill(pid1, 'SIGUSR2');
-  // Either reaction proves that tini passed the signal on; which one comes is the JVM build's business.
-  await waitFor(() => exit !== undefined || STRAY_SR.test(output), 'the JVM to crash or log the stray SIGUSR2', 60_000);
-  if (exit !== undefined) {
-    t.equal(exit, 134, 'this JVM crashed: tini passes its SIGABRT after the crash on');
-    t.ok(fs.readdirSync(dir).some((name) => name.startsWith('hs_err')), 'HotSpot wrote a crash file');
-  } else {
-    t.match(output, STRAY_SR, 'this JVM lives on and logs the SIGUSR2 that reached it');
-  }
-});
+t.test(
+  'negative control: under tini as PID 1, the same SIGUSR2 reaches the JVM',
+  { skip: missing ?? (fs.existsSync('/usr/bin/tini') ? false : 'tini is not installed') },
+  async (t) => {
+    t.comment(`JVM: ${jdk}`);
+    const dir = tempDir();
+    const portFile = path.join(dir, 'port');
+    const unshare = spawn(
+      UNSHARE[0],
+      [...UNSHARE.slice(1), '/usr/bin/tini', '--', '/usr/bin/java', ...jvmCommand(dir, portFile)],
+      { stdio: ['ignore', 'pipe', 'pipe'], detached: true },
+    );
+    t.teardown(() => {
+      if (unshare.exitCode === null) process.kill(-unshare.pid!, 'SIGKILL');
+    });
+    let output = '';
+    unshare.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+    unshare.stderr.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+    let exit: number | null | undefined;
+    unshare.once('exit', (code) => (exit = code));
+    const pid1 = await waitFor(() => childrenOf(unshare.pid!)[0], 'unshare to fork PID 1');
+    await ask(await readPort(portFile));
+    process.kill(pid1, 'SIGUSR2');
+    // Either reaction proves that tini passed the signal on; which one comes is the JVM build's business.
+    await waitFor(
+      () => exit !== undefined || STRAY_SR.test(output),
+      'the JVM to crash or log the stray SIGUSR2',
+      60_000,
+    );
+    if (exit !== undefined) {
+      t.equal(exit, 134, 'this JVM crashed: tini passes its SIGABRT after the crash on');
+      t.ok(
+        fs.readdirSync(dir).some((name) => name.startsWith('hs_err')),
+        'HotSpot wrote a crash file',
+      );
+    } else {
+      t.match(output, STRAY_SR, 'this JVM lives on and logs the SIGUSR2 that reached it');
+    }
+  },
+);

@@ -77,31 +77,34 @@ t.test('http: credentials sent; a refusal names what to check, never the passwor
   t.notMatch(JSON.stringify(result), /s3cret/);
 });
 
-t.test('http: a server that never answers fails the check at --ready-timeout; a huge answer is not read whole', async (t) => {
-  const silent = await serve(() => {});
-  t.teardown(silent.close);
-  const check = createEsCheck({ kind: 'http' }, es(silent.url), 300);
-  t.teardown(() => check.close());
-  const started = performance.now();
-  t.match(await check.run(), { ok: false, summary: 'Elasticsearch did not answer within 300 ms' });
-  t.ok(performance.now() - started < 5_000, 'within the timeout, give or take');
+t.test(
+  'http: a server that never answers fails the check at --ready-timeout; a huge answer is not read whole',
+  async (t) => {
+    const silent = await serve(() => {});
+    t.teardown(silent.close);
+    const check = createEsCheck({ kind: 'http' }, es(silent.url), 300);
+    t.teardown(() => check.close());
+    const started = performance.now();
+    t.match(await check.run(), { ok: false, summary: 'Elasticsearch did not answer within 300 ms' });
+    t.ok(performance.now() - started < 5_000, 'within the timeout, give or take');
 
-  let sent = 0;
-  const huge = await serve((_request, response) => {
-    const chunk = Buffer.alloc(64 * 1024, 'x');
-    const push = (): void => {
-      while (sent < 64 * 1024 * 1024 && response.write(chunk)) sent += chunk.length;
-      if (sent < 64 * 1024 * 1024) response.once('drain', push);
-      else response.end();
-    };
-    push();
-  });
-  t.teardown(huge.close);
-  const bigCheck = createEsCheck({ kind: 'http' }, es(huge.url), 10_000);
-  t.teardown(() => bigCheck.close());
-  t.same(await bigCheck.run(), { ok: true }, 'the status is the answer');
-  t.ok(sent < 64 * 1024 * 1024, `stopped reading: ${Math.round(sent / 1024)} KiB of 64 MiB sent`);
-});
+    let sent = 0;
+    const huge = await serve((_request, response) => {
+      const chunk = Buffer.alloc(64 * 1024, 'x');
+      const push = (): void => {
+        while (sent < 64 * 1024 * 1024 && response.write(chunk)) sent += chunk.length;
+        if (sent < 64 * 1024 * 1024) response.once('drain', push);
+        else response.end();
+      };
+      push();
+    });
+    t.teardown(huge.close);
+    const bigCheck = createEsCheck({ kind: 'http' }, es(huge.url), 10_000);
+    t.teardown(() => bigCheck.close());
+    t.same(await bigCheck.run(), { ok: true }, 'the status is the answer');
+    t.ok(sent < 64 * 1024 * 1024, `stopped reading: ${Math.round(sent / 1024)} KiB of 64 MiB sent`);
+  },
+);
 
 t.test('tcp: a closed port is not ready and says why; an open one is', async (t) => {
   const server = net.createServer((socket) => socket.destroy());
@@ -109,5 +112,8 @@ t.test('tcp: a closed port is not ready and says why; an open one is', async (t)
   const { port } = server.address() as net.AddressInfo;
   t.same(await createEsCheck({ kind: 'tcp', port }, es(''), 1_000).run(), { ok: true });
   await new Promise<void>((resolve) => server.close(() => resolve()));
-  t.match(await createEsCheck({ kind: 'tcp', port }, es(''), 1_000).run(), { ok: false, summary: `nothing listens on port ${port} (ES opens readiness.port once the node is ready)` });
+  t.match(await createEsCheck({ kind: 'tcp', port }, es(''), 1_000).run(), {
+    ok: false,
+    summary: `nothing listens on port ${port} (ES opens readiness.port once the node is ready)`,
+  });
 });

@@ -25,7 +25,13 @@ t.test('http: 50 probes a second cost ES about one request a second, with the CA
   fs.writeFileSync(passwordFile, 'right-pw\n');
   const manager = await startManager({
     args: ['--cmd', FAKE_ES, '--state-file', path.join(dir, 'state.json')],
-    env: { KEYSTORE_UPDATER: 'false', USERNAME: 'elastic', PASSWORD_FILE: passwordFile, CERTIFICATES_PATH: certs.dir, ENDPOINT: es.url },
+    env: {
+      KEYSTORE_UPDATER: 'false',
+      USERNAME: 'elastic',
+      PASSWORD_FILE: passwordFile,
+      CERTIFICATES_PATH: certs.dir,
+      ENDPOINT: es.url,
+    },
   });
   t.teardown(() => stopManager(manager));
   await waitFor(async () => (await manager.request('GET', '/es/ready')).status === 200, 'ES to be ready');
@@ -43,8 +49,14 @@ t.test('http: 50 probes a second cost ES about one request a second, with the CA
   const seconds = (performance.now() - started) / 1000;
   const checks = root().length - before;
   t.ok(statuses.length >= PROBES_PER_SECOND, `${statuses.length} probes sent`);
-  t.ok(statuses.every((s) => s === 200), 'every probe answered 200');
-  t.ok(checks >= 1 && checks <= Math.ceil(seconds) + 1, `${checks} requests to ES for ${statuses.length} probes in ${seconds.toFixed(1)} s`);
+  t.ok(
+    statuses.every((s) => s === 200),
+    'every probe answered 200',
+  );
+  t.ok(
+    checks >= 1 && checks <= Math.ceil(seconds) + 1,
+    `${checks} requests to ES for ${statuses.length} probes in ${seconds.toFixed(1)} s`,
+  );
 
   es.setMode('unavailable');
   const notAnswering = await waitFor(async () => {
@@ -66,7 +78,10 @@ t.test('tcp:PORT: ready while something listens there', async (t) => {
   const { port } = server.address() as net.AddressInfo;
   t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())));
   const dir = tempDir();
-  const manager = await startManager({ args: ['--cmd', FAKE_ES, '--state-file', path.join(dir, 'state.json'), '--ready-check', `tcp:${port}`], env: { KEYSTORE_UPDATER: 'false' } });
+  const manager = await startManager({
+    args: ['--cmd', FAKE_ES, '--state-file', path.join(dir, 'state.json'), '--ready-check', `tcp:${port}`],
+    env: { KEYSTORE_UPDATER: 'false' },
+  });
   t.teardown(() => stopManager(manager));
   await waitFor(async () => (await manager.request('GET', '/es/ready')).status === 200, 'ready through the port');
   await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -77,38 +92,47 @@ t.test('tcp:PORT: ready while something listens there', async (t) => {
   t.match(answer.json, { reason: 'not_answering', message: new RegExp(`nothing listens on port ${port}`) });
 });
 
-t.test('a conditional start racing a Secret swap: the checksum is computed again, not taken from the watcher', async (t) => {
-  const dir = tempDir();
-  const volume = createSecretVolume(path.join(dir, 'config'));
-  volume.update({ 'elasticsearch.yml': 'node.name: a\n' });
-  const checksum = () => execFileSync(EXECUTABLE, ['config-checksum', volume.dir], { encoding: 'utf8' }).trim();
-  const oldSha = checksum();
-  const stateFile = path.join(dir, 'state.json');
-  const manager = await startManager({ args: ['--cmd', FAKE_ES, '--state-file', stateFile, '--ready-check', 'none', '--config-path', volume.dir], env: { KEYSTORE_UPDATER: 'false' } });
-  t.teardown(() => stopManager(manager));
-  await waitFor(async () => (await manager.status()).state === 'started', 'the process to start');
-  t.same((await manager.status()).config.sha256, oldSha);
-  await manager.request('POST', '/es/stop');
+t.test(
+  'a conditional start racing a Secret swap: the checksum is computed again, not taken from the watcher',
+  async (t) => {
+    const dir = tempDir();
+    const volume = createSecretVolume(path.join(dir, 'config'));
+    volume.update({ 'elasticsearch.yml': 'node.name: a\n' });
+    const checksum = () => execFileSync(EXECUTABLE, ['config-checksum', volume.dir], { encoding: 'utf8' }).trim();
+    const oldSha = checksum();
+    const stateFile = path.join(dir, 'state.json');
+    const manager = await startManager({
+      args: ['--cmd', FAKE_ES, '--state-file', stateFile, '--ready-check', 'none', '--config-path', volume.dir],
+      env: { KEYSTORE_UPDATER: 'false' },
+    });
+    t.teardown(() => stopManager(manager));
+    await waitFor(async () => (await manager.status()).state === 'started', 'the process to start');
+    t.same((await manager.status()).config.sha256, oldSha);
+    await manager.request('POST', '/es/stop');
 
-  volume.update({ 'elasticsearch.yml': 'node.name: b\n' });
-  const newSha = checksum();
-  t.not(newSha, oldSha);
-  // At once, before the watcher's debounce can have run.
-  const stale = await manager.request('POST', `/es/start?config=${oldSha}`);
-  t.equal(stale.status, 409);
-  t.match(stale.json, { error: { type: 'config_mismatch_exception', reason: `the mounted configuration is ${newSha}, not ${oldSha}` } });
-  t.equal((await manager.status()).state, 'stopped', 'nothing started');
+    volume.update({ 'elasticsearch.yml': 'node.name: b\n' });
+    const newSha = checksum();
+    t.not(newSha, oldSha);
+    // At once, before the watcher's debounce can have run.
+    const stale = await manager.request('POST', `/es/start?config=${oldSha}`);
+    t.equal(stale.status, 409);
+    t.match(stale.json, {
+      error: { type: 'config_mismatch_exception', reason: `the mounted configuration is ${newSha}, not ${oldSha}` },
+    });
+    t.equal((await manager.status()).state, 'stopped', 'nothing started');
 
-  const ctl = (...words: string[]) => spawnSync(EXECUTABLE, ['ctl', '--state-file', stateFile, ...words], { encoding: 'utf8' });
-  const refused = ctl('start', '--config', oldSha);
-  t.equal(refused.status, 1);
-  t.match(refused.stderr, /start refused \(409\): the mounted configuration is/);
-  const accepted = ctl('start', '--config', newSha);
-  t.equal(accepted.status, 0, accepted.stderr);
-  t.match(accepted.stdout, /^es started, pid \d+/);
-  t.equal(ctl('restart', '--config', oldSha).status, 1);
-  t.match(ctl('status', '--config', newSha).stderr, /--config goes with start or restart/);
-});
+    const ctl = (...words: string[]) =>
+      spawnSync(EXECUTABLE, ['ctl', '--state-file', stateFile, ...words], { encoding: 'utf8' });
+    const refused = ctl('start', '--config', oldSha);
+    t.equal(refused.status, 1);
+    t.match(refused.stderr, /start refused \(409\): the mounted configuration is/);
+    const accepted = ctl('start', '--config', newSha);
+    t.equal(accepted.status, 0, accepted.stderr);
+    t.match(accepted.stdout, /^es started, pid \d+/);
+    t.equal(ctl('restart', '--config', oldSha).status, 1);
+    t.match(ctl('status', '--config', newSha).stderr, /--config goes with start or restart/);
+  },
+);
 
 t.test('config-checksum agrees with sha256sum in a shell; exit 65 over the limits, 64 without paths', async (t) => {
   const dir = tempDir();
@@ -123,7 +147,11 @@ t.test('config-checksum agrees with sha256sum in a shell; exit 65 over the limit
     printf '. %s\\n' "$(sha256sum "$1/jvm.options" | cut -d' ' -f1)" >> "$1/lines"
     sha256sum < "$1/lines" | cut -d' ' -f1`;
   const bySh = execFileSync('bash', ['-c', script, 'bash', dir], { encoding: 'utf8' }).trim();
-  const byManager = execFileSync(EXECUTABLE, ['config-checksum', path.join(dir, 'conf'), path.join(dir, 'jvm.options')], { encoding: 'utf8' }).trim();
+  const byManager = execFileSync(
+    EXECUTABLE,
+    ['config-checksum', path.join(dir, 'conf'), path.join(dir, 'jvm.options')],
+    { encoding: 'utf8' },
+  ).trim();
   t.match(byManager, /^[0-9a-f]{64}$/);
   t.equal(byManager, bySh);
 

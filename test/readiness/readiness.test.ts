@@ -51,9 +51,16 @@ function setup(config: Partial<Config> = {}) {
   // As the manager does before it serves: until then the API waits on state writes that never begin.
   supervisor.takeOverStateFile();
   const check = countingCheck();
-  const readiness = createReadiness({ name: cfg.name, supervisor, log: fake.log, check, monotonicMs: () => fake.clock.monotonicMs() });
+  const readiness = createReadiness({
+    name: cfg.name,
+    supervisor,
+    log: fake.log,
+    check,
+    monotonicMs: () => fake.clock.monotonicMs(),
+  });
   const app = createApi({ name: cfg.name, supervisor, log: fake.log, readiness });
-  const request = async (method: string, target: string) => readAnswer(await app.fetch(liteRequest(`http://api.invalid${target}`, { method, headers: [] })));
+  const request = async (method: string, target: string) =>
+    readAnswer(await app.fetch(liteRequest(`http://api.invalid${target}`, { method, headers: [] })));
   const ready = () => request('GET', '/es/ready');
   const terms = () => fake.signals.filter((s) => s.signal === 'SIGTERM');
   return { fake, supervisor, check, readiness, request, ready, terms };
@@ -71,11 +78,19 @@ t.test('not_started, ready, not_answering: each transition logged once', async (
   t.equal(answer.status, 200);
   t.same(answer.json, { ready: true, reason: null, message: 'es is started and answers', state: 'started' });
 
-  check.answer = { ok: false, summary: 'Elasticsearch answered HTTP 503 (no elected master yet?)', detail: 'GET https://127.0.0.1:9200/ 503' };
+  check.answer = {
+    ok: false,
+    summary: 'Elasticsearch answered HTTP 503 (no elected master yet?)',
+    detail: 'GET https://127.0.0.1:9200/ 503',
+  };
   await fake.clock.advance(CHECK_REUSE_MS);
   answer = await ready();
   t.equal(answer.status, 503);
-  t.match(answer.json, { ready: false, reason: 'not_answering', message: 'Elasticsearch answered HTTP 503 (no elected master yet?)' });
+  t.match(answer.json, {
+    ready: false,
+    reason: 'not_answering',
+    message: 'Elasticsearch answered HTTP 503 (no elected master yet?)',
+  });
   await fake.clock.advance(CHECK_REUSE_MS);
   await ready();
 
@@ -89,7 +104,11 @@ t.test('not_started, ready, not_answering: each transition logged once', async (
     ],
     'one line per transition, not per probe',
   );
-  t.match(transitions[2].message, /GET https:\/\/127\.0\.0\.1:9200\/ 503/, 'the log has the detail the probe body leaves out');
+  t.match(
+    transitions[2].message,
+    /GET https:\/\/127\.0\.0\.1:9200\/ 503/,
+    'the log has the detail the probe body leaves out',
+  );
 });
 
 t.test('50 probes at once cost one check; a result is reused for 1 s, and never for a new process', async (t) => {
@@ -176,7 +195,7 @@ t.test('kill never waits: it cuts a drain with SIGKILL and no SIGTERM', async (t
   t.equal(supervisor.counters.exits.kill, 1);
 });
 
-t.test('a kill during a restart\'s drain: killed, not started again', async (t) => {
+t.test("a kill during a restart's drain: killed, not started again", async (t) => {
   const { supervisor, fake } = setup({ drainDelayMs: 60_000 });
   await supervisor.start('boot');
   const restart = supervisor.restart();
@@ -221,8 +240,14 @@ t.test('pm_ready in /metrics; /NAME/ready open to probes under mutual TLS', asyn
 
   const fake = createFakeSystem();
   const cfg = supervisorConfig();
-  const app = createApi({ name: 'es', supervisor: createSupervisor(cfg, { log: fake.log, onExitRequested: () => {}, system: fake.system }), log: fake.log, requireClientCertificates: true });
-  const get = async (target: string) => readAnswer(await app.fetch(liteRequest(`http://api.invalid${target}`, { method: 'GET', headers: [] })));
+  const app = createApi({
+    name: 'es',
+    supervisor: createSupervisor(cfg, { log: fake.log, onExitRequested: () => {}, system: fake.system }),
+    log: fake.log,
+    requireClientCertificates: true,
+  });
+  const get = async (target: string) =>
+    readAnswer(await app.fetch(liteRequest(`http://api.invalid${target}`, { method: 'GET', headers: [] })));
   t.equal((await get('/es/ready')).status, 503, 'answered (not 403) without a client certificate');
   t.equal((await get('/es/status')).status, 403);
 });

@@ -29,14 +29,31 @@ function modulesAtListen(args: string[], env: Record<string, string>): string[] 
      };`,
   );
   // Through env -i: tap's process-info hooks ride into child Node processes on NODE_OPTIONS and load node:crypto themselves.
-  const variables = Object.entries({ PATH: process.env.PATH ?? '/usr/bin:/bin', SOURCE_DIR: path.join(dir, 'no-secret'), ...env }).map(([name, value]) => `${name}=${value}`);
-  const command = [RUNTIME, '-r', preload, BUNDLE, '--cmd', '/bin/true', '--http-port', '0', '--state-file', path.join(dir, 's.json'), ...args];
+  const variables = Object.entries({
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    SOURCE_DIR: path.join(dir, 'no-secret'),
+    ...env,
+  }).map(([name, value]) => `${name}=${value}`);
+  const command = [
+    RUNTIME,
+    '-r',
+    preload,
+    BUNDLE,
+    '--cmd',
+    '/bin/true',
+    '--http-port',
+    '0',
+    '--state-file',
+    path.join(dir, 's.json'),
+    ...args,
+  ];
   const result = spawnSync('env', ['-i', ...variables, ...command], {
     encoding: 'utf8',
     timeout: 60_000,
   });
   try {
-    if (result.status !== 0 || !fs.existsSync(out)) throw new Error(`the manager never listened (status ${result.status}):\n${result.stdout}${result.stderr}`);
+    if (result.status !== 0 || !fs.existsSync(out))
+      throw new Error(`the manager never listened (status ${result.status}):\n${result.stdout}${result.stderr}`);
     return fs.readFileSync(out, 'utf8').split('\n');
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
@@ -44,16 +61,30 @@ function modulesAtListen(args: string[], env: Record<string, string>): string[] 
 }
 
 t.test('plain HTTP, keystore updater off: no node:crypto, node:tls or node:https before the API listens', async (t) => {
-  for (const [what, env] of [['KEYSTORE_UPDATER=auto, no SOURCE_DIR', {}], ['KEYSTORE_UPDATER=false', { KEYSTORE_UPDATER: 'false' }]] as const) {
+  for (const [what, env] of [
+    ['KEYSTORE_UPDATER=auto, no SOURCE_DIR', {}],
+    ['KEYSTORE_UPDATER=false', { KEYSTORE_UPDATER: 'false' }],
+  ] as const) {
     const loaded = modulesAtListen([], env);
     t.ok(loaded.includes('http'), `${what}: the record is real (node:http is there)`);
-    t.same(loaded.filter((m) => ['crypto', 'tls', 'https'].includes(m)), [], `${what}: none of node:crypto, node:tls, node:https`);
+    t.same(
+      loaded.filter((m) => ['crypto', 'tls', 'https'].includes(m)),
+      [],
+      `${what}: none of node:crypto, node:tls, node:https`,
+    );
   }
 });
 
-t.test('the record would see them: with a Secret directory the keystore updater loads node:crypto before listening', async (t) => {
-  const secret = tempDir('pm-deferred-secret-');
-  t.teardown(() => fs.rmSync(secret, { recursive: true, force: true }));
-  const loaded = modulesAtListen([], { KEYSTORE_UPDATER: 'true', SOURCE_DIR: secret, KEYSTORE_PATH: path.join(secret, '..', `${path.basename(secret)}.keystore`) });
-  t.ok(loaded.includes('crypto'), 'node:crypto is loaded');
-});
+t.test(
+  'the record would see them: with a Secret directory the keystore updater loads node:crypto before listening',
+  async (t) => {
+    const secret = tempDir('pm-deferred-secret-');
+    t.teardown(() => fs.rmSync(secret, { recursive: true, force: true }));
+    const loaded = modulesAtListen([], {
+      KEYSTORE_UPDATER: 'true',
+      SOURCE_DIR: secret,
+      KEYSTORE_PATH: path.join(secret, '..', `${path.basename(secret)}.keystore`),
+    });
+    t.ok(loaded.includes('crypto'), 'node:crypto is loaded');
+  },
+);

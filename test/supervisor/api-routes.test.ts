@@ -14,11 +14,23 @@ t.test('the process API, route by route', async (t) => {
 
   const health = await manager.request('GET', '/health');
   t.equal(health.status, 200);
-  t.match(health.json, { status: 'ok', process: { name: 'es', state: 'started', pid: launcher }, keystore: null, certificates: null });
+  t.match(health.json, {
+    status: 'ok',
+    process: { name: 'es', state: 'started', pid: launcher },
+    keystore: null,
+    certificates: null,
+  });
 
   const status = await manager.request('GET', '/es/status');
   t.equal(status.status, 200);
-  t.match(status.json, { name: 'es', state: 'started', pid: launcher, lastExit: null, restarts: 0, desired: 'started' });
+  t.match(status.json, {
+    name: 'es',
+    state: 'started',
+    pid: launcher,
+    lastExit: null,
+    restarts: 0,
+    desired: 'started',
+  });
   t.equal(status.headers.get('content-type'), 'application/json');
 
   const again = await manager.request('POST', '/es/start');

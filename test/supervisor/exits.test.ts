@@ -10,7 +10,17 @@ for (const code of [0, 3, 78, 143]) {
   t.test(`exit ${code} is an exit code, not a signal`, async (t) => {
     const dir = tempDir();
     const manager = await startManager({
-      args: ['--cmd', '/bin/sh', '--on-exit', 'restart', '--state-file', path.join(dir, 's.json'), '--', '-c', `sleep 0.3; exit ${code}`],
+      args: [
+        '--cmd',
+        '/bin/sh',
+        '--on-exit',
+        'restart',
+        '--state-file',
+        path.join(dir, 's.json'),
+        '--',
+        '-c',
+        `sleep 0.3; exit ${code}`,
+      ],
     });
     t.teardown(() => stopManager(manager));
     const status = await waitFor(async () => {
@@ -36,18 +46,26 @@ t.test('--on-exit restart: a crash is followed by a restart after the back-off, 
   t.teardown(() => stopManager(run.manager));
   const first = await run.pids();
   process.kill(first[0], 'SIGTERM');
-  const exited = await waitFor(async () => ((await run.manager.status()).state === 'exited' ? run.manager.status() : undefined), 'the exited state');
+  const exited = await waitFor(
+    async () => ((await run.manager.status()).state === 'exited' ? run.manager.status() : undefined),
+    'the exited state',
+  );
   t.match(exited, { lastExit: { code: 143, signal: null }, desired: 'started' });
   const second = await run.pids(first);
   t.not(second[0], first[0]);
   const status = await run.manager.status();
   t.match(status, { state: 'started', pid: second[0], restarts: 1 });
-  t.ok(run.manager.logs.some((r) => r['event.action'] === 'restart-scheduled' && /in 1000 ms/.test(r.message)), 'the first back-off is 1 s');
+  t.ok(
+    run.manager.logs.some((r) => r['event.action'] === 'restart-scheduled' && /in 1000 ms/.test(r.message)),
+    'the first back-off is 1 s',
+  );
 });
 
 t.test('an API stop during the back-off cancels the restart', async (t) => {
   const dir = tempDir();
-  const manager = await startManager({ args: ['--cmd', '/bin/sh', '--on-exit', 'restart', '--state-file', path.join(dir, 's.json'), '--', '-c', 'exit 1'] });
+  const manager = await startManager({
+    args: ['--cmd', '/bin/sh', '--on-exit', 'restart', '--state-file', path.join(dir, 's.json'), '--', '-c', 'exit 1'],
+  });
   t.teardown(() => stopManager(manager));
   await manager.waitForLog((r) => r['event.action'] === 'restart-scheduled', 'a restart to be scheduled');
   t.equal((await manager.request('POST', '/es/stop')).status, 200);

@@ -11,7 +11,13 @@ import { createFakeSystem } from '../helpers/fake-system.ts';
 function machine() {
   const fake = createFakeSystem();
   let changes = 0;
-  const states = createStateMachine({ name: 'es', log: fake.log, clock: fake.system.clock, pid: () => 42, changed: () => changes++ });
+  const states = createStateMachine({
+    name: 'es',
+    log: fake.log,
+    clock: fake.system.clock,
+    pid: () => 42,
+    changed: () => changes++,
+  });
   return { fake, states, changes: () => changes };
 }
 
@@ -23,7 +29,10 @@ t.test('a transition names the state it leaves; another state is a bug and nothi
   states.transition(['notStarted', 'stopped'], 'start', 'boot');
   t.equal(states.current(), 'starting');
   t.equal(changes(), 1);
-  t.match(fake.log.records.at(-1), { message: 'es notStarted -> starting: boot', fields: { 'process.pid': 42, 'process.state': 'starting' } });
+  t.match(fake.log.records.at(-1), {
+    message: 'es notStarted -> starting: boot',
+    fields: { 'process.pid': 42, 'process.state': 'starting' },
+  });
   t.throws(() => states.transition('starting', 'stop', 'stop'), /bug: no transition from starting on stop/);
 });
 
