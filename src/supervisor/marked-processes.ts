@@ -6,6 +6,7 @@
 // it, and /proc/PID/environ shows it (to the same user, or root).
 
 import fs from 'node:fs';
+import { allPids, isRunningState, statFields } from './procfs.ts';
 
 /** The variable spawn-process.ts sets on the supervised process; never a PM_ name, which ctl would take for an option. */
 export const SUPERVISED_MARKER = 'PROCESS_MANAGER_SUPERVISED';
@@ -23,17 +24,8 @@ export function markerValue(stateFile: string, managerPid = process.pid): string
  * Processes it may not read (another user's) are not found.
  */
 export function findMarkedProcesses(stateFile: string, among?: readonly number[]): number[] {
-  let pids: readonly number[];
-  try {
-    pids =
-      among ??
-      fs
-        .readdirSync('/proc')
-        .filter((name) => /^\d+$/.test(name))
-        .map(Number);
-  } catch {
-    return []; // no /proc: nothing to find with
-  }
+  const pids = among ?? allPids();
+  if (!pids) return []; // no /proc: nothing to find with
   const prefix = `${SUPERVISED_MARKER}=`;
   const found: number[] = [];
   for (const pid of pids) {
@@ -43,8 +35,8 @@ export function findMarkedProcesses(stateFile: string, among?: readonly number[]
         .readFileSync(`/proc/${pid}/environ`, 'latin1')
         .split('\0')
         .find((variable) => variable.startsWith(prefix));
-      if (!entry || !isOurs(entry.slice(prefix.length), stateFile) || isZombie(pid)) continue;
-      found.push(pid);
+      const fields = entry && isOurs(entry.slice(prefix.length), stateFile) ? statFields(pid) : undefined;
+      if (fields && isRunningState(fields)) found.push(pid);
     } catch {
       // exited while we looked, or not ours to read
     }
@@ -57,10 +49,4 @@ function isOurs(value: string, stateFile: string): boolean {
   if (value.slice(colon + 1) !== stateFile) return false;
   const managerPid = Number(value.slice(0, colon));
   return managerPid === process.pid || !fs.existsSync(`/proc/${managerPid}`);
-}
-
-function isZombie(pid: number): boolean {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
-  const state = stat.charAt(stat.lastIndexOf(')') + 2);
-  return state === 'Z' || state === 'X';
 }
