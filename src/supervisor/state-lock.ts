@@ -17,11 +17,11 @@
 // CLI never inherit it, so the lock ends with the manager, not with them.
 // The holder answers each connection with its pid, which the loser names.
 
+import { Buffer } from 'node:buffer';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { configError } from '../config/errors.ts';
-import { sha256Hex } from '../files/sha256.ts';
 
 export interface StateLock {
   /** The abstract socket's name without its leading NUL, as /proc/net/unix shows it after an @. */
@@ -29,13 +29,17 @@ export interface StateLock {
   release(): void;
 }
 
+const LOCK_PREFIX = 'process-manager/state-lock/';
+/** sun_path holds 108 bytes; an abstract name takes all but its leading NUL. */
+const MAX_ABSTRACT_NAME_BYTES = 107;
+
 /** How long the loser waits for the holder to say its pid; a holder whose event loop is stuck stays unnamed. */
 const HOLDER_ANSWER_MS = 2_000;
 /** A pid and a newline. */
 const HOLDER_ANSWER_BYTES = 32;
 
 export async function acquireStateLock(stateFile: string): Promise<StateLock> {
-  const name = lockName(stateFile);
+  const name = await lockName(stateFile);
   const server = net.createServer((connection) => {
     connection.on('error', () => {});
     connection.end(`${process.pid}\n`);
@@ -66,7 +70,7 @@ export async function acquireStateLock(stateFile: string): Promise<StateLock> {
  * would change name once the holder's first write created it. Only if it cannot be created is it named by its nearest
  * existing ancestor and the rest of the path.
  */
-function lockName(stateFile: string): string {
+async function lockName(stateFile: string): Promise<string> {
   let existing = path.dirname(path.resolve(stateFile));
   let rest = path.basename(stateFile);
   try {
@@ -77,8 +81,13 @@ function lockName(stateFile: string): string {
   for (;;) {
     const stat = fs.statSync(existing, { throwIfNoEntry: false });
     if (stat) {
-      const digest = sha256Hex(`${stat.dev}:${stat.ino}/${rest}`).slice(0, 32);
-      return `process-manager/state-lock/${digest}`;
+      const identity = `${stat.dev}:${stat.ino}/${rest}`;
+      const name = `${LOCK_PREFIX}${identity}`;
+      if (Buffer.byteLength(name) <= MAX_ABSTRACT_NAME_BYTES) return name;
+      // A file name too long for a socket address: its hash instead. Rare, so node:crypto loads only then, never
+      // before the API can answer (issue 20).
+      const { createHash } = await import('node:crypto');
+      return `${LOCK_PREFIX}${createHash('sha256').update(identity).digest('hex').slice(0, 32)}`;
     }
     rest = path.join(path.basename(existing), rest);
     existing = path.dirname(existing);

@@ -151,3 +151,24 @@ t.test(
     t.equal(await outcome(second), 78, 'the second manager finds the same lock');
   },
 );
+
+t.test(
+  'a state file whose name is too long for a socket address is locked by its hash: a second manager still exits 78',
+  async (t) => {
+    const dir = tempDir();
+    const stateFile = path.join(dir, `${'s'.repeat(120)}.json`);
+    const run = (): Promise<RunningManager> =>
+      startManager({
+        args: ['--cmd', FAKE_ES, '--state-file', stateFile, '--socket', path.join(dir, 'es.sock')],
+        env: { FAKE_ES_PIDS_FILE: path.join(dir, 'pids') },
+        waitForApi: false,
+      });
+    const first = await run();
+    t.teardown(() => stopManager(first));
+    t.equal(await outcome(first), 'listening');
+    const second = await run();
+    t.teardown(() => stopManager(second));
+    t.equal(await outcome(second), 78);
+    t.match(second.logs.at(-1)?.message, new RegExp(`another manager \\(pid ${first.child.pid}\\)`));
+  },
+);
