@@ -27,7 +27,12 @@ export function resumeCommand(
   const given = new Set(managerValues.map((value) => value.slice(0, value.indexOf('='))));
   const extra = managers.filter(([name]) => !given.has(name)).flatMap(([name, url]) => ['--manager', `${name}=${url}`]);
   const words = ['process-manager', 'cluster-restart', ...kept, ...extra, '--since', since.toISOString()];
-  return words.map((word) => (SAFE_WORD.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`)).join(' ');
+  return words.map(shellQuote).join(' ');
+}
+
+// POSIX shell quoting: inside single quotes only the quote itself needs care; it is closed, escaped and reopened.
+function shellQuote(word: string): string {
+  return SAFE_WORD.test(word) ? word : "'" + word.replaceAll("'", "'\\''") + "'";
 }
 
 /** This run's resume. A full restart's names every manager: were every node down, ES could not say where they are. */
