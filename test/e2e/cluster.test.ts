@@ -16,6 +16,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startClusterServer, type ClusterServer } from '../helpers/es-cluster.ts';
+import { freePort } from '../helpers/manager.ts';
 import {
   buildClusterImages,
   containerEvents,
@@ -33,6 +34,8 @@ import {
 } from './podman.ts';
 
 const NODES = ['es-0', 'es-1', 'es-2'];
+/** Where each node's manager listens, and what its node publishes as its HTTP address. */
+const NODE_HOSTS = ['127.0.0.2', '127.0.0.3', '127.0.0.4'];
 const ALLOCATION = 'cluster.routing.allocation.enable';
 /** What podman reports when a container ends or (re)starts: none may happen to a restart in place. */
 const LIFECYCLE_EVENTS = ['init', 'start', 'restart', 'stop', 'kill', 'died', 'cleanup', 'remove'];
@@ -115,14 +118,13 @@ if (missing) {
     t.comment(`built ${images.initImage} and ${images.esImage} in ${Date.now() - started} ms`);
     cluster = await startClusterServer(NODES);
     started = Date.now();
-    // One after another: each Pod's API port is picked free just before it is played.
-    for (const name of NODES) {
-      const env = {
-        FAKE_NODE_NAME: name,
-        FAKE_NODE_IP: '127.0.0.1',
-        FAKE_CLUSTER_TRANSPORT: String(cluster.transportPort),
-      };
-      pods.set(name, await playPod({ podman, dir, name: `${run}-${name}`, ...images, env }));
+    // Every Pod's manager on the same port, each on its own loopback address, which its node publishes as
+    // its HTTP address: what a Pod IP each gives in Kubernetes, so the Job finds the managers through ES.
+    const port = await freePort();
+    for (const [i, name] of NODES.entries()) {
+      const host = NODE_HOSTS[i];
+      const env = { FAKE_NODE_NAME: name, FAKE_NODE_IP: host, FAKE_CLUSTER_TRANSPORT: String(cluster.transportPort) };
+      pods.set(name, await playPod({ podman, dir, name: `${run}-${name}`, ...images, env, api: { host, port } }));
     }
     await cluster.waitGreen(120_000);
     t.comment(`played ${NODES.length} Pods, the cluster green, in ${Date.now() - started} ms`);
@@ -131,12 +133,11 @@ if (missing) {
   /**
    * `process-manager cluster-restart` as the README's Job runs it: the init
    * image's executable in a container of its own, here on the host network.
-   * The Pods' managers all listen on the host's network, each on its own
-   * port, so each is named with --manager (in Kubernetes, each Pod has its
-   * own IP and the managers are found from ES's publish addresses).
+   * No --manager: each node's manager is found at the host of the node's HTTP
+   * publish address, on --manager-port, as in Kubernetes.
    */
   const job = async (label: string, args: readonly string[]): Promise<CommandResult> => {
-    const managers = [...pods].flatMap(([name, pod]) => ['--manager', `${name}=http://127.0.0.1:${pod.port}`]);
+    const managers = ['--manager-port', String(pods.get(NODES[0])!.port)];
     return podman.run(
       [
         'run',
@@ -228,6 +229,11 @@ if (missing) {
       tt.comment(`the rolling restart took ${Date.now() - started} ms, container start included`);
       tt.equal(result.code, 0, `the Job exits 0:\n${result.stdout}${result.stderr}`);
       tt.match(result.stdout, /done: rolling restart of 3 node\(s\) in \d+\.\ds/, 'its summary');
+      for (const [i, name] of NODES.entries()) {
+        const url = `http://${NODE_HOSTS[i]}:${pods.get(name)!.port}`;
+        const planLine = result.stdout.split('\n').find((line) => new RegExp(`^\\s*\\d+\\. ${name}\\b`).test(line));
+        tt.ok(planLine?.includes(` via ${url}:`), `${name}'s manager found through ES, at ${url} (${planLine})`);
+      }
       const stops = [...result.stdout.matchAll(/(es-\d): stop \(/g)].map((m) => m[1]);
       tt.same(stops.toSorted(), NODES, 'every node stopped once');
       tt.equal(stops.at(-1), master, 'the elected master last');

@@ -244,12 +244,19 @@ export interface PlayOptions {
   readonly esImage: string;
   /** Extra environment for the Elasticsearch container (FAKE_ES_ knobs, a fake cluster node's identity). */
   readonly env?: Readonly<Record<string, string>>;
+  /**
+   * The API's address in place of pod.yaml's 0.0.0.0, and its port in place of
+   * a free one: Pods sharing the host's network, each on its own loopback
+   * address and all on one port, stand for Pods with an IP each.
+   */
+  readonly api?: { readonly host: string; readonly port: number };
 }
 
 /** Plays pod.yaml under the given name and waits for the manager's API. */
 export async function playPod(options: PlayOptions): Promise<PlayedPod> {
   const { podman, name } = options;
-  const port = await freePort();
+  const port = options.api?.port ?? (await freePort());
+  const host = options.api?.host ?? '127.0.0.1';
   const volume = `${name}-pm`;
   let manifest = podmanManifest(
     renderPod(fs.readFileSync(POD_TEMPLATE, 'utf8'), {
@@ -260,6 +267,12 @@ export async function playPod(options: PlayOptions): Promise<PlayedPod> {
     }),
     volume,
   );
+  if (options.api) {
+    const bindAll = /^( +value: )0\.0\.0\.0$/gm;
+    if (manifest.match(bindAll)?.length !== 1)
+      throw new Error('pod.yaml changed: expected one PM_HTTP_HOST value 0.0.0.0');
+    manifest = manifest.replace(bindAll, `$1${host}`);
+  }
   for (const [variable, value] of Object.entries(options.env ?? {})) {
     manifest = manifest.replace(
       /^( +)env:\n/m,
@@ -271,7 +284,7 @@ export async function playPod(options: PlayOptions): Promise<PlayedPod> {
 
   const container = `${name}-elasticsearch`;
   const api = async (method: string, route: string): Promise<{ status: number; json: any }> => {
-    const response = await fetch(`http://127.0.0.1:${port}${route}`, { method, signal: AbortSignal.timeout(60_000) });
+    const response = await fetch(`http://${host}:${port}${route}`, { method, signal: AbortSignal.timeout(60_000) });
     const text = await response.text();
     return { status: response.status, json: text ? JSON.parse(text) : undefined };
   };
