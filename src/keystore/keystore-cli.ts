@@ -14,16 +14,9 @@ import { spawn, type ChildProcessWithoutNullStreams, type StdioOptions } from 'n
 import type { Logger } from '../log/logger.ts';
 import { childEnvironment } from '../supervisor/child-env.ts';
 import { sendSignal } from '../supervisor/signal-process.ts';
-import { deadlineOrTestKnob } from './test-deadline.ts';
 
 /** A JVM stuck on something (a full disk, a lock) must not hold syncs forever; a slow one in a starved pod takes a minute or two. */
 const CLI_DEADLINE_MS = 120_000;
-/**
- * Test knob, not a setting: a positive number of milliseconds below the real
- * deadline shortens it, so the test suite need not wait two minutes for a
- * hanging CLI. Anything else is ignored.
- */
-const DEADLINE_TEST_KNOB = 'KEYSTORE_CLI_DEADLINE_TEST_MS';
 /** How long the pipes may stay open once the CLI's main process has exited and its group is killed. */
 const PIPE_GRACE_MS = 2_000;
 /** Output kept per stream: the last bytes, where `ERROR: ...` is. A CLI printing without end must not fill our memory. */
@@ -53,10 +46,17 @@ export type CliRunner = (
   inheritFds?: readonly number[],
 ) => Promise<CliResult>;
 
-export function createCliRunner(binary: string, log: Logger, env: NodeJS.ProcessEnv = process.env): CliRunner {
+export interface CliRunnerOptions {
+  /** The manager's environment, which the CLI's is made from. */
+  readonly env?: NodeJS.ProcessEnv;
+  /** How long a call may take before its group is killed; only tests choose a shorter one. */
+  readonly deadlineMs?: number;
+}
+
+export function createCliRunner(binary: string, log: Logger, options: CliRunnerOptions = {}): CliRunner {
   // Our passwords stay out of its environment.
-  const baseEnv = childEnvironment(env);
-  const deadlineMs = deadlineOrTestKnob(CLI_DEADLINE_MS, env[DEADLINE_TEST_KNOB]);
+  const baseEnv = childEnvironment(options.env ?? process.env);
+  const deadlineMs = options.deadlineMs ?? CLI_DEADLINE_MS;
   return (configDir, args, stdin, inheritFds = []) =>
     new Promise((resolve) => {
       const started = performance.now();
