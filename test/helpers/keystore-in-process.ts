@@ -6,7 +6,7 @@
 // parser. Defines functions only: tap may load this file on its own.
 
 import type { Test } from 'tap';
-import { systemClock } from '../../src/clock/clock.ts';
+import { type Clock, systemClock } from '../../src/clock/clock.ts';
 import type { KeystoreConfig } from '../../src/config/config.ts';
 import { parseCommandLine } from '../../src/config/parse-command-line.ts';
 import type { LogFields, Logger } from '../../src/log/logger.ts';
@@ -28,6 +28,7 @@ export interface InProcessOptions {
   readonly isProcessStarted?: () => boolean;
   /** Every timer of the clock (retries, waits) runs this many times sooner: back-off in tenths of seconds. */
   readonly timerSpeedUp?: number;
+  readonly clock?: Clock;
   /** Parts to use instead of the real ones, given the real ones. */
   readonly system?: (real: KeystoreSystem) => Partial<KeystoreSystem>;
 }
@@ -77,9 +78,11 @@ export async function startInProcess(
     reloadClient: createReloadClient(config, options.reloadDeadlineMs),
     watchSource,
     files: nodeKeystoreFiles,
-    clock: options.timerSpeedUp
-      ? { ...systemClock, setTimer: (ms, fn) => systemClock.setTimer(ms / options.timerSpeedUp!, fn) }
-      : systemClock,
+    clock:
+      options.clock ??
+      (options.timerSpeedUp
+        ? { ...systemClock, setTimer: (ms, fn) => systemClock.setTimer(ms / options.timerSpeedUp!, fn) }
+        : systemClock),
   };
   const system = { ...real, ...options.system?.(real) };
   const updater = await startKeystoreUpdater(
@@ -97,6 +100,37 @@ export async function startInProcess(
     status: () => JSON.parse(JSON.stringify(updater.status())),
     close,
     abandon: () => void (closing = Promise.resolve()),
+  };
+}
+
+export interface HeldTimersClock extends Clock {
+  /** Runs every timer set so far (a retry, a look for the process), as if its time had come. */
+  fire(): number;
+  /** Timers set and not yet fired or cancelled, by their delay. */
+  pending(): number[];
+}
+
+/**
+ * The system clock, but its timers wait for the test: a retry after a back-off of seconds comes when the test says,
+ * and not before (the watcher's debounce and the deadlines keep their own real timers).
+ */
+export function heldTimersClock(): HeldTimersClock {
+  const timers = new Map<number, { readonly ms: number; readonly fn: () => void }>();
+  let nextId = 0;
+  return {
+    ...systemClock,
+    setTimer(ms, fn) {
+      const id = nextId++;
+      timers.set(id, { ms, fn });
+      return () => void timers.delete(id);
+    },
+    fire() {
+      const due = [...timers.values()];
+      timers.clear();
+      for (const timer of due) timer.fn();
+      return due.length;
+    },
+    pending: () => [...timers.values()].map((timer) => timer.ms),
   };
 }
 
