@@ -31,3 +31,12 @@ export const systemClock: Clock = {
     return () => clearTimeout(timer);
   },
 };
+
+/** The same, but its timers never keep the process alive on their own: for work that may be dropped at exit. */
+export const backgroundClock: Clock = {
+  ...systemClock,
+  setTimer(ms, fn) {
+    const timer = setTimeout(fn, ms).unref();
+    return () => clearTimeout(timer);
+  },
+};

@@ -12,6 +12,7 @@
 import { Buffer } from 'node:buffer';
 import { spawn, type ChildProcessWithoutNullStreams, type StdioOptions } from 'node:child_process';
 import type { Logger } from '../log/logger.ts';
+import { monotonicMs } from '../clock/clock.ts';
 import { childEnvironment } from '../supervisor/child-env.ts';
 import { sendSignal } from '../supervisor/signal-process.ts';
 
@@ -59,7 +60,7 @@ export function createCliRunner(binary: string, log: Logger, options: CliRunnerO
   const deadlineMs = options.deadlineMs ?? CLI_DEADLINE_MS;
   return (configDir, args, stdin, inheritFds = []) =>
     new Promise((resolve) => {
-      const started = performance.now();
+      const started = monotonicMs();
       // detached: setsid(2), so the CLI and everything it forks share a process group we can kill whole.
       // Pipes for 0-2 whatever follows them, which only node's typings cannot tell from a spread.
       const stdio: StdioOptions = ['pipe', 'pipe', 'pipe', ...inheritFds];
@@ -113,7 +114,7 @@ export function createCliRunner(binary: string, log: Logger, options: CliRunnerO
         settle({ kind: 'spawnFailed', reason: describeSpawnError(binary, error) }),
       );
       const finish = (code: number | null, signal: NodeJS.Signals | null): void => {
-        const durationMs = Math.round(performance.now() - started);
+        const durationMs = Math.round(monotonicMs() - started);
         log.debug(`elasticsearch-keystore ${args[0]} exited with ${code ?? signal} after ${durationMs} ms`, {
           'event.action': 'keystore-cli',
           'process.args_count': args.length,
