@@ -15,6 +15,7 @@ import type { Logger } from '../log/logger.ts';
 import { monotonicMs } from '../clock/clock.ts';
 import { childEnvironment } from '../supervisor/child-env.ts';
 import { sendSignal } from '../supervisor/signal-process.ts';
+import { describeSpawnError } from '../supervisor/spawn-error.ts';
 
 /** A JVM stuck on something (a full disk, a lock) must not hold syncs forever; a slow one in a starved pod takes a minute or two. */
 const CLI_DEADLINE_MS = 120_000;
@@ -68,15 +69,13 @@ export function createCliRunner(binary: string, log: Logger, options: CliRunnerO
       try {
         spawned = spawn(binary, args, { env: { ...baseEnv, ES_PATH_CONF: configDir }, stdio, detached: true });
       } catch (error) {
-        resolve({ kind: 'spawnFailed', reason: describeSpawnError(binary, error as NodeJS.ErrnoException) });
+        resolve(spawnFailure(binary, error as NodeJS.ErrnoException));
         return;
       }
       // Out of descriptors (EMFILE) the pipes are never made: no stream exists to listen on, and the 'error'
       // event follows. Nothing may touch them before that handler is in place, or the throw ends the manager.
       if (spawned.stdin === null || spawned.stdout === null || spawned.stderr === null || spawned.pid === undefined) {
-        spawned.once('error', (error: NodeJS.ErrnoException) =>
-          resolve({ kind: 'spawnFailed', reason: describeSpawnError(binary, error) }),
-        );
+        spawned.once('error', (error: NodeJS.ErrnoException) => resolve(spawnFailure(binary, error)));
         spawned.stdin?.destroy();
         spawned.stdout?.destroy();
         spawned.stderr?.destroy();
@@ -110,9 +109,7 @@ export function createCliRunner(binary: string, log: Logger, options: CliRunnerO
         hasTimedOut = true;
         killGroup(`elasticsearch-keystore ${args[0]} gave no answer within ${deadlineMs / 1000} s`);
       }, deadlineMs);
-      child.once('error', (error: NodeJS.ErrnoException) =>
-        settle({ kind: 'spawnFailed', reason: describeSpawnError(binary, error) }),
-      );
+      child.once('error', (error: NodeJS.ErrnoException) => settle(spawnFailure(binary, error)));
       const finish = (code: number | null, signal: NodeJS.Signals | null): void => {
         const durationMs = Math.round(monotonicMs() - started);
         log.debug(`elasticsearch-keystore ${args[0]} exited with ${code ?? signal} after ${durationMs} ms`, {
@@ -133,6 +130,11 @@ export function createCliRunner(binary: string, log: Logger, options: CliRunnerO
     });
 }
 
+/** Expected: ENOENT (wrong KEYSTORE_BINARY, or not an ES image), EACCES (not executable), EMFILE (a failed pass, retried). */
+function spawnFailure(binary: string, error: NodeJS.ErrnoException): CliResult {
+  return { kind: 'spawnFailed', reason: describeSpawnError('KEYSTORE_BINARY', binary, error).detail };
+}
+
 /** Keeps the last MAX_OUTPUT_BYTES of a stream. */
 function createTail() {
   let chunks: Buffer[] = [];
@@ -149,15 +151,6 @@ function createTail() {
     },
     text: (): string => Buffer.concat(chunks).subarray(-MAX_OUTPUT_BYTES).toString('utf8'),
   };
-}
-
-function describeSpawnError(binary: string, error: NodeJS.ErrnoException): string {
-  // Expected: ENOENT (wrong KEYSTORE_BINARY, or not an ES image), EACCES (not executable).
-  if (error.code === 'ENOENT') return `KEYSTORE_BINARY ${binary} not found`;
-  if (error.code === 'EACCES') return `KEYSTORE_BINARY ${binary} is not executable (permission denied)`;
-  if (error.code === 'EMFILE' || error.code === 'ENFILE')
-    return `cannot run KEYSTORE_BINARY ${binary}: out of file descriptors (${error.code}); retrying later`;
-  return `cannot run KEYSTORE_BINARY ${binary}: ${error.message}`;
 }
 
 /** The line that says what went wrong: `ERROR: ...`, else the exception's first line. */
