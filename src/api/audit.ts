@@ -7,6 +7,7 @@
 import type { Context } from 'hono';
 import type { PeerCertificate, TLSSocket } from 'node:tls';
 import type { LogFields, Logger } from '../log/logger.ts';
+import { backgroundClock, type Clock } from '../clock/clock.ts';
 import type { NodeBindings } from '../http/node-bridge.ts';
 
 export const REFUSALS_PER_WINDOW = 10;
@@ -48,20 +49,8 @@ function subjectOf(certificate: PeerCertificate | undefined): string | undefined
     .join(', ');
 }
 
-export interface AuditClock {
-  /** Monotonic milliseconds. */
-  now(): number;
-  /** Calls fn once after ms; must not keep the manager alive on its own. */
-  setTimer(ms: number, fn: () => void): void;
-}
-
-const NODE_AUDIT_CLOCK: AuditClock = {
-  now: () => performance.now(),
-  setTimer: (ms, fn) => void setTimeout(fn, ms).unref(),
-};
-
-/** clock is injectable so a test can pass the window without waiting it out. */
-export function createAudit(log: Logger, clock: AuditClock = NODE_AUDIT_CLOCK) {
+/** clock is injectable so a test can pass the window without waiting it out; its timer must not keep the manager alive on its own. */
+export function createAudit(log: Logger, clock: Pick<Clock, 'monotonicMs' | 'setTimer'> = backgroundClock) {
   let windowStart = -Infinity;
   let loggedInWindow = 0;
   let suppressed = 0;
@@ -88,7 +77,7 @@ export function createAudit(log: Logger, clock: AuditClock = NODE_AUDIT_CLOCK) {
       });
     },
     refused(c: Context, status: number, reason: string): void {
-      const at = clock.now();
+      const at = clock.monotonicMs();
       if (at - windowStart > REFUSAL_WINDOW_MS) {
         windowStart = at;
         loggedInWindow = 0;

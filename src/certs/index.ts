@@ -23,6 +23,7 @@ import { serveCsr, type CsrServer } from './csr-server.ts';
 import { generatePrivateKey, looseKeyMode, readPrivateKey } from './private-key.ts';
 import { waitForCertificate, type AcceptedCertificate, type RejectedCertificate } from './wait-for-certificate.ts';
 import { trackRepeats } from '../log/repeats.ts';
+import { monotonicMs } from '../clock/clock.ts';
 
 export type { CertificatesState, CertificatesStatus } from './status.ts';
 
@@ -53,14 +54,14 @@ export async function createCertInitializer(config: CertInitializerConfig, deps:
   let reason = 'looking for an existing key and certificate';
   let since = new Date().toISOString();
   /** The same moment on the monotonic clock, for how long the state has lasted. */
-  let sinceMs = performance.now();
+  let sinceMs = monotonicMs();
   let notAfter: string | undefined;
   let server: CsrServer | undefined;
 
   const enter = (to: CertificatesState, why: string): void => {
     if (to !== state) {
       since = new Date().toISOString();
-      sinceMs = performance.now();
+      sinceMs = monotonicMs();
     }
     state = to;
     reason = why;
@@ -205,7 +206,7 @@ export async function createCertInitializer(config: CertInitializerConfig, deps:
       ...(server ? { port: server.port } : {}),
       ...(notAfter ? { notAfter } : {}),
       since,
-      forMs: Math.round(performance.now() - sinceMs),
+      forMs: Math.round(monotonicMs() - sinceMs),
     }),
     close: async () => {
       abort.abort();

@@ -10,6 +10,7 @@ import { CTL_EXIT } from '../config/ctl-help.ts';
 import { STARTABLE_STATES, type State } from '../supervisor/states.ts';
 import { readyLine, statusLine } from './ctl-lines.ts';
 import { describeFailure, send } from './ctl-socket.ts';
+import { monotonicMs } from '../clock/clock.ts';
 
 const POLL_MS = 500;
 /** A read that hangs is given up after this long, or sooner when the deadline is nearer, and asked again. */
@@ -32,12 +33,12 @@ export async function runWait(
   err: Out,
 ): Promise<number> {
   const route = wait.target === 'ready' ? `/${request.name}/ready` : `/${request.name}/status`;
-  const deadline = performance.now() + wait.timeoutMs;
+  const deadline = monotonicMs() + wait.timeoutMs;
   const describe = (body: any) => (wait.target === 'ready' ? readyLine(body) : statusLine(body));
   let lastSeen = 'no answer yet';
   let lastBody: string | undefined;
   for (;;) {
-    const remaining = deadline - performance.now();
+    const remaining = deadline - monotonicMs();
     try {
       const answer = await send(
         request.socketPath,
@@ -73,7 +74,7 @@ export async function runWait(
       lastSeen = failure.text;
     }
     // The last read falls on the deadline itself: a timeout means "not by then", not "not some time before".
-    const left = deadline - performance.now();
+    const left = deadline - monotonicMs();
     if (left <= 0) break;
     await sleep(Math.min(POLL_MS, left));
   }

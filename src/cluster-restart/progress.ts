@@ -1,6 +1,8 @@
 // What a person (or a script, with --json) follows: one line per step with
 // the time since the run began and what the step took, then a summary.
 
+import { monotonicMs } from '../clock/clock.ts';
+
 export interface Progress {
   /** Runs one step, reporting its end (or failure) and how long it took. */
   step<T>(node: string | null, step: string, action: () => Promise<T>): Promise<T>;
@@ -20,7 +22,7 @@ export class StepFailure extends Error {
   }
 }
 
-export function createProgress(isJson: boolean, out: NodeJS.WritableStream, now = () => performance.now()): Progress {
+export function createProgress(isJson: boolean, out: NodeJS.WritableStream, now = monotonicMs): Progress {
   const began = now();
   const elapsedMs = (): number => Math.round(now() - began);
   const stamp = (): string => `[${(elapsedMs() / 1000).toFixed(1).padStart(6)}s]`;

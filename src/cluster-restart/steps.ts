@@ -4,6 +4,7 @@
 // they poll, an error from ES (no master yet while nodes boot) is a reason to
 // look again, not to give up.
 
+import { monotonicMs } from '../clock/clock.ts';
 import type { EsClient, Health } from './es-client.ts';
 import { isDown, ManagerError, type ManagerClient, type ProcessStatus } from './manager-client.ts';
 import type { RestartOptions } from './options.ts';
@@ -25,7 +26,7 @@ const POLL_MS = 250;
 
 /** Polls check until it gives a value, or fails naming what it waited for and the last thing it saw. */
 export async function waitUntil<T>(what: string, timeoutMs: number, check: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
+  const deadline = monotonicMs() + timeoutMs;
   let lastSeen = '';
   for (;;) {
     try {
@@ -35,7 +36,7 @@ export async function waitUntil<T>(what: string, timeoutMs: number, check: () =>
       if (error instanceof FatalWait) throw error;
       lastSeen = `; last error: ${(error as Error).message}`;
     }
-    if (Date.now() >= deadline) throw new Error(`${what}: not within ${timeoutMs / 1000} s${lastSeen}`);
+    if (monotonicMs() >= deadline) throw new Error(`${what}: not within ${timeoutMs / 1000} s${lastSeen}`);
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));
   }
 }

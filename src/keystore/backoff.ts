@@ -2,6 +2,8 @@
 // to 5 min. The jitter keeps a fleet of pods that failed together (ES down
 // during a rolling restart) from retrying in lockstep.
 
+import type { Clock } from '../clock/clock.ts';
+
 const FIRST_RETRY_MS = 1_000;
 const LONGEST_RETRY_MS = 5 * 60_000;
 /** Each wait is its nominal value times a factor in [1 - JITTER, 1 + JITTER]. */
@@ -15,26 +17,26 @@ export function retryDelayMs(failures: number, random: () => number = Math.rando
 }
 
 /** One pending retry at a time; scheduling again replaces it. */
-export function createRetryTimer(run: () => void) {
-  let timer: ReturnType<typeof setTimeout> | undefined;
+export function createRetryTimer(clock: Clock, run: () => void) {
+  let cancelTimer: (() => void) | undefined;
   let dueAt: number | null = null;
   return {
     schedule(delayMs: number): void {
-      clearTimeout(timer);
-      dueAt = Date.now() + delayMs;
-      timer = setTimeout(() => {
-        timer = undefined;
+      cancelTimer?.();
+      dueAt = clock.now().getTime() + delayMs;
+      cancelTimer = clock.setTimer(delayMs, () => {
+        cancelTimer = undefined;
         dueAt = null;
         run();
-      }, delayMs);
+      });
     },
     cancel(): void {
-      clearTimeout(timer);
-      timer = undefined;
+      cancelTimer?.();
+      cancelTimer = undefined;
       dueAt = null;
     },
     /** Wall-clock time of the pending retry, for the status; null when none. */
     dueAt: (): string | null => (dueAt === null ? null : new Date(dueAt).toISOString()),
-    isPending: (): boolean => timer !== undefined,
+    isPending: (): boolean => cancelTimer !== undefined,
   };
 }

@@ -5,9 +5,10 @@
 //   sync-loop       scan-source -> diff -> apply-diff (keystore-cli) -> applied-record
 //   reload-loop     reload-client (undici, ca-bundle) with back-off
 //   status          what /keystore/status and /health show
-// The parts are in updater.ts, loaded only once the updater is wanted: they
-// require node:crypto and node:child_process, which a manager whose updater
-// is off never needs to load (issue 20).
+// The parts are in updater.ts, their side effects in system.ts (the real ones
+// are made here; tests hand in their own), both loaded only once the updater
+// is wanted: they require node:crypto and node:child_process, which a manager
+// whose updater is off never needs to load (issue 20).
 
 import fs from 'node:fs/promises';
 import type { KeystoreConfig } from '../config/config.ts';
@@ -45,7 +46,11 @@ export async function createKeystoreUpdater(
     return undefined;
   }
 
-  return (await import('./updater.ts')).startKeystoreUpdater(config, deps);
+  const [{ startKeystoreUpdater }, { nodeKeystoreSystem }] = await Promise.all([
+    import('./updater.ts'),
+    import('./system.ts'),
+  ]);
+  return startKeystoreUpdater(config, deps, nodeKeystoreSystem(config, log));
 }
 
 async function exists(file: string): Promise<boolean> {

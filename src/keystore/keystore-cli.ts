@@ -12,18 +12,13 @@
 import { Buffer } from 'node:buffer';
 import { spawn, type ChildProcessWithoutNullStreams, type StdioOptions } from 'node:child_process';
 import type { Logger } from '../log/logger.ts';
+import { monotonicMs } from '../clock/clock.ts';
 import { childEnvironment } from '../supervisor/child-env.ts';
 import { sendSignal } from '../supervisor/signal-process.ts';
-import { deadlineOrTestKnob } from './test-deadline.ts';
+import { describeSpawnError } from '../supervisor/spawn-error.ts';
 
 /** A JVM stuck on something (a full disk, a lock) must not hold syncs forever; a slow one in a starved pod takes a minute or two. */
 const CLI_DEADLINE_MS = 120_000;
-/**
- * Test knob, not a setting: a positive number of milliseconds below the real
- * deadline shortens it, so the test suite need not wait two minutes for a
- * hanging CLI. Anything else is ignored.
- */
-const DEADLINE_TEST_KNOB = 'KEYSTORE_CLI_DEADLINE_TEST_MS';
 /** How long the pipes may stay open once the CLI's main process has exited and its group is killed. */
 const PIPE_GRACE_MS = 2_000;
 /** Output kept per stream: the last bytes, where `ERROR: ...` is. A CLI printing without end must not fill our memory. */
@@ -53,13 +48,20 @@ export type CliRunner = (
   inheritFds?: readonly number[],
 ) => Promise<CliResult>;
 
-export function createCliRunner(binary: string, log: Logger, env: NodeJS.ProcessEnv = process.env): CliRunner {
+export interface CliRunnerOptions {
+  /** The manager's environment, which the CLI's is made from. */
+  readonly env?: NodeJS.ProcessEnv;
+  /** How long a call may take before its group is killed; only tests choose a shorter one. */
+  readonly deadlineMs?: number;
+}
+
+export function createCliRunner(binary: string, log: Logger, options: CliRunnerOptions = {}): CliRunner {
   // Our passwords stay out of its environment.
-  const baseEnv = childEnvironment(env);
-  const deadlineMs = deadlineOrTestKnob(CLI_DEADLINE_MS, env[DEADLINE_TEST_KNOB]);
+  const baseEnv = childEnvironment(options.env ?? process.env);
+  const deadlineMs = options.deadlineMs ?? CLI_DEADLINE_MS;
   return (configDir, args, stdin, inheritFds = []) =>
     new Promise((resolve) => {
-      const started = performance.now();
+      const started = monotonicMs();
       // detached: setsid(2), so the CLI and everything it forks share a process group we can kill whole.
       // Pipes for 0-2 whatever follows them, which only node's typings cannot tell from a spread.
       const stdio: StdioOptions = ['pipe', 'pipe', 'pipe', ...inheritFds];
@@ -67,15 +69,13 @@ export function createCliRunner(binary: string, log: Logger, env: NodeJS.Process
       try {
         spawned = spawn(binary, args, { env: { ...baseEnv, ES_PATH_CONF: configDir }, stdio, detached: true });
       } catch (error) {
-        resolve({ kind: 'spawnFailed', reason: describeSpawnError(binary, error as NodeJS.ErrnoException) });
+        resolve(spawnFailure(binary, error as NodeJS.ErrnoException));
         return;
       }
       // Out of descriptors (EMFILE) the pipes are never made: no stream exists to listen on, and the 'error'
       // event follows. Nothing may touch them before that handler is in place, or the throw ends the manager.
       if (spawned.stdin === null || spawned.stdout === null || spawned.stderr === null || spawned.pid === undefined) {
-        spawned.once('error', (error: NodeJS.ErrnoException) =>
-          resolve({ kind: 'spawnFailed', reason: describeSpawnError(binary, error) }),
-        );
+        spawned.once('error', (error: NodeJS.ErrnoException) => resolve(spawnFailure(binary, error)));
         spawned.stdin?.destroy();
         spawned.stdout?.destroy();
         spawned.stderr?.destroy();
@@ -109,11 +109,9 @@ export function createCliRunner(binary: string, log: Logger, env: NodeJS.Process
         hasTimedOut = true;
         killGroup(`elasticsearch-keystore ${args[0]} gave no answer within ${deadlineMs / 1000} s`);
       }, deadlineMs);
-      child.once('error', (error: NodeJS.ErrnoException) =>
-        settle({ kind: 'spawnFailed', reason: describeSpawnError(binary, error) }),
-      );
+      child.once('error', (error: NodeJS.ErrnoException) => settle(spawnFailure(binary, error)));
       const finish = (code: number | null, signal: NodeJS.Signals | null): void => {
-        const durationMs = Math.round(performance.now() - started);
+        const durationMs = Math.round(monotonicMs() - started);
         log.debug(`elasticsearch-keystore ${args[0]} exited with ${code ?? signal} after ${durationMs} ms`, {
           'event.action': 'keystore-cli',
           'process.args_count': args.length,
@@ -132,6 +130,11 @@ export function createCliRunner(binary: string, log: Logger, env: NodeJS.Process
     });
 }
 
+/** Expected: ENOENT (wrong KEYSTORE_BINARY, or not an ES image), EACCES (not executable), EMFILE (a failed pass, retried). */
+function spawnFailure(binary: string, error: NodeJS.ErrnoException): CliResult {
+  return { kind: 'spawnFailed', reason: describeSpawnError('KEYSTORE_BINARY', binary, error).detail };
+}
+
 /** Keeps the last MAX_OUTPUT_BYTES of a stream. */
 function createTail() {
   let chunks: Buffer[] = [];
@@ -148,15 +151,6 @@ function createTail() {
     },
     text: (): string => Buffer.concat(chunks).subarray(-MAX_OUTPUT_BYTES).toString('utf8'),
   };
-}
-
-function describeSpawnError(binary: string, error: NodeJS.ErrnoException): string {
-  // Expected: ENOENT (wrong KEYSTORE_BINARY, or not an ES image), EACCES (not executable).
-  if (error.code === 'ENOENT') return `KEYSTORE_BINARY ${binary} not found`;
-  if (error.code === 'EACCES') return `KEYSTORE_BINARY ${binary} is not executable (permission denied)`;
-  if (error.code === 'EMFILE' || error.code === 'ENFILE')
-    return `cannot run KEYSTORE_BINARY ${binary}: out of file descriptors (${error.code}); retrying later`;
-  return `cannot run KEYSTORE_BINARY ${binary}: ${error.message}`;
 }
 
 /** The line that says what went wrong: `ERROR: ...`, else the exception's first line. */

@@ -9,7 +9,6 @@ import type { KeystoreConfig } from '../config/config.ts';
 import { loadCaBundle } from '../files/ca-bundle.ts';
 import { readSecret } from '../files/secrets.ts';
 import { readBoundedBody } from '../http/bounded-body.ts';
-import { deadlineOrTestKnob } from './test-deadline.ts';
 
 const RELOAD_ROUTE = '/_nodes/_local/reload_secure_settings';
 /**
@@ -18,8 +17,6 @@ const RELOAD_ROUTE = '/_nodes/_local/reload_secure_settings';
  * each byte, so a body dripped a byte at a time would otherwise never end.
  */
 const RELOAD_DEADLINE_MS = 60_000;
-/** Test knob, not a setting: a positive number of milliseconds below the real deadline shortens it. */
-const DEADLINE_TEST_KNOB = 'RELOAD_DEADLINE_TEST_MS';
 const CONNECT_TIMEOUT_MS = 10_000;
 /** A real answer is a few hundred bytes per node; more is read no further. */
 const MAX_ANSWER_BYTES = 256 * 1024;
@@ -49,9 +46,9 @@ export interface ReloadClient {
   close(): Promise<void>;
 }
 
-export function createReloadClient(config: KeystoreConfig, env: NodeJS.ProcessEnv = process.env): ReloadClient {
+/** `deadlineMs`: for the whole call, answer included; only tests choose a shorter one. */
+export function createReloadClient(config: KeystoreConfig, deadlineMs = RELOAD_DEADLINE_MS): ReloadClient {
   const url = new URL(`${config.endpoint}${RELOAD_ROUTE}`);
-  const deadlineMs = deadlineOrTestKnob(RELOAD_DEADLINE_MS, env[DEADLINE_TEST_KNOB]);
   const isHttps = url.protocol === 'https:';
   let undici: typeof import('undici') | undefined;
   let client: Client | undefined;

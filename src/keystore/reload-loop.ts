@@ -4,6 +4,7 @@
 // not started the pending reload waits, re-checking each second (no timer
 // when nothing is pending).
 
+import type { Clock } from '../clock/clock.ts';
 import type { Logger } from '../log/logger.ts';
 import type { ReloadClient, ReloadOutcome } from './reload-client.ts';
 import type { SecretRead } from '../files/secrets.ts';
@@ -15,6 +16,7 @@ const PROCESS_CHECK_MS = 1_000;
 export interface ReloadLoopOptions {
   readonly client: ReloadClient;
   readonly log: Logger;
+  readonly clock: Clock;
   readonly isProcessStarted: () => boolean;
   /** Read at each call (KEYSTORE_PASSWORD_FILE may rotate); undefined for an unprotected keystore. */
   readonly keystorePassword: () => Promise<SecretRead>;
@@ -31,7 +33,7 @@ export function createReloadLoop(options: ReloadLoopOptions) {
   const settle = (outcome: ReloadOutcome): PassResult => {
     if (outcome.ok) {
       lastFailure = null;
-      facts.lastReloadAt = new Date().toISOString();
+      facts.lastReloadAt = options.clock.now().toISOString();
       facts.reloads++;
       log.info(`secure settings reloaded on ${outcome.nodes.join(', ')}`, {
         'event.action': 'keystore-reload',
@@ -72,6 +74,7 @@ export function createReloadLoop(options: ReloadLoopOptions) {
     name: 'reloading secure settings',
     action: 'keystore-reload',
     log,
+    clock: options.clock,
     pass: reloadOnce,
     isRequestRetryingAtOnce: false,
   });

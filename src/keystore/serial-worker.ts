@@ -7,6 +7,7 @@
 //   failed  retry with exponential back-off and jitter (backoff.ts).
 // Requests that arrive during a pass coalesce into one more pass after it.
 
+import type { Clock } from '../clock/clock.ts';
 import type { LogFields, Logger } from '../log/logger.ts';
 import { createRetryTimer, retryDelayMs } from './backoff.ts';
 import { trackRepeats } from '../log/repeats.ts';
@@ -22,6 +23,7 @@ export interface SerialWorkerOptions {
   readonly name: string;
   readonly action: string;
   readonly log: Logger;
+  readonly clock: Clock;
   readonly pass: () => Promise<PassResult>;
   /** True: a request while a retry is scheduled runs at once. False: the scheduled retry carries it. */
   readonly isRequestRetryingAtOnce: boolean;
@@ -52,7 +54,7 @@ export interface SerialWorker {
 }
 
 export function createSerialWorker(options: SerialWorkerOptions): SerialWorker {
-  const { log, name, action } = options;
+  const { log, name, action, clock } = options;
   let running: Promise<void> | null = null;
   let runningSince: string | null = null;
   /** The same moment on the monotonic clock: how long a pass has run survives a wall-clock jump. */
@@ -62,7 +64,7 @@ export function createSerialWorker(options: SerialWorkerOptions): SerialWorker {
   let isRetryScheduled = false;
   const reasons = trackRepeats<string>();
   const facts = { error: null as string | null, consecutiveFailures: 0, failures: 0 };
-  const timer = createRetryTimer(() => {
+  const timer = createRetryTimer(clock, () => {
     isRetryScheduled = false;
     start(facts.error !== null ? 'retry after a failure' : 'looking again');
   });
@@ -118,8 +120,8 @@ export function createSerialWorker(options: SerialWorkerOptions): SerialWorker {
       do {
         isRequestedAgain = false;
         if (options.isRequestRetryingAtOnce) cancelRetry();
-        runningSince = new Date().toISOString();
-        runningSinceMs = performance.now();
+        runningSince = clock.now().toISOString();
+        runningSinceMs = clock.monotonicMs();
         let result: PassResult;
         try {
           result = await options.pass();
@@ -144,7 +146,7 @@ export function createSerialWorker(options: SerialWorkerOptions): SerialWorker {
     },
     facts: () => ({
       runningSince,
-      runningForMs: runningSince === null ? null : Math.round(performance.now() - runningSinceMs),
+      runningForMs: runningSince === null ? null : Math.round(clock.monotonicMs() - runningSinceMs),
       error: facts.error,
       consecutiveFailures: facts.consecutiveFailures,
       nextRetryAt: isRetryScheduled ? timer.dueAt() : null,
@@ -155,12 +157,14 @@ export function createSerialWorker(options: SerialWorkerOptions): SerialWorker {
       isClosed = true;
       cancelRetry();
       if (!running) return;
-      let wait: ReturnType<typeof setTimeout> | undefined;
+      let cancelWait = (): void => {};
       await Promise.race([
         running,
-        new Promise((resolve) => (wait = Number.isFinite(maxWaitMs) ? setTimeout(resolve, maxWaitMs) : undefined)),
+        new Promise<void>((resolve) => {
+          if (Number.isFinite(maxWaitMs)) cancelWait = clock.setTimer(maxWaitMs, resolve);
+        }),
       ]);
-      clearTimeout(wait);
+      cancelWait();
     },
   };
 }

@@ -6,10 +6,11 @@
 
 import type { KeystoreConfig } from '../config/config.ts';
 import type { Logger } from '../log/logger.ts';
-import { saveRecord, fingerprintFile, PENDING_DIGEST, type AppliedRecord } from './applied-record.ts';
+import type { Clock } from '../clock/clock.ts';
+import { fingerprintFile, PENDING_DIGEST, type AppliedRecord } from './applied-record.ts';
 import type { Applier, ApplyOutcome } from './apply-diff.ts';
-import { openWorkspace, type CommitResult } from './keystore-swap.ts';
-import { crashHereIfAsked } from './test-crash.ts';
+import type { CommitResult, Workspace } from './keystore-swap.ts';
+import type { KeystoreFiles } from './system.ts';
 import { diffSettings, isEmptyDiff, type KeystoreDiff } from './diff.ts';
 import { scanSource, type IgnoredEntry, type Snapshot } from './scan-source.ts';
 import { readSecret } from '../files/secrets.ts';
@@ -28,6 +29,9 @@ export interface SyncLoopOptions {
   readonly config: KeystoreConfig;
   readonly log: Logger;
   readonly applier: Applier;
+  /** The record's writes and the keystore's swap: where a crash may fall. */
+  readonly files: Pick<KeystoreFiles, 'saveRecord' | 'openWorkspace'>;
+  readonly clock: Clock;
   readonly record: AppliedRecord;
   readonly recordFile: string;
   /** Maps a value's sha256 to the digest kept in the record. */
@@ -43,14 +47,14 @@ export interface SyncLoopOptions {
 }
 
 export function createSyncLoop(options: SyncLoopOptions) {
-  const { config, log, applier, record, recordFile } = options;
-  const now = (): string => new Date().toISOString();
+  const { config, log, applier, record, recordFile, files, clock } = options;
+  const now = (): string => clock.now().toISOString();
   let isBootSync = true;
   let swapRaces = 0;
   let casConflicts = 0;
   const ignoredSaid = trackRepeats('');
   /** The first pass is awaited from here (the watcher gets ready first): a first pass that never begins looks stuck too. */
-  const createdAtMs = performance.now();
+  const createdAtMs = clock.monotonicMs();
   const facts = {
     /** True until the first pass ends, so the status never says "synced" before anything was read. */
     isFirstPassPending: true,
@@ -166,16 +170,16 @@ export function createSyncLoop(options: SyncLoopOptions) {
     if (fresh.length > 0) {
       for (const name of fresh) record.settings.set(name, PENDING_DIGEST);
       try {
-        await saveRecord(recordFile, record);
+        await files.saveRecord(recordFile, record);
       } catch (error) {
         return failed(`cannot save ${recordFile} before adding ${fresh.join(', ')}: ${(error as Error).message}`);
       }
     }
     facts.syncingWhat = what;
-    const started = performance.now();
-    let workspace: Awaited<ReturnType<typeof openWorkspace>>;
+    const started = clock.monotonicMs();
+    let workspace: Workspace | { readonly conflict: string };
     try {
-      workspace = await openWorkspace(config.keystorePath, fingerprint);
+      workspace = await files.openWorkspace(config.keystorePath, fingerprint);
     } catch (error) {
       return failed(`cannot copy the keystore ${config.keystorePath} to work on: ${(error as Error).message}`);
     }
@@ -206,18 +210,17 @@ export function createSyncLoop(options: SyncLoopOptions) {
     for (const name of outcome.upserted) record.settings.set(name, options.digest(snapshot.hashes.get(name)!));
     for (const name of outcome.removed) record.settings.delete(name);
     if (committed !== null) {
-      crashHereIfAsked();
       record.keystoreSha256 = committed.sha256;
       record.appliedAt = facts.lastChangeAt = now();
       if (outcome.ok) record.revision = snapshot.revision;
-      await saveRecord(recordFile, record).catch((error: Error) =>
+      await files.saveRecord(recordFile, record).catch((error: Error) =>
         log.warn(`cannot save ${recordFile}: ${error.message}; the next start re-adds every setting`, {
           'event.action': 'keystore-sync',
         }),
       );
       options.onKeystoreChanged(isBootSync);
     }
-    const durationMs = Math.round(performance.now() - started);
+    const durationMs = Math.round(clock.monotonicMs() - started);
     if (outcome.ok) {
       facts.syncs++;
       log.info(
@@ -247,6 +250,7 @@ export function createSyncLoop(options: SyncLoopOptions) {
     name: 'keystore sync',
     action: 'keystore-sync',
     log,
+    clock,
     pass: syncOnce,
     isRequestRetryingAtOnce: true,
     afterPass: () => {
@@ -275,7 +279,7 @@ export function createSyncLoop(options: SyncLoopOptions) {
         syncingSince: work.runningSince,
         syncingForMs:
           work.runningForMs ??
-          (facts.isFirstPassPending && work.error === null ? Math.round(performance.now() - createdAtMs) : null),
+          (facts.isFirstPassPending && work.error === null ? Math.round(clock.monotonicMs() - createdAtMs) : null),
         error: work.error,
         consecutiveFailures: work.consecutiveFailures,
         syncFailures: work.failures,

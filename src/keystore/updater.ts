@@ -1,29 +1,33 @@
 // The keystore updater's parts, wired (index.ts says what each does); loaded by index.ts once the updater is wanted.
 
 import type { KeystoreConfig } from '../config/config.ts';
-import { digester, loadRecord, recordPathFor } from './applied-record.ts';
+import { digester, recordPathFor } from './applied-record.ts';
 import { createApplier } from './apply-diff.ts';
-import { createCliRunner } from './keystore-cli.ts';
-import { sweepWorkspaces, workspaceRoot } from './keystore-swap.ts';
-import { createReloadClient } from './reload-client.ts';
+import { workspaceRoot } from './keystore-swap.ts';
 import { createReloadLoop } from './reload-loop.ts';
 import { readSecret } from '../files/secrets.ts';
 import { createChangeDetector } from './change-detector.ts';
-import { watchSource, type SourceWatcher } from './source-watcher.ts';
+import type { SourceWatcher } from './source-watcher.ts';
+import type { KeystoreSystem } from './system.ts';
 import { describeStatus } from './status.ts';
 import { createSyncLoop } from './sync-loop.ts';
 import type { KeystoreDeps, KeystoreUpdater } from './index.ts';
 
-export async function startKeystoreUpdater(config: KeystoreConfig, deps: KeystoreDeps): Promise<KeystoreUpdater> {
+export async function startKeystoreUpdater(
+  config: KeystoreConfig,
+  deps: KeystoreDeps,
+  system: KeystoreSystem,
+): Promise<KeystoreUpdater> {
   const { log } = deps;
+  const { files, clock } = system;
   // Copies a manager killed mid-pass left behind: never put in place, and the keystore is as that pass found it.
-  await sweepWorkspaces(config.keystorePath).catch((error: Error) =>
+  await files.sweepWorkspaces(config.keystorePath).catch((error: Error) =>
     log.warn(`cannot remove leftover keystore copies in ${workspaceRoot(config.keystorePath)}: ${error.message}`, {
       'event.action': 'keystore-start',
     }),
   );
   const recordFile = recordPathFor(config.keystorePath);
-  const loaded = await loadRecord(recordFile);
+  const loaded = await files.loadRecord(recordFile);
   if (loaded.problem)
     log.warn(`${loaded.problem}; settings not in SOURCE_DIR will be left alone`, { 'event.action': 'keystore-start' });
   const keystorePassword = () =>
@@ -32,8 +36,9 @@ export async function startKeystoreUpdater(config: KeystoreConfig, deps: Keystor
 
   const reloadLoop = config.reload
     ? createReloadLoop({
-        client: createReloadClient(config),
+        client: system.reloadClient,
         log,
+        clock,
         isProcessStarted: deps.isProcessStarted,
         keystorePassword,
       })
@@ -43,7 +48,9 @@ export async function startKeystoreUpdater(config: KeystoreConfig, deps: Keystor
   const syncLoop = createSyncLoop({
     config,
     log,
-    applier: createApplier(createCliRunner(config.binary, log), log),
+    files,
+    clock,
+    applier: createApplier(system.runCli, log),
     record: loaded.record,
     recordFile,
     digest: digester(loaded.record.salt, passwordAtStart.ok ? (passwordAtStart.value ?? '') : ''),
@@ -56,7 +63,7 @@ export async function startKeystoreUpdater(config: KeystoreConfig, deps: Keystor
       reloadLoop?.request();
     },
   });
-  watcher.current = watchSource(
+  watcher.current = system.watchSource(
     config.sourceDir,
     (why) => syncLoop.request(why),
     () => changes.hasChanged(),

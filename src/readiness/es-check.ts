@@ -10,6 +10,7 @@ import net from 'node:net';
 import type { KeystoreConfig, ReadyCheck } from '../config/config.ts';
 import { loadCaBundle } from '../files/ca-bundle.ts';
 import { readSecret } from '../files/secrets.ts';
+import { monotonicMs } from '../clock/clock.ts';
 
 /** ES's `GET /` answer is a few hundred bytes: more is not read. */
 const MAX_ANSWER_BYTES = 64 * 1024;
@@ -89,9 +90,9 @@ function httpCheck(es: KeystoreConfig, timeoutMs: number): EsCheck {
   let caReadAt = -Infinity;
 
   const agentFor = async (): Promise<{ readonly agent: http.Agent } | { readonly failed: CheckResult }> => {
-    if (agent && performance.now() - caReadAt < CA_REREAD_MS) return { agent };
+    if (agent && monotonicMs() - caReadAt < CA_REREAD_MS) return { agent };
     const ca = isHttps ? await loadCaBundle(es.certificatesPath) : { ok: true as const, pem: '' };
-    caReadAt = performance.now();
+    caReadAt = monotonicMs();
     if (!ca.ok)
       return {
         failed: notAnswering('the CA to trust Elasticsearch with cannot be read (see the manager log)', ca.reason),

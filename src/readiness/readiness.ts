@@ -8,6 +8,7 @@ import type { Logger } from '../log/logger.ts';
 import type { Supervisor } from '../supervisor/supervisor-interface.ts';
 import type { State } from '../supervisor/states.ts';
 import type { CheckResult, EsCheck } from './es-check.ts';
+import { monotonicMs } from '../clock/clock.ts';
 
 /** How long a check's result answers probes. */
 export const CHECK_REUSE_MS = 1_000;
@@ -46,7 +47,7 @@ interface CheckedRun {
 
 export function createReadiness(deps: ReadinessDeps): Readiness {
   const { name, supervisor, log } = deps;
-  const now = deps.monotonicMs ?? (() => performance.now());
+  const now = deps.monotonicMs ?? monotonicMs;
   let last: CheckedRun | null = null;
   let inFlight: { readonly run: string; readonly done: Promise<CheckedRun> } | null = null;
   let logged: string | null = null;

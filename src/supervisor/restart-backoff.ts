@@ -2,7 +2,7 @@
 // so a process that crashes at boot does not spin. A run that lasted longer
 // than the longest wait counts as healthy and resets the back-off.
 
-import type { Clock } from './system.ts';
+import type { Clock } from '../clock/clock.ts';
 
 const FIRST_WAIT_MS = 1_000;
 const LONGEST_WAIT_MS = 60_000;

@@ -5,6 +5,7 @@
 import { spawn } from 'node:child_process';
 import { childEnvironment } from './child-env.ts';
 import { SUPERVISED_MARKER } from './marked-processes.ts';
+import { describeSpawnError } from './spawn-error.ts';
 
 export interface ExitStatus {
   /** Exit code, or null when a signal ended it; never folded into one number. */
@@ -23,12 +24,6 @@ export type SpawnResult =
   /** reason names no path (it reaches API clients); detail does, for the log. */
   | { readonly ok: false; readonly reason: string; readonly detail: string; readonly code: string };
 
-const SPAWN_ERRORS: Readonly<Record<string, string>> = {
-  ENOENT: 'no such file',
-  EACCES: 'not executable',
-  ENOEXEC: 'not a valid executable',
-};
-
 /** marker goes into the environment of the process and so of all it starts: marked-processes.ts finds them by it. */
 export async function spawnProcess(cmd: string, args: readonly string[], marker: string): Promise<SpawnResult> {
   const child = spawn(cmd, args, {
@@ -44,15 +39,7 @@ export async function spawnProcess(cmd: string, args: readonly string[], marker:
   });
   // Later 'error' events (a failed kill) are reported where they happen; do not let them crash us.
   child.on('error', () => {});
-  if (spawnError || child.pid === undefined) {
-    const code = spawnError?.code ?? 'UNKNOWN';
-    return {
-      ok: false,
-      code,
-      reason: `cannot run --cmd: ${code} (${SPAWN_ERRORS[code] ?? 'spawn failed'})`,
-      detail: `cannot run ${cmd}: ${spawnError?.message ?? 'no pid'}`,
-    };
-  }
+  if (spawnError || child.pid === undefined) return { ok: false, ...describeSpawnError('--cmd', cmd, spawnError) };
   return { ok: true, process: { pid: child.pid, exited } };
 }
 

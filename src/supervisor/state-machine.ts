@@ -4,7 +4,7 @@
 
 import type { Logger } from '../log/logger.ts';
 import { TRANSITIONS, type Event, type State } from './states.ts';
-import type { Clock } from './system.ts';
+import type { Clock } from '../clock/clock.ts';
 
 export interface StateMachine {
   current(): State;

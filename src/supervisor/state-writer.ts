@@ -9,7 +9,7 @@
 import { errnoCode } from '../files/errno.ts';
 import type { Logger } from '../log/logger.ts';
 import type { PersistedState } from './state-file.ts';
-import type { Clock } from './system.ts';
+import type { Clock } from '../clock/clock.ts';
 
 const FIRST_RETRY_MS = 250;
 const LONGEST_RETRY_MS = 10_000;

@@ -5,7 +5,7 @@
 // milliseconds.
 
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { type Clock, systemClock } from '../clock/clock.ts';
 import type { Logger } from '../log/logger.ts';
 import { findMarkedProcesses, markerValue } from './marked-processes.ts';
 import { sweepTemporaries } from '../files/atomic-write.ts';
@@ -19,17 +19,6 @@ import {
   type PersistedState,
   type ReadResult,
 } from './state-file.ts';
-
-export interface Clock {
-  /** Wall-clock time: only for what is shown (`since`, `at`), never to measure a duration. */
-  now(): Date;
-  /** Monotonic milliseconds: for deadlines and every duration (how long a run lasted). */
-  monotonicMs(): number;
-  /** Resolves after ms; rejects (AbortError) once signal aborts. */
-  sleep(ms: number, signal?: AbortSignal): Promise<void>;
-  /** Calls fn once after ms unless the returned function is called first. */
-  setTimer(ms: number, fn: () => void): () => void;
-}
 
 export interface StateStore {
   /** Reads only. */
@@ -54,16 +43,6 @@ export interface SupervisorSystem {
   readonly clock: Clock;
 }
 
-const NODE_CLOCK: Clock = {
-  now: () => new Date(),
-  monotonicMs: () => performance.now(),
-  sleep: (ms, signal) => sleep(ms, undefined, { signal }),
-  setTimer(ms, fn) {
-    const timer = setTimeout(fn, ms);
-    return () => clearTimeout(timer);
-  },
-};
-
 export function nodeSystem(stateFile: string): SupervisorSystem {
   // By state file: a manager restarted with the same one finds what an earlier run left.
   const resolved = path.resolve(stateFile);
@@ -78,6 +57,6 @@ export function nodeSystem(stateFile: string): SupervisorSystem {
       sweep: () => sweepTemporaries(stateFile),
       write: (state) => writeStateFile(stateFile, state),
     },
-    clock: NODE_CLOCK,
+    clock: systemClock,
   };
 }

@@ -80,7 +80,13 @@ t.test('refusals are rate-limited: a burst logs a few lines, then one that count
   const timers: { at: number; fn: () => void }[] = [];
   const audit = createAudit(
     createLogger((line) => lines.push(JSON.parse(line))),
-    { now: () => now, setTimer: (ms, fn) => timers.push({ at: now + ms, fn }) },
+    {
+      monotonicMs: () => now,
+      setTimer: (ms, fn) => {
+        timers.push({ at: now + ms, fn });
+        return () => {};
+      },
+    },
   );
   const c = { req: { method: 'POST', path: '/es/stop' }, env: undefined } as unknown as Context;
   for (let i = 0; i < 100; i++) {

@@ -9,7 +9,8 @@ import type { LogFields, Logger } from '../../src/log/logger.ts';
 import type { Target } from '../../src/supervisor/signal-process.ts';
 import type { ExitStatus, SpawnResult } from '../../src/supervisor/spawn-process.ts';
 import type { PersistedState, ReadResult } from '../../src/supervisor/state-file.ts';
-import type { Clock, SupervisorSystem } from '../../src/supervisor/system.ts';
+import type { Clock } from '../../src/clock/clock.ts';
+import type { SupervisorSystem } from '../../src/supervisor/system.ts';
 
 export interface FakeProcess {
   readonly pid: number;

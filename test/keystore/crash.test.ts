@@ -1,10 +1,11 @@
-// A SIGKILL of the manager at any step of a sync that adds a setting never
-// leaves that setting in the keystore for good: once it is removed from the
-// Secret (while the manager is down), the next manager removes it. The kill
-// comes from where it would land in real life: the CLI's wrapper before the
-// CLI runs, the fake CLI's hooks while it reads and after it saved (the real
-// one takes seconds to exit after its save), and, for the instant after the
-// keystore was put in place and before the record, the manager's test knob.
+// A SIGKILL of the built manager in the middle of a sync that adds a setting
+// never leaves that setting in the keystore for good: once it is removed from
+// the Secret (while the manager is down), the next manager removes it. The
+// kill comes from where it lands in real life: the fake CLI's hook, after it
+// saved and before it exited (the real one takes seconds to exit after its
+// save). crash-steps.test.ts stops an updater in process at each of the four
+// steps, the instant between the swap and the record write included, which
+// nothing outside the manager can reach.
 
 import t from 'tap';
 import fs from 'node:fs';
@@ -12,7 +13,6 @@ import path from 'node:path';
 import { startManager, stopManager, waitFor, type RunningManager } from '../helpers/manager.ts';
 import {
   cliCalls,
-  KEYSTORE_CLI,
   keystoreLayout,
   settingsOf,
   statusWhere,
@@ -20,12 +20,7 @@ import {
   type KeystoreLayout,
 } from '../helpers/keystore.ts';
 
-const STEPS = [
-  'before the call',
-  'during the call',
-  'after the CLI saved, before it exited',
-  'after the swap, before the record write',
-] as const;
+const STEPS = ['after the CLI saved, before it exited'] as const;
 type Step = (typeof STEPS)[number];
 
 /** A shell script that, while `flag` exists, removes it and SIGKILLs the pid in `pidVariable`. */
@@ -39,40 +34,16 @@ function killerScript(file: string, flag: string, pidVariable: string, thenExit 
 }
 
 function setUp(layout: KeystoreLayout) {
-  const flags = {
-    before: path.join(layout.root, 'kill-before-call'),
-    during: path.join(layout.root, 'kill-during-call'),
-    afterSave: path.join(layout.root, 'kill-after-save'),
-    beforeRecord: path.join(layout.root, 'kill-before-record'),
-  };
-  // The wrapper is the manager's own child: $PPID is the manager. It kills it, then leaves without running the CLI.
-  const wrapper = path.join(layout.root, 'elasticsearch-keystore');
-  fs.writeFileSync(
-    wrapper,
-    `#!/bin/sh\nif [ -e '${flags.before}' ]; then rm -f '${flags.before}'; kill -9 "$PPID"; exit 1; fi\nexec '${KEYSTORE_CLI}' "$@"\n`,
-    { mode: 0o755 },
-  );
+  const afterSave = path.join(layout.root, 'kill-after-save');
   const env = {
     ...layout.env,
-    KEYSTORE_BINARY: wrapper,
-    FAKE_KEYSTORE_BEFORE_READ: killerScript(
-      path.join(layout.root, 'during.sh'),
-      flags.during,
-      'FAKE_KEYSTORE_CALLER_PID',
-    ),
     FAKE_KEYSTORE_AFTER_SAVE: killerScript(
       path.join(layout.root, 'after-save.sh'),
-      flags.afterSave,
+      afterSave,
       'FAKE_KEYSTORE_CALLER_PID',
     ),
-    KEYSTORE_TEST_CRASH_FILE: flags.beforeRecord,
   };
-  const flagFor: Record<Step, string> = {
-    'before the call': flags.before,
-    'during the call': flags.during,
-    'after the CLI saved, before it exited': flags.afterSave,
-    'after the swap, before the record write': flags.beforeRecord,
-  };
+  const flagFor: Record<Step, string> = { 'after the CLI saved, before it exited': afterSave };
   return { env, flagFor };
 }
 
@@ -107,18 +78,13 @@ for (const step of STEPS) {
     );
     t.equal(first.child.signalCode, 'SIGKILL', `the manager was killed ${step}`);
     t.notOk(fs.existsSync(flagFor[step]), 'at that step');
-    if (step === 'during the call' || step === 'after the CLI saved, before it exited') {
-      // The orphaned CLI goes on to its end (its log line is its last act): whatever it would do is done.
-      await waitFor(() => cliCalls(layout.cliLog).length > callsBefore, 'the orphaned CLI to finish');
-    }
+    // The orphaned CLI goes on to its end (its log line is its last act): whatever it would do is done.
+    await waitFor(() => cliCalls(layout.cliLog).length > callsBefore, 'the orphaned CLI to finish');
     const keystoreAfterKill = settingsOf(layout.keystorePath);
     t.comment(`keystore after the kill: ${JSON.stringify(keystoreAfterKill)}`);
 
     writeSecret(layout.sourceDir, { a: 'A1' });
-    const second = await startManager({
-      args: layout.args,
-      env: { ...layout.env, KEYSTORE_BINARY: env.KEYSTORE_BINARY },
-    });
+    const second = await startManager({ args: layout.args, env: layout.env });
     t.teardown(() => stopManager(second));
     await synced(second, ['a'], 'the sync after the restart');
     t.same(settingsOf(layout.keystorePath), { a: 'A1' }, 'b is not in the keystore');

@@ -3,23 +3,38 @@
 // path swapped for a symlink out of SOURCE_DIR, or bytes rewritten, never
 // reach the keystore unchecked. The fake CLI's FAKE_KEYSTORE_BEFORE_READ hook
 // makes the change at the exact moment a real CLI would open its files, so
-// nothing here depends on timing.
+// nothing here depends on timing. The first case runs against the built
+// executable; the others run the updater in process (same CLI, same files).
 
 import t, { type Test } from 'tap';
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { ROOT, startManager, stopManager, waitFor, within, type RunningManager } from '../helpers/manager.ts';
+import {
+  ROOT,
+  startManager,
+  stopManager,
+  waitFor,
+  within,
+  type LogRecord,
+  type RunningManager,
+} from '../helpers/manager.ts';
 import {
   cliCalls,
   KEYSTORE_CLI,
   keystoreLayout,
   secretRevision,
   settingsOf,
-  statusWhere,
+  statusWhere as executableStatusWhere,
   writeSecret,
   type KeystoreLayout,
 } from '../helpers/keystore.ts';
+import {
+  inProcessStatusWhere,
+  startInProcess,
+  type InProcessOptions,
+  type InProcessUpdater,
+} from '../helpers/keystore-in-process.ts';
 
 /** What add-file may carry per call (MAX_PAIRS_PER_CALL in src/keystore/apply-diff.ts). */
 const PAIRS_PER_CALL = 256;
@@ -68,10 +83,16 @@ function addFileCalls(layout: KeystoreLayout) {
   return cliCalls(layout.cliLog).filter((call) => call.argv[0] === 'add-file');
 }
 
-/** What the manager holds open beneath SOURCE_DIR: nothing, once no add-file call is running. */
-function openBeneath(manager: RunningManager, dir: string): string[] {
+/** The updater in process, and what the tests here ask of it. */
+interface Updater extends InProcessUpdater {
+  readonly pid: number;
+  waitForLog(predicate: (record: LogRecord) => boolean, what: string, timeoutMs: number): Promise<LogRecord>;
+}
+
+/** What the manager (or this process, running the updater) holds open beneath SOURCE_DIR: nothing, once no add-file call is running. */
+function openBeneath(manager: RunningManager | Updater, dir: string): string[] {
   const root = fs.realpathSync(dir);
-  const pid = manager.child.pid!;
+  const pid = 'child' in manager ? manager.child.pid! : manager.pid;
   return fs.readdirSync(`/proc/${pid}/fd`).flatMap((fd) => {
     try {
       const target = fs.readlinkSync(`/proc/${pid}/fd/${fd}`);
@@ -82,10 +103,39 @@ function openBeneath(manager: RunningManager, dir: string): string[] {
   });
 }
 
-async function start(t: Test, layout: KeystoreLayout, env: Record<string, string> = {}): Promise<RunningManager> {
+async function startExecutable(
+  t: Test,
+  layout: KeystoreLayout,
+  env: Record<string, string> = {},
+): Promise<RunningManager> {
   const manager = await startManager({ args: layout.args, env: { ...layout.env, ...env } });
   t.teardown(() => stopManager(manager));
   return manager;
+}
+
+async function start(
+  t: Test,
+  layout: KeystoreLayout,
+  env: Record<string, string> = {},
+  options: Omit<InProcessOptions, 'env'> = {},
+): Promise<Updater> {
+  const running = await startInProcess(t, layout, { env, ...options });
+  return {
+    ...running,
+    pid: process.pid,
+    waitForLog: (predicate, what, timeoutMs) => waitFor(() => running.logs.find(predicate), what, timeoutMs),
+  };
+}
+
+function statusWhere(
+  updater: RunningManager | Updater,
+  predicate: (status: any) => boolean,
+  what: string,
+  timeoutMs?: number,
+): Promise<any> {
+  return 'child' in updater
+    ? executableStatusWhere(updater, predicate, what, timeoutMs)
+    : inProcessStatusWhere(updater, predicate, what, timeoutMs);
 }
 
 t.test(
@@ -95,7 +145,9 @@ t.test(
     const name = 's3.client.default.secret_key';
     writeSecret(layout.sourceDir, { [name]: 'GOOD-1' });
     const victim = victimDir(layout, [name]);
-    const manager = await start(t, layout, { FAKE_KEYSTORE_BEFORE_READ: writeHook(layout, SWAP_DIR(victim)) });
+    const manager = await startExecutable(t, layout, {
+      FAKE_KEYSTORE_BEFORE_READ: writeHook(layout, SWAP_DIR(victim)),
+    });
 
     // The swap stays: the rescan it causes refuses the entry, and says why.
     const status = await statusWhere(
@@ -334,12 +386,14 @@ t.test(
     fs.writeFileSync(binary, `#!/bin/sh\nexec '${KEYSTORE_CLI}' "$@"\n`, { mode: 0o755 });
     let payload = numbered(5, 'V0');
     writeSecret(layout.sourceDir, payload);
-    const manager = await start(t, layout, {
-      FAKE_KEYSTORE_BEFORE_READ: hook,
-      KEYSTORE_BINARY: binary,
-      KEYSTORE_CLI_DEADLINE_TEST_MS: '5000',
-    });
-    const fds = (): string[] => fs.readdirSync(`/proc/${manager.child.pid}/fd`);
+    const manager = await start(
+      t,
+      layout,
+      { FAKE_KEYSTORE_BEFORE_READ: hook, KEYSTORE_BINARY: binary },
+      // Retries after each failing round come in tenths of seconds.
+      { cliDeadlineMs: 1_000, timerSpeedUp: 10 },
+    );
+    const fds = (): string[] => fs.readdirSync(`/proc/${manager.pid}/fd`);
     await statusWhere(manager, (s) => s.state === 'synced' && s.settings.length === 5, 'the first sync', TIMEOUT_MS);
     const idle = fds().length;
 
@@ -355,7 +409,7 @@ t.test(
         what: 'a call past its deadline',
         before: () => fs.writeFileSync(hangMarker, ''),
         after: () => fs.rmSync(hangMarker),
-        reason: /add-file gave no answer within 5 s/,
+        reason: /add-file gave no answer within 1 s/,
       },
       {
         what: 'a spawn error',

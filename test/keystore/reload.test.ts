@@ -1,32 +1,74 @@
 // After each change the updater asks Elasticsearch (here an HTTPS fake that
 // re-reads the keystore) to reload secure settings: basic auth with a
 // password file re-read at each call, the CA from CERTIFICATES_PATH, the
-// keystore password in the body, and failures classified and retried.
+// keystore password in the body, and failures classified and retried. The
+// updater runs in process: the test says whether the process has started, and
+// its clock holds every retry until the test lets it go, so a back-off of
+// seconds costs none and "no request during the back-off" is exact.
 
-import t from 'tap';
+import t, { type Test } from 'tap';
 import fs from 'node:fs';
 import path from 'node:path';
 import { startFakeEs, type FakeEs, type FakeEsRequest } from '../fixtures/keystore/fake-es.mjs';
-import { freePort, startManager, stopManager, tempDir, waitFor, type RunningManager } from '../helpers/manager.ts';
+import { keystoreHealthReasons } from '../../src/keystore/health-reasons.ts';
+import { freePort, tempDir, waitFor } from '../helpers/manager.ts';
 import {
   cliCalls,
   keystoreLayout,
-  keystoreStatus,
   makeCertificates,
   readKeystore,
-  statusWhere,
   writeSecret,
+  type KeystoreLayout,
 } from '../helpers/keystore.ts';
+import {
+  heldTimersClock,
+  inProcessStatusWhere as statusWhere,
+  startInProcess,
+  type HeldTimersClock,
+  type InProcessUpdater,
+} from '../helpers/keystore-in-process.ts';
 
 const RELOAD_PATH = '/_nodes/_local/reload_secure_settings';
 const certs = makeCertificates(path.join(tempDir('pm-keystore-certs-'), 'certs'));
 const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
 
 /** Writes a new value, then waits for a successful reload after it. */
-async function changeAndReload(manager: RunningManager, sourceDir: string, value: string): Promise<any> {
-  const before = (await keystoreStatus(manager)).lastReloadAt;
+async function changeAndReload(manager: InProcessUpdater, sourceDir: string, value: string): Promise<any> {
+  const before = manager.status().counters.reloads;
   writeSecret(sourceDir, { 's3.client.default.secret_key': value });
-  return statusWhere(manager, (s) => s.state === 'reloaded' && s.lastReloadAt !== before, `a reload after ${value}`);
+  return statusWhere(manager, (s) => s.state === 'reloaded' && s.counters.reloads > before, `a reload after ${value}`);
+}
+
+/** Like statusWhere, letting each held retry go at once: time passes as fast as the test can look. */
+function statusAfterRetries(
+  manager: InProcessUpdater,
+  clock: HeldTimersClock,
+  predicate: (status: any) => boolean,
+  what: string,
+): Promise<any> {
+  return waitFor(
+    () => {
+      const status = manager.status();
+      if (predicate(status)) return status;
+      clock.fire();
+      return undefined;
+    },
+    what,
+    20_000,
+    5,
+  );
+}
+
+/** The updater with reloads on, against `endpoint`; `process.isStarted` is what it is told of the process. */
+async function startReloading(t: Test, layout: KeystoreLayout, env: Record<string, string>) {
+  const clock = heldTimersClock();
+  const process = { isStarted: false };
+  const manager = await startInProcess(t, layout, {
+    env: { RELOAD_CREDENTIALS: 'true', ...env },
+    clock,
+    isProcessStarted: () => process.isStarted,
+  });
+  return { manager, clock, process };
 }
 
 function reloadRequests(es: FakeEs): FakeEsRequest[] {
@@ -54,20 +96,15 @@ t.test(
     const passwordFile = path.join(layout.root, 'es-password');
     fs.writeFileSync(passwordFile, 'right-pw\n');
     writeSecret(layout.sourceDir, { 's3.client.default.secret_key': 'v0' });
-    const manager = await startManager({
-      args: layout.args,
-      env: {
-        ...layout.env,
-        RELOAD_CREDENTIALS: 'true',
-        USERNAME: 'elastic',
-        PASSWORD_FILE: passwordFile,
-        CERTIFICATES_PATH: certs.dir,
-        ENDPOINT: es.url,
-      },
+    const { manager, clock, process } = await startReloading(t, layout, {
+      USERNAME: 'elastic',
+      PASSWORD_FILE: passwordFile,
+      CERTIFICATES_PATH: certs.dir,
+      ENDPOINT: es.url,
     });
-    t.teardown(() => stopManager(manager));
     await statusWhere(manager, (s) => s.state === 'synced', 'the first sync');
-    await waitFor(async () => (await manager.status()).state === 'started', 'the process to start');
+    // As the manager does: the process starts once the first sync has ended.
+    process.isStarted = true;
     t.equal(reloadRequests(es).length, 0, 'the first sync, before the process started, needs no reload');
 
     // Success.
@@ -87,8 +124,9 @@ t.test(
     // 401 from a rotated (wrong) password file, then rotated back: re-read at each call, no restart.
     fs.writeFileSync(passwordFile, 'wrong-pw');
     writeSecret(layout.sourceDir, { 's3.client.default.secret_key': 'v2' });
-    status = await statusWhere(
+    status = await statusAfterRetries(
       manager,
+      clock,
       (s) => s.state === 'failed' && s.consecutiveFailures >= 2,
       'two failed reloads (401)',
     );
@@ -96,10 +134,18 @@ t.test(
     t.equal(status.reload.failure, 'unauthorized');
     t.ok(status.nextRetryAt, 'a retry is scheduled');
     t.equal(lastReloadRequest(es).headers.authorization, basic('elastic', 'wrong-pw'), 'the rotated file was read');
-    const health = (await manager.request('GET', '/health')).json;
-    t.equal(health.status, 'degraded', 'a failed reload makes /health degraded');
+    t.match(
+      keystoreHealthReasons(status),
+      [/^the keystore updater failed: /],
+      'a failed reload makes /health degraded',
+    );
     fs.writeFileSync(passwordFile, 'right-pw');
-    status = await statusWhere(manager, (s) => s.state === 'reloaded', 'the retry with the rotated-back password');
+    status = await statusAfterRetries(
+      manager,
+      clock,
+      (s) => s.state === 'reloaded',
+      'the retry with the rotated-back password',
+    );
     t.equal(lastReloadRequest(es).headers.authorization, basic('elastic', 'right-pw'));
     t.equal(status.consecutiveFailures, 0, 'success resets the failure count');
 
@@ -109,20 +155,22 @@ t.test(
     status = await statusWhere(manager, (s) => s.state === 'failed' && s.reload.failure === 'forbidden', 'a 403');
     t.match(status.reason, /HTTP 403 .*is unauthorized for user \[elastic\]/);
     es.setMode('ok');
-    await statusWhere(manager, (s) => s.state === 'reloaded', 'recovery after the 403');
+    await statusAfterRetries(manager, clock, (s) => s.state === 'reloaded', 'recovery after the 403');
 
     // 503 is ES not ready: "waiting", retried with back-off, and changes meanwhile coalesce.
     es.setMode('unavailable');
     const before503 = reloadRequests(es).length;
     writeSecret(layout.sourceDir, { 's3.client.default.secret_key': 'v4' });
-    status = await statusWhere(
+    status = await statusAfterRetries(
       manager,
+      clock,
       (s) => s.state === 'waiting' && s.reload.failure === 'unavailable' && s.consecutiveFailures >= 2,
       'two 503s',
     );
     t.match(status.reason, /HTTP 503 .*master_not_discovered_exception/);
     t.equal(reloadRequests(es).length - before503, 2, 'one request per try');
-    // The next try is >= 1.6 s away (2 s back-off, 20 % jitter); these two changes are synced well before it.
+    // The next try is held until the test lets it go: these two changes are synced before it.
+    t.equal(clock.pending().length, 1, 'one retry is scheduled');
     writeSecret(layout.sourceDir, { 's3.client.default.secret_key': 'v5' });
     writeSecret(layout.sourceDir, { 's3.client.default.secret_key': 'v6' });
     await waitFor(
@@ -135,7 +183,7 @@ t.test(
       'changes during the back-off add no request: they join the pending reload',
     );
     es.setMode('ok');
-    status = await statusWhere(manager, (s) => s.state === 'reloaded', 'recovery after the 503');
+    status = await statusAfterRetries(manager, clock, (s) => s.state === 'reloaded', 'recovery after the 503');
     t.equal(reloadRequests(es).length - before503, 3, 'one reload carried the coalesced changes');
 
     // A per-node reload_exception under HTTP 200 is a failure.
@@ -148,19 +196,22 @@ t.test(
     );
     t.match(status.reason, /node es-0: illegal_state_exception: simulated failure/);
     es.setMode('ok');
-    await statusWhere(manager, (s) => s.state === 'reloaded', 'recovery after the reload_exception');
+    await statusAfterRetries(manager, clock, (s) => s.state === 'reloaded', 'recovery after the reload_exception');
 
     // While the process is stopped, the reload waits; it happens once the process is started again.
-    t.equal((await manager.request('POST', '/es/stop')).status, 200);
+    process.isStarted = false;
     const beforeStop = reloadRequests(es).length;
     writeSecret(layout.sourceDir, { 's3.client.default.secret_key': 'v8' });
     status = await statusWhere(manager, (s) => s.state === 'waiting' && s.reload.pending, 'waiting for the process');
     t.match(status.reason, /waiting for the process to start/);
-    const waitingSince = Date.now();
-    await waitFor(() => Date.now() - waitingSince > 1_500, 'a moment of waiting');
+    for (let look = 1; look <= 3; look++) {
+      await waitFor(() => clock.pending().length === 1, `look ${look} for the process to be scheduled`);
+      t.equal(clock.fire(), 1, `the updater looks for the process again (${look})`);
+    }
+    await waitFor(() => clock.pending().length === 1, 'the next look for the process to be scheduled');
     t.equal(reloadRequests(es).length, beforeStop, 'no reload is sent while the process is stopped');
-    t.equal((await manager.request('POST', '/es/start')).status, 202);
-    await statusWhere(manager, (s) => s.state === 'reloaded', 'the reload after the start');
+    process.isStarted = true;
+    await statusAfterRetries(manager, clock, (s) => s.state === 'reloaded', 'the reload after the start');
     t.equal(reloadRequests(es).length, beforeStop + 1, 'exactly one reload once started');
   },
 );
@@ -172,40 +223,45 @@ t.test('connection refused until ES listens; a wrong CA until it is replaced', a
   const other = makeCertificates(path.join(layout.root, 'other'), 'other');
   fs.writeFileSync(caFile, other.ca);
   writeSecret(layout.sourceDir, { 'gcs.client.default.credentials_file': '{}' });
-  const manager = await startManager({
-    args: layout.args,
-    env: {
-      ...layout.env,
-      RELOAD_CREDENTIALS: 'true',
-      USERNAME: 'elastic',
-      PASSWORD: 'pw',
-      CERTIFICATES_PATH: caFile,
-      ENDPOINT: `https://127.0.0.1:${port}`,
-    },
+  const { manager, clock, process } = await startReloading(t, layout, {
+    USERNAME: 'elastic',
+    PASSWORD: 'pw',
+    CERTIFICATES_PATH: caFile,
+    ENDPOINT: `https://127.0.0.1:${port}`,
   });
-  t.teardown(() => stopManager(manager));
   await statusWhere(manager, (s) => s.state === 'synced', 'the first sync');
-  await waitFor(async () => (await manager.status()).state === 'started', 'the process to start');
+  process.isStarted = true;
 
   writeSecret(layout.sourceDir, { 'gcs.client.default.credentials_file': '{"v":1}' });
-  let status = await statusWhere(
+  let status = await statusAfterRetries(
     manager,
+    clock,
     (s) => s.reload.failure === 'refused' && s.consecutiveFailures >= 2,
     'two refused connections',
   );
   t.equal(status.state, 'waiting', 'ES not listening yet is waiting, not failed');
   t.match(status.reason, new RegExp(`connection refused by https://127\\.0\\.0\\.1:${port}`));
-  t.equal((await manager.request('GET', '/health')).json.status, 'ok');
+  t.same(keystoreHealthReasons(status), [], '/health stays ok');
 
   const es = await startFakeEs({ cert: certs.cert, key: certs.key, username: 'elastic', password: 'pw', port });
   t.teardown(() => es.close());
-  status = await statusWhere(manager, (s) => s.reload.failure === 'tls', 'a TLS failure against a foreign CA');
+  status = await statusAfterRetries(
+    manager,
+    clock,
+    (s) => s.reload.failure === 'tls',
+    'a TLS failure against a foreign CA',
+  );
   t.equal(status.state, 'failed');
   t.match(status.reason, /TLS error .*check CERTIFICATES_PATH/);
   t.equal(reloadRequests(es).length, 0, 'no request went out over an untrusted connection');
 
   fs.writeFileSync(caFile, certs.ca);
-  await statusWhere(manager, (s) => s.state === 'reloaded', 'a reload once the CA file holds the right CA', 30_000);
+  await statusAfterRetries(
+    manager,
+    clock,
+    (s) => s.state === 'reloaded',
+    'a reload once the CA file holds the right CA',
+  );
   t.equal(reloadRequests(es).length, 1);
   t.equal(reloadRequests(es)[0].headers.authorization, basic('elastic', 'pw'));
 });
@@ -223,19 +279,13 @@ t.test('a password-protected keystore: created protected, password on stdin and 
   const keystorePasswordFile = path.join(layout.root, 'keystore-password');
   fs.writeFileSync(keystorePasswordFile, 'ks-secret\n');
   writeSecret(layout.sourceDir, { 'azure.client.default.key': 'k1' });
-  const manager = await startManager({
-    args: layout.args,
-    env: {
-      ...layout.env,
-      KEYSTORE_PASSWORD_FILE: keystorePasswordFile,
-      RELOAD_CREDENTIALS: 'true',
-      USERNAME: 'elastic',
-      PASSWORD: 'pw',
-      CERTIFICATES_PATH: certs.caFile,
-      ENDPOINT: es.url,
-    },
+  const { manager, process } = await startReloading(t, layout, {
+    KEYSTORE_PASSWORD_FILE: keystorePasswordFile,
+    USERNAME: 'elastic',
+    PASSWORD: 'pw',
+    CERTIFICATES_PATH: certs.caFile,
+    ENDPOINT: es.url,
   });
-  t.teardown(() => stopManager(manager));
   await statusWhere(manager, (s) => s.state === 'synced', 'the first sync');
   t.same(
     cliCalls(layout.cliLog).map((c) => c.argv.slice(0, 2)),
@@ -248,7 +298,7 @@ t.test('a password-protected keystore: created protected, password on stdin and 
   t.throws(() => readKeystore(layout.keystorePath, ''), 'the keystore does not open without the password');
   t.equal(readKeystore(layout.keystorePath, 'ks-secret')!['azure.client.default.key'], 'k1');
 
-  await waitFor(async () => (await manager.status()).state === 'started', 'the process to start');
+  process.isStarted = true;
   await changeAndReload(manager, layout.sourceDir, 'k2');
   const request = lastReloadRequest(es);
   t.same(

@@ -5,6 +5,7 @@
 
 import t from 'tap';
 import { createSerialWorker, type PassResult, type SerialWorkerOptions } from '../../src/keystore/serial-worker.ts';
+import { systemClock } from '../../src/clock/clock.ts';
 import type { Logger } from '../../src/log/logger.ts';
 import { waitFor } from '../helpers/manager.ts';
 
@@ -41,6 +42,7 @@ function worker(pass: () => Promise<PassResult>, lines: Line[], overrides: Parti
     name: 'test work',
     action: 'test',
     log: recordingLogger(lines),
+    clock: systemClock,
     pass,
     isRequestRetryingAtOnce: true,
     random: () => 0.5,

@@ -1,12 +1,16 @@
 // The keystore follows a Kubernetes Secret volume through add, change,
 // remove, two changes at once and bursts, with few CLI calls, leaving
 // keystore.seed and foreign settings alone. Runs over both CLI variants:
-// >= 7.7 (one multi-pair add-file) and older (one pair per call).
+// >= 7.7 (one multi-pair add-file) and older (one pair per call), with the
+// updater in process (the fake CLI, real files and watches); the last case
+// checks the wiring in the built executable: the first sync before the
+// process starts, the status over HTTP.
 
 import t from 'tap';
 import fs from 'node:fs';
 import path from 'node:path';
-import { startManager, stopManager, waitFor, type RunningManager } from '../helpers/manager.ts';
+import { startManager, stopManager, waitFor } from '../helpers/manager.ts';
+import { inProcessStatusWhere, startInProcess, type InProcessUpdater } from '../helpers/keystore-in-process.ts';
 import {
   cliCalls,
   keystoreLayout,
@@ -26,7 +30,7 @@ const VARIANTS = [
 
 /** Waits until the keystore holds exactly `expected` (seed aside) and the updater is idle and synced. */
 async function converged(
-  manager: RunningManager,
+  updater: { status(): any },
   keystorePath: string,
   expected: Record<string, string>,
   what: string,
@@ -37,7 +41,7 @@ async function converged(
     20_000,
   );
   return waitFor(async () => {
-    const status = await keystoreStatus(manager);
+    const status = await updater.status();
     return status.state === 'synced' && status.reason === 'keystore matches SOURCE_DIR' ? status : undefined;
   }, `the updater to settle after ${what}`);
 }
@@ -66,8 +70,7 @@ for (const variant of VARIANTS) {
     fs.writeFileSync(path.join(layout.sourceDir, '.hidden'), 'never a setting');
     fs.mkdirSync(path.join(layout.sourceDir, 'subdir'));
 
-    const manager = await startManager({ args: layout.args, env: { ...layout.env, ...cliEnv } });
-    t.teardown(() => stopManager(manager));
+    const manager = await startInProcess(t, layout, { env: cliEnv });
 
     let status = await converged(
       manager,
@@ -87,21 +90,6 @@ for (const variant of VARIANTS) {
     );
     t.equal(status.secretRevision, secretRevision(layout.sourceDir), 'secretRevision is the ..data target');
     t.notMatch(JSON.stringify(status), /A1|B1|from-entrypoint/, 'the status never carries a value');
-
-    const syncedAt = manager.logs.findIndex(
-      (r) => r['event.action'] === 'keystore-sync' && r['event.outcome'] === 'success',
-    );
-    const startedAt = manager.logs.findIndex(
-      (r) => r['event.action'] === 'state-change' && r['process.state'] === 'starting',
-    );
-    t.ok(
-      syncedAt >= 0 && (startedAt === -1 || syncedAt < startedAt),
-      `the first sync ends before the process starts (log lines ${syncedAt} < ${startedAt})`,
-    );
-    await waitFor(
-      async () => (await manager.status()).state === 'started',
-      'the process to start after the first sync',
-    );
 
     const first = cliCalls(layout.cliLog); // the set-up calls above were not logged
     if (variant.isLegacy) {
@@ -202,10 +190,11 @@ for (const variant of VARIANTS) {
     const quiet = cliCalls(layout.cliLog).length;
     const scannedBefore = status.lastScanAt;
     t.ok(writeSecret(layout.sourceDir, last, { force: true }), 'a new ..data revision with the same content');
-    status = await waitFor(async () => {
-      const s = await keystoreStatus(manager);
-      return s.lastScanAt !== scannedBefore && s.secretRevision === secretRevision(layout.sourceDir) ? s : undefined;
-    }, 'a rescan after the no-op swap');
+    status = await inProcessStatusWhere(
+      manager,
+      (s) => s.lastScanAt !== scannedBefore && s.secretRevision === secretRevision(layout.sourceDir),
+      'a rescan after the no-op swap',
+    );
     t.equal(cliCalls(layout.cliLog).length, quiet, 'no CLI call for an unchanged Secret');
     t.equal(status.state, 'synced');
 
@@ -216,11 +205,6 @@ for (const variant of VARIANTS) {
       '.hidden' in final || 'subdir' in final || '..data' in final,
       'hidden entries and directories never reach the keystore',
     );
-    t.equal(
-      (await manager.request('GET', '/health')).json.keystore.state,
-      'synced',
-      '/health carries the keystore status',
-    );
   });
 }
 
@@ -229,8 +213,7 @@ t.test('a plain directory edited in place, and a restart that remembers what it 
   fs.mkdirSync(layout.sourceDir);
   fs.writeFileSync(path.join(layout.sourceDir, 'x'), 'X1');
   fs.writeFileSync(path.join(layout.sourceDir, 'y'), 'Y1');
-  let manager = await startManager({ args: layout.args, env: layout.env });
-  t.teardown(() => stopManager(manager));
+  let manager: InProcessUpdater = await startInProcess(t, layout);
   await converged(manager, layout.keystorePath, { x: 'X1', y: 'Y1' }, 'the first sync');
 
   fs.writeFileSync(path.join(layout.sourceDir, 'x'), 'X2');
@@ -239,12 +222,12 @@ t.test('a plain directory edited in place, and a restart that remembers what it 
   await converged(manager, layout.keystorePath, { x: 'X2' }, 'y deleted');
 
   // A setting added by someone else while the manager is down, and y coming back.
-  await stopManager(manager);
+  await manager.close();
   runCli(layout.configDir, ['add', '-x', 'bootstrap.password'], 'foreign\n');
   fs.writeFileSync(path.join(layout.sourceDir, 'y'), 'Y2');
   fs.rmSync(path.join(layout.sourceDir, 'x'));
   const before = cliCalls(layout.cliLog).length;
-  manager = await startManager({ args: layout.args, env: layout.env });
+  manager = await startInProcess(t, layout);
   await converged(
     manager,
     layout.keystorePath,
@@ -258,4 +241,37 @@ t.test('a plain directory edited in place, and a restart that remembers what it 
     'after a restart: one add-file and one remove',
   );
   t.same(calls[1].argv, ['remove', '--', 'x'], 'x is still known as ours after the restart, bootstrap.password is not');
+});
+
+t.test('the built executable: the first sync ends before the process starts; the status over HTTP', async (t) => {
+  const layout = keystoreLayout();
+  writeSecret(layout.sourceDir, { 'a.secure': 'A1' });
+  const manager = await startManager({ args: layout.args, env: { ...layout.env, FAKE_KEYSTORE_DELAY_MS: '150' } });
+  t.teardown(() => stopManager(manager));
+  const status = await converged(
+    { status: () => keystoreStatus(manager) },
+    layout.keystorePath,
+    { 'a.secure': 'A1' },
+    'the first sync',
+  );
+  t.same(status.settings, ['a.secure']);
+  t.notMatch(JSON.stringify(status), /A1/, 'the status never carries a value');
+  const syncedAt = manager.logs.findIndex(
+    (r) => r['event.action'] === 'keystore-sync' && r['event.outcome'] === 'success',
+  );
+  await waitFor(async () => (await manager.status()).state === 'started', 'the process to start after the first sync');
+  const startedAt = manager.logs.findIndex(
+    (r) => r['event.action'] === 'state-change' && r['process.state'] === 'starting',
+  );
+  t.ok(
+    syncedAt >= 0 && syncedAt < startedAt,
+    `the first sync ends before the process starts (log lines ${syncedAt} < ${startedAt})`,
+  );
+  writeSecret(layout.sourceDir, { 'a.secure': 'A2' });
+  await converged({ status: () => keystoreStatus(manager) }, layout.keystorePath, { 'a.secure': 'A2' }, 'a change');
+  t.equal(
+    (await manager.request('GET', '/health')).json.keystore.state,
+    'synced',
+    '/health carries the keystore status',
+  );
 });
