@@ -192,40 +192,6 @@ const BUNDLE_OPTIONS = {
   logLevel: 'warning',
 };
 
-// SNAPSHOT=1 (an experiment, issue 20): the SEA start-up snapshot. Node's
-// built-in modules become stubs that load them on first use, since the
-// snapshot cannot hold some of them (node:http's parser handle).
-const SNAPSHOT = process.env.SNAPSHOT === '1';
-function lazyBuiltins(runtime) {
-  // Listed and read by the runtime itself: the build may run on another Node.
-  const keys = JSON.parse(
-    execFileSync(
-      runtime,
-      [
-        '-e',
-        `const names = require('node:module').builtinModules.filter((n) => !n.startsWith('_') && (!n.includes('/') || ['fs/promises', 'timers/promises', 'stream/promises'].includes(n)));
-         process.stdout.write(JSON.stringify(Object.fromEntries(names.map((n) => [n, Object.keys(require(n))]))))`,
-      ],
-      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] },
-    ),
-  );
-  return {
-    name: 'lazy-builtins',
-    setup(build) {
-      build.onResolve({ filter: /.*/ }, (args) => {
-        const name = args.path in keys ? args.path : args.path.replace(/^node:/, '');
-        if (args.namespace === 'lazy-builtin' || !(name in keys)) return undefined;
-        return { path: name, namespace: 'lazy-builtin' };
-      });
-      build.onLoad({ filter: /.*/, namespace: 'lazy-builtin' }, (args) => ({
-        loader: 'js',
-        contents: `let loaded; const load = () => (loaded ??= process.getBuiltinModule(${JSON.stringify(args.path.startsWith('node:') ? args.path : `node:${args.path}`)}));
-          for (const key of ${JSON.stringify(keys[args.path])}) Object.defineProperty(exports, key, { enumerable: true, get: () => load()[key] });`,
-      }));
-    },
-  };
-}
-
 async function bundle() {
   const started = Date.now();
   const output = path.join(dist, 'process-manager.cjs');
@@ -233,19 +199,13 @@ async function bundle() {
     ...BUNDLE_OPTIONS,
     entryPoints: [path.join(root, 'src/main.ts')],
     outfile: output,
-    define: {
-      __PM_VERSION__: JSON.stringify(pkg.version),
-      __PM_HELPER_ASSET__: JSON.stringify(HELPER_ASSET),
-      __PM_SNAPSHOT__: JSON.stringify(SNAPSHOT),
-    },
+    define: { __PM_VERSION__: JSON.stringify(pkg.version), __PM_HELPER_ASSET__: JSON.stringify(HELPER_ASSET) },
     // One libuv worker thread is plenty for a few file reads. The marker tells
     // child-env.ts that the value is ours, so Elasticsearch does not inherit it.
-    banner: SNAPSHOT
-      ? {}
-      : {
-          js: "if(process.env.UV_THREADPOOL_SIZE===undefined)process.env.UV_THREADPOOL_SIZE='1',process.env.PM_MANAGER_THREADPOOL='1';",
-        },
-    plugins: SNAPSHOT ? [loadLazyModulesFromAssets, lazyBuiltins(nodeRuntime())] : [loadLazyModulesFromAssets],
+    banner: {
+      js: "if(process.env.UV_THREADPOOL_SIZE===undefined)process.env.UV_THREADPOOL_SIZE='1',process.env.PM_MANAGER_THREADPOOL='1';",
+    },
+    plugins: [loadLazyModulesFromAssets],
     // Hono's `new Response(...)` gets src/http/fetch-lite.ts, never Node's own
     // fetch classes, which would load Node's internal undici (fetch-lite.ts says how much).
     inject: [path.join(root, 'src/http/fetch-lite.ts')],
@@ -291,8 +251,8 @@ function makeExecutable({ bundlePath, assets }, helperPath) {
       main: bundlePath,
       output: blob,
       disableExperimentalSEAWarning: true,
-      useCodeCache: !SNAPSHOT,
-      useSnapshot: SNAPSHOT,
+      useCodeCache: true,
+      useSnapshot: false,
       execArgv: V8_FLAGS,
       // NODE_OPTIONS in the pod must not undo the memory caps.
       execArgvExtension: 'none',

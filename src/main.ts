@@ -179,54 +179,38 @@ async function run(config: Config, log: Logger, stdout: StdoutWriter): Promise<n
   return status;
 }
 
-declare const __PM_SNAPSHOT__: boolean | undefined;
-
-function start(): void {
-  const stdout = createStdoutWriter();
-  const log = createLogger(stdout.write);
-  stdout.onRecovered((dropped) =>
-    log.warn(`${dropped} log lines were dropped: stdout was full (its reader stalled)`, {
-      'event.action': 'log-lines-dropped',
-      'log.dropped_lines': dropped,
-    }),
-  );
-  process.on('uncaughtException', (error) => {
-    log.error(`internal error: ${error.stack ?? String(error)}`, {
+const stdout = createStdoutWriter();
+const log = createLogger(stdout.write);
+stdout.onRecovered((dropped) =>
+  log.warn(`${dropped} log lines were dropped: stdout was full (its reader stalled)`, {
+    'event.action': 'log-lines-dropped',
+    'log.dropped_lines': dropped,
+  }),
+);
+process.on('uncaughtException', (error) => {
+  log.error(`internal error: ${error.stack ?? String(error)}`, {
+    'event.action': 'internal-error',
+    'process.exit_code': EXIT.INTERNAL,
+  });
+  process.exit(EXIT.INTERNAL);
+});
+main(log, stdout).then(
+  (status) => process.exit(status),
+  (error: unknown) => {
+    // ctl is a tool for a terminal, not the manager: its usage errors are plain text.
+    if (error instanceof StartupError && process.argv[2] === 'ctl') {
+      process.stderr.write(`process-manager ${error.message}\n`);
+      process.exit(error.exitCode);
+    }
+    // JSON like every other line: this one says why the container died.
+    if (error instanceof StartupError) {
+      log.error(error.message, { 'event.action': 'startup-error', 'process.exit_code': error.exitCode });
+      process.exit(error.exitCode);
+    }
+    log.error(`internal error: ${(error as Error).stack ?? String(error)}`, {
       'event.action': 'internal-error',
       'process.exit_code': EXIT.INTERNAL,
     });
     process.exit(EXIT.INTERNAL);
-  });
-  main(log, stdout).then(
-    (status) => process.exit(status),
-    (error: unknown) => {
-      // ctl is a tool for a terminal, not the manager: its usage errors are plain text.
-      if (error instanceof StartupError && process.argv[2] === 'ctl') {
-        process.stderr.write(`process-manager ${error.message}\n`);
-        process.exit(error.exitCode);
-      }
-      // JSON like every other line: this one says why the container died.
-      if (error instanceof StartupError) {
-        log.error(error.message, { 'event.action': 'startup-error', 'process.exit_code': error.exitCode });
-        process.exit(error.exitCode);
-      }
-      log.error(`internal error: ${(error as Error).stack ?? String(error)}`, {
-        'event.action': 'internal-error',
-        'process.exit_code': EXIT.INTERNAL,
-      });
-      process.exit(EXIT.INTERNAL);
-    },
-  );
-}
-
-const startupSnapshot =
-  typeof __PM_SNAPSHOT__ === 'boolean' && __PM_SNAPSHOT__
-    ? process.getBuiltinModule('node:v8').startupSnapshot
-    : undefined;
-if (startupSnapshot)
-  startupSnapshot.setDeserializeMainFunction(() => {
-    if (process.env.UV_THREADPOOL_SIZE === undefined)
-      (process.env.UV_THREADPOOL_SIZE = '1'), (process.env.PM_MANAGER_THREADPOOL = '1');
-    start();
-  });
-else start();
+  },
+);
