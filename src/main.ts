@@ -8,13 +8,16 @@
 // Everything else a capability needs of another (is Elasticsearch running? is
 // the certificate there?) is handed to it here as a function.
 // What a manager may not need is imported where it is used (the other
-// commands, the cert initializer, the mounted config; keystore/ does the same):
+// commands, the mounted config; keystore/ and certs/prepare.ts do the same):
 // the bundle then evaluates it, and loads the Node modules it requires
-// (node:crypto, node:child_process...), only then, not before every /health
-// can answer (issue 20).
+// (node:crypto, node:https...), only then, not before /health can answer. The
+// keystore updater and the cert initializer are on or off before the API
+// listens, since /health shows them, but their work starts once it listens
+// (issue 20).
 
 import { createApi } from './api/app.ts';
 import { serveUnixSocket, type UnixSocketServer } from './api/unix-socket.ts';
+import { prepareCertInitializer } from './certs/prepare.ts';
 import { createKeystoreUpdater } from './keystore/index.ts';
 import { createEsCheck } from './readiness/es-check.ts';
 import { createReadiness } from './readiness/readiness.ts';
@@ -100,9 +103,7 @@ async function run(config: Config, log: Logger, stdout: StdoutWriter): Promise<n
     log,
     isProcessStarted: () => supervisor.status().state === 'started',
   });
-  const certs =
-    config.certInitializer &&
-    (await (await import('./certs/index.ts')).createCertInitializer(config.certInitializer, { log }));
+  const certs = config.certInitializer && prepareCertInitializer(config.certInitializer, { log });
   if (certs) supervisor.holdStartsWhile(() => certs.blockedReason());
   const mountedConfig =
     config.configPaths.length > 0
@@ -136,6 +137,9 @@ async function run(config: Config, log: Logger, stdout: StdoutWriter): Promise<n
   );
   // Sure to run now: a manager that failed on its port has left the state file as it found it.
   supervisor.takeOverStateFile();
+  // /health answers: now what it does not need to answer, which the boot below waits for.
+  keystore?.start();
+  certs?.start();
   const socket: UnixSocketServer | undefined = await serveUnixSocket(app, config.socketPath, log);
   logManagerStart(log, VERSION, config, {
     port: server.port,

@@ -60,7 +60,7 @@ export async function measureStartup({ executable, runs, log }) {
 }
 
 /** The baseline's whole program: a 200 on /health, and an exit on SIGTERM (as PID 1 it has no default action). */
-function writeBareServer(dir, port) {
+export function writeBareServer(dir, port) {
   const file = path.join(dir, 'bare-server.mjs');
   fs.writeFileSync(
     file,
@@ -70,12 +70,12 @@ function writeBareServer(dir, port) {
   return file;
 }
 
-async function timeToHealth(argvOf, { expectEntryPoint }) {
+export async function timeToHealth(argvOf, { expectEntryPoint, env = {} }) {
   const dir = tempDir('pm-bench-startup-');
   const port = await freePort();
   const argv = argvOf(dir, port);
   const started = nowMs();
-  const run = launch(argv, { env: baseEnv({ TMPDIR: dir }) });
+  const run = launch(argv, { env: baseEnv({ TMPDIR: dir, ...(typeof env === 'function' ? env(dir) : env) }) });
   try {
     let answeredAt = null;
     let probes = 0;
