@@ -109,9 +109,10 @@ t.test('a burst of events ends in one callback', async (t) => {
   // A quiet time far longer than the burst, so that a busy machine cannot split it.
   const w = watchFor(t, dir, { quietMs: 1_000, longestQuietMs: 20_000 });
   await w.watch.ready;
+  // Each step awaited, so that the events arrive over many turns of the event loop, not in one read.
   for (let i = 0; i < 50; i++) {
-    fs.writeFileSync(path.join(dir, `file-${i}`), String(i));
-    fs.renameSync(path.join(dir, `file-${i}`), path.join(dir, `moved-${i}`));
+    await fs.promises.writeFile(path.join(dir, `file-${i}`), String(i));
+    await fs.promises.rename(path.join(dir, `file-${i}`), path.join(dir, `moved-${i}`));
   }
   await w.next(1, 'the burst');
   // A fact that orders the callbacks: a later change ends in the second, so the burst gave exactly one.
