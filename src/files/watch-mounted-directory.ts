@@ -57,7 +57,7 @@ type Role = 'top' | 'sub' | { readonly awaiting: string };
 
 interface Watched {
   readonly watcher: fs.FSWatcher;
-  readonly ino: string;
+  readonly identity: string;
   readonly role: string;
 }
 
@@ -66,105 +66,66 @@ export function watchMountedDirectory(
   onChange: (why: string) => void,
   options: MountedDirectoryOptions = {},
 ): MountedDirectoryWatch {
-  const { accept = () => true, quietMs = 100, longestQuietMs = 1_000 } = options;
+  const { accept = () => true } = options;
   const watched = new Map<string, Watched>();
   /** The directory and its watched subdirectories, while it exists: what the default signature covers. */
   let covered: string[] = [];
   let closed = false;
-  let debounce: NodeJS.Timeout | undefined;
-  let burstStartedAt: number | null = null;
   let syncing: Promise<void> = Promise.resolve();
   let reportedCap = false;
   let reportedMissing: string | null = null;
-  let baseline: Promise<string> | undefined;
-  const takesBaselines = options.hasChanged === undefined && options.backstopMs !== undefined;
-  const signature = (): Promise<string> => mountedSignature(dir, accept, covered);
-  const hasChanged =
-    options.hasChanged ??
-    (async () => {
-      const before = await baseline;
-      baseline = signature();
-      return (await baseline) !== before;
-    });
+  const baseline = options.hasChanged ? undefined : signatureBaseline(() => mountedSignature(dir, accept, covered));
+  const hasChanged = options.hasChanged ?? baseline!.changed;
 
   const fire = async (why: string): Promise<void> => {
-    clearTimeout(debounce);
-    debounce = undefined;
-    burstStartedAt = null;
+    burst.cancel();
     await refresh();
     if (closed) return;
-    if (takesBaselines) baseline = signature();
+    if (options.backstopMs !== undefined) baseline?.take();
     onChange(why);
   };
-  const markDirty = (why: string): void => {
-    if (closed) return;
-    const now = performance.now();
-    burstStartedAt ??= now;
-    clearTimeout(debounce);
-    const wait = Math.max(0, Math.min(quietMs, burstStartedAt + longestQuietMs - now));
-    debounce = setTimeout(() => void fire(why), wait);
-    debounce.unref();
-  };
+  const burst = coalesce(options.quietMs ?? 100, options.longestQuietMs ?? 1_000, (why) => void fire(why));
 
-  const listen = (directory: string, ino: string, role: Role): void => {
-    const self = path.basename(directory);
-    const matters = (entry: string | undefined): boolean => {
-      // No name, or the watched directory's own (deleted or moved away): always a reason to look.
-      if (entry === undefined || entry === self) return true;
-      if (role === 'sub') return true;
-      if (role === 'top') return accept(entry);
-      return entry === role.awaiting;
-    };
-    try {
-      const watcher = fs.watch(directory, { persistent: true }, (event, name) => {
-        const entry = name?.toString();
-        if (!matters(entry)) return;
-        // Deleted or moved away, the watch stays on the old directory: drop it, the look after the burst watches
-        // whatever is there then. (A new directory may even get the old inode number.)
-        if (entry === self && watched.get(directory)?.watcher === watcher) unwatch(directory);
-        markDirty(`${event} ${entry ?? self}`);
-      });
-      watcher.on('error', (error) => {
-        watcher.close();
-        if (watched.get(directory)?.watcher === watcher) watched.delete(directory);
-        if (errnoCode(error) !== 'ENOENT') options.onWatchError?.(error, directory);
-        markDirty('watch error');
-      });
-      watched.set(directory, { watcher, ino, role: roleKey(role) });
-    } catch (error) {
-      // Gone between the stat and the watch: its parent's event or the next check looks again.
-      if (errnoCode(error) !== 'ENOENT') options.onWatchError?.(error as Error, directory);
-    }
-  };
   const unwatch = (directory: string): void => {
     watched.get(directory)?.watcher.close();
     watched.delete(directory);
+  };
+  const listen = (directory: string, identity: string, role: Role): void => {
+    const watcher = watchOne(directory, role, accept, (why, self) => {
+      // Deleted or moved away, the watch stays on the old directory: drop it, the look after the burst watches
+      // whatever is there then (a new directory may even get the old inode number).
+      if (self && watched.get(directory)?.watcher === watcher) unwatch(directory);
+      if (!closed) burst.mark(why);
+    });
+    watcher.on('error', (error) => {
+      watcher.close();
+      if (watched.get(directory)?.watcher === watcher) watched.delete(directory);
+      if (errnoCode(error) !== 'ENOENT') options.onWatchError?.(error, directory);
+      if (!closed) burst.mark('watch error');
+    });
+    watched.set(directory, { watcher, identity, role: roleKey(role) });
   };
 
   const follow = async (): Promise<void> => {
     if (closed) return;
     const target = await locate(dir, options.recursive === true);
     if (closed) return;
-    const wanted = new Map<string, { ino: string; role: Role }>();
-    if (target.present) {
-      for (const [directory, ino] of target.dirs)
-        if (wanted.size < MAX_WATCHED_DIRECTORIES)
-          wanted.set(directory, { ino, role: directory === dir ? 'top' : 'sub' });
-      if (target.dirs.size > MAX_WATCHED_DIRECTORIES && !reportedCap) {
-        reportedCap = true;
-        options.onWatchError?.(
-          new Error(`more than ${MAX_WATCHED_DIRECTORIES} directories; the deeper ones are not watched`),
-          dir,
-        );
+    const wanted = wantedWatches(dir, target);
+    if (target.present && target.dirs.size > wanted.size && !reportedCap) {
+      reportedCap = true;
+      options.onWatchError?.(
+        new Error(`more than ${MAX_WATCHED_DIRECTORIES} directories; the deeper ones are not watched`),
+        dir,
+      );
+    }
+    reconcile(watched, wanted, unwatch, (directory, { identity, role }) => {
+      try {
+        listen(directory, identity, role);
+      } catch (error) {
+        // Gone between the stat and the watch: its parent's event or the next check looks again.
+        if (errnoCode(error) !== 'ENOENT') options.onWatchError?.(error as Error, directory);
       }
-    } else if (target.ancestor !== undefined) {
-      wanted.set(target.ancestor, { ino: target.ino, role: { awaiting: nextComponent(target.ancestor, dir) } });
-    }
-    for (const [directory, current] of watched) {
-      const want = wanted.get(directory);
-      if (!want || want.ino !== current.ino || roleKey(want.role) !== current.role) unwatch(directory);
-    }
-    for (const [directory, { ino, role }] of wanted) if (!watched.has(directory)) listen(directory, ino, role);
+    });
     covered = target.present ? [...wanted.keys()] : [];
     const missing = target.present ? null : (target.ancestor ?? '');
     if (!target.present && missing !== reportedMissing) options.onMissing?.(target.ancestor);
@@ -173,33 +134,102 @@ export function watchMountedDirectory(
   // One at a time: an event and the caller may both ask.
   const refresh = (): Promise<void> => (syncing = syncing.then(follow, follow));
 
-  let backstop: NodeJS.Timeout | undefined;
-  if (options.backstopMs !== undefined) {
-    let checking = false;
-    backstop = setInterval(async () => {
-      if (checking) return;
-      checking = true;
-      try {
-        await refresh();
-        if (!closed && (await hasChanged().catch(() => true)) && !closed) await fire('backstop poll');
-      } finally {
-        checking = false;
-      }
-    }, options.backstopMs);
-    backstop.unref();
-  }
+  const backstop =
+    options.backstopMs === undefined
+      ? undefined
+      : every(options.backstopMs, async () => {
+          await refresh();
+          if (!closed && (await hasChanged().catch(() => true)) && !closed) await fire('backstop poll');
+        });
 
-  const ready = refresh().then(async () => {
-    if (takesBaselines && !closed) await (baseline = signature());
-  });
   return {
-    ready,
+    ready: refresh().then(async () => {
+      if (backstop && !closed) await baseline?.take();
+    }),
     refresh,
     close() {
       closed = true;
       clearInterval(backstop);
-      clearTimeout(debounce);
+      burst.cancel();
       for (const [directory] of watched) unwatch(directory);
+    },
+  };
+}
+
+type Wanted = { readonly identity: string; readonly role: Role };
+
+/** Drops the watches not wanted (or on another directory, or for another role now); starts the missing ones. */
+function reconcile(
+  watched: ReadonlyMap<string, Watched>,
+  wanted: ReadonlyMap<string, Wanted>,
+  unwatch: (directory: string) => void,
+  listen: (directory: string, want: Wanted) => void,
+): void {
+  for (const [directory, current] of watched) {
+    const want = wanted.get(directory);
+    if (!want || want.identity !== current.identity || roleKey(want.role) !== current.role) unwatch(directory);
+  }
+  for (const [directory, want] of wanted) if (!watched.has(directory)) listen(directory, want);
+}
+
+/** One inotify watch; `onEvent` for the events that matter to its role, `self` when it names the directory itself. */
+function watchOne(
+  directory: string,
+  role: Role,
+  accept: (name: string) => boolean,
+  onEvent: (why: string, self: boolean) => void,
+): fs.FSWatcher {
+  const name = path.basename(directory);
+  return fs.watch(directory, { persistent: true }, (event, reported) => {
+    const entry = reported?.toString();
+    // No name, or the directory's own (deleted or moved away): always a reason to look.
+    const self = entry === undefined || entry === name;
+    const matters = self || role === 'sub' || (role === 'top' ? accept(entry) : entry === role.awaiting);
+    if (matters) onEvent(`${event} ${entry ?? name}`, entry === name);
+  });
+}
+
+/** Marks end in one `end(why)` once `quietMs` pass without one, or `longestQuietMs` after the first; unref'd. */
+function coalesce(quietMs: number, longestQuietMs: number, end: (why: string) => void) {
+  let timer: NodeJS.Timeout | undefined;
+  let startedAt: number | null = null;
+  const cancel = (): void => {
+    clearTimeout(timer);
+    timer = undefined;
+    startedAt = null;
+  };
+  return {
+    cancel,
+    mark(why: string): void {
+      const now = performance.now();
+      startedAt ??= now;
+      clearTimeout(timer);
+      timer = setTimeout(() => end(why), Math.max(0, Math.min(quietMs, startedAt + longestQuietMs - now)));
+      timer.unref();
+    },
+  };
+}
+
+/** An unref'd interval that never overlaps itself. */
+function every(ms: number, task: () => Promise<void>): NodeJS.Timeout {
+  let running = false;
+  const interval = setInterval(() => {
+    if (running) return;
+    running = true;
+    task().finally(() => (running = false));
+  }, ms);
+  return interval.unref();
+}
+
+/** The default backstop check: the signature differs from the one taken at the last callback (or check). */
+function signatureBaseline(signature: () => Promise<string>) {
+  let baseline: Promise<string> | undefined;
+  return {
+    take: (): Promise<string> => (baseline = signature()),
+    async changed(): Promise<boolean> {
+      const before = await baseline;
+      baseline = signature();
+      return (await baseline) !== before;
     },
   };
 }
@@ -208,19 +238,36 @@ const roleKey = (role: Role): string => (typeof role === 'string' ? role : `awai
 
 type Target =
   | { readonly present: true; readonly dirs: Map<string, string> }
-  | { readonly present: false; readonly ancestor?: string; readonly ino: string };
+  | { readonly present: false; readonly ancestor?: string; readonly identity: string };
+
+/** The directory and its subdirectories (up to the cap), or the ancestor to watch for its next path component. */
+function wantedWatches(dir: string, target: Target): Map<string, Wanted> {
+  const wanted = new Map<string, Wanted>();
+  if (!target.present) {
+    if (target.ancestor !== undefined)
+      wanted.set(target.ancestor, {
+        identity: target.identity,
+        role: { awaiting: nextComponent(target.ancestor, dir) },
+      });
+    return wanted;
+  }
+  for (const [directory, identity] of target.dirs)
+    if (wanted.size < MAX_WATCHED_DIRECTORIES)
+      wanted.set(directory, { identity, role: directory === dir ? 'top' : 'sub' });
+  return wanted;
+}
 
 async function locate(dir: string, recursive: boolean): Promise<Target> {
-  const ino = await directoryInode(dir);
-  if (ino !== undefined) {
-    const dirs = new Map([[dir, ino]]);
+  const identity = await directoryIdentity(dir);
+  if (identity !== undefined) {
+    const dirs = new Map([[dir, identity]]);
     if (recursive) await addSubdirectories(dir, dirs);
     return { present: true, dirs };
   }
   for (let ancestor = path.dirname(dir); ; ancestor = path.dirname(ancestor)) {
-    const ancestorIno = await directoryInode(ancestor);
-    if (ancestorIno !== undefined) return { present: false, ancestor, ino: ancestorIno };
-    if (ancestor === path.dirname(ancestor)) return { present: false, ino: '' };
+    const ancestorIdentity = await directoryIdentity(ancestor);
+    if (ancestorIdentity !== undefined) return { present: false, ancestor, identity: ancestorIdentity };
+    if (ancestor === path.dirname(ancestor)) return { present: false, identity: '' };
   }
 }
 
@@ -233,9 +280,9 @@ async function addSubdirectories(root: string, dirs: Map<string, string>): Promi
     for (const entry of entries) {
       if (!entry.isDirectory() || entry.name.startsWith('..')) continue;
       const child = path.join(current, entry.name);
-      const ino = await directoryInode(child);
-      if (ino === undefined) continue;
-      dirs.set(child, ino);
+      const identity = await directoryIdentity(child);
+      if (identity === undefined) continue;
+      dirs.set(child, identity);
       // One past the cap is enough for the caller to say so; it is not watched.
       if (dirs.size > MAX_WATCHED_DIRECTORIES) return;
       queue.push(child);
@@ -248,7 +295,7 @@ function nextComponent(ancestor: string, dir: string): string {
 }
 
 /** The directory's inode and birth time, or undefined when there is no directory there (any error: not watchable). */
-async function directoryInode(file: string): Promise<string | undefined> {
+async function directoryIdentity(file: string): Promise<string | undefined> {
   try {
     const stats = await fsp.stat(file, { bigint: true });
     return stats.isDirectory() ? `${stats.dev}:${stats.ino}:${stats.birthtimeNs}` : undefined;
