@@ -9,10 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { readFakeKeystore, startFakeEs } from './fixtures/keystore/fake-es.mjs';
-
-/** Rejects after ms, so an awaited exit that never comes fails the test naming it instead of hanging the file. */
-const timeout = (ms, what) =>
-  new Promise((_, reject) => setTimeout(() => reject(new Error(`timed out waiting for: ${what}`)), ms).unref());
+import { waitFor, within } from './helpers/wait.ts';
 
 const FIXTURES = fileURLToPath(new URL('./fixtures/keystore/', import.meta.url));
 const KEYSTORE_CLI = path.join(FIXTURES, 'elasticsearch-keystore');
@@ -77,14 +74,6 @@ async function createKeystore(t, configDir, args = [], stdin = '') {
   const result = await runKeystore(configDir, ['create', ...args], { stdin });
   t.equal(result.code, 0, `create ${args.join(' ')} succeeds: ${result.stderr}`);
   return result;
-}
-
-async function waitForPath(file) {
-  const deadline = Date.now() + 30_000;
-  while (!fs.existsSync(file)) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${file}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 async function listNames(configDir, stdin = '') {
@@ -665,7 +654,7 @@ t.test(
     const slow = runKeystore(configDir, ['add-file', '-f', 'slow', slowValue], {
       env: { FAKE_KEYSTORE_BEFORE_READ: hook },
     });
-    await waitForPath(`${gate}.read`);
+    await waitFor(() => fs.existsSync(`${gate}.read`), `${gate}.read to exist`, 30_000);
     const fast = await runKeystore(configDir, ['add', '-x', 'fast'], { stdin: 'F\n' });
     t.equal(fast.code, 0);
     fs.writeFileSync(`${gate}.go`, '');
@@ -890,18 +879,20 @@ t.test('fake ES runs as a script and takes control lines on stdin', async (t) =>
     lines.push(...parts);
     waiter?.();
   });
-  const nextLine = (timeoutMs = 5000) =>
-    new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no line from fake-es within ${timeoutMs} ms`)), timeoutMs);
-      const check = () => {
-        if (lines.length === 0) return;
-        clearTimeout(timer);
-        waiter = null;
-        resolve(lines.shift());
-      };
-      waiter = check;
-      check();
-    });
+  const nextLine = () =>
+    within(
+      new Promise((resolve) => {
+        const check = () => {
+          if (lines.length === 0) return;
+          waiter = null;
+          resolve(lines.shift());
+        };
+        waiter = check;
+        check();
+      }),
+      'a line from fake-es',
+      20_000,
+    );
 
   const ready = await nextLine();
   t.match(ready, /^listening \d+$/);
@@ -921,7 +912,7 @@ t.test('fake ES runs as a script and takes control lines on stdin', async (t) =>
   const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
   child.kill('SIGTERM');
   t.same(
-    await Promise.race([exited, timeout(60_000, 'the fake ES to exit')]),
+    await within(exited, 'the fake ES to exit', 60_000),
     { code: 0, signal: null },
     'SIGTERM closes the server and exits 0',
   );

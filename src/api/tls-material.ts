@@ -1,15 +1,15 @@
 // Reads and checks the API's TLS files, so the server can swap them without
-// dropping its listener when a Secret rotates them (fs events) or on SIGHUP.
+// dropping its listener when a Secret rotates them (watched) or on SIGHUP.
 // Checked, not just read: OpenSSL takes a client-CA file of garbage without a
 // word (and then refuses every client), and its own errors name no file.
 
 import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
-import fs from 'node:fs';
 import path from 'node:path';
 import type { SecureContextOptions } from 'node:tls';
 import type { TlsConfig } from '../config/config.ts';
 import { describeReadError, MiB, readBoundedFileSync } from '../files/bounded-read.ts';
 import { errnoCode } from '../files/errno.ts';
+import { watchMountedDirectory } from '../files/watch-mounted-directory.ts';
 
 /** A TLS file that cannot serve; the message names the flag and the file. */
 export class TlsMaterialError extends Error {
@@ -68,33 +68,27 @@ function parseCertificates(pem: string, flag: string, file: string): X509Certifi
   });
 }
 
+/** Cheap (a readdir and a stat per TLS file) and rare: it covers a lost event, and an idle manager does not wake. */
+const BACKSTOP_MS = 600_000;
+
 /**
- * Calls onChange (debounced) whenever anything changes in the directories
- * holding the TLS files. Watching the directories, not the files, is what
- * survives Kubernetes' `..data` symlink swap. Event-driven: no polling timer.
+ * Calls onChange once after each burst of changes to the TLS files. Their directories are watched, not the files:
+ * that is what survives Kubernetes' `..data` symlink swap (which names none of the files), a directory deleted and
+ * made again, and one that appears only later. A backstop check every 10 minutes calls it too when the files' stat
+ * signature changed without an event.
  */
 export function watchTlsFiles(tls: TlsConfig, onChange: () => void): () => void {
   const files = [tls.certFile, tls.keyFile, tls.clientCaFile].filter((f): f is string => !!f);
-  const dirs = new Set(files.map((f) => path.dirname(f)));
   const names = new Set(files.map((f) => path.basename(f)));
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const changed = (_event: string, name: string | Buffer | null): void => {
-    // Our files, a Secret's `..data` swap, or a name the platform did not report.
-    const entry = name?.toString();
-    if (entry && !names.has(entry) && !entry.startsWith('..')) return;
-    clearTimeout(timer);
+  const watches = [...new Set(files.map((f) => path.dirname(f)))].map((dir) =>
     // A Secret update touches several entries in a burst; reload once, after it.
-    timer = setTimeout(onChange, 200);
-  };
-  const watchers = [...dirs].flatMap((dir) => {
-    try {
-      return [fs.watch(dir, { persistent: false }, changed)];
-    } catch {
-      return []; // SIGHUP still reloads
-    }
-  });
+    watchMountedDirectory(dir, onChange, {
+      accept: (name) => names.has(name) || name.startsWith('..'),
+      quietMs: 200,
+      backstopMs: BACKSTOP_MS,
+    }),
+  );
   return () => {
-    clearTimeout(timer);
-    for (const watcher of watchers) watcher.close();
+    for (const watch of watches) watch.close();
   };
 }

@@ -2,12 +2,13 @@
 // a Kubernetes Secret volume: the kubelet writes a hidden timestamped
 // directory and renames a `..data_tmp` symlink over `..data`, so the file we
 // read is a symlink whose target changes without the file itself being
-// written. Watching the directory catches that rename quickly; events are
-// only a reason to look again (they can be missed, doubled, or arrive
-// mid-swap), and a poll is the backstop. Only the file's content decides.
+// written. Watching the directory (or, until it exists, its nearest
+// ancestor) catches that rename quickly; events are only a reason to look
+// again (they can be missed, doubled, or arrive mid-swap), and a poll is the
+// backstop. Only the file's content decides.
 
-import fs from 'node:fs';
 import path from 'node:path';
+import { watchMountedDirectory } from '../files/watch-mounted-directory.ts';
 import { checkCertificate, type CertificateVerdict } from './certificate-check.ts';
 
 export type AcceptedCertificate = Extract<CertificateVerdict, { ok: true }>;
@@ -20,40 +21,32 @@ export interface WaitOptions {
   readonly signal: AbortSignal;
   /** Called after each look that did not find a usable certificate. */
   readonly onRejected: (verdict: RejectedCertificate) => void;
-  /** The directory could not be watched (it may not exist yet); polling carries on. */
+  /** The directory could not be watched; polling carries on. */
   readonly onWatchFailed: (error: Error) => void;
 }
 
 export async function waitForCertificate(options: WaitOptions): Promise<AcceptedCertificate> {
   const { signal } = options;
-  const directory = path.dirname(options.certPath);
   let shouldLook = true;
   let wake: (() => void) | undefined;
   const lookAgain = (): void => {
     shouldLook = true;
     wake?.();
   };
-
-  let watcher: fs.FSWatcher | undefined;
   let hasReportedWatchFailure = false;
-  const watchDirectory = (): void => {
-    if (watcher) return;
-    try {
-      watcher = fs.watch(directory, { persistent: false }, lookAgain);
-      // The directory went away (volume unmounted): fall back to the poll, which tries again.
-      watcher.once('error', () => {
-        watcher?.close();
-        watcher = undefined;
-      });
-    } catch (error) {
-      if (!hasReportedWatchFailure) options.onWatchFailed(error as Error);
+  // The poll always looks: a certificate not valid yet becomes valid with no file changing.
+  const watch = watchMountedDirectory(path.dirname(options.certPath), lookAgain, {
+    accept: (name) => name === path.basename(options.certPath) || name.startsWith('..'),
+    backstopMs: options.pollMs,
+    hasChanged: async () => true,
+    onWatchError: (error) => {
+      if (!hasReportedWatchFailure) options.onWatchFailed(error);
       hasReportedWatchFailure = true;
-    }
-  };
-
-  const poll = setInterval(lookAgain, options.pollMs);
+    },
+  });
   signal.addEventListener('abort', lookAgain, { once: true });
   try {
+    await watch.ready;
     for (;;) {
       signal.throwIfAborted();
       if (!shouldLook) {
@@ -62,15 +55,13 @@ export async function waitForCertificate(options: WaitOptions): Promise<Accepted
         continue;
       }
       shouldLook = false;
-      watchDirectory();
       // Events that arrive while this look runs set shouldLook again, so a swap mid-read is looked at once more.
       const verdict = await checkCertificate(options.certPath, options.publicKeyDer);
       if (verdict.ok) return verdict;
       options.onRejected(verdict);
     }
   } finally {
-    clearInterval(poll);
+    watch.close();
     signal.removeEventListener('abort', lookAgain);
-    watcher?.close();
   }
 }

@@ -10,9 +10,7 @@
 // only a same-size rewrite in place within one timestamp tick; Kubernetes
 // never writes in place, and inotify reports that case anyway.
 
-import fs from 'node:fs/promises';
-import path from 'node:path';
-import { errnoCode } from '../files/errno.ts';
+import { mountedSignature, statSignature } from '../files/watch-mounted-directory.ts';
 
 export interface ChangeDetector {
   /** A pass is about to read SOURCE_DIR; resolves once its baseline is taken. */
@@ -55,33 +53,5 @@ export function createChangeDetector(sourceDir: string, keystorePath: string): C
   };
 }
 
-export async function sourceSignature(dir: string): Promise<string> {
-  const parts = [`..data -> ${await readLinkOrError(path.join(dir, '..data'))}`, `. ${await statSignature(dir)}`];
-  let names: string[] = [];
-  try {
-    names = (await fs.readdir(dir)).sort();
-  } catch (error) {
-    parts.push(`readdir ${errnoCode(error)}`);
-  }
-  for (const name of names)
-    if (!name.startsWith('..')) parts.push(`${name} ${await statSignature(path.join(dir, name))}`);
-  return parts.join('\n');
-}
-
-/** Never rejects: an error code is a state like any other, and a change from or to it counts. */
-async function statSignature(file: string): Promise<string> {
-  try {
-    const s = await fs.stat(file, { bigint: true });
-    return `${s.ino} ${s.size} ${s.mtimeNs} ${s.ctimeNs}`;
-  } catch (error) {
-    return errnoCode(error) ?? 'error';
-  }
-}
-
-async function readLinkOrError(file: string): Promise<string> {
-  try {
-    return await fs.readlink(file);
-  } catch (error) {
-    return errnoCode(error) ?? 'error';
-  }
-}
+/** The signature the backstop of every mounted directory takes: the keystore's watch of SOURCE_DIR is one of them. */
+export const sourceSignature = (dir: string): Promise<string> => mountedSignature(dir);

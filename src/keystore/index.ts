@@ -1,7 +1,7 @@
 // Keystore updater: keeps the Elasticsearch keystore equal to a directory
 // mounted from a Kubernetes Secret, and asks Elasticsearch to reload.
 // This file only wires the parts:
-//   source-watcher  chokidar + backstop poll (change-detector) -> "look again"
+//   source-watcher  watch-mounted-directory + backstop poll (change-detector) -> "look again"
 //   sync-loop       scan-source -> diff -> apply-diff (keystore-cli) -> applied-record
 //   reload-loop     reload-client (undici, ca-bundle) with back-off
 //   status          what /keystore/status and /health show

@@ -3,9 +3,9 @@
 // included), and again before every conditional start (`start?config=SHA`),
 // which never trusts a watcher that may be late.
 
-import { watch, type FSWatcher } from 'chokidar';
 import fs from 'node:fs';
 import path from 'node:path';
+import { type MountedDirectoryWatch, watchMountedDirectory } from '../files/watch-mounted-directory.ts';
 import type { Logger } from '../log/logger.ts';
 import { configChecksum, type ChecksumResult } from './checksum.ts';
 import { trackRepeats } from '../log/repeats.ts';
@@ -25,9 +25,6 @@ export interface MountedConfig {
   problem(): string | undefined;
   close(): Promise<void>;
 }
-
-/** Quiet time that ends a burst of events (a Secret update is a handful within milliseconds). */
-const DEBOUNCE_MS = 100;
 
 export async function createMountedConfig(paths: readonly string[], log: Logger): Promise<MountedConfig> {
   let current: ConfigStatus = { sha256: null, changedAt: null };
@@ -82,12 +79,8 @@ export async function createMountedConfig(paths: readonly string[], log: Logger)
   };
 
   await refresh();
-  let debounce: ReturnType<typeof setTimeout> | undefined;
-  const changed = (): void => {
-    clearTimeout(debounce);
-    debounce = setTimeout(() => void (closed || refresh()), DEBOUNCE_MS);
-  };
-  const watchers = await Promise.all(paths.map((configured) => watchPath(configured, changed, log)));
+  const watches = paths.map((configured) => watchPath(configured, () => void (closed || refresh()), log));
+  await Promise.all(watches.map((watch) => watch.ready));
 
   return {
     status: () => current,
@@ -95,39 +88,21 @@ export async function createMountedConfig(paths: readonly string[], log: Logger)
     problem: () => problem,
     async close() {
       closed = true;
-      clearTimeout(debounce);
-      await Promise.all(watchers.map((w) => w?.close()));
+      for (const watch of watches) watch.close();
     },
   };
 }
 
 /**
- * A directory is watched whole, without following symlinks: a Secret's swap
- * is a rename of `..data` in it. A file (often a symlink into `..data`) or a
- * path not there yet is watched through its directory, one level deep.
+ * A directory is watched whole (its subdirectories too), without following symlinks: a Secret's swap is a rename of
+ * `..data` in it. A file (often a symlink into `..data`) is watched through its directory, one level deep; a path not
+ * there yet through the nearest directory that is, until it appears.
  */
-async function watchPath(configured: string, changed: () => void, log: Logger): Promise<FSWatcher | undefined> {
+function watchPath(configured: string, changed: () => void, log: Logger): MountedDirectoryWatch {
   const isDirectory = fs.statSync(configured, { throwIfNoEntry: false })?.isDirectory() ?? false;
-  const target = isDirectory ? configured : path.dirname(configured);
-  if (!fs.existsSync(target)) {
-    log.warn(
-      `cannot watch ${configured}: neither it nor its directory exists; its checksum is computed again before each conditional start`,
-      { 'event.action': 'config-checksum' },
-    );
-    return undefined;
-  }
-  const watcher = watch(target, {
-    followSymlinks: false,
-    ignoreInitial: true,
-    atomic: false,
-    persistent: true,
-    depth: isDirectory ? undefined : 0,
+  return watchMountedDirectory(isDirectory ? configured : path.dirname(configured), changed, {
+    recursive: isDirectory,
+    onWatchError: (error) =>
+      log.warn(`watching ${configured} failed: ${error.message}`, { 'event.action': 'config-checksum' }),
   });
-  watcher.on('all', changed);
-  watcher.on('raw', changed);
-  watcher.on('error', (error) =>
-    log.warn(`watching ${configured} failed: ${(error as Error).message}`, { 'event.action': 'config-checksum' }),
-  );
-  await new Promise<void>((resolve) => watcher.once('ready', resolve));
-  return watcher;
 }

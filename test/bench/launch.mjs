@@ -166,7 +166,11 @@ export function launch(argv, { env = baseEnv(), cwd } = {}) {
   };
 }
 
-/** Polls cond (sync or async) until truthy; bounded in time. */
+/**
+ * Polls cond (sync or async) until truthy; bounded in time. The bench's own, not test/helpers/wait.ts: the bench
+ * runs as plain JavaScript under any node (`node test/bench/bench.mjs`, node 20 included, which cannot load .ts),
+ * and it polls every 5 ms on the bench's clock, where a start-up measured in milliseconds needs it.
+ */
 export async function waitFor(cond, what, timeoutMs = 20_000, intervalMs = 5) {
   const deadline = nowMs() + timeoutMs;
   for (;;) {

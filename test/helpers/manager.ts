@@ -7,6 +7,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { waitFor, within } from './wait.ts';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const EXECUTABLE =
@@ -174,35 +175,8 @@ export function freePort(): Promise<number> {
   });
 }
 
-type Truthy<T> = Exclude<T, undefined | null | false | 0 | ''>;
-
-/** Polls cond until it returns a truthy value; all waiting in tests goes through here. */
-export async function waitFor<T>(
-  cond: () => T | Promise<T>,
-  what: string,
-  timeoutMs = 20_000,
-  intervalMs = 20,
-): Promise<Truthy<T>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await cond();
-    if (value) return value as Truthy<T>;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, intervalMs));
-  }
-}
-
-/**
- * Awaits an event that has no deadline of its own (an exit, a close) with one: a test that waits for something
- * that never comes fails naming it, instead of hanging until tap ends the file.
- */
-export function within<T>(event: Promise<T>, what: string, timeoutMs = 60_000): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`)), timeoutMs);
-  });
-  return Promise.race([event, expired]).finally(() => clearTimeout(timer));
-}
+// Waiting lives in wait.ts; re-exported for the many tests that import it from here.
+export { waitFor, within };
 
 /** True while the pid exists and is not a zombie. */
 export function isAlive(pid: number): boolean {

@@ -185,6 +185,26 @@ t.test('watched: a ..data swap changes status().sha256 and changedAt; a problem 
   t.match(health.json.reasons, [/the mounted configuration has no checksum: a file cannot be read: larger than 1 MiB/]);
 });
 
+t.test('watched: a file in a subdirectory, and a path that appears only after the start', async (t) => {
+  const dir = tempDir('pm-config-');
+  write(dir, { 'tree/nested/a.yml': 'a1' });
+  const late = path.join(dir, 'not-yet', 'es.yml');
+  const fake = createFakeSystem();
+  const mounted = await createMountedConfig([path.join(dir, 'tree'), late], fake.log);
+  t.teardown(() => mounted.close());
+  t.equal(mounted.status().sha256, null, 'a missing path: no checksum');
+
+  write(dir, { 'not-yet/es.yml': 'e1' });
+  const both = (a: string) =>
+    expected([
+      ['nested/a.yml', a],
+      ['.', 'e1'],
+    ]);
+  await waitFor(() => mounted.status().sha256 === both('a1'), 'the late file to be seen, through its ancestor');
+  fs.writeFileSync(path.join(dir, 'tree/nested/a.yml'), 'a2');
+  await waitFor(() => mounted.status().sha256 === both('a2'), 'a change two levels down to be seen');
+});
+
 t.test('start?config=SHA and restart?config=SHA: 409 and nothing happens on a mismatch', async (t) => {
   const dir = tempDir('pm-config-');
   write(dir, { 'es.yml': 'a' });
