@@ -15,6 +15,7 @@
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
+import { monotonicMs } from '../clock/clock.ts';
 import { errnoCode } from './errno.ts';
 
 export interface MountedDirectoryOptions {
@@ -201,7 +202,7 @@ function coalesce(quietMs: number, longestQuietMs: number, end: (why: string) =>
   return {
     cancel,
     mark(why: string): void {
-      const now = performance.now();
+      const now = monotonicMs();
       startedAt ??= now;
       clearTimeout(timer);
       timer = setTimeout(() => end(why), Math.max(0, Math.min(quietMs, startedAt + longestQuietMs - now)));
