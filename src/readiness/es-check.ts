@@ -16,17 +16,30 @@ export type CheckResult =
 export interface EsCheck {
   run(): Promise<CheckResult>;
   close(): Promise<void>;
+  /** What a ready answer says after the process's name: what was asked, so that `none` claims no answer from ES. */
+  readonly readyMessage?: string;
 }
 
+/** What a ready answer says when the check does not say otherwise: `http`'s, ES answered `GET /`. */
+export const ANSWERS = 'is started and answers';
+
 /** `--ready-check none`: the process state alone decides. */
-export const NO_CHECK: EsCheck = { run: async () => ({ ok: true }), close: async () => {} };
+export const NO_CHECK: EsCheck = {
+  run: async () => ({ ok: true }),
+  close: async () => {},
+  readyMessage: 'is started (Elasticsearch itself is not asked: --ready-check none)',
+};
 
 export function createEsCheck(check: ReadyCheck, es: KeystoreConfig, timeoutMs: number): EsCheck {
   switch (check.kind) {
     case 'none':
       return NO_CHECK;
     case 'tcp':
-      return { run: () => connectOnce(check.port, timeoutMs), close: async () => {} };
+      return {
+        run: () => connectOnce(check.port, timeoutMs),
+        close: async () => {},
+        readyMessage: `is started and its readiness port ${check.port} accepts connections`,
+      };
     case 'http':
       return httpCheck(es, timeoutMs);
   }
