@@ -74,6 +74,8 @@ export function httpCheck(es: KeystoreConfig, timeoutMs: number): EsCheck {
   let request: Buffer | undefined;
   let requestAuth: string | undefined;
   let running: Promise<CheckResult> | undefined;
+  /** After close(), nothing connects again, not even the retry of a check that close() cut. */
+  let closed = false;
 
   /** The TLS context for ES, made again only when the CA's text changes. */
   const contextFor = async (): Promise<{ readonly ok: true } | { readonly failed: CheckResult }> => {
@@ -204,6 +206,13 @@ export function httpCheck(es: KeystoreConfig, timeoutMs: number): EsCheck {
 
   const requestOnce = (bytes: Buffer): Promise<Outcome> =>
     new Promise((resolve) => {
+      if (closed) {
+        resolve({
+          error: Object.assign(new Error('the manager is shutting down'), { code: 'ESHUTDOWN' }),
+          reused: false,
+        });
+        return;
+      }
       const reused = connection !== undefined;
       const open = connection ?? (connection = connect());
       const timer = setTimeout(() => finish(open, { timedOut: true }, false), timeoutMs);
@@ -260,6 +269,7 @@ export function httpCheck(es: KeystoreConfig, timeoutMs: number): EsCheck {
       return running;
     },
     async close() {
+      closed = true;
       drop(connection);
     },
   };

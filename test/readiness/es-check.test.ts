@@ -190,3 +190,17 @@ t.test('http: bytes that are not an HTTP answer fail the check and the connectio
   t.same(await check.run(), { ok: true });
   t.equal(server.connections, 2);
 });
+
+t.test('http: close() during a check ends it and opens no new connection', async (t) => {
+  // The second request gets no answer: the check waits on a kept (reused) connection, which a cut would retry.
+  const server = await serveRaw(['HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n', '']);
+  t.teardown(server.close);
+  const check = createEsCheck({ kind: 'http' }, es(server.url), 5_000);
+  t.same(await check.run(), { ok: true });
+  const cut = check.run();
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  await check.close();
+  t.match(await cut, { ok: false, summary: /ESHUTDOWN/ });
+  t.equal(server.heads.length, 2);
+  t.equal(server.connections, 1, 'no connection after close()');
+});
