@@ -17,7 +17,7 @@ import type { CertificatesStatus } from '../certs/status.ts';
 import type { KeystoreMetrics, KeystoreStatus } from '../keystore/status.ts';
 import type { MountedConfig } from '../mounted-config/mounted-config.ts';
 import { NO_CHECK } from '../readiness/es-check.ts';
-import { createReadiness, type Readiness } from '../readiness/readiness.ts';
+import { createReadiness, type Readiness, type ReadyAnswer } from '../readiness/readiness.ts';
 
 export interface ApiDeps {
   readonly name: string;
@@ -53,13 +53,36 @@ export const MAX_WAITING_MUTATIONS = 16;
 
 type Handler = (c: Context) => Response | Promise<Response>;
 
-export function createApi(deps: ApiDeps): Hono {
+/** What the probe routes answer, apart from Hono: server.ts answers them on a shorter path too (probe-shortcut.ts). */
+export interface ProbeAnswers {
+  /** `/NAME/ready`. */
+  readonly readyPath: string;
+  /** `authenticated`: the client proved who it is, and may see file paths. */
+  health(authenticated: boolean): { readonly status: 200 | 503; readonly body: unknown };
+  ready(): Promise<{ readonly status: 200 | 503; readonly body: ReadyAnswer }>;
+}
+
+export type Api = Hono & { readonly probes: ProbeAnswers };
+
+export function createApi(deps: ApiDeps): Api {
   const { supervisor } = deps;
   const app = new Hono();
   const json = (c: Context, status: 200 | 202 | 503, body: unknown) => c.json(body, status);
   const audit = createAudit(deps.log);
   const healthOf = createHealth({ ...deps, configProblem: () => deps.mountedConfig?.problem() });
   const readiness = deps.readiness ?? createReadiness({ name: deps.name, supervisor, log: deps.log, check: NO_CHECK });
+  const probes: ProbeAnswers = {
+    readyPath: `/${deps.name}/ready`,
+    health(authenticated) {
+      const { httpStatus, body } = healthOf();
+      // Open to anyone who reaches the port: no file paths, unless the client proved who it is.
+      return { status: httpStatus, body: authenticated ? body : hidePaths(body) };
+    },
+    async ready() {
+      const answer = await readiness.probe();
+      return { status: answer.ready ? 200 : 503, body: answer };
+    },
+  };
   /** The process's status, and the mounted configuration's checksum beside it. */
   const statusBody = () => ({
     ...supervisor.status(),
@@ -119,14 +142,13 @@ export function createApi(deps: ApiDeps): Hono {
   };
 
   const health = (c: Context) => {
-    const { httpStatus, body } = healthOf();
-    // Open to anyone who reaches the port: no file paths, unless the client proved who it is.
-    return json(c, httpStatus, isAuthenticated(c) ? body : hidePaths(body));
+    const { status, body } = probes.health(isAuthenticated(c));
+    return json(c, status, body);
   };
 
   const ready = async (c: Context) => {
-    const answer = await readiness.probe();
-    return json(c, answer.ready ? 200 : 503, answer);
+    const { status, body } = await probes.ready();
+    return json(c, status, body);
   };
 
   /**
@@ -257,7 +279,7 @@ export function createApi(deps: ApiDeps): Hono {
     });
     return c.json(errorBody(500, 'internal_error', 'internal error; see the manager log'), 500);
   });
-  return app;
+  return Object.assign(app, { probes });
 }
 
 function rethrowBlocked(error: unknown): never {

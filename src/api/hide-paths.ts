@@ -36,10 +36,15 @@ export function hidePaths<T>(value: T): T {
 /** Whether the request proved who sent it: over the Unix socket (mode 0600), or with a client certificate the CA signed. */
 export function isAuthenticated(c: Context): boolean {
   if (isUnixSocketRequest(c)) return true;
-  const socket = (c.env as NodeBindings | undefined)?.incoming?.socket as TLSSocket | undefined;
+  return isAuthenticatedSocket((c.env as NodeBindings | undefined)?.incoming?.socket);
+}
+
+/** A TCP connection proved who is on it: a client certificate the CA signed. */
+export function isAuthenticatedSocket(socket: unknown): boolean {
+  const tls = socket as TLSSocket | undefined;
   return (
-    socket?.authorized === true &&
-    typeof socket.getPeerCertificate === 'function' &&
-    Object.keys(socket.getPeerCertificate() ?? {}).length > 0
+    tls?.authorized === true &&
+    typeof tls.getPeerCertificate === 'function' &&
+    Object.keys(tls.getPeerCertificate() ?? {}).length > 0
   );
 }

@@ -6,7 +6,7 @@ import { createServer as createHttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { SecureContextOptions } from 'node:tls';
-import type { Hono } from 'hono';
+import type { Api } from './app.ts';
 import type { TlsConfig } from '../config/config.ts';
 import type { Logger } from '../log/logger.ts';
 import { configError } from '../config/errors.ts';
@@ -14,6 +14,7 @@ import { guardConnections } from '../http/connection-guard.ts';
 import { errorBody } from '../http/errors.ts';
 import { createHeapTrimmer } from './heap-trim.ts';
 import { nodeRequestListener } from '../http/node-bridge.ts';
+import { probeShortcut } from './probe-shortcut.ts';
 
 export interface ApiServer {
   readonly port: number;
@@ -54,7 +55,7 @@ function rawErrorAnswer(status: number, reason: string): string {
   return `HTTP/1.1 ${status} ${STATUS_TEXT[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
 }
 
-export async function serveApi(app: Hono, options: ServeOptions, log: Logger): Promise<ApiServer> {
+export async function serveApi(app: Api, options: ServeOptions, log: Logger): Promise<ApiServer> {
   const tls = options.tls;
   const hardening = {
     headersTimeout: HEADERS_TIMEOUT_MS,
@@ -62,8 +63,10 @@ export async function serveApi(app: Hono, options: ServeOptions, log: Logger): P
     keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
     maxHeaderSize: MAX_HEADER_BYTES,
   };
-  const listener = nodeRequestListener(app.fetch, (error) =>
-    log.error(`answering a request failed: ${error.stack}`, { 'event.action': 'api-error' }),
+  const listener = nodeRequestListener(
+    app.fetch,
+    (error) => log.error(`answering a request failed: ${error.stack}`, { 'event.action': 'api-error' }),
+    probeShortcut(app.probes),
   );
   // node:https (and node:crypto under it, for the checks) are loaded only when TLS is on: together they cost
   // a plain-HTTP manager 15 to 20 ms of start-up (issue 20).

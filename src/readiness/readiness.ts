@@ -7,7 +7,7 @@
 import type { Logger } from '../log/logger.ts';
 import type { Supervisor } from '../supervisor/supervisor-interface.ts';
 import type { State } from '../supervisor/states.ts';
-import type { CheckResult, EsCheck } from './es-check.ts';
+import { ANSWERS, type CheckResult, type EsCheck } from './es-check.ts';
 import { monotonicMs } from '../clock/clock.ts';
 
 /** How long a check's result answers probes. */
@@ -51,6 +51,8 @@ export function createReadiness(deps: ReadinessDeps): Readiness {
   let last: CheckedRun | null = null;
   let inFlight: { readonly run: string; readonly done: Promise<CheckedRun> } | null = null;
   let logged: string | null = null;
+  /** Built once: a probe every few seconds need not build the same string each time. */
+  const readyMessage = `${name} ${deps.check.readyMessage ?? ANSWERS}`;
 
   /** Not ready whatever ES says: undefined when only a check can tell. */
   const byProcess = (): ReadyAnswer | undefined => {
@@ -88,7 +90,7 @@ export function createReadiness(deps: ReadinessDeps): Readiness {
 
   const fromCheck = (result: CheckResult, state: State): ReadyAnswer =>
     result.ok
-      ? { ready: true, reason: null, message: `${name} is started and answers`, state }
+      ? { ready: true, reason: null, message: readyMessage, state }
       : { ready: false, reason: 'not_answering', message: result.summary, state };
 
   /** Transitions only, not every probe. */
@@ -97,7 +99,7 @@ export function createReadiness(deps: ReadinessDeps): Readiness {
     if (key === logged) return;
     logged = key;
     const text = answer.ready
-      ? `${name} is ready`
+      ? `${name} is ready: ${answer.message}`
       : `${name} is not ready (${answer.reason}): ${detail ?? answer.message}`;
     log.info(text, {
       'event.action': 'readiness',

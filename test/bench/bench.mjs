@@ -460,7 +460,7 @@ await group('ready', async () => {
       value: cost.ratio,
       unit: 'ratio',
       shown: `${cost.ratio.toFixed(3)} (${cost.managerMs.toFixed(2)} ms vs ${cost.execMs.toFixed(1)} ms)`,
-      how: `manager CPU (/proc schedstat, idle subtracted) over ${cost.probes} probes 1.1 s apart (${cost.checks} requests to the fake ES: GET / over HTTPS with basic auth), against the children CPU of ${cost.probes} \`bash -c 'curl --cacert ... -u ... https://.../'\` runs (the container runtime's exec not counted)`,
+      how: `manager CPU (/proc schedstat, idle subtracted) over ${cost.probes} probes 1.1 s apart on one kept connection (${cost.checks} requests to the fake ES: GET / over HTTPS with basic auth), against the children CPU of ${cost.probes} \`bash -c 'curl --cacert ... -u ... https://.../'\` runs (the container runtime's exec not counted); with a new connection per probe, as a kubelet opens one: ${cost.freshConnectionMs.toFixed(2)} ms (${(cost.freshConnectionMs / cost.execMs).toFixed(3)})`,
       samples: cost,
     });
   }

@@ -117,3 +117,90 @@ t.test('tcp: a closed port is not ready and says why; an open one is', async (t)
     summary: `nothing listens on port ${port} (ES opens readiness.port once the node is ready)`,
   });
 });
+
+/** A server that answers each request with the next of `answers`, written as given, in pieces `split` bytes long. */
+async function serveRaw(answers: string[], split = 7) {
+  const heads: string[] = [];
+  let connections = 0;
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    connections++;
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    let pending = '';
+    socket.on('data', (chunk) => {
+      pending += chunk.toString('latin1');
+      for (let end = pending.indexOf('\r\n\r\n'); end >= 0; end = pending.indexOf('\r\n\r\n')) {
+        heads.push(pending.slice(0, end));
+        pending = pending.slice(end + 4);
+        const answer = answers.shift() ?? 'HTTP/1.1 500 Out Of Answers\r\nContent-Length: 0\r\n\r\n';
+        for (let i = 0; i < answer.length; i += split) socket.write(answer.slice(i, i + split), 'latin1');
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`,
+    heads,
+    get connections() {
+      return connections;
+    },
+    close: () => new Promise<void>((resolve) => (sockets.forEach((s) => s.destroy()), server.close(() => resolve()))),
+  };
+}
+
+t.test('http: the answer is read by hand, in any pieces; only one of known length keeps the connection', async (t) => {
+  const body = '{"tagline":"You Know, for Search"}';
+  const sized = `HTTP/1.1 200 OK\r\nContent-Type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body}`;
+  const server = await serveRaw([
+    sized,
+    `HTTP/1.1 103 Early Hints\r\nLink: </x>\r\n\r\n${sized}`,
+    sized,
+    'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n',
+    `HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
+    `HTTP/1.0 200 OK\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
+    'HTTP/1.1 401 Unauthorized\r\nContent-Length: 2\r\n\r\n{}',
+    'HTTP/1.1 204 No Content\r\n\r\n',
+    sized,
+  ]);
+  t.teardown(server.close);
+  const check = createEsCheck({ kind: 'http' }, es(server.url, { username: 'u', password: 'p' }), 2_000);
+  t.teardown(() => check.close());
+  for (let i = 0; i < 3; i++) t.same(await check.run(), { ok: true }, `answer ${i + 1}, its length known`);
+  t.equal(server.connections, 1, 'one connection for the three, an interim 103 included');
+  t.same(await check.run(), { ok: true }, 'chunked: the status is the answer');
+  t.same(await check.run(), { ok: true }, 'Connection: close');
+  t.same(await check.run(), { ok: true }, 'HTTP/1.0');
+  t.equal(server.connections, 3, 'after each of those three, the next check connects anew');
+  t.match(await check.run(), { ok: false, summary: /HTTP 401/ });
+  t.same(await check.run(), { ok: true }, '204, no body');
+  t.same(await check.run(), { ok: true });
+  t.equal(server.connections, 4, 'a 401 of known length and a 204 keep the connection');
+  t.equal(server.heads.length, 9);
+  t.match(server.heads[0], /^GET \/ HTTP\/1\.1\r\nHost: 127\.0\.0\.1:\d+\r\nAccept: application\/json\r\n/);
+  t.match(server.heads[0], `\r\nAuthorization: Basic ${Buffer.from('u:p').toString('base64')}`);
+});
+
+t.test('http: bytes that are not an HTTP answer fail the check and the connection', async (t) => {
+  const server = await serveRaw(['SSH-2.0-OpenSSH_9.2\r\n\r\n', 'HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n']);
+  t.teardown(server.close);
+  const check = createEsCheck({ kind: 'http' }, es(server.url), 2_000);
+  t.teardown(() => check.close());
+  t.match(await check.run(), { ok: false, summary: 'the request to Elasticsearch failed (EPROTO)' });
+  t.same(await check.run(), { ok: true });
+  t.equal(server.connections, 2);
+});
+
+t.test('http: close() during a check ends it and opens no new connection', async (t) => {
+  // The second request gets no answer: the check waits on a kept (reused) connection, which a cut would retry.
+  const server = await serveRaw(['HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n', '']);
+  t.teardown(server.close);
+  const check = createEsCheck({ kind: 'http' }, es(server.url), 5_000);
+  t.same(await check.run(), { ok: true });
+  const cut = check.run();
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  await check.close();
+  t.match(await cut, { ok: false, summary: /ESHUTDOWN/ });
+  t.equal(server.heads.length, 2);
+  t.equal(server.connections, 1, 'no connection after close()');
+});

@@ -8,7 +8,7 @@ import { liteRequest } from '../helpers/fetch-lite-globals.ts';
 import t from 'tap';
 import { createApi } from '../../src/api/app.ts';
 import type { Config } from '../../src/config/config.ts';
-import type { CheckResult, EsCheck } from '../../src/readiness/es-check.ts';
+import { type CheckResult, createEsCheck, type EsCheck, NO_CHECK } from '../../src/readiness/es-check.ts';
 import { CHECK_REUSE_MS, createReadiness } from '../../src/readiness/readiness.ts';
 import { createSupervisor } from '../../src/supervisor/supervisor.ts';
 import { createFakeSystem, settle, supervisorConfig } from '../helpers/fake-system.ts';
@@ -250,4 +250,40 @@ t.test('pm_ready in /metrics; /NAME/ready open to probes under mutual TLS', asyn
     readAnswer(await app.fetch(liteRequest(`http://api.invalid${target}`, { method: 'GET', headers: [] })));
   t.equal((await get('/es/ready')).status, 503, 'answered (not 403) without a client certificate');
   t.equal((await get('/es/status')).status, 403);
+});
+
+t.test('a ready answer says what was asked: ES (http), its readiness port (tcp), or nothing (none)', async (t) => {
+  const es = {
+    mode: 'false',
+    sourceDir: '',
+    binary: '',
+    keystorePath: '',
+    reload: false,
+    certificatesPath: '',
+    endpoint: 'https://127.0.0.1:9200',
+  } as const;
+  const cases: [string, EsCheck, string][] = [
+    ['none', NO_CHECK, 'es is started (Elasticsearch itself is not asked: --ready-check none)'],
+    [
+      'tcp',
+      { ...createEsCheck({ kind: 'tcp', port: 9399 }, es, 1_000), run: async () => ({ ok: true }) },
+      'es is started and its readiness port 9399 accepts connections',
+    ],
+    [
+      'http',
+      { ...createEsCheck({ kind: 'http' }, es, 1_000), run: async () => ({ ok: true }) },
+      'es is started and answers',
+    ],
+  ];
+  for (const [kind, check, message] of cases) {
+    const fake = createFakeSystem();
+    const cfg = supervisorConfig();
+    const supervisor = createSupervisor(cfg, { log: fake.log, onExitRequested: () => {}, system: fake.system });
+    supervisor.takeOverStateFile();
+    const readiness = createReadiness({ name: cfg.name, supervisor, log: fake.log, check });
+    await supervisor.start('boot');
+    t.same(await readiness.probe(), { ready: true, reason: null, message, state: 'started' }, kind);
+    const logged = fake.log.records.find((r) => r.fields['event.reason'] === 'ready');
+    t.equal(logged?.message, `es is ready: ${message}`, `${kind}: the log says it too`);
+  }
 });
