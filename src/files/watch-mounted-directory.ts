@@ -77,10 +77,8 @@ export function watchMountedDirectory(
 ): MountedDirectoryWatch {
   const { accept = () => true } = options;
   const recursive = options.recursive === true;
-  let current: { readonly key: string; readonly watcher: FSWatcher } | undefined;
+  let current: { readonly key: string; readonly watcher: FSWatcher; readonly stopped: () => void } | undefined;
   let closed = false;
-  let whenClosed!: () => void;
-  const closing = new Promise<void>((resolve) => (whenClosed = resolve));
   let syncing: Promise<void> = Promise.resolve();
   let reportedDepth = false;
   let reportedMissing: string | null = null;
@@ -99,6 +97,13 @@ export function watchMountedDirectory(
     if (!closed) burst.mark(why);
   };
 
+  const drop = (watcher: FSWatcher): void => {
+    if (current?.watcher !== watcher) return;
+    current.stopped();
+    current = undefined;
+    // Its watches close at once; the promise only waits for scans under way, which stop on their own.
+    void watcher.close();
+  };
   const start = (target: Target & { root: string }): FSWatcher => {
     const considered = consideredEntries(target.root, target.present ? accept : (name) => name === target.next, () => {
       if (!recursive || reportedDepth) return;
@@ -120,8 +125,11 @@ export function watchMountedDirectory(
     // swap's renames. The watched directory's own events (deleted, moved away) come under its own name.
     watcher.on('raw', (event, name, details) => {
       const { watchedPath } = details as { watchedPath: string };
-      if (!name || name === path.basename(watchedPath) || considered(path.join(watchedPath, name)))
-        mark(`${event} ${name || watchedPath}`);
+      const self = !name || name === path.basename(watchedPath);
+      // Its watch now watches the old directory. chokidar shares one fs.watch per path among its watchers and
+      // keeps it while any holds it: every watcher of the path lets go now, so the next one watches the new one.
+      if (self && watchedPath === target.root) drop(watcher);
+      if (self || considered(path.join(watchedPath, name))) mark(`${event} ${name || watchedPath}`);
     });
     watcher.on('error', (error) => {
       options.onWatchError?.(error as Error, target.root);
@@ -136,12 +144,14 @@ export function watchMountedDirectory(
     if (closed) return;
     const key = `${target.root} ${target.identity} ${target.present ? '' : target.next}`;
     if (current?.key !== key) {
-      void current?.watcher.close();
-      current = undefined;
+      if (current) drop(current.watcher);
       if (target.root !== undefined) {
         const watcher = start(target as Target & { root: string });
-        current = { key, watcher };
-        await Promise.race([new Promise<void>((resolve) => watcher.once('ready', resolve)), closing]);
+        // Dropped before it is ready (closed, or its directory already gone), it never will be.
+        await new Promise<void>((resolve) => {
+          current = { key, watcher, stopped: resolve };
+          watcher.once('ready', resolve);
+        });
       }
     }
     const missing = target.present ? null : (target.root ?? '');
@@ -166,12 +176,9 @@ export function watchMountedDirectory(
     refresh,
     close() {
       closed = true;
-      whenClosed();
       clearInterval(backstop);
       burst.cancel();
-      // Its watches close at once; the promise only waits for scans under way, which stop on their own.
-      void current?.watcher.close();
-      current = undefined;
+      if (current) drop(current.watcher);
     },
   };
 }

@@ -104,6 +104,26 @@ t.test('a directory deleted and made again: the new one is watched', async (t) =
   t.pass('followed through two replacements');
 });
 
+t.test('two watches of one directory both follow it when it is deleted and made again', async (t) => {
+  // chokidar keeps one fs.watch per path for the whole process and shares it between its watchers.
+  const dir = path.join(tempDir('pm-watch-'), 'config');
+  fs.mkdirSync(dir);
+  const one = watchFor(t, dir);
+  const two = watchFor(t, dir, { quietMs: 300 });
+  await Promise.all([one.watch.ready, two.watch.ready]);
+  fs.rmSync(dir, { recursive: true });
+  fs.mkdirSync(dir);
+  await Promise.all([one.next(1, 'the first to see the replacement'), two.next(1, 'the second to see it')]);
+  await Promise.all([one.watch.refresh(), two.watch.refresh()]);
+  const [before1, before2] = [one.calls.length, two.calls.length];
+  fs.writeFileSync(path.join(dir, 'a'), 'A');
+  await Promise.all([
+    one.next(before1 + 1, 'the first: a write into the new directory'),
+    two.next(before2 + 1, 'the second: a write into the new directory'),
+  ]);
+  t.pass('both followed');
+});
+
 t.test('a burst of events ends in one callback', async (t) => {
   const dir = tempDir('pm-watch-');
   // A quiet time far longer than the burst, so that a busy machine cannot split it.
