@@ -1,14 +1,19 @@
 // The one watcher of mounted directories, in process on real directories:
 // a Secret's `..data` swap as the kubelet's atomic writer does it, a file
-// renamed over another, the directory created late, deleted and made again,
-// a burst ending in one callback, the backstop check, and a close that leaves
-// no inotify watch and no timer (a process that closed it can exit).
+// renamed over another, the directory created late, deleted and made again
+// (under one watch or two), a burst ending in one callback, a recursive
+// watch's depth bound, the backstop check, and a close that leaves no inotify
+// watch and no timer (a process that closed it can exit).
 
 import t, { type Test } from 'tap';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { watchMountedDirectory, type MountedDirectoryOptions } from '../../src/files/watch-mounted-directory.ts';
+import {
+  MAX_DEPTH,
+  type MountedDirectoryOptions,
+  watchMountedDirectory,
+} from '../../src/files/watch-mounted-directory.ts';
 import { ROOT, tempDir } from '../helpers/manager.ts';
 import { waitFor, within } from '../helpers/wait.ts';
 import { createSecretVolume } from '../helpers/secret-volume.ts';
@@ -159,6 +164,24 @@ t.test(
     fs.writeFileSync(path.join(dir, 'late', 'b'), 'B');
     await w.next(3, 'a file in the new subdirectory');
     t.equal(inotifyWatches() - before, 4, 'the new subdirectory is watched; the `..` one is not');
+  },
+);
+
+t.test(
+  'recursive, bounded: MAX_DEPTH levels down are watched, deeper ones and symlinked directories are not',
+  async (t) => {
+    const dir = tempDir('pm-watch-');
+    const levels = Array.from({ length: MAX_DEPTH + 2 }, (_, i) => `level-${i + 1}`);
+    fs.mkdirSync(path.join(dir, ...levels), { recursive: true });
+    fs.symlinkSync(tempDir('pm-watch-elsewhere-'), path.join(dir, 'link'));
+    const errors: string[] = [];
+    const before = inotifyWatches();
+    const w = watchFor(t, dir, { recursive: true, onWatchError: (error) => errors.push(error.message) });
+    await w.watch.ready;
+    t.equal(inotifyWatches() - before, 1 + MAX_DEPTH, 'the directory and MAX_DEPTH levels below it, once');
+    t.same(errors, [`directories more than ${MAX_DEPTH} levels down are not watched`], 'said once');
+    fs.writeFileSync(path.join(dir, ...levels.slice(0, MAX_DEPTH), 'a'), 'A');
+    await w.next(1, 'a file at the deepest watched level');
   },
 );
 
