@@ -11,14 +11,16 @@
 // subdirectories of a recursive watch as they come and go, up to a depth,
 // symlinks and `..` directories not descended into, and a ready event once
 // they are in place. Regular files get no watch of their own (their
-// directory's reports them), so its `raw` events, not only `all`, mark the
-// burst. What it does not follow, this module does: the watched directory
-// itself deleted and made again (its watch stays on the old inode), and a
-// directory that does not exist yet (chokidar watches its parent only when the
-// parent exists, and says ready before that watch is in place). So chokidar
-// is handed either the directory or its nearest existing ancestor, and handed
-// it anew when that changes. Timers run only during a burst (ours and
-// chokidar's throttles) and for the backstop, unref'd.
+// directory's watch reports them), so its `raw` events, not only `all`, mark
+// the burst. What it does not follow, this module does: the watched directory
+// itself deleted and made again (chokidar's watch stays on the old inode, and
+// its one fs.watch per path is shared by every watcher of that path), a
+// directory that does not exist yet (chokidar watches the parent only when the
+// parent exists, and says ready before that watch is in place), and one named
+// through a symlink (chokidar would watch the symlink's parent). So chokidar is
+// handed the directory's real path, or that of its nearest existing ancestor,
+// and handed it anew when that changes. Timers run only during a burst (ours
+// and chokidar's throttles) and for the backstop, unref'd.
 
 import type { Stats } from 'node:fs';
 import fsp from 'node:fs/promises';
@@ -65,10 +67,16 @@ export interface MountedDirectoryWatch {
 /** A recursive watch watches subdirectories this many levels down, no deeper (inotify watches are a per-user budget). */
 export const MAX_DEPTH = 8;
 
-/** What chokidar is handed: the directory (its real path), or the ancestor it will appear in and its next component. */
+/** What chokidar is handed (`root`, a real path): the directory, or the ancestor it will appear in. */
 type Target =
   | { readonly present: true; readonly root: string; readonly identity: string }
-  | { readonly present: false; readonly root?: string; readonly next?: string; readonly identity: string };
+  | {
+      readonly present: false;
+      readonly root?: string;
+      readonly ancestor?: string;
+      readonly next?: string;
+      readonly identity: string;
+    };
 
 export function watchMountedDirectory(
   dir: string,
@@ -154,8 +162,8 @@ export function watchMountedDirectory(
         });
       }
     }
-    const missing = target.present ? null : (target.root ?? '');
-    if (!target.present && missing !== reportedMissing) options.onMissing?.(target.root);
+    const missing = target.present ? null : (target.ancestor ?? '');
+    if (!target.present && missing !== reportedMissing) options.onMissing?.(target.ancestor);
     reportedMissing = missing;
   };
   // One at a time: an event and the caller may both ask.
@@ -245,20 +253,19 @@ function signatureBaseline(signature: () => Promise<string>) {
   };
 }
 
-/** The directory (its real path: chokidar does not follow a symlink it is handed), or its nearest existing ancestor. */
+/**
+ * The directory, or its nearest existing ancestor and the next path component, with chokidar handed the real path
+ * (it does not follow a symlink it is handed: it would watch the symlink's parent instead).
+ */
 async function locate(dir: string): Promise<Target> {
-  const identity = await directoryIdentity(dir);
-  if (identity !== undefined) return { present: true, root: await fsp.realpath(dir).catch(() => dir), identity };
-  for (let ancestor = path.dirname(dir); ; ancestor = path.dirname(ancestor)) {
-    const ancestorIdentity = await directoryIdentity(ancestor);
-    if (ancestorIdentity !== undefined)
-      return {
-        present: false,
-        root: ancestor,
-        next: path.relative(ancestor, dir).split(path.sep)[0]!,
-        identity: ancestorIdentity,
-      };
-    if (ancestor === path.dirname(ancestor)) return { present: false, identity: '' };
+  for (let found = path.resolve(dir); ; found = path.dirname(found)) {
+    const identity = await directoryIdentity(found);
+    if (identity !== undefined) {
+      const root = await fsp.realpath(found).catch(() => found);
+      if (found === path.resolve(dir)) return { present: true, root, identity };
+      return { present: false, root, ancestor: found, next: path.relative(found, dir).split(path.sep)[0]!, identity };
+    }
+    if (found === path.dirname(found)) return { present: false, identity: '' };
   }
 }
 

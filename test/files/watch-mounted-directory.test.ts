@@ -1,7 +1,7 @@
 // The one watcher of mounted directories, in process on real directories:
 // a Secret's `..data` swap as the kubelet's atomic writer does it, a file
-// renamed over another, the directory created late, deleted and made again
-// (under one watch or two), a burst ending in one callback, a recursive
+// renamed over another, the directory created late, named through a symlink,
+// deleted and made again (under one watch or two), a burst ending in one callback, a recursive
 // watch's depth bound, the backstop check, and a close that leaves no inotify
 // watch and no timer (a process that closed it can exit).
 
@@ -84,6 +84,22 @@ t.test('a directory created later (its parent missing too) is followed into', as
   fs.writeFileSync(path.join(dir, 'a'), 'A');
   await w.next(3, 'a file in the directory: the watch moved into it');
   t.ok(w.calls.length >= 3);
+});
+
+t.test('a directory named through a symlink, present or still missing, is watched where it leads', async (t) => {
+  const root = tempDir('pm-watch-');
+  fs.mkdirSync(path.join(root, 'real'));
+  fs.symlinkSync(path.join(root, 'real'), path.join(root, 'link'));
+  const present = watchFor(t, path.join(root, 'link'));
+  const missing = watchFor(t, path.join(root, 'link', 'secrets'));
+  await Promise.all([present.watch.ready, missing.watch.ready]);
+  fs.mkdirSync(path.join(root, 'real', 'secrets'));
+  await Promise.all([present.next(1, 'a subdirectory made'), missing.next(1, 'the missing directory to appear')]);
+  await Promise.all([present.watch.refresh(), missing.watch.refresh()]);
+  const [before1, before2] = [present.calls.length, missing.calls.length];
+  fs.writeFileSync(path.join(root, 'real', 'x'), 'x');
+  fs.writeFileSync(path.join(root, 'real', 'secrets', 'a'), 'A');
+  await Promise.all([present.next(before1 + 1, 'a file in it'), missing.next(before2 + 1, 'a file in it')]);
 });
 
 t.test('a directory deleted and made again: the new one is watched', async (t) => {
