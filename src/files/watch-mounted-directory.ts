@@ -3,25 +3,39 @@
 // atomic writer swaps a `..data` symlink, so an entry's content changes without
 // any event naming it, and around the swap events are missed, doubled or
 // arrive mid-way (notes §4). So every event only marks the directory dirty; a
-// burst ends in one callback, after the watches have followed the directory
-// (created late, deleted, made again: its parent is watched while it is
-// missing), and a rare backstop check covers what inotify never reports.
+// burst ends in one callback, after the watch has followed the directory
+// (created late, deleted, made again), and a rare backstop check covers what
+// inotify never reports.
 //
-// Node's fs.watch, one inotify watch per directory, not chokidar: chokidar's
-// value is naming what changed, which on a Secret volume is wrong or missing
-// anyway, and it pays for that with a stat of every entry at start and around
-// every event. Timers run only during a burst and for the backstop, unref'd.
+// chokidar (no polling, one fs.watch per directory) keeps the watches: the
+// subdirectories of a recursive watch as they come and go, up to a depth,
+// symlinks and `..` directories not descended into, and a ready event once
+// they are in place. Regular files get no watch of their own (their
+// directory's watch reports them), so its `raw` events, not only `all`, mark
+// the burst. What it does not follow, this module does: the watched directory
+// itself deleted and made again (chokidar's watch stays on the old inode, and
+// its one fs.watch per path is shared by every watcher of that path), a
+// directory that does not exist yet (chokidar watches the parent only when the
+// parent exists, and says ready before that watch is in place), and one named
+// through a symlink (chokidar would watch the symlink's parent). So chokidar is
+// handed the directory's real path, or that of its nearest existing ancestor,
+// and handed it anew when that changes. Timers run only during a burst (ours
+// and chokidar's throttles) and for the backstop, unref'd.
 
-import fs from 'node:fs';
+import type { Stats } from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
+import { watch as chokidar, type FSWatcher } from 'chokidar';
 import { monotonicMs } from '../clock/clock.ts';
 import { errnoCode } from './errno.ts';
 
 export interface MountedDirectoryOptions {
   /** The entries of the directory whose events matter (default: all). Names starting with `..` are the swap's. */
   readonly accept?: (name: string) => boolean;
-  /** Watch real subdirectories too (not symlinks, not `..` entries: a Secret's versions change only by its swap). */
+  /**
+   * Watch real subdirectories too, up to `MAX_DEPTH` levels down (not symlinks, not `..` entries: a Secret's versions
+   * change only by its swap).
+   */
   readonly recursive?: boolean;
   /** Quiet time that ends a burst (a Secret update is a handful of events within milliseconds). */
   readonly quietMs?: number;
@@ -30,9 +44,9 @@ export interface MountedDirectoryOptions {
   /** A backstop check this often; none without it. Keep it rare: an idle manager must not wake. */
   readonly backstopMs?: number;
   /**
-   * Asked at each backstop check: a callback follows only a yes (or a rejection). By default, whether the stat
-   * signature of the watched directories (the `..data` target, each accepted entry's inode, size and times, symlinks
-   * followed) differs from the one taken when the last callback was made.
+   * Asked at each backstop check: a callback follows only a yes (or a rejection). By default, whether the directory's
+   * stat signature (`mountedSignature`: its own entries, not its subdirectories') differs from the one taken when the
+   * last callback was made.
    */
   readonly hasChanged?: () => Promise<boolean>;
   /** A directory could not be watched, or its watch broke; the backstop check (if any) still runs. */
@@ -50,17 +64,19 @@ export interface MountedDirectoryWatch {
   close(): void;
 }
 
-/** Beyond this many subdirectories, deeper ones are not watched (inotify watches are a per-user budget). */
-export const MAX_WATCHED_DIRECTORIES = 256;
+/** A recursive watch watches subdirectories this many levels down, no deeper (inotify watches are a per-user budget). */
+export const MAX_DEPTH = 8;
 
-/** What a watch is for: the directory itself, one of its subdirectories, or the ancestor it will appear in. */
-type Role = 'top' | 'sub' | { readonly awaiting: string };
-
-interface Watched {
-  readonly watcher: fs.FSWatcher;
-  readonly identity: string;
-  readonly role: string;
-}
+/** What chokidar is handed (`root`, a real path): the directory, or the ancestor it will appear in. */
+type Target =
+  | { readonly present: true; readonly root: string; readonly identity: string }
+  | {
+      readonly present: false;
+      readonly root?: string;
+      readonly ancestor?: string;
+      readonly next?: string;
+      readonly identity: string;
+    };
 
 export function watchMountedDirectory(
   dir: string,
@@ -68,14 +84,13 @@ export function watchMountedDirectory(
   options: MountedDirectoryOptions = {},
 ): MountedDirectoryWatch {
   const { accept = () => true } = options;
-  const watched = new Map<string, Watched>();
-  /** The directory and its watched subdirectories, while it exists: what the default signature covers. */
-  let covered: string[] = [];
+  const recursive = options.recursive === true;
+  let current: { readonly key: string; readonly watcher: FSWatcher; readonly stopped: () => void } | undefined;
   let closed = false;
   let syncing: Promise<void> = Promise.resolve();
-  let reportedCap = false;
+  let reportedDepth = false;
   let reportedMissing: string | null = null;
-  const baseline = options.hasChanged ? undefined : signatureBaseline(() => mountedSignature(dir, accept, covered));
+  const baseline = options.hasChanged ? undefined : signatureBaseline(() => mountedSignature(dir, accept));
   const hasChanged = options.hasChanged ?? baseline!.changed;
 
   const fire = async (why: string): Promise<void> => {
@@ -86,48 +101,67 @@ export function watchMountedDirectory(
     onChange(why);
   };
   const burst = coalesce(options.quietMs ?? 100, options.longestQuietMs ?? 1_000, (why) => void fire(why));
-
-  const unwatch = (directory: string): void => {
-    watched.get(directory)?.watcher.close();
-    watched.delete(directory);
+  const mark = (why: string): void => {
+    if (!closed) burst.mark(why);
   };
-  const listen = (directory: string, identity: string, role: Role): void => {
-    const watcher = watchOne(directory, role, accept, (why, self) => {
-      // Deleted or moved away, the watch stays on the old directory: drop it, the look after the burst watches
-      // whatever is there then (a new directory may even get the old inode number).
-      if (self && watched.get(directory)?.watcher === watcher) unwatch(directory);
-      if (!closed) burst.mark(why);
+
+  const drop = (watcher: FSWatcher): void => {
+    if (current?.watcher !== watcher) return;
+    current.stopped();
+    current = undefined;
+    // Its watches close at once; the promise only waits for scans under way, which stop on their own.
+    void watcher.close();
+  };
+  const start = (target: Target & { root: string }): FSWatcher => {
+    const considered = consideredEntries(target.root, target.present ? accept : (name) => name === target.next, () => {
+      if (!recursive || reportedDepth) return;
+      reportedDepth = true;
+      options.onWatchError?.(new Error(`directories more than ${MAX_DEPTH} levels down are not watched`), dir);
+    });
+    const watcher = chokidar(target.root, {
+      ignored: (file, stats) => !considered(file, stats),
+      depth: target.present && recursive ? MAX_DEPTH : 0,
+      ignoreInitial: true,
+      followSymlinks: false,
+      usePolling: false,
+      // Both add timers per event, to name a change more precisely; a burst is coalesced here anyway.
+      atomic: false,
+      awaitWriteFinish: false,
+    });
+    watcher.on('all', (event, file) => mark(`${event} ${path.relative(target.root, file) || '.'}`));
+    // Every inotify event of a watched directory: the writes to regular files (not watched one by one) and the
+    // swap's renames. The watched directory's own events (deleted, moved away) come under its own name.
+    watcher.on('raw', (event, name, details) => {
+      const { watchedPath } = details as { watchedPath: string };
+      const self = !name || name === path.basename(watchedPath);
+      // Its watch now watches the old directory. chokidar shares one fs.watch per path among its watchers and
+      // keeps it while any holds it: every watcher of the path lets go now, so the next one watches the new one.
+      if (self && watchedPath === target.root) drop(watcher);
+      if (self || considered(path.join(watchedPath, name))) mark(`${event} ${name || watchedPath}`);
     });
     watcher.on('error', (error) => {
-      watcher.close();
-      if (watched.get(directory)?.watcher === watcher) watched.delete(directory);
-      if (errnoCode(error) !== 'ENOENT') options.onWatchError?.(error, directory);
-      if (!closed) burst.mark('watch error');
+      options.onWatchError?.(error as Error, target.root);
+      mark('watch error');
     });
-    watched.set(directory, { watcher, identity, role: roleKey(role) });
+    return watcher;
   };
 
   const follow = async (): Promise<void> => {
     if (closed) return;
-    const target = await locate(dir, options.recursive === true);
+    const target = await locate(dir);
     if (closed) return;
-    const wanted = wantedWatches(dir, target);
-    if (target.present && target.dirs.size > wanted.size && !reportedCap) {
-      reportedCap = true;
-      options.onWatchError?.(
-        new Error(`more than ${MAX_WATCHED_DIRECTORIES} directories; the deeper ones are not watched`),
-        dir,
-      );
-    }
-    reconcile(watched, wanted, unwatch, (directory, { identity, role }) => {
-      try {
-        listen(directory, identity, role);
-      } catch (error) {
-        // Gone between the stat and the watch: its parent's event or the next check looks again.
-        if (errnoCode(error) !== 'ENOENT') options.onWatchError?.(error as Error, directory);
+    const key = `${target.root} ${target.identity} ${target.present ? '' : target.next}`;
+    if (current?.key !== key) {
+      if (current) drop(current.watcher);
+      if (target.root !== undefined) {
+        const watcher = start(target as Target & { root: string });
+        // Dropped before it is ready (closed, or its directory already gone), it never will be.
+        await new Promise<void>((resolve) => {
+          current = { key, watcher, stopped: resolve };
+          watcher.once('ready', resolve);
+        });
       }
-    });
-    covered = target.present ? [...wanted.keys()] : [];
+    }
     const missing = target.present ? null : (target.ancestor ?? '');
     if (!target.present && missing !== reportedMissing) options.onMissing?.(target.ancestor);
     reportedMissing = missing;
@@ -152,42 +186,26 @@ export function watchMountedDirectory(
       closed = true;
       clearInterval(backstop);
       burst.cancel();
-      for (const [directory] of watched) unwatch(directory);
+      if (current) drop(current.watcher);
     },
   };
 }
 
-type Wanted = { readonly identity: string; readonly role: Role };
-
-/** Drops the watches not wanted (or on another directory, or for another role now); starts the missing ones. */
-function reconcile(
-  watched: ReadonlyMap<string, Watched>,
-  wanted: ReadonlyMap<string, Wanted>,
-  unwatch: (directory: string) => void,
-  listen: (directory: string, want: Wanted) => void,
-): void {
-  for (const [directory, current] of watched) {
-    const want = wanted.get(directory);
-    if (!want || want.identity !== current.identity || roleKey(want.role) !== current.role) unwatch(directory);
-  }
-  for (const [directory, want] of wanted) if (!watched.has(directory)) listen(directory, want);
-}
-
-/** One inotify watch; `onEvent` for the events that matter to its role, `self` when it names the directory itself. */
-function watchOne(
-  directory: string,
-  role: Role,
-  accept: (name: string) => boolean,
-  onEvent: (why: string, self: boolean) => void,
-): fs.FSWatcher {
-  const name = path.basename(directory);
-  return fs.watch(directory, { persistent: true }, (event, reported) => {
-    const entry = reported?.toString();
-    // No name, or the directory's own (deleted or moved away): always a reason to look.
-    const self = entry === undefined || entry === name;
-    const matters = self || role === 'sub' || (role === 'top' ? accept(entry) : entry === role.awaiting);
-    if (matters) onEvent(`${event} ${entry ?? name}`, entry === name);
-  });
+/**
+ * Which paths below `root` count: its entries that `names` accepts, anything deeper (a recursive watch); of those,
+ * symlinks and directories get chokidar's attention, but no regular file (the directory's watch reports it) and no
+ * `..` directory (a Secret's versions change only by its `..data` swap, which the directory's watch reports).
+ */
+function consideredEntries(root: string, names: (name: string) => boolean, tooDeep: () => void) {
+  return (file: string, stats?: Stats): boolean => {
+    const parts = path.relative(root, file).split(path.sep);
+    if (parts[0] === '') return true;
+    if (parts.length === 1 && !names(parts[0]!)) return false;
+    if (!stats || stats.isSymbolicLink()) return true;
+    if (!stats.isDirectory() || parts.at(-1)!.startsWith('..')) return false;
+    if (parts.length > MAX_DEPTH) tooDeep();
+    return true;
+  };
 }
 
 /** Marks end in one `end(why)` once `quietMs` pass without one, or `longestQuietMs` after the first; unref'd. */
@@ -235,64 +253,20 @@ function signatureBaseline(signature: () => Promise<string>) {
   };
 }
 
-const roleKey = (role: Role): string => (typeof role === 'string' ? role : `awaiting ${role.awaiting}`);
-
-type Target =
-  | { readonly present: true; readonly dirs: Map<string, string> }
-  | { readonly present: false; readonly ancestor?: string; readonly identity: string };
-
-/** The directory and its subdirectories (up to the cap), or the ancestor to watch for its next path component. */
-function wantedWatches(dir: string, target: Target): Map<string, Wanted> {
-  const wanted = new Map<string, Wanted>();
-  if (!target.present) {
-    if (target.ancestor !== undefined)
-      wanted.set(target.ancestor, {
-        identity: target.identity,
-        role: { awaiting: nextComponent(target.ancestor, dir) },
-      });
-    return wanted;
-  }
-  for (const [directory, identity] of target.dirs)
-    if (wanted.size < MAX_WATCHED_DIRECTORIES)
-      wanted.set(directory, { identity, role: directory === dir ? 'top' : 'sub' });
-  return wanted;
-}
-
-async function locate(dir: string, recursive: boolean): Promise<Target> {
-  const identity = await directoryIdentity(dir);
-  if (identity !== undefined) {
-    const dirs = new Map([[dir, identity]]);
-    if (recursive) await addSubdirectories(dir, dirs);
-    return { present: true, dirs };
-  }
-  for (let ancestor = path.dirname(dir); ; ancestor = path.dirname(ancestor)) {
-    const ancestorIdentity = await directoryIdentity(ancestor);
-    if (ancestorIdentity !== undefined) return { present: false, ancestor, identity: ancestorIdentity };
-    if (ancestor === path.dirname(ancestor)) return { present: false, identity: '' };
-  }
-}
-
-/** Breadth first, so that a cap keeps the shallow ones. */
-async function addSubdirectories(root: string, dirs: Map<string, string>): Promise<void> {
-  const queue = [root];
-  while (queue.length > 0) {
-    const current = queue.shift()!;
-    const entries = await fsp.readdir(current, { withFileTypes: true }).catch(() => []);
-    for (const entry of entries) {
-      if (!entry.isDirectory() || entry.name.startsWith('..')) continue;
-      const child = path.join(current, entry.name);
-      const identity = await directoryIdentity(child);
-      if (identity === undefined) continue;
-      dirs.set(child, identity);
-      // One past the cap is enough for the caller to say so; it is not watched.
-      if (dirs.size > MAX_WATCHED_DIRECTORIES) return;
-      queue.push(child);
+/**
+ * The directory, or its nearest existing ancestor and the next path component, with chokidar handed the real path
+ * (it does not follow a symlink it is handed: it would watch the symlink's parent instead).
+ */
+async function locate(dir: string): Promise<Target> {
+  for (let found = path.resolve(dir); ; found = path.dirname(found)) {
+    const identity = await directoryIdentity(found);
+    if (identity !== undefined) {
+      const root = await fsp.realpath(found).catch(() => found);
+      if (found === path.resolve(dir)) return { present: true, root, identity };
+      return { present: false, root, ancestor: found, next: path.relative(found, dir).split(path.sep)[0]!, identity };
     }
+    if (found === path.dirname(found)) return { present: false, identity: '' };
   }
-}
-
-function nextComponent(ancestor: string, dir: string): string {
-  return path.relative(ancestor, dir).split(path.sep)[0]!;
 }
 
 /** The directory's inode and birth time, or undefined when there is no directory there (any error: not watchable). */
@@ -306,28 +280,20 @@ async function directoryIdentity(file: string): Promise<string | undefined> {
 }
 
 /**
- * A stat signature of the watched directories: a readdir and a stat per entry, a fraction of what reading and
- * hashing the files would cost. It misses only a same-size rewrite in place within one timestamp tick, which
- * Kubernetes never does and inotify reports anyway.
+ * A stat signature of the directory: the `..data` target, and each accepted entry's inode, size and times (symlinks
+ * followed), a fraction of what reading and hashing the files would cost. It misses only a same-size rewrite in place
+ * within one timestamp tick, which Kubernetes never does and inotify reports anyway. Subdirectories are not covered.
  */
-export async function mountedSignature(
-  dir: string,
-  accept: (name: string) => boolean = () => true,
-  directories: readonly string[] = [dir],
-): Promise<string> {
-  const parts = [`..data -> ${await readLinkOrError(path.join(dir, '..data'))}`];
-  for (const directory of directories.includes(dir) ? directories : [dir, ...directories]) {
-    parts.push(`${directory} ${await statSignature(directory)}`);
-    let names: string[] = [];
-    try {
-      names = (await fsp.readdir(directory)).sort();
-    } catch (error) {
-      parts.push(`readdir ${errnoCode(error)}`);
-    }
-    for (const name of names)
-      if (!name.startsWith('..') && (directory !== dir || accept(name)))
-        parts.push(`${name} ${await statSignature(path.join(directory, name))}`);
+export async function mountedSignature(dir: string, accept: (name: string) => boolean = () => true): Promise<string> {
+  const parts = [`..data -> ${await readLinkOrError(path.join(dir, '..data'))}`, `${dir} ${await statSignature(dir)}`];
+  let names: string[] = [];
+  try {
+    names = (await fsp.readdir(dir)).sort();
+  } catch (error) {
+    parts.push(`readdir ${errnoCode(error)}`);
   }
+  for (const name of names)
+    if (!name.startsWith('..') && accept(name)) parts.push(`${name} ${await statSignature(path.join(dir, name))}`);
   return parts.join('\n');
 }
 

@@ -1,14 +1,19 @@
 // The one watcher of mounted directories, in process on real directories:
 // a Secret's `..data` swap as the kubelet's atomic writer does it, a file
-// renamed over another, the directory created late, deleted and made again,
-// a burst ending in one callback, the backstop check, and a close that leaves
-// no inotify watch and no timer (a process that closed it can exit).
+// renamed over another, the directory created late, named through a symlink,
+// deleted and made again (under one watch or two), a burst ending in one callback, a recursive
+// watch's depth bound, the backstop check, and a close that leaves no inotify
+// watch and no timer (a process that closed it can exit).
 
 import t, { type Test } from 'tap';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { watchMountedDirectory, type MountedDirectoryOptions } from '../../src/files/watch-mounted-directory.ts';
+import {
+  MAX_DEPTH,
+  type MountedDirectoryOptions,
+  watchMountedDirectory,
+} from '../../src/files/watch-mounted-directory.ts';
 import { ROOT, tempDir } from '../helpers/manager.ts';
 import { waitFor, within } from '../helpers/wait.ts';
 import { createSecretVolume } from '../helpers/secret-volume.ts';
@@ -81,6 +86,22 @@ t.test('a directory created later (its parent missing too) is followed into', as
   t.ok(w.calls.length >= 3);
 });
 
+t.test('a directory named through a symlink, present or still missing, is watched where it leads', async (t) => {
+  const root = tempDir('pm-watch-');
+  fs.mkdirSync(path.join(root, 'real'));
+  fs.symlinkSync(path.join(root, 'real'), path.join(root, 'link'));
+  const present = watchFor(t, path.join(root, 'link'));
+  const missing = watchFor(t, path.join(root, 'link', 'secrets'));
+  await Promise.all([present.watch.ready, missing.watch.ready]);
+  fs.mkdirSync(path.join(root, 'real', 'secrets'));
+  await Promise.all([present.next(1, 'a subdirectory made'), missing.next(1, 'the missing directory to appear')]);
+  await Promise.all([present.watch.refresh(), missing.watch.refresh()]);
+  const [before1, before2] = [present.calls.length, missing.calls.length];
+  fs.writeFileSync(path.join(root, 'real', 'x'), 'x');
+  fs.writeFileSync(path.join(root, 'real', 'secrets', 'a'), 'A');
+  await Promise.all([present.next(before1 + 1, 'a file in it'), missing.next(before2 + 1, 'a file in it')]);
+});
+
 t.test('a directory deleted and made again: the new one is watched', async (t) => {
   const dir = path.join(tempDir('pm-watch-'), 'secrets');
   fs.mkdirSync(dir);
@@ -102,6 +123,26 @@ t.test('a directory deleted and made again: the new one is watched', async (t) =
   fs.writeFileSync(path.join(dir, 'b'), 'B');
   await w.next(after + 1, 'a write into the replacement');
   t.pass('followed through two replacements');
+});
+
+t.test('two watches of one directory both follow it when it is deleted and made again', async (t) => {
+  // chokidar keeps one fs.watch per path for the whole process and shares it between its watchers.
+  const dir = path.join(tempDir('pm-watch-'), 'config');
+  fs.mkdirSync(dir);
+  const one = watchFor(t, dir);
+  const two = watchFor(t, dir, { quietMs: 300 });
+  await Promise.all([one.watch.ready, two.watch.ready]);
+  fs.rmSync(dir, { recursive: true });
+  fs.mkdirSync(dir);
+  await Promise.all([one.next(1, 'the first to see the replacement'), two.next(1, 'the second to see it')]);
+  await Promise.all([one.watch.refresh(), two.watch.refresh()]);
+  const [before1, before2] = [one.calls.length, two.calls.length];
+  fs.writeFileSync(path.join(dir, 'a'), 'A');
+  await Promise.all([
+    one.next(before1 + 1, 'the first: a write into the new directory'),
+    two.next(before2 + 1, 'the second: a write into the new directory'),
+  ]);
+  t.pass('both followed');
 });
 
 t.test('a burst of events ends in one callback', async (t) => {
@@ -139,6 +180,24 @@ t.test(
     fs.writeFileSync(path.join(dir, 'late', 'b'), 'B');
     await w.next(3, 'a file in the new subdirectory');
     t.equal(inotifyWatches() - before, 4, 'the new subdirectory is watched; the `..` one is not');
+  },
+);
+
+t.test(
+  'recursive, bounded: MAX_DEPTH levels down are watched, deeper ones and symlinked directories are not',
+  async (t) => {
+    const dir = tempDir('pm-watch-');
+    const levels = Array.from({ length: MAX_DEPTH + 2 }, (_, i) => `level-${i + 1}`);
+    fs.mkdirSync(path.join(dir, ...levels), { recursive: true });
+    fs.symlinkSync(tempDir('pm-watch-elsewhere-'), path.join(dir, 'link'));
+    const errors: string[] = [];
+    const before = inotifyWatches();
+    const w = watchFor(t, dir, { recursive: true, onWatchError: (error) => errors.push(error.message) });
+    await w.watch.ready;
+    t.equal(inotifyWatches() - before, 1 + MAX_DEPTH, 'the directory and MAX_DEPTH levels below it, once');
+    t.same(errors, [`directories more than ${MAX_DEPTH} levels down are not watched`], 'said once');
+    fs.writeFileSync(path.join(dir, ...levels.slice(0, MAX_DEPTH), 'a'), 'A');
+    await w.next(1, 'a file at the deepest watched level');
   },
 );
 
