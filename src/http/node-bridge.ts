@@ -19,13 +19,13 @@ type FetchApp = (request: Request, env: NodeBindings) => Response | Promise<Resp
 // The Host header is the client's to choose; the router only needs the path.
 const ORIGIN = 'http://api.invalid';
 
-/** `onError` hears of the bridge's own failures: app.ts already turns every handler error into an answer. */
 /**
  * Answers a request the app need not see, or returns undefined to let the app answer it: probes come every few seconds
  * and cost a manager that runs in V8's interpreter more on Request/Response machinery than on their answer.
  */
 export type Shortcut = (incoming: IncomingMessage, outgoing: ServerResponse) => Promise<void> | undefined;
 
+/** `onError` hears of the bridge's own failures: app.ts already turns every handler error into an answer. */
 export function nodeRequestListener(
   fetch: FetchApp,
   onError: (error: Error) => void,
