@@ -87,6 +87,11 @@ t.test(
     const first = await startOnFakeEs({ dir });
     t.teardown(() => stopManager(first.manager));
     await waitFor(() => fs.existsSync(path.join(dir, 'es.sock')), 'the first manager to serve its socket');
+    // The first manager settles the file's 'stopping' to 'stopped' off the event loop: compare with what it wrote.
+    await waitFor(
+      () => fs.readdirSync(dir).every((name) => !name.endsWith('.tmp')) && readState(dir)?.state === 'stopped',
+      'the first manager to write its state',
+    );
     const before = snapshot(dir);
     const socketIno = fs.statSync(path.join(dir, 'es.sock')).ino;
     const second = await startOn(dir);
@@ -172,3 +177,11 @@ t.test(
     t.match(second.logs.at(-1)?.message, new RegExp(`another manager \\(pid ${first.child.pid}\\)`));
   },
 );
+
+function readState(dir: string): { state?: string } | undefined {
+  try {
+    return JSON.parse(fs.readFileSync(path.join(dir, 'state.json'), 'utf8'));
+  } catch {
+    return undefined; // not there yet, or being replaced
+  }
+}
