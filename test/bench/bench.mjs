@@ -22,7 +22,7 @@ import { BUILD_DIR, EXECUTABLE, NODE_RUNTIME, ROOT, killEverything, tempDir } fr
 import { makeTlsMaterial } from './material.mjs';
 import { measureFullInstance, measureSideBySide } from './memory.mjs';
 import { measureNewMtlsConnections } from './mtls.mjs';
-import { measureProbeCost } from './readiness.mjs';
+import { measureBareProbeCost, measureProbeCost } from './readiness.mjs';
 import { measureSecretUpdates, measureStartup, measureStopAndReap } from './timing.mjs';
 
 const GROUPS = ['size', 'side', 'full', 'mtls', 'startup', 'stop', 'secret', 'hostile', 'ready'];
@@ -449,6 +449,8 @@ await group('hostile', async () => {
 });
 
 await group('ready', async () => {
+  const floorMs = await measureBareProbeCost({ bakedFlags, probes: PLAN.readyProbes });
+  log(`  bare node:http server, same runtime and flags, a new connection per probe: ${floorMs.toFixed(2)} ms a probe`);
   for (const [id, readyCheck] of [
     ['12a', 'http'],
     ['12b', 'none'],
@@ -460,8 +462,8 @@ await group('ready', async () => {
       value: cost.ratio,
       unit: 'ratio',
       shown: `${cost.ratio.toFixed(3)} (${cost.managerMs.toFixed(2)} ms vs ${cost.execMs.toFixed(1)} ms)`,
-      how: `manager CPU (/proc schedstat, idle subtracted) over ${cost.probes} probes 1.1 s apart on one kept connection (${cost.checks} requests to the fake ES: GET / over HTTPS with basic auth), against the children CPU of ${cost.probes} \`bash -c 'curl --cacert ... -u ... https://.../'\` runs (the container runtime's exec not counted); with a new connection per probe, as a kubelet opens one: ${cost.freshConnectionMs.toFixed(2)} ms (${(cost.freshConnectionMs / cost.execMs).toFixed(3)})`,
-      samples: cost,
+      how: `manager CPU (/proc schedstat, idle subtracted) over ${cost.probes} probes 1.1 s apart on one kept connection (${cost.checks} requests to the fake ES: GET / over HTTPS with basic auth), against the children CPU of ${cost.probes} \`bash -c 'curl --cacert ... -u ... https://.../'\` runs (the container runtime's exec not counted); with a new connection per probe, as a kubelet opens one: ${cost.freshConnectionMs.toFixed(2)} ms (${(cost.freshConnectionMs / cost.execMs).toFixed(3)}), where a bare node:http server on the same runtime and flags costs ${floorMs.toFixed(2)} ms`,
+      samples: { ...cost, bareServerFreshConnectionMs: floorMs },
     });
   }
 });

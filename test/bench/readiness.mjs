@@ -14,7 +14,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
-import { FAKE_ES, baseEnv, launchAsPid1, removeTempDir, tempDir, waitFor } from './launch.mjs';
+import { FAKE_ES, NODE_RUNTIME, baseEnv, launch, launchAsPid1, removeTempDir, tempDir, waitFor } from './launch.mjs';
 import { readCpuMs, readStatus } from './procfs.mjs';
 
 const PROBE_GAP_MS = 1_100;
@@ -27,6 +27,51 @@ function childrenCpuMs() {
   const stat = fs.readFileSync('/proc/self/stat', 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return ((Number(fields[13]) + Number(fields[14])) * 1000) / TICKS_PER_SECOND;
+}
+
+/** As a kubelet's httpGet probe does (Go's transport with keep-alives off): a new connection each time, `Connection: close`. */
+function kubeletGet(port) {
+  return new Promise((resolve, reject) => {
+    const request = http.get(
+      { host: '127.0.0.1', port, path: '/es/ready', agent: false, headers: { connection: 'close' } },
+      (response) => response.resume().on('end', () => resolve(response.statusCode)),
+    );
+    request.on('error', reject);
+  });
+}
+
+/**
+ * The floor under the kubelet-style figure, in the same run: the pinned runtime, under the executable's baked V8
+ * flags, serving a bare node:http server that answers every request with a fixed JSON body; the same probes, each on
+ * a new connection. What the manager costs beyond it is its own.
+ */
+export async function measureBareProbeCost({ bakedFlags, probes }) {
+  const dir = tempDir('pm-bench-ready-floor-');
+  const port = 20_000 + Math.floor(Math.random() * 20_000);
+  const script = path.join(dir, 'bare-ready.mjs');
+  fs.writeFileSync(
+    script,
+    `import http from 'node:http';\n` +
+      `http.createServer((q, r) => { r.writeHead(200, { 'content-type': 'application/json' }); r.end('{"ready":true}'); }).listen(${port}, '127.0.0.1');\n`,
+  );
+  const server = launch([NODE_RUNTIME, ...(bakedFlags ?? []), script], { env: baseEnv({ UV_THREADPOOL_SIZE: '1' }) });
+  try {
+    await waitFor(async () => (await kubeletGet(port).catch(() => 0)) === 200, 'the bare server', 20_000, 20);
+    for (let i = 0; i < 3; i++) await kubeletGet(port);
+    await sleep(PROBE_GAP_MS);
+    const idleBefore = readCpuMs(server.child.pid);
+    await sleep(PROBE_GAP_MS * 3);
+    const idlePerGapMs = (readCpuMs(server.child.pid) - idleBefore) / 3;
+    const before = readCpuMs(server.child.pid);
+    for (let i = 0; i < probes; i++) {
+      await sleep(PROBE_GAP_MS);
+      if ((await kubeletGet(port)) !== 200) throw new Error('the bare server answered not 200');
+    }
+    return (readCpuMs(server.child.pid) - before - idlePerGapMs * probes) / probes;
+  } finally {
+    await server.kill();
+    removeTempDir(dir);
+  }
 }
 
 /** `readyCheck`: `http` (each probe asks ES) or `none` (the probe alone). */
@@ -55,15 +100,7 @@ export async function measureProbeCost({ executable, tls, fakeEs, probes, readyC
     { env },
   );
   const probe = async () => (await fetch(`http://127.0.0.1:${port}/es/ready`)).status;
-  // As a kubelet's httpGet probe does (Go's transport with keep-alives off): a new connection each time, `Connection: close`.
-  const kubeletProbe = () =>
-    new Promise((resolve, reject) => {
-      const request = http.get(
-        { host: '127.0.0.1', port, path: '/es/ready', agent: false, headers: { connection: 'close' } },
-        (response) => response.resume().on('end', () => resolve(response.statusCode)),
-      );
-      request.on('error', reject);
-    });
+  const kubeletProbe = () => kubeletGet(port);
   try {
     await waitFor(async () => (await probe().catch(() => 0)) === 200, 'the first ready answer', 20_000, 50);
     // Warm: the first checks load undici and build its TLS context.
