@@ -311,7 +311,8 @@ export async function measureSecretUpdates({ executable, tls, fakeEs, rounds, ch
         const invocations = readCliLog(cliLog).slice(logBefore);
         if (calls.length === 0 || calls.some((call) => call.exit !== 0))
           throw new Error(`unexpected CLI calls: ${JSON.stringify(invocations)}`);
-        const lastEndNs = calls.reduce((latest, call) => Math.max(call.endNs, latest), 0n);
+        // biome-ignore lint/complexity/useMathMinMax: the times are BigInt nanoseconds, which Math.max refuses
+        const lastEndNs = calls.reduce((latest, call) => (call.endNs > latest ? call.endNs : latest), 0n);
         const totalMs = msBetween(renamedNs, lastEndNs);
         const cliWallMs = calls.reduce((sum, call) => sum + msBetween(call.startNs, call.endNs), 0);
         const cliOwnMs = invocations.reduce((sum, entry) => sum + entry.durationMs, 0);
