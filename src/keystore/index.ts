@@ -14,27 +14,13 @@ import fs from 'node:fs/promises';
 import type { KeystoreConfig } from '../config/config.ts';
 import { StartupError } from '../config/errors.ts';
 import { EXIT } from '../config/options.ts';
-import type { Logger } from '../log/logger.ts';
 import { errnoCode } from '../files/errno.ts';
 import { monotonicMs } from '../clock/clock.ts';
 import { NOT_STARTED_METRICS, notStartedStatus } from './not-started.ts';
-import type { KeystoreMetrics, KeystoreStatus } from './status.ts';
+import type { KeystoreDeps, KeystoreUpdater } from './updater-interface.ts';
 
 export type { KeystoreCounters, KeystoreMetrics, KeystoreStatus } from './status.ts';
-
-export interface KeystoreUpdater {
-  /** Resolves once the first sync has finished or failed (failure is in status()). */
-  firstSync(): Promise<void>;
-  status(): KeystoreStatus;
-  metrics(): KeystoreMetrics;
-  close(): Promise<void>;
-}
-
-export interface KeystoreDeps {
-  readonly log: Logger;
-  /** Reloads wait while this is false. It must stay false until firstSync() has resolved. */
-  readonly isProcessStarted: () => boolean;
-}
+export type { KeystoreDeps, KeystoreUpdater } from './updater-interface.ts';
 
 /** The updater as main holds it from before the API listens: whether it is on is known, its parts run from start(). */
 export interface PreparedKeystoreUpdater extends KeystoreUpdater {

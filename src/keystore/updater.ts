@@ -11,7 +11,7 @@ import type { SourceWatcher } from './source-watcher.ts';
 import type { KeystoreSystem } from './system.ts';
 import { describeStatus } from './status.ts';
 import { createSyncLoop } from './sync-loop.ts';
-import type { KeystoreDeps, KeystoreUpdater } from './index.ts';
+import type { KeystoreDeps, KeystoreUpdater } from './updater-interface.ts';
 
 export async function startKeystoreUpdater(
   config: KeystoreConfig,

@@ -6,19 +6,10 @@
 
 import net from 'node:net';
 import type { KeystoreConfig, ReadyCheck } from '../config/config.ts';
+import type { CheckResult, EsCheck } from './check.ts';
 import { httpCheck } from './http-check.ts';
 
-/** `summary` is for anyone who can reach the probe port (no path, no credential); `detail` is for the log. */
-export type CheckResult =
-  | { readonly ok: true }
-  | { readonly ok: false; readonly summary: string; readonly detail: string };
-
-export interface EsCheck {
-  run(): Promise<CheckResult>;
-  close(): Promise<void>;
-  /** What a ready answer says after the process's name: what was asked, so that `none` claims no answer from ES. */
-  readonly readyMessage?: string;
-}
+export type { CheckResult, EsCheck } from './check.ts';
 
 /** What a ready answer says when the check does not say otherwise: `http`'s, ES answered `GET /`. */
 export const ANSWERS = 'is started and answers';

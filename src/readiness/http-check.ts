@@ -18,7 +18,7 @@ import { monotonicMs } from '../clock/clock.ts';
 import type { KeystoreConfig } from '../config/config.ts';
 import { loadCaBundle } from '../files/ca-bundle.ts';
 import { readSecret } from '../files/secrets.ts';
-import type { CheckResult, EsCheck } from './es-check.ts';
+import type { CheckResult, EsCheck } from './check.ts';
 
 /** ES's `GET /` answer is a few hundred bytes: a longer one is not read, and its connection not kept. */
 const MAX_ANSWER_BYTES = 64 * 1024;

@@ -15,7 +15,7 @@ import { createReloadClient } from '../../src/keystore/reload-client.ts';
 import { watchSource } from '../../src/keystore/source-watcher.ts';
 import { nodeKeystoreFiles, type KeystoreSystem } from '../../src/keystore/system.ts';
 import { startKeystoreUpdater } from '../../src/keystore/updater.ts';
-import type { KeystoreUpdater } from '../../src/keystore/index.ts';
+import type { KeystoreUpdater } from '../../src/keystore/updater-interface.ts';
 import { waitFor, type LogRecord } from './manager.ts';
 import type { KeystoreLayout } from './keystore.ts';
 
