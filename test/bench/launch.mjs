@@ -46,6 +46,20 @@ export function mtlsManagerArgv({ executable, host, port, tls, dir }) {
   ];
 }
 
+/** The manager on `cmd` (the fake ES by default), plain HTTP on `port`, its state file in `dir`; `extra` appended. */
+export function managerArgv(executable, dir, port, extra = [], cmd = FAKE_ES) {
+  return [
+    executable,
+    '--cmd',
+    cmd,
+    '--http-port',
+    String(port),
+    '--state-file',
+    path.join(dir, 'es.state.json'),
+    ...extra,
+  ];
+}
+
 export function tempDir(prefix = 'pm-bench-') {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
   temporaryDirs.add(dir);

@@ -14,7 +14,16 @@ import http from 'node:http';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
-import { FAKE_ES, NODE_RUNTIME, baseEnv, launch, launchAsPid1, removeTempDir, tempDir, waitFor } from './launch.mjs';
+import {
+  NODE_RUNTIME,
+  baseEnv,
+  launch,
+  launchAsPid1,
+  managerArgv,
+  removeTempDir,
+  tempDir,
+  waitFor,
+} from './launch.mjs';
 import { readCpuMs, readStatus } from './procfs.mjs';
 
 const PROBE_GAP_MS = 1_100;
@@ -85,20 +94,7 @@ export async function measureProbeCost({ executable, tls, fakeEs, probes, readyC
     PASSWORD: 'changeme',
     CERTIFICATES_PATH: tls.caFile,
   });
-  const manager = await launchAsPid1(
-    [
-      executable,
-      '--cmd',
-      FAKE_ES,
-      '--http-port',
-      String(port),
-      '--state-file',
-      path.join(dir, 'es.state.json'),
-      '--ready-check',
-      readyCheck,
-    ],
-    { env },
-  );
+  const manager = await launchAsPid1(managerArgv(executable, dir, port, ['--ready-check', readyCheck]), { env });
   const probe = async () => (await fetch(`http://127.0.0.1:${port}/es/ready`)).status;
   const kubeletProbe = () => kubeletGet(port);
   try {

@@ -21,7 +21,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { FAKE_ES, FAKE_KEYSTORE_CLI, NODE_RUNTIME, UNSHARE, tempDir } from './launch.mjs';
+import { FAKE_KEYSTORE_CLI, NODE_RUNTIME, UNSHARE, managerArgv, tempDir } from './launch.mjs';
 import { timeToHealth, writeBareServer } from './timing.mjs';
 
 const args = process.argv.slice(2);
@@ -76,17 +76,7 @@ const contenders = [
   { name: 'bare node', argvOf: (dir, port) => [...UNSHARE, NODE_RUNTIME, writeBareServer(dir, port)], options: {} },
   ...builds.map(({ name, executable }) => ({
     name,
-    argvOf: (dir, port) => [
-      ...UNSHARE,
-      executable,
-      '--cmd',
-      FAKE_ES,
-      '--http-port',
-      String(port),
-      '--state-file',
-      path.join(dir, 'es.state.json'),
-      ...podArgs(),
-    ],
+    argvOf: (dir, port) => [...UNSHARE, ...managerArgv(executable, dir, port, podArgs())],
     options: {
       expectEntryPoint: path.basename(executable) === '.process-manager-runtime' ? undefined : executable,
       env: podEnv,

@@ -8,13 +8,13 @@ import path from 'node:path';
 import { readFakeKeystore } from '../fixtures/keystore/fake-es.mjs';
 import { calibrateClock, epochNs, msBetween, nowMs, sleep, sleepSync } from './clock.mjs';
 import {
-  FAKE_ES,
   NODE_RUNTIME,
   STAMPED_ES,
   UNSHARE,
   baseEnv,
   launch,
   launchAsPid1,
+  managerArgv,
   removeTempDir,
   tempDir,
   waitFor,
@@ -37,19 +37,9 @@ import { childrenOf, exeOf, hostPidOf, processState, processTable } from './proc
 export async function measureStartup({ executable, runs, log }) {
   const samples = [];
   for (let i = 0; i < runs; i++) {
-    const ours = await timeToHealth(
-      (dir, port) => [
-        ...UNSHARE,
-        executable,
-        '--cmd',
-        FAKE_ES,
-        '--http-port',
-        String(port),
-        '--state-file',
-        path.join(dir, 'es.state.json'),
-      ],
-      { expectEntryPoint: executable },
-    );
+    const ours = await timeToHealth((dir, port) => [...UNSHARE, ...managerArgv(executable, dir, port)], {
+      expectEntryPoint: executable,
+    });
     const baseline = await timeToHealth((dir, port) => [...UNSHARE, NODE_RUNTIME, writeBareServer(dir, port)], {});
     samples.push({ ms: ours.ms, probes: ours.probes, baselineMs: baseline.ms, ratio: ours.ms / baseline.ms });
     log(
@@ -117,10 +107,7 @@ export async function measureStopAndReap({ executable, stopRuns, reapRuns, log }
   const readyFile = path.join(dir, 'es-ready');
   const port = await freePort();
   const env = baseEnv({ TMPDIR: dir, STAMPED_ES_EXIT_FILE: exitFile, STAMPED_ES_READY_FILE: readyFile });
-  const run = await launchAsPid1(
-    [executable, '--cmd', STAMPED_ES, '--http-port', String(port), '--state-file', path.join(dir, 'es.state.json')],
-    { env },
-  );
+  const run = await launchAsPid1(managerArgv(executable, dir, port, [], STAMPED_ES), { env });
   const isReady = () => {
     try {
       return fs.readFileSync(readyFile, 'utf8').endsWith('\n');
@@ -271,10 +258,7 @@ export async function measureSecretUpdates({ executable, tls, fakeEs, rounds, ch
     PASSWORD: 'changeme',
     CERTIFICATES_PATH: tls.caFile,
   });
-  const run = await launchAsPid1(
-    [executable, '--cmd', FAKE_ES, '--http-port', String(port), '--state-file', path.join(dir, 'es.state.json')],
-    { env },
-  );
+  const run = await launchAsPid1(managerArgv(executable, dir, port), { env });
   try {
     await run.waitForLog(
       (r) => r['event.action'] === 'keystore-sync' && r['event.outcome'] === 'success',
