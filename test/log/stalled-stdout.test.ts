@@ -50,6 +50,15 @@ function drain(fd: number): string {
   return Buffer.concat(chunks).toString('utf8');
 }
 
+/** The manager with `stdoutFd` as its stdout, on a shell that waits for ever; its own process group. */
+function spawnWritingTo(stdoutFd: number, dir: string, port: number, stderr: 'pipe' | 'ignore') {
+  const args = ['--cmd', '/bin/sh', '--http-port', String(port), '--state-file', path.join(dir, 's.json')];
+  return spawn(EXECUTABLE, [...args, '--', '-c', 'sleep 100000 & wait'], {
+    stdio: ['ignore', stdoutFd, stderr],
+    detached: true,
+  });
+}
+
 t.test(
   'stdout a full pipe nobody reads: the API answers, SIGTERM ends it, and the dropped lines are counted and reported',
   async (t) => {
@@ -62,24 +71,7 @@ t.test(
     t.teardown(() => fs.closeSync(reader));
 
     const port = await freePort();
-    const child = spawn(
-      EXECUTABLE,
-      [
-        '--cmd',
-        '/bin/sh',
-        '--http-port',
-        String(port),
-        '--state-file',
-        path.join(dir, 's.json'),
-        '--',
-        '-c',
-        'sleep 100000 & wait',
-      ],
-      {
-        stdio: ['ignore', writer, 'pipe'],
-        detached: true,
-      },
-    );
+    const child = spawnWritingTo(writer, dir, port, 'pipe');
     fs.closeSync(writer);
     let stderr = '';
     child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
@@ -169,24 +161,7 @@ t.test('stdout a pipe whose reader goes away: the manager carries on, lines are 
   const reader = fs.openSync(fifo, O_RDONLY | O_NONBLOCK);
   const writer = fs.openSync(fifo, O_WRONLY);
   const port = await freePort();
-  const child = spawn(
-    EXECUTABLE,
-    [
-      '--cmd',
-      '/bin/sh',
-      '--http-port',
-      String(port),
-      '--state-file',
-      path.join(dir, 's.json'),
-      '--',
-      '-c',
-      'sleep 100000 & wait',
-    ],
-    {
-      stdio: ['ignore', writer, 'ignore'],
-      detached: true,
-    },
-  );
+  const child = spawnWritingTo(writer, dir, port, 'ignore');
   fs.closeSync(writer);
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   t.teardown(() => {
