@@ -12,7 +12,7 @@ import path from 'node:path';
 import t from 'tap';
 import { createApi } from '../../src/api/app.ts';
 import { configChecksum, MAX_CONFIG_FILE_BYTES, MAX_CONFIG_FILES } from '../../src/mounted-config/checksum.ts';
-import { createMountedConfig } from '../../src/mounted-config/mounted-config.ts';
+import { createMountedConfig, type MountedConfig } from '../../src/mounted-config/mounted-config.ts';
 import { createSupervisor } from '../../src/supervisor/supervisor.ts';
 import { createFakeSystem, supervisorConfig } from '../helpers/fake-system.ts';
 import { readAnswer, tempDir, waitFor } from '../helpers/manager.ts';
@@ -166,16 +166,7 @@ t.test('watched: a ..data swap changes status().sha256 and changedAt; a problem 
   );
   t.ok(Date.parse(second.changedAt!) >= Date.parse(first.changedAt!));
 
-  const supervisor = createSupervisor(supervisorConfig(), {
-    log: fake.log,
-    onExitRequested: () => {},
-    system: fake.system,
-  });
-  // As the manager does before it serves: until then the API waits on state writes that never begin.
-  supervisor.takeOverStateFile();
-  const app = createApi({ name: 'es', supervisor, log: fake.log, mountedConfig: mounted });
-  const get = async (target: string) =>
-    readAnswer(await app.fetch(liteRequest(`http://api.invalid${target}`, { method: 'GET', headers: [] })));
+  const { request: get } = apiOver(fake, mounted, 'GET');
   t.same((await get('/es/status')).json.config, second);
 
   volume.update({ 'elasticsearch.yml': 'x'.repeat(MAX_CONFIG_FILE_BYTES + 1) });
@@ -213,16 +204,7 @@ t.test('start?config=SHA and restart?config=SHA: 409 and nothing happens on a mi
   const fake = createFakeSystem();
   const mounted = await createMountedConfig([dir], fake.log);
   t.teardown(() => mounted.close());
-  const supervisor = createSupervisor(supervisorConfig(), {
-    log: fake.log,
-    onExitRequested: () => {},
-    system: fake.system,
-  });
-  // As the manager does before it serves: until then the API waits on state writes that never begin.
-  supervisor.takeOverStateFile();
-  const app = createApi({ name: 'es', supervisor, log: fake.log, mountedConfig: mounted });
-  const post = async (target: string) =>
-    readAnswer(await app.fetch(liteRequest(`http://api.invalid${target}`, { method: 'POST', headers: [] })));
+  const { supervisor, request: post } = apiOver(fake, mounted, 'POST');
 
   const refused = await post(`/es/start?config=${wrong}`);
   t.equal(refused.status, 409);
@@ -256,3 +238,18 @@ t.test('start?config=SHA and restart?config=SHA: 409 and nothing happens on a mi
   t.equal(answer.status, 409, 'no --config-path: nothing to match');
   t.match(answer.json.error.reason, /unknown \(no --config-path\)/);
 });
+
+/** The API over a supervisor of the fake system, with `mounted` as its configuration: `method` requests in process. */
+function apiOver(fake: ReturnType<typeof createFakeSystem>, mounted: MountedConfig, method: 'GET' | 'POST') {
+  const supervisor = createSupervisor(supervisorConfig(), {
+    log: fake.log,
+    onExitRequested: () => {},
+    system: fake.system,
+  });
+  // As the manager does before it serves: until then the API waits on state writes that never begin.
+  supervisor.takeOverStateFile();
+  const app = createApi({ name: 'es', supervisor, log: fake.log, mountedConfig: mounted });
+  const request = async (target: string) =>
+    readAnswer(await app.fetch(liteRequest(`http://api.invalid${target}`, { method, headers: [] })));
+  return { supervisor, request };
+}
